@@ -1,0 +1,140 @@
+//! Command-line flags as the user typed them (parse only; `settings`
+//! validates). Every flag also reads a `PG2DOLT_*` environment variable.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// pg2dolt: a point-in-time copy of a PostgreSQL database as a fresh Dolt
+/// (or MySQL/MariaDB) database.
+#[derive(Debug, Parser)]
+#[command(name = "pg2dolt", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do (default: copy).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Flags of the default command, copy.
+    #[command(flatten)]
+    pub copy: CopyArgs,
+}
+
+impl Cli {
+    /// The copy flags, whether `copy` was named or not.
+    #[must_use]
+    pub fn into_copy_args(self) -> CopyArgs {
+        match self.command {
+            Some(Command::Copy(arguments)) => arguments,
+            None => self.copy,
+        }
+    }
+}
+
+/// pg2dolt's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy the source database into a fresh target database (the default).
+    Copy(CopyArgs),
+}
+
+/// Flags of `pg2dolt copy`.
+#[derive(Debug, Args, Clone)]
+pub struct CopyArgs {
+    /// Postgres source URL, e.g. postgres://user:password@host:5432/db.
+    #[arg(long, env = "PG2DOLT_SOURCE", hide_env_values = true, value_name = "URL")]
+    pub source: Option<String>,
+
+    /// MySQL-protocol target URL (Dolt sql-server, MySQL or MariaDB), e.g.
+    /// mysql://root:password@host:3306.
+    #[arg(long, env = "PG2DOLT_TARGET", hide_env_values = true, value_name = "URL")]
+    pub target: Option<String>,
+
+    /// Target database name [default: the source database's name].
+    #[arg(long, env = "PG2DOLT_DATABASE", value_name = "NAME")]
+    pub database: Option<String>,
+
+    /// Drop and recreate the target database if it exists (without it an
+    /// existing database is refused and left untouched).
+    #[arg(long, env = "PG2DOLT_REPLACE")]
+    pub replace: bool,
+
+    /// Apply the *.sql files of this directory (in numeric-prefix order)
+    /// instead of the schema embedded in the binary.
+    #[arg(long, env = "PG2DOLT_SCHEMA_DIR", value_name = "DIR")]
+    pub schema_dir: Option<PathBuf>,
+
+    /// Dolt commit message [default: names the source and the snapshot].
+    #[arg(long, env = "PG2DOLT_COMMIT_MESSAGE", value_name = "TEXT")]
+    pub commit_message: Option<String>,
+
+    /// Dolt commit author, "Name <email>".
+    #[arg(long, env = "PG2DOLT_AUTHOR", value_name = "AUTHOR", default_value = "pg2dolt <pg2dolt@localhost>")]
+    pub author: String,
+
+    /// Write the JSON report to this file (also on failure).
+    #[arg(long, env = "PG2DOLT_REPORT", value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Map a source name to a target name where the rules cannot:
+    /// `table=TargetTable` or `table.column=TargetColumn`. Repeatable;
+    /// the environment variable takes a comma-separated list.
+    #[arg(long = "map", env = "PG2DOLT_MAP", value_delimiter = ',', value_name = "SOURCE=TARGET")]
+    pub mappings: Vec<String>,
+
+    /// A file of mappings, one `source=target` per line (# comments).
+    #[arg(long, env = "PG2DOLT_MAP_FILE", value_name = "FILE")]
+    pub map_file: Option<PathBuf>,
+
+    /// How rows reach the target: LOAD DATA LOCAL INFILE (streamed) or
+    /// multi-row INSERT; auto uses LOAD DATA when the server allows it.
+    #[arg(long, env = "PG2DOLT_LOAD_METHOD", value_enum, default_value_t = LoadMethodArg::Auto)]
+    pub load_method: LoadMethodArg,
+
+    /// Tables copied at the same time [default: number of CPUs].
+    #[arg(long, env = "PG2DOLT_JOBS", value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Keep the target database when the run fails (default: drop the
+    /// database this run created, so a re-run starts clean).
+    #[arg(long, env = "PG2DOLT_KEEP_FAILED")]
+    pub keep_failed: bool,
+
+    /// Logging flags.
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+}
+
+/// `--load-method` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoadMethodArg {
+    /// LOAD DATA when the server allows LOCAL, INSERT otherwise.
+    Auto,
+    /// Always LOAD DATA LOCAL INFILE (fails with the fix if refused).
+    LoadData,
+    /// Always multi-row INSERT.
+    Insert,
+}
+
+/// Logging flags.
+#[derive(Debug, Args, Clone)]
+pub struct LoggingArgs {
+    /// More log output (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only warnings and errors. RUST_LOG overrides.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Log format on stderr.
+    #[arg(long, env = "PG2DOLT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log pipelines).
+    Json,
+}

@@ -1,0 +1,7 @@
+//! The pure core: Postgres COPY text in, MySQL LOAD DATA text (or INSERT
+//! tuples) out. Nothing in here touches a socket or a file.
+
+pub mod copy_text;
+pub mod mysql_text;
+pub mod row;
+pub mod value;

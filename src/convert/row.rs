@@ -1,0 +1,162 @@
+//! Converts whole COPY text rows into target rows, one column plan per
+//! field, and describes a failing row by its key for the error message.
+
+use super::copy_text::{Field, split_fields};
+use super::mysql_text::{Format, Value};
+use super::value::Converter;
+
+/// What went wrong with one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowError {
+    /// A value cannot be stored exactly.
+    Value {
+        /// index of the column in the row
+        column: usize,
+        /// the decoded value, shortened for messages
+        value: String,
+        /// why it does not fit
+        reason: String,
+    },
+    /// The row had a different number of fields than planned.
+    FieldCount {
+        /// fields expected
+        expected: usize,
+        /// fields found
+        found: usize,
+    },
+}
+
+/// Converts rows of one table.
+#[derive(Debug, Clone)]
+pub struct RowConverter {
+    format: Format,
+    converters: Vec<Converter>,
+}
+
+impl RowConverter {
+    /// A converter for rows whose fields map, in order, to `converters`.
+    #[must_use]
+    pub fn new(format: Format, converters: Vec<Converter>) -> RowConverter {
+        RowConverter { format, converters }
+    }
+
+    /// Appends one converted row to `out`. On error `out` is left as it was.
+    pub fn convert_row(&self, row: &[u8], out: &mut Vec<u8>) -> Result<(), RowError> {
+        let start = out.len();
+        let result = self.write_row(row, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    fn write_row(&self, row: &[u8], out: &mut Vec<u8>) -> Result<(), RowError> {
+        self.format.start_row(out);
+        let mut fields = split_fields(row);
+        for (column, converter) in self.converters.iter().enumerate() {
+            let Some(field) = fields.next() else {
+                return Err(RowError::FieldCount { expected: self.converters.len(), found: column });
+            };
+            if column > 0 {
+                self.format.separate(out);
+            }
+            let value = match field.decode() {
+                None => Value::Null,
+                Some(raw) => {
+                    let shown = shorten(&raw);
+                    converter.convert(raw).map_err(|reason| RowError::Value { column, value: shown, reason })?
+                }
+            };
+            self.format.write_value(out, &value);
+        }
+        let extra = fields.count();
+        if extra > 0 {
+            return Err(RowError::FieldCount { expected: self.converters.len(), found: self.converters.len() + extra });
+        }
+        self.format.end_row(out);
+        Ok(())
+    }
+}
+
+/// Describes a row by the given key columns, e.g. `id=42, org_id=7`.
+#[must_use]
+pub fn describe_key(row: &[u8], key_columns: &[(usize, String)]) -> String {
+    let fields: Vec<Field<'_>> = split_fields(row).collect();
+    key_columns
+        .iter()
+        .map(|(index, name)| {
+            let value = match fields.get(*index).and_then(|field| field.decode()) {
+                Some(raw) => shorten(&raw),
+                None => "NULL".to_string(),
+            };
+            format!("{name}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Shows a value for an error message: at most 60 characters, with its full
+/// length when it was cut. Invalid UTF-8 is shown lossily.
+#[must_use]
+pub fn shorten(raw: &[u8]) -> String {
+    const LIMIT: usize = 60;
+    let text = String::from_utf8_lossy(raw);
+    let length = text.chars().count();
+    let escaped = |value: &str| value.escape_debug().to_string();
+    if length <= LIMIT {
+        format!("'{}'", escaped(&text))
+    } else {
+        let head: String = text.chars().take(LIMIT).collect();
+        format!("'{}…' ({length} characters)", escaped(&head))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{MySqlType, PgKind};
+
+    fn converter(pairs: &[(PgKind, &str)], format: Format) -> RowConverter {
+        RowConverter::new(
+            format,
+            pairs.iter().map(|(source, target)| Converter::choose(source, &MySqlType::parse(target)).unwrap()).collect(),
+        )
+    }
+
+    #[test]
+    fn converts_a_row_and_reencodes_escapes() {
+        let rows = converter(
+            &[(PgKind::Integer, "int"), (PgKind::Text, "text"), (PgKind::Boolean, "tinyint(1)"), (PgKind::Bytea, "blob")],
+            Format::LoadData,
+        );
+        let mut out = Vec::new();
+        rows.convert_row(b"7\ta\\fb\\\\c\tt\t\\\\x00ff", &mut out).unwrap();
+        rows.convert_row(b"8\t\\N\tf\t\\N", &mut out).unwrap();
+        assert_eq!(out, b"7\ta\x0cb\\\\c\t1\t00FF\n8\t\\N\t0\t\\N\n".to_vec());
+    }
+
+    #[test]
+    fn a_bad_value_names_the_column_and_leaves_output_untouched() {
+        let rows = converter(&[(PgKind::Integer, "int"), (PgKind::Text, "varchar(2)")], Format::LoadData);
+        let mut out = b"earlier\n".to_vec();
+        let error = rows.convert_row(b"1\tabc", &mut out).unwrap_err();
+        assert_eq!(
+            error,
+            RowError::Value { column: 1, value: "'abc'".into(), reason: "3 characters, more than the 2 the column holds".into() }
+        );
+        assert_eq!(out, b"earlier\n".to_vec());
+        assert_eq!(describe_key(b"1\tabc", &[(0, "id".into())]), "id='1'");
+    }
+
+    #[test]
+    fn field_count_mismatch_is_an_error() {
+        let rows = converter(&[(PgKind::Integer, "int")], Format::LoadData);
+        assert!(matches!(rows.convert_row(b"1\t2", &mut Vec::new()), Err(RowError::FieldCount { expected: 1, found: 2 })));
+    }
+
+    #[test]
+    fn long_values_are_shortened() {
+        let shown = shorten("x".repeat(100).as_bytes());
+        assert!(shown.ends_with("…' (100 characters)"));
+    }
+}

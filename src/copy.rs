@@ -1,0 +1,309 @@
+//! The copy phase: workers, each with one reader inside the shared snapshot
+//! and one target connection, take tables largest first and stream each
+//! one: COPY out → convert → load, through a bounded channel, so a slow
+//! target slows the reader instead of filling memory.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use mysql_async::Conn;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tracing::{info, instrument};
+
+use crate::convert::mysql_text::Format;
+use crate::convert::row::{RowConverter, RowError, describe_key};
+use crate::error::{Failure, FailureKind};
+use crate::plan::TablePlan;
+use crate::source::copy::copy_statement;
+use crate::source::snapshot::open_reader;
+use crate::target::load::{LoadColumn, LoadMethod, load_table};
+
+/// Chunks in flight between a reader and its loader, per table.
+const CHANNEL_CAPACITY: usize = 8;
+
+/// Everything the workers share.
+pub struct CopyJob {
+    /// source connection settings
+    pub source: tokio_postgres::Config,
+    /// the exported snapshot every reader imports
+    pub snapshot_id: String,
+    /// target connection settings
+    pub target: mysql_async::Opts,
+    /// target database
+    pub database: String,
+    /// how rows are loaded
+    pub method: LoadMethod,
+    /// bytes per chunk sent to the target
+    pub chunk_bytes: usize,
+    /// the tables
+    pub plans: Vec<TablePlan>,
+}
+
+/// What one table's copy did.
+#[derive(Debug, Clone)]
+pub struct TableCopied {
+    /// index into the job's plans
+    pub index: usize,
+    /// rows read from the snapshot (= rows the target stored)
+    pub rows: u64,
+    /// bytes sent to the target
+    pub bytes: u64,
+    /// seconds spent
+    pub seconds: f64,
+}
+
+/// The target stopped reading: its own error explains why.
+#[derive(Debug)]
+struct TargetStoppedReading;
+
+impl std::fmt::Display for TargetStoppedReading {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("the target stopped reading")
+    }
+}
+
+impl std::error::Error for TargetStoppedReading {}
+
+/// Copies every table with `jobs` workers; returns per-table results in the
+/// order the tables finished.
+pub async fn copy_tables(job: Arc<CopyJob>, jobs: usize) -> anyhow::Result<Vec<TableCopied>> {
+    let mut order: Vec<usize> = (0..job.plans.len()).collect();
+    order.sort_by_key(|&index| std::cmp::Reverse(job.plans[index].source.estimated_bytes));
+    let queue = Arc::new(Mutex::new(order.into_iter().collect::<VecDeque<_>>()));
+    let progress: Arc<Vec<AtomicU64>> = Arc::new(job.plans.iter().map(|_| AtomicU64::new(u64::MAX)).collect());
+    let ticker = tokio::spawn(report_progress(Arc::clone(&job), Arc::clone(&progress)));
+
+    let mut workers = JoinSet::new();
+    for worker in 0..jobs.clamp(1, job.plans.len().max(1)) {
+        workers.spawn(run_worker(worker, Arc::clone(&job), Arc::clone(&queue), Arc::clone(&progress)));
+    }
+    let mut copied = Vec::new();
+    let mut failure = None;
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok(Ok(mut tables)) => copied.append(&mut tables),
+            Ok(Err(error)) => {
+                failure.get_or_insert(error);
+                workers.abort_all();
+            }
+            Err(join_error) if join_error.is_cancelled() => {}
+            Err(join_error) => {
+                failure.get_or_insert(anyhow!("a copy worker crashed: {join_error}"));
+                workers.abort_all();
+            }
+        }
+    }
+    ticker.abort();
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(copied),
+    }
+}
+
+async fn run_worker(
+    worker: usize,
+    job: Arc<CopyJob>,
+    queue: Arc<Mutex<VecDeque<usize>>>,
+    progress: Arc<Vec<AtomicU64>>,
+) -> anyhow::Result<Vec<TableCopied>> {
+    let role = format!("reader {}", worker + 1);
+    let reader = open_reader(&job.source, &job.snapshot_id, &role).await?;
+    let mut conn = crate::target::connect(&job.target, Some(&job.database)).await?;
+    let mut copied = Vec::new();
+    loop {
+        let next = queue.lock().map_err(|_| anyhow!("table queue poisoned"))?.pop_front();
+        let Some(index) = next else { break };
+        progress[index].store(0, Ordering::Relaxed);
+        let result = copy_table(&reader, &mut conn, &job, index, &progress[index]).await?;
+        copied.push(result);
+    }
+    // Best effort: the readers only read; ending their transactions is tidy.
+    let _ = reader.batch_execute("COMMIT").await;
+    let _ = conn.disconnect().await;
+    Ok(copied)
+}
+
+#[instrument(skip_all, fields(table = %job.plans[index].source_name))]
+async fn copy_table(
+    reader: &tokio_postgres::Client,
+    conn: &mut Conn,
+    job: &CopyJob,
+    index: usize,
+    rows_done: &AtomicU64,
+) -> anyhow::Result<TableCopied> {
+    let plan = &job.plans[index];
+    let started = Instant::now();
+    let format = match job.method {
+        LoadMethod::LoadData => Format::LoadData,
+        LoadMethod::Insert => Format::Insert,
+    };
+    let converter = RowConverter::new(format, plan.columns.iter().map(|column| column.converter.clone()).collect());
+    let source_columns: Vec<(&str, &crate::types::PgKind)> = plan
+        .columns
+        .iter()
+        .map(|column| {
+            let kind = plan.source.columns.iter().find(|source| source.name == column.source).map(|source| &source.kind);
+            (column.source.as_str(), kind.unwrap_or(&crate::types::PgKind::Other))
+        })
+        .collect();
+    let statement = copy_statement(&plan.source.schema, &plan.source.name, &source_columns);
+    let load_columns: Vec<LoadColumn> = plan
+        .columns
+        .iter()
+        .map(|column| LoadColumn { name: column.target.clone(), binary: column.converter.is_binary() })
+        .collect();
+
+    let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+    let produce = produce_rows(reader, &statement, &converter, plan, job.chunk_bytes, sender, rows_done);
+    let load = load_table(conn, job.method, &plan.target, &load_columns, receiver);
+    let (produced, loaded) = tokio::join!(produce, load);
+    let (rows, bytes) = match (produced, loaded) {
+        (Ok(counts), Ok(stored)) => {
+            if stored != counts.0 {
+                return Err(Failure::new(
+                    FailureKind::Verify,
+                    format!("{} → {}: read {} rows but the target stored {stored}", plan.source_name, plan.target, counts.0),
+                ));
+            }
+            counts
+        }
+        (Err(error), _) if !error.is::<TargetStoppedReading>() => return Err(error),
+        (_, Err(error)) | (Err(error), Ok(_)) => {
+            return Err(error.context(format!("loading {} into {}", plan.source_name, plan.target)));
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    info!(target_table = %plan.target, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "table copied");
+    Ok(TableCopied { index, rows, bytes, seconds })
+}
+
+/// Streams the table out of Postgres, converts every row, and sends whole
+/// rows in chunks. Returns (rows, bytes sent).
+async fn produce_rows(
+    reader: &tokio_postgres::Client,
+    statement: &str,
+    converter: &RowConverter,
+    plan: &TablePlan,
+    chunk_bytes: usize,
+    sender: mpsc::Sender<io::Result<Bytes>>,
+    rows_done: &AtomicU64,
+) -> anyhow::Result<(u64, u64)> {
+    let result = stream_rows(reader, statement, converter, plan, chunk_bytes, &sender, rows_done).await;
+    if let Err(error) = &result {
+        // Make the load stop and roll back (it may already be gone).
+        let _ = sender.send(Err(io::Error::other(error.to_string()))).await;
+    }
+    result
+}
+
+async fn stream_rows(
+    reader: &tokio_postgres::Client,
+    statement: &str,
+    converter: &RowConverter,
+    plan: &TablePlan,
+    chunk_bytes: usize,
+    sender: &mpsc::Sender<io::Result<Bytes>>,
+    rows_done: &AtomicU64,
+) -> anyhow::Result<(u64, u64)> {
+    let stream = reader
+        .copy_out(statement)
+        .await
+        .map_err(|error| anyhow!("{}", crate::source::describe_pg_error(&error)))
+        .with_context(|| format!("COPY out of {}", plan.source_name))?;
+    futures_util::pin_mut!(stream);
+    let key_columns = plan.key_columns();
+    let mut rows = 0_u64;
+    let mut bytes = 0_u64;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut out: Vec<u8> = Vec::with_capacity(chunk_bytes + 64 * 1024);
+    let convert = |line: &[u8], out: &mut Vec<u8>, rows: &mut u64| -> anyhow::Result<()> {
+        *rows += 1;
+        converter.convert_row(line, out).map_err(|error| describe_row_error(plan, &key_columns, line, *rows, error))
+    };
+    while let Some(data) = stream.next().await {
+        let data = data.map_err(|error| anyhow!("{}", crate::source::describe_pg_error(&error)))
+            .with_context(|| format!("reading COPY data of {}", plan.source_name))?;
+        let mut rest: &[u8] = &data;
+        // A row split across messages is completed first.
+        if !pending.is_empty() {
+            let Some(end) = rest.iter().position(|&byte| byte == b'\n') else {
+                pending.extend_from_slice(rest);
+                continue;
+            };
+            pending.extend_from_slice(&rest[..end]);
+            convert(&pending, &mut out, &mut rows)?;
+            pending.clear();
+            rest = &rest[end + 1..];
+        }
+        while let Some(end) = rest.iter().position(|&byte| byte == b'\n') {
+            convert(&rest[..end], &mut out, &mut rows)?;
+            rest = &rest[end + 1..];
+        }
+        pending.extend_from_slice(rest);
+        if out.len() >= chunk_bytes {
+            bytes += out.len() as u64;
+            let chunk = std::mem::replace(&mut out, Vec::with_capacity(chunk_bytes + 64 * 1024));
+            sender.send(Ok(Bytes::from(chunk))).await.map_err(|_| TargetStoppedReading)?;
+        }
+        rows_done.store(rows, Ordering::Relaxed);
+    }
+    anyhow::ensure!(pending.is_empty(), "COPY data of {} ended in the middle of a row", plan.source_name);
+    if !out.is_empty() {
+        bytes += out.len() as u64;
+        sender.send(Ok(Bytes::from(out))).await.map_err(|_| TargetStoppedReading)?;
+    }
+    rows_done.store(rows, Ordering::Relaxed);
+    Ok((rows, bytes))
+}
+
+/// A value error names table, column, the row's key, the value and the
+/// target type.
+fn describe_row_error(plan: &TablePlan, key_columns: &[(usize, String)], line: &[u8], row: u64, error: RowError) -> anyhow::Error {
+    let key = if key_columns.is_empty() { format!("row #{row} (no primary key)") } else { describe_key(line, key_columns) };
+    match error {
+        RowError::Value { column, value, reason } => {
+            let column = &plan.columns[column];
+            Failure::new(
+                FailureKind::Data,
+                format!(
+                    "table {} → {}, column {} → {} ({}), row {key}: value {value} cannot be stored: {reason}",
+                    plan.source_name, plan.target, column.source, column.target, column.target_type
+                ),
+            )
+        }
+        RowError::FieldCount { expected, found } => {
+            anyhow!("table {}, row {key}: COPY sent {found} fields, expected {expected}", plan.source_name)
+        }
+    }
+}
+
+/// Logs one progress line per table being copied, every 10 seconds (a
+/// Job's log has no terminal for a live display).
+async fn report_progress(job: Arc<CopyJob>, progress: Arc<Vec<AtomicU64>>) {
+    let started = Instant::now();
+    let mut interval = tokio::time::interval(Duration::from_secs(10));
+    interval.tick().await;
+    let mut last: Vec<u64> = vec![0; progress.len()];
+    loop {
+        interval.tick().await;
+        for (index, rows) in progress.iter().enumerate() {
+            let rows = rows.load(Ordering::Relaxed);
+            if rows == u64::MAX || rows == last[index] {
+                continue;
+            }
+            let plan = &job.plans[index];
+            let estimate = u64::try_from(plan.source.estimated_rows).unwrap_or(0);
+            let percent = if estimate > 0 { (rows as f64 * 100.0 / estimate as f64).min(100.0) } else { 0.0 };
+            let rate = (rows - last[index]) as f64 / 10.0;
+            info!(table = %plan.source_name, rows, rows_per_second = rate as u64, percent_of_estimate = percent as u64, elapsed_s = started.elapsed().as_secs(), "copying");
+            last[index] = rows;
+        }
+    }
+}

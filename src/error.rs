@@ -1,0 +1,92 @@
+//! The few errors code must branch on, and the exit code each maps to.
+//! Everything else is an anyhow error with context (exit code 1).
+
+use std::fmt;
+
+/// What kind of failure ended the run; picks the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Bad flags, URLs, files, or a target database that exists without `--replace`.
+    Usage,
+    /// A server cannot be reached, or refused the credentials.
+    Connect,
+    /// The plan found mismatches or the schema files do not apply.
+    Plan,
+    /// Counts or constraints did not verify after the copy.
+    Verify,
+    /// A source value cannot be stored exactly in its target column.
+    Data,
+}
+
+impl FailureKind {
+    /// The process exit code for this kind (documented in README.md).
+    #[must_use]
+    pub fn exit_code(self) -> u8 {
+        match self {
+            FailureKind::Usage => 2,
+            FailureKind::Plan => 3,
+            FailureKind::Verify => 4,
+            FailureKind::Connect => 5,
+            FailureKind::Data => 6,
+        }
+    }
+}
+
+/// An error whose kind decides the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// the kind
+    pub kind: FailureKind,
+    /// one line for the user
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind` with a one-line message.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(Failure { kind, message: message.into() })
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Exit code 1: a runtime failure (a server error mid-copy, anything
+/// unexpected).
+pub const EXIT_RUNTIME: u8 = 1;
+
+/// The exit code for an error: the kind of the first [`Failure`] in its
+/// chain, else a runtime failure.
+#[must_use]
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<Failure>())
+        .map_or(EXIT_RUNTIME, |failure| failure.kind.exit_code())
+}
+
+/// The error chain on one line: `outer: inner: cause`, with any line breaks
+/// from server messages folded.
+#[must_use]
+pub fn one_line(error: &anyhow::Error) -> String {
+    format!("{error:#}").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context as _;
+
+    #[test]
+    fn the_first_failure_in_the_chain_picks_the_exit_code() {
+        let error = Failure::new(FailureKind::Plan, "2 mismatches").context("planning");
+        assert_eq!(exit_code(&error), 3);
+        assert_eq!(one_line(&error), "planning: 2 mismatches");
+        assert_eq!(exit_code(&anyhow::anyhow!("boom")), 1);
+    }
+}

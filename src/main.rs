@@ -1,0 +1,32 @@
+//! Thin entry point: parse, set up logging, build the runtime, run, map the
+//! result to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use pg2dolt::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { 2 } else { 0 };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    let arguments = cli.into_copy_args();
+    let secrets = pg2dolt::settings::secrets_of(&arguments);
+    pg2dolt::logging::init(&arguments.logging, secrets.clone());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("pg2dolt: error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(pg2dolt::run_copy(arguments, &secrets));
+    // Do not wait for connection tasks still winding down.
+    runtime.shutdown_background();
+    ExitCode::from(code)
+}

@@ -1,0 +1,219 @@
+//! What a run did: the JSON report for machines (written on success and on
+//! failure) and the summary on stderr for people.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::plan::{ColumnPlan, MatchRule};
+use crate::source::snapshot::Snapshot;
+use crate::target::TargetKind;
+use crate::target::load::LoadMethod;
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// still running (never written)
+    #[default]
+    Running,
+    /// copied, verified and (on Dolt) committed
+    Succeeded,
+    /// stopped by an error
+    Failed,
+    /// stopped by SIGINT/SIGTERM
+    Interrupted,
+}
+
+/// The JSON report.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Report {
+    /// pg2dolt's version
+    pub pg2dolt_version: String,
+    /// how the run ended
+    pub status: Status,
+    /// the process exit code
+    pub exit_code: u8,
+    /// the error, one line, when the run failed
+    pub error: Option<String>,
+    /// start time, UTC
+    pub started_at: String,
+    /// end time, UTC
+    pub finished_at: String,
+    /// wall-clock seconds
+    pub seconds: f64,
+    /// source URL, password redacted
+    pub source: String,
+    /// target URL, password redacted
+    pub target: String,
+    /// target database name
+    pub database: String,
+    /// `dolt` or `mysql`, once known
+    pub target_kind: Option<TargetKind>,
+    /// target server version, once known
+    pub target_version: Option<String>,
+    /// the snapshot every table was read in
+    pub snapshot: Option<Snapshot>,
+    /// where the schema files came from
+    pub schema: String,
+    /// how rows were loaded
+    pub load_method: Option<LoadMethod>,
+    /// tables copied (only those whose load committed)
+    pub tables: Vec<TableReport>,
+    /// tables that got the foreign-key no-op delete
+    pub foreign_key_fixups: Vec<String>,
+    /// row counts verified on every table
+    pub verified: bool,
+    /// the Dolt commit hash (Dolt targets only)
+    pub dolt_commit: Option<String>,
+    /// total rows copied
+    pub rows_total: u64,
+    /// total bytes sent to the target
+    pub bytes_total: u64,
+    /// the target database was dropped after a failure
+    pub target_dropped: bool,
+}
+
+/// One copied table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    /// `schema.table` in the source
+    pub source: String,
+    /// target table
+    pub target: String,
+    /// the rule that matched the names
+    pub rule: MatchRule,
+    /// rows read from the snapshot, loaded and counted on the target
+    pub rows: u64,
+    /// bytes of converted data sent to the target
+    pub bytes: u64,
+    /// seconds spent copying the table
+    pub seconds: f64,
+    /// how each column was matched and typed
+    pub columns: Vec<ColumnPlan>,
+    /// target generated columns (computed by the target)
+    pub skipped_generated: Vec<String>,
+}
+
+impl Report {
+    /// A report for a run starting now.
+    #[must_use]
+    pub fn start() -> Report {
+        Report { pg2dolt_version: env!("CARGO_PKG_VERSION").to_string(), started_at: utc_now(), ..Report::default() }
+    }
+
+    /// Writes the report as JSON.
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let json = serde_json::to_string_pretty(self).context("encoding the report")?;
+        std::fs::write(path, json + "\n").with_context(|| format!("writing the report to {}", path.display()))
+    }
+
+    /// The summary a person reads at the end of a run.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let mut text = String::new();
+        let snapshot = self.snapshot.as_ref().map_or_else(String::new, |snapshot| format!(" as of {}", snapshot.time));
+        let _ = writeln!(
+            text,
+            "pg2dolt {}: {} tables, {} rows, {} into database {} ({}){snapshot} in {:.1} s",
+            match self.status {
+                Status::Succeeded => "copied",
+                Status::Failed => "FAILED after copying",
+                Status::Interrupted => "INTERRUPTED after copying",
+                Status::Running => "running:",
+            },
+            self.tables.len(),
+            self.rows_total,
+            megabytes(self.bytes_total),
+            self.database,
+            self.target_version.as_deref().unwrap_or("target"),
+            self.seconds,
+        );
+        if !self.tables.is_empty() {
+            let width = self.tables.iter().map(|table| table.source.len() + table.target.len() + 3).max().unwrap_or(10);
+            let _ = writeln!(text, "  {:<width$} {:>12} {:>10} {:>8} {:>12}", "table", "rows", "MB", "s", "rows/s");
+            for table in &self.tables {
+                let rate = if table.seconds > 0.0 { table.rows as f64 / table.seconds } else { 0.0 };
+                let _ = writeln!(
+                    text,
+                    "  {:<width$} {:>12} {:>10.2} {:>8.2} {:>12.0}",
+                    format!("{} → {}", table.source, table.target),
+                    table.rows,
+                    table.bytes as f64 / 1_048_576.0,
+                    table.seconds,
+                    rate
+                );
+            }
+        }
+        if !self.foreign_key_fixups.is_empty() {
+            let _ = writeln!(text, "  foreign keys resolved on: {}", self.foreign_key_fixups.join(", "));
+        }
+        if self.verified {
+            let _ = writeln!(text, "  verified: row counts match on all {} tables", self.tables.len());
+        }
+        match (&self.dolt_commit, self.target_kind) {
+            (Some(hash), _) => {
+                let _ = writeln!(text, "  dolt commit: {hash}");
+            }
+            (None, Some(TargetKind::Mysql)) if self.status == Status::Succeeded => {
+                let _ = writeln!(text, "  no Dolt commit: the target is not Dolt");
+            }
+            _ => {}
+        }
+        if let Some(error) = &self.error {
+            let _ = writeln!(text, "  error: {error}");
+        }
+        if self.target_dropped {
+            let _ = writeln!(text, "  the target database {} was dropped; a re-run starts clean", self.database);
+        }
+        text
+    }
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_048_576.0)
+}
+
+/// The current time, UTC, RFC 3339 with seconds.
+#[must_use]
+pub fn utc_now() -> String {
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
+    format_utc(seconds)
+}
+
+/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days).
+#[must_use]
+pub fn format_utc(unix_seconds: u64) -> String {
+    let days = i64::try_from(unix_seconds / 86_400).unwrap_or(0);
+    let second_of_day = unix_seconds % 86_400;
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_utc;
+
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_utc(1_795_262_400), "2026-11-21T12:00:00Z");
+    }
+}

@@ -1,0 +1,241 @@
+//! Turns the raw flags into one validated `Settings` value before any
+//! network I/O. Nothing after this reads argv or the environment.
+
+use std::path::PathBuf;
+use std::str::FromStr as _;
+
+use crate::cli::{CopyArgs, LoadMethodArg};
+use crate::error::{Failure, FailureKind};
+use crate::plan::Mappings;
+use crate::target::schema::{self, SchemaFile};
+
+/// Everything a copy run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Postgres connection settings
+    pub source: tokio_postgres::Config,
+    /// the source URL with its password redacted
+    pub source_display: String,
+    /// target connection settings (no database selected)
+    pub target: mysql_async::Opts,
+    /// the target URL with its password redacted
+    pub target_display: String,
+    /// target database name
+    pub database: String,
+    /// drop and recreate an existing target database
+    pub replace: bool,
+    /// schema files in apply order
+    pub schema_files: Vec<SchemaFile>,
+    /// where the schema files came from (for logs and the report)
+    pub schema_origin: String,
+    /// Dolt commit message, when given
+    pub commit_message: Option<String>,
+    /// Dolt commit author, `Name <email>`
+    pub author: String,
+    /// JSON report file
+    pub report: Option<PathBuf>,
+    /// explicit name mappings
+    pub mappings: Mappings,
+    /// requested load method
+    pub load_method: LoadMethodArg,
+    /// tables copied at the same time
+    pub jobs: usize,
+    /// keep a failed target database
+    pub keep_failed: bool,
+    /// source schemas to copy
+    pub source_schemas: Vec<String>,
+}
+
+impl Settings {
+    /// Validates the flags.
+    pub fn resolve(arguments: &CopyArgs) -> anyhow::Result<Settings> {
+        let usage = |message: String| Failure::new(FailureKind::Usage, message);
+        let source_url = arguments.source.as_deref().ok_or_else(|| usage("missing --source (or PG2DOLT_SOURCE): the Postgres URL to copy from".into()))?;
+        let target_url = arguments.target.as_deref().ok_or_else(|| usage("missing --target (or PG2DOLT_TARGET): the MySQL-protocol URL to copy into".into()))?;
+        let (source, source_display) = parse_source(source_url)?;
+        let (target, target_display) = parse_target(target_url)?;
+
+        let database = match &arguments.database {
+            Some(name) => name.clone(),
+            None => source
+                .get_dbname()
+                .or(source.get_user())
+                .map(str::to_string)
+                .ok_or_else(|| usage("--database not given and the source URL names no database".into()))?,
+        };
+        if database.is_empty() || database.len() > 64 || database.ends_with(' ') || database.contains(['/', '\\', '.', '\0']) {
+            return Err(usage(format!("{database:?} is not a usable target database name")));
+        }
+        if let Some(named) = target.db_name()
+            && named != database
+        {
+            tracing::warn!(url_database = named, database = %database, "the target URL names a database; pg2dolt writes to --database (default: the source database's name)");
+        }
+
+        let (schema_files, schema_origin) = match &arguments.schema_dir {
+            Some(directory) => {
+                if !directory.is_dir() {
+                    return Err(usage(format!("schema directory {} does not exist", directory.display())));
+                }
+                (schema::read_directory(directory)?, directory.display().to_string())
+            }
+            None => (schema::embedded_files()?, "embedded".to_string()),
+        };
+        schema::parse_files(&schema_files)?;
+
+        let author = arguments.author.trim().to_string();
+        let well_formed = author.find('<').is_some_and(|open| open > 0 && author.ends_with('>') && author.len() > open + 2);
+        if !well_formed {
+            return Err(usage(format!("--author {author:?} must look like \"Name <email>\"")));
+        }
+
+        let mut entries: Vec<String> = arguments.mappings.clone();
+        if let Some(file) = &arguments.map_file {
+            let text = std::fs::read_to_string(file).map_err(|error| usage(format!("cannot read mapping file {}: {error}", file.display())))?;
+            entries.extend(text.lines().map(str::to_string));
+        }
+        let mappings = Mappings::parse(entries.iter().map(String::as_str)).map_err(usage)?;
+
+        let jobs = match arguments.jobs {
+            Some(0) => return Err(usage("--jobs must be at least 1".into())),
+            Some(jobs) => jobs,
+            None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        };
+        Ok(Settings {
+            source,
+            source_display,
+            target,
+            target_display,
+            database,
+            replace: arguments.replace,
+            schema_files,
+            schema_origin,
+            commit_message: arguments.commit_message.clone(),
+            author,
+            report: arguments.report.clone(),
+            mappings,
+            load_method: arguments.load_method,
+            jobs,
+            keep_failed: arguments.keep_failed,
+            source_schemas: vec!["public".to_string()],
+        })
+    }
+}
+
+fn parse_source(url: &str) -> anyhow::Result<(tokio_postgres::Config, String)> {
+    let usage = |message: String| Failure::new(FailureKind::Usage, message);
+    let is_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if !is_url && !url.contains('=') {
+        return Err(usage("--source must be a postgres:// URL (or a key=value connection string)".into()));
+    }
+    if is_url {
+        url::Url::parse(url).map_err(|error| usage(format!("--source is not a valid URL: {error}")))?;
+    }
+    let mut config = tokio_postgres::Config::from_str(url).map_err(|error| usage(format!("--source is not a valid Postgres URL: {error}")))?;
+    if config.get_hosts().is_empty() {
+        return Err(usage("--source names no host".into()));
+    }
+    config.application_name("pg2dolt");
+    Ok((config, redact_url(url)))
+}
+
+fn parse_target(url: &str) -> anyhow::Result<(mysql_async::Opts, String)> {
+    let usage = |message: String| Failure::new(FailureKind::Usage, message);
+    let parsed = url::Url::parse(url).map_err(|error| usage(format!("--target is not a valid URL: {error}")))?;
+    if parsed.scheme() != "mysql" {
+        return Err(usage(format!("--target must be a mysql:// URL, not {}://", parsed.scheme())));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(usage("--target names no host".into()));
+    }
+    let opts = mysql_async::Opts::from_url(url)
+        .map_err(|error| usage(format!("--target is not a valid MySQL URL: {}", redact_text(&error.to_string(), &secrets_of_url(url)))))?;
+    Ok((opts, redact_url(url)))
+}
+
+/// The URL with its password replaced by `***` (key=value strings too).
+#[must_use]
+pub fn redact_url(text: &str) -> String {
+    if let Ok(mut url) = url::Url::parse(text)
+        && url.password().is_some()
+    {
+        let _ = url.set_password(Some("***"));
+        return url.to_string();
+    }
+    redact_text(text, &secrets_of_url(text))
+}
+
+/// The passwords a URL or key=value connection string carries (percent-
+/// decoded and as written), so every output can be scrubbed of them.
+#[must_use]
+pub fn secrets_of_url(text: &str) -> Vec<String> {
+    let mut secrets = Vec::new();
+    if let Ok(url) = url::Url::parse(text)
+        && let Some(password) = url.password()
+    {
+        secrets.push(password.to_string());
+        if let Some(decoded) = percent_decode(password) {
+            secrets.push(decoded);
+        }
+    }
+    for part in text.split_whitespace() {
+        if let Some(value) = part.strip_prefix("password=") {
+            secrets.push(value.trim_matches('\'').to_string());
+        }
+    }
+    for (key, value) in url::Url::parse(text).map(|url| url.query_pairs().into_owned().collect::<Vec<_>>()).unwrap_or_default() {
+        if key == "password" || key == "pass" {
+            secrets.push(value);
+        }
+    }
+    secrets.retain(|secret| secret.len() >= 3);
+    secrets
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' && index + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Replaces every occurrence of each secret with `***`.
+#[must_use]
+pub fn redact_text(text: &str, secrets: &[String]) -> String {
+    let mut redacted = text.to_string();
+    for secret in secrets {
+        if !secret.is_empty() {
+            redacted = redacted.replace(secret.as_str(), "***");
+        }
+    }
+    redacted
+}
+
+/// Every secret the flags carry.
+#[must_use]
+pub fn secrets_of(arguments: &CopyArgs) -> Vec<String> {
+    [&arguments.source, &arguments.target].into_iter().flatten().flat_map(|url| secrets_of_url(url)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(redact_url("postgres://app:s3cr%40t@db:5432/prod"), "postgres://app:***@db:5432/prod");
+        assert_eq!(redact_url("host=db password=hunter2 dbname=x"), "host=db password=*** dbname=x");
+        assert_eq!(secrets_of_url("mysql://root:p%40ss@h:3306"), vec!["p%40ss".to_string(), "p@ss".to_string()]);
+        assert_eq!(redact_url("mysql://root@h:3306"), "mysql://root@h:3306");
+    }
+}

@@ -1,0 +1,170 @@
+//! Reads the source catalog: tables (partitioned parents once, never their
+//! partitions), columns in order with their types (domains resolved to the
+//! base type, enums with their labels, arrays), primary keys and sizes.
+
+use std::collections::HashMap;
+
+use anyhow::Context as _;
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use crate::types::PgKind;
+
+/// One source table.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceTable {
+    /// schema name
+    pub schema: String,
+    /// table name
+    pub name: String,
+    /// columns in attribute order
+    pub columns: Vec<SourceColumn>,
+    /// primary key columns, in key order (empty without a primary key)
+    pub primary_key: Vec<String>,
+    /// planner estimate of the row count (`reltuples`)
+    pub estimated_rows: i64,
+    /// on-disk size in bytes
+    pub estimated_bytes: i64,
+}
+
+impl SourceTable {
+    /// `schema.table`, for messages.
+    #[must_use]
+    pub fn qualified_name(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+}
+
+/// One source column.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceColumn {
+    /// column name
+    pub name: String,
+    /// the type as Postgres prints it (`character varying(40)`, a domain's name, …)
+    pub type_name: String,
+    /// the base type's kind, which decides the conversion
+    #[serde(skip)]
+    pub kind: PgKind,
+}
+
+/// Reads every ordinary and partitioned table in `schemas`.
+pub async fn read_catalog(client: &Client, schemas: &[String]) -> anyhow::Result<Vec<SourceTable>> {
+    // language=PostgreSQL
+    let table_rows = client
+        .query(
+            "SELECT c.oid, n.nspname::text, c.relname::text, GREATEST(c.reltuples, 0)::int8, \
+                 CASE WHEN c.relkind = 'p' THEN COALESCE((SELECT sum(pg_total_relation_size(p.relid))::int8 \
+                      FROM pg_partition_tree(c.oid) p WHERE p.isleaf), 0) \
+                      ELSE pg_total_relation_size(c.oid) END \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
+             ORDER BY n.nspname, c.relname",
+            &[&schemas],
+        )
+        .await
+        .context("reading source tables")?;
+    let table_oids: Vec<u32> = table_rows.iter().map(|row| row.get(0)).collect();
+
+    // language=PostgreSQL
+    let column_rows = client
+        .query(
+            "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid \
+             FROM pg_catalog.pg_attribute a \
+             WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attrelid, a.attnum",
+            &[&table_oids],
+        )
+        .await
+        .context("reading source columns")?;
+    let type_oids: Vec<u32> = column_rows.iter().map(|row| row.get(3)).collect();
+    let kinds = resolve_types(client, &type_oids).await?;
+
+    // language=PostgreSQL
+    let key_rows = client
+        .query(
+            "SELECT i.indrelid, a.attname::text \
+             FROM pg_catalog.pg_index i \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+             WHERE i.indisprimary AND i.indrelid = ANY($1) \
+             ORDER BY i.indrelid, array_position(i.indkey::int2[], a.attnum)",
+            &[&table_oids],
+        )
+        .await
+        .context("reading source primary keys")?;
+
+    let mut columns: HashMap<u32, Vec<SourceColumn>> = HashMap::new();
+    for row in &column_rows {
+        let type_oid: u32 = row.get(3);
+        columns.entry(row.get(0)).or_default().push(SourceColumn {
+            name: row.get(1),
+            type_name: row.get(2),
+            kind: kinds.get(&type_oid).cloned().unwrap_or(PgKind::Other),
+        });
+    }
+    let mut keys: HashMap<u32, Vec<String>> = HashMap::new();
+    for row in &key_rows {
+        keys.entry(row.get(0)).or_default().push(row.get(1));
+    }
+    Ok(table_rows
+        .iter()
+        .map(|row| {
+            let oid: u32 = row.get(0);
+            SourceTable {
+                schema: row.get(1),
+                name: row.get(2),
+                columns: columns.remove(&oid).unwrap_or_default(),
+                primary_key: keys.remove(&oid).unwrap_or_default(),
+                estimated_rows: row.get(3),
+                estimated_bytes: row.get(4),
+            }
+        })
+        .collect())
+}
+
+/// Resolves type oids (through any chain of domains) to the base type's kind.
+async fn resolve_types(client: &Client, type_oids: &[u32]) -> anyhow::Result<HashMap<u32, PgKind>> {
+    // language=PostgreSQL
+    let rows = client
+        .query(
+            "WITH RECURSIVE chain(start, current, depth) AS ( \
+                 SELECT t.oid, t.oid, 0 FROM pg_catalog.pg_type t WHERE t.oid = ANY($1) \
+                 UNION ALL \
+                 SELECT c.start, t.typbasetype, c.depth + 1 \
+                 FROM chain c JOIN pg_catalog.pg_type t ON t.oid = c.current WHERE t.typtype = 'd') \
+             SELECT DISTINCT ON (c.start) c.start, b.oid, b.typname::text, b.typtype::text, b.typcategory = 'A' \
+             FROM chain c JOIN pg_catalog.pg_type b ON b.oid = c.current \
+             ORDER BY c.start, c.depth DESC",
+            &[&type_oids],
+        )
+        .await
+        .context("resolving source column types")?;
+    let base_oids: Vec<u32> = rows.iter().map(|row| row.get(1)).collect();
+    // language=PostgreSQL
+    let label_rows = client
+        .query(
+            "SELECT enumtypid, enumlabel::text FROM pg_catalog.pg_enum \
+             WHERE enumtypid = ANY($1) ORDER BY enumtypid, enumsortorder",
+            &[&base_oids],
+        )
+        .await
+        .context("reading enum labels")?;
+    let mut labels: HashMap<u32, Vec<String>> = HashMap::new();
+    for row in &label_rows {
+        labels.entry(row.get(0)).or_default().push(row.get(1));
+    }
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let base: u32 = row.get(1);
+            let type_name: String = row.get(2);
+            let typtype: String = row.get(3);
+            let kind = PgKind::classify(
+                &type_name,
+                typtype.bytes().next().unwrap_or(b'b'),
+                row.get(4),
+                labels.get(&base).map(Vec::as_slice),
+            );
+            (row.get(0), kind)
+        })
+        .collect())
+}

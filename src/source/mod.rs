@@ -1,0 +1,56 @@
+//! The Postgres side: connect, export one snapshot, read the catalog, stream
+//! tables out with COPY. The source is never written to.
+
+pub mod catalog;
+pub mod copy;
+pub mod snapshot;
+
+use anyhow::Context as _;
+use tokio_postgres::{Client, Config, NoTls};
+use tracing::debug;
+
+use crate::error::{Failure, FailureKind};
+
+/// Session settings that make Postgres print canonical text for every type.
+// language=PostgreSQL
+const SESSION_SETTINGS: &str = "SET TimeZone = 'UTC'; \
+    SET DateStyle = 'ISO, YMD'; \
+    SET IntervalStyle = 'iso_8601'; \
+    SET extra_float_digits = 3; \
+    SET bytea_output = 'hex'; \
+    SET client_encoding = 'UTF8'; \
+    SET statement_timeout = 0; \
+    SET idle_in_transaction_session_timeout = 0";
+
+/// Opens a connection with pg2dolt's session settings. `role` names the
+/// connection in logs (coordinator, reader 2, …).
+pub async fn connect(config: &Config, role: &str) -> anyhow::Result<Client> {
+    let (client, connection) = config.connect(NoTls).await.map_err(|error| {
+        Failure::new(FailureKind::Connect, format!("cannot connect to the Postgres source: {}", describe_pg_error(&error)))
+    })?;
+    let role_name = role.to_string();
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            debug!(connection = %role_name, %error, "postgres connection ended");
+        }
+    });
+    client.batch_execute(SESSION_SETTINGS).await.with_context(|| format!("setting up the {role} session"))?;
+    Ok(client)
+}
+
+/// A Postgres error as one line: the server's message when there is one, the
+/// driver's otherwise (never the connection string).
+#[must_use]
+pub fn describe_pg_error(error: &tokio_postgres::Error) -> String {
+    if let Some(database_error) = error.as_db_error() {
+        return format!("{} ({})", database_error.message(), database_error.code().code());
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}

@@ -1,0 +1,177 @@
+//! Loads converted rows into one target table, inside one transaction:
+//! `LOAD DATA LOCAL INFILE` fed from a stream (never a temp file), or
+//! multi-row INSERTs when the server refuses LOCAL. Any warning is an error:
+//! MySQL turns data errors into warnings under LOAD DATA LOCAL.
+
+use std::io;
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable as _;
+use tokio::sync::mpsc;
+
+use crate::convert::mysql_text::quote_identifier;
+
+/// Chunks of encoded rows, each holding whole rows; an `Err` aborts the load.
+pub type Chunks = mpsc::Receiver<io::Result<Bytes>>;
+
+/// How rows reach the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadMethod {
+    /// LOAD DATA LOCAL INFILE, streamed.
+    LoadData,
+    /// multi-row INSERT statements.
+    Insert,
+}
+
+/// One column to load.
+#[derive(Debug, Clone)]
+pub struct LoadColumn {
+    /// target column name
+    pub name: String,
+    /// values arrive as hex and go through `UNHEX`
+    pub binary: bool,
+}
+
+/// The server refused LOAD DATA LOCAL (MySQL errors 1148, 3948).
+#[derive(Debug)]
+pub struct LocalInfileRefused(pub String);
+
+impl std::fmt::Display for LocalInfileRefused {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "the target refused LOAD DATA LOCAL INFILE ({}); enable local_infile on the server or use --load-method insert", self.0)
+    }
+}
+
+impl std::error::Error for LocalInfileRefused {}
+
+/// The LOAD DATA statement for `table`. Binary columns are read into user
+/// variables and decoded with `UNHEX`, so no character set conversion can
+/// touch raw bytes.
+#[must_use]
+pub fn load_data_statement(table: &str, columns: &[LoadColumn]) -> String {
+    let mut targets = Vec::new();
+    let mut assignments = Vec::new();
+    for (index, column) in columns.iter().enumerate() {
+        if column.binary {
+            let variable = format!("@pg2dolt_{index}");
+            assignments.push(format!("{} = UNHEX({variable})", quote_identifier(&column.name)));
+            targets.push(variable);
+        } else {
+            targets.push(quote_identifier(&column.name));
+        }
+    }
+    // language=MySQL
+    let mut statement = format!(
+        "LOAD DATA LOCAL INFILE 'pg2dolt-stream' INTO TABLE {} CHARACTER SET utf8mb4 \
+         FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({})",
+        quote_identifier(table),
+        targets.join(", ")
+    );
+    if !assignments.is_empty() {
+        statement.push_str(" SET ");
+        statement.push_str(&assignments.join(", "));
+    }
+    statement
+}
+
+/// Loads every chunk into `table` in one transaction; returns the rows the
+/// server says it stored. On error the transaction is rolled back.
+pub async fn load_table(
+    conn: &mut Conn,
+    method: LoadMethod,
+    table: &str,
+    columns: &[LoadColumn],
+    chunks: Chunks,
+) -> anyhow::Result<u64> {
+    conn.query_drop("START TRANSACTION").await.context("starting the load transaction")?;
+    let loaded = match method {
+        LoadMethod::LoadData => load_data(conn, table, columns, chunks).await,
+        LoadMethod::Insert => insert_rows(conn, table, columns, chunks).await,
+    };
+    match loaded {
+        Ok(rows) => {
+            conn.query_drop("COMMIT").await.context("committing the load")?;
+            Ok(rows)
+        }
+        Err(error) => {
+            // Best effort: the run fails with the load's error either way.
+            let _ = conn.query_drop("ROLLBACK").await;
+            Err(error)
+        }
+    }
+}
+
+async fn load_data(conn: &mut Conn, table: &str, columns: &[LoadColumn], chunks: Chunks) -> anyhow::Result<u64> {
+    // The handler future must be Sync: it captures only the receiver and
+    // builds the (non-Sync) stream when polled.
+    conn.set_infile_handler(async move {
+        Ok(futures_util::stream::unfold(chunks, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        })
+        .boxed())
+    });
+    let statement = load_data_statement(table, columns);
+    if let Err(error) = conn.query_drop(statement.as_str()).await {
+        if let mysql_async::Error::Server(server) = &error
+            && (server.code == 1148 || server.code == 3948)
+        {
+            return Err(LocalInfileRefused(server.message.clone()).into());
+        }
+        return Err(anyhow::Error::new(error).context("LOAD DATA failed"));
+    }
+    let rows = conn.affected_rows();
+    check_warnings(conn).await?;
+    Ok(rows)
+}
+
+async fn insert_rows(conn: &mut Conn, table: &str, columns: &[LoadColumn], mut chunks: Chunks) -> anyhow::Result<u64> {
+    let names: Vec<String> = columns.iter().map(|column| quote_identifier(&column.name)).collect();
+    // language=MySQL
+    let prefix = format!("INSERT INTO {} ({}) VALUES ", quote_identifier(table), names.join(", "));
+    let mut rows = 0;
+    while let Some(chunk) = chunks.recv().await {
+        let chunk = chunk.context("reading rows for INSERT")?;
+        let mut statement = String::with_capacity(prefix.len() + chunk.len());
+        statement.push_str(&prefix);
+        statement.push_str(std::str::from_utf8(&chunk).context("INSERT text is not UTF-8")?);
+        conn.query_drop(statement).await.context("INSERT failed")?;
+        rows += conn.affected_rows();
+        check_warnings(conn).await?;
+    }
+    Ok(rows)
+}
+
+/// Fails when the last statement left warnings, showing the first ones.
+async fn check_warnings(conn: &mut Conn) -> anyhow::Result<()> {
+    let count = conn.get_warnings();
+    if count == 0 {
+        return Ok(());
+    }
+    let warnings: Vec<(String, u32, String)> = conn.query("SHOW WARNINGS LIMIT 5").await.unwrap_or_default();
+    let shown: Vec<String> =
+        warnings.iter().map(|(level, code, message)| format!("{level} {code}: {message}")).collect();
+    bail!("the target reported {count} warning(s), treated as errors: {}", shown.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_columns_go_through_unhex() {
+        let statement = load_data_statement(
+            "Blobs",
+            &[LoadColumn { name: "id".into(), binary: false }, LoadColumn { name: "data".into(), binary: true }],
+        );
+        assert_eq!(
+            statement,
+            "LOAD DATA LOCAL INFILE 'pg2dolt-stream' INTO TABLE `Blobs` CHARACTER SET utf8mb4 \
+             FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (`id`, @pg2dolt_1) \
+             SET `data` = UNHEX(@pg2dolt_1)"
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! The MySQL-protocol side (Dolt, MySQL, MariaDB): connect, apply the schema
+//! files, read the target catalog, load, run the foreign-key fix-ups and,
+//! on Dolt, commit.
+
+pub mod catalog;
+pub mod dolt;
+pub mod fixup;
+pub mod load;
+pub mod schema;
+pub mod splitter;
+
+use anyhow::Context as _;
+use mysql_async::prelude::Queryable as _;
+use mysql_async::{Conn, Opts, OptsBuilder};
+use serde::Serialize;
+
+use crate::convert::mysql_text::quote_identifier;
+use crate::error::{Failure, FailureKind};
+
+/// Session settings for every target connection: UTF-8, UTC, strict mode
+/// (a value that does not fit is an error, not a silent change),
+/// `NO_AUTO_VALUE_ON_ZERO` (else a row with id 0 gets a new id) and foreign
+/// key checks off while loading. Unique checks stay on: with them off InnoDB
+/// may accept duplicate keys, which would hide a collation collision.
+// language=MySQL
+const SESSION_SETTINGS: [&str; 4] = [
+    "SET NAMES utf8mb4",
+    "SET time_zone = '+00:00'",
+    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO'",
+    "SET FOREIGN_KEY_CHECKS = 0",
+];
+
+/// What the target server is.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetServer {
+    /// `dolt` or `mysql` (MySQL and MariaDB)
+    pub kind: TargetKind,
+    /// `VERSION()`
+    pub version: String,
+    /// `dolt_version()` on Dolt
+    pub dolt_version: Option<String>,
+}
+
+/// The kind of target server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// A Dolt sql-server: gets a Dolt commit.
+    Dolt,
+    /// MySQL or MariaDB: no version control.
+    Mysql,
+}
+
+impl TargetServer {
+    /// A readable name for summaries.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match &self.dolt_version {
+            Some(version) => format!("Dolt {version}"),
+            None => format!("MySQL-compatible {}", self.version),
+        }
+    }
+}
+
+/// Opens a connection with pg2dolt's session settings, on `database` when
+/// given.
+pub async fn connect(opts: &Opts, database: Option<&str>) -> anyhow::Result<Conn> {
+    let builder = OptsBuilder::from_opts(opts.clone()).db_name(database).prefer_socket(false);
+    let mut conn = Conn::new(builder).await.map_err(|error| {
+        Failure::new(FailureKind::Connect, format!("cannot connect to the target: {}", describe_mysql_error(&error)))
+    })?;
+    for statement in SESSION_SETTINGS {
+        conn.query_drop(statement).await.with_context(|| format!("setting up the target session ({statement})"))?;
+    }
+    Ok(conn)
+}
+
+/// Finds out whether the target is Dolt (`dolt_version()` exists only there;
+/// `VERSION()` says 8.0.x on Dolt too).
+pub async fn detect_server(conn: &mut Conn) -> anyhow::Result<TargetServer> {
+    let version: Option<String> = conn.query_first("SELECT VERSION()").await.context("reading the target version")?;
+    let dolt_version: Option<String> = conn.query_first("SELECT dolt_version()").await.ok().flatten();
+    if let Some(dolt) = &dolt_version {
+        dolt::require_version(dolt)?;
+    }
+    Ok(TargetServer {
+        kind: if dolt_version.is_some() { TargetKind::Dolt } else { TargetKind::Mysql },
+        version: version.unwrap_or_default(),
+        dolt_version,
+    })
+}
+
+/// Whether `database` exists on the target.
+pub async fn database_exists(conn: &mut Conn, database: &str) -> anyhow::Result<bool> {
+    // language=MySQL
+    let found: Option<String> = conn
+        .exec_first("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", (database,))
+        .await
+        .context("checking whether the target database exists")?;
+    Ok(found.is_some())
+}
+
+/// Creates `database` (utf8mb4; the collation stays the server's default,
+/// which on Dolt is the case-sensitive `utf8mb4_0900_bin`).
+pub async fn create_database(conn: &mut Conn, database: &str) -> anyhow::Result<()> {
+    conn.query_drop(format!("CREATE DATABASE {} CHARACTER SET utf8mb4", quote_identifier(database)))
+        .await
+        .with_context(|| format!("creating database {database}"))
+}
+
+/// Drops `database` if it exists.
+pub async fn drop_database(conn: &mut Conn, database: &str) -> anyhow::Result<()> {
+    conn.query_drop(format!("DROP DATABASE IF EXISTS {}", quote_identifier(database)))
+        .await
+        .with_context(|| format!("dropping database {database}"))
+}
+
+/// A MySQL driver error as one line, without the connection URL.
+#[must_use]
+pub fn describe_mysql_error(error: &mysql_async::Error) -> String {
+    match error {
+        mysql_async::Error::Server(server) => format!("{} (error {})", server.message, server.code),
+        mysql_async::Error::Io(io) => format!("{io}"),
+        other => other.to_string(),
+    }
+}
