@@ -40,12 +40,22 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct CopyArgs {
     /// Postgres source URL, e.g. postgres://user:password@host:5432/db.
-    #[arg(long, env = "PG2DOLT_SOURCE", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long,
+        env = "PG2DOLT_SOURCE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub source: Option<String>,
 
     /// MySQL-protocol target URL (Dolt sql-server, MySQL or MariaDB), e.g.
     /// mysql://root:password@host:3306.
-    #[arg(long, env = "PG2DOLT_TARGET", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long,
+        env = "PG2DOLT_TARGET",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub target: Option<String>,
 
     /// Target database name [default: the source database's name].
@@ -67,7 +77,12 @@ pub struct CopyArgs {
     pub commit_message: Option<String>,
 
     /// Dolt commit author, "Name <email>".
-    #[arg(long, env = "PG2DOLT_AUTHOR", value_name = "AUTHOR", default_value = "pg2dolt <pg2dolt@localhost>")]
+    #[arg(
+        long,
+        env = "PG2DOLT_AUTHOR",
+        value_name = "AUTHOR",
+        default_value = "pg2dolt <pg2dolt@localhost>"
+    )]
     pub author: String,
 
     /// Write the JSON report to this file (also on failure).
@@ -77,7 +92,12 @@ pub struct CopyArgs {
     /// Map a source name to a target name where the rules cannot:
     /// `table=TargetTable` or `table.column=TargetColumn`. Repeatable;
     /// the environment variable takes a comma-separated list.
-    #[arg(long = "map", env = "PG2DOLT_MAP", value_delimiter = ',', value_name = "SOURCE=TARGET")]
+    #[arg(
+        long = "map",
+        env = "PG2DOLT_MAP",
+        value_delimiter = ',',
+        value_name = "SOURCE=TARGET"
+    )]
     pub mappings: Vec<String>,
 
     /// A file of mappings, one `source=target` per line (# comments).

@@ -77,12 +77,18 @@ pub async fn copy_tables(job: Arc<CopyJob>, jobs: usize) -> anyhow::Result<Vec<T
     let mut order: Vec<usize> = (0..job.plans.len()).collect();
     order.sort_by_key(|&index| std::cmp::Reverse(job.plans[index].source.estimated_bytes));
     let queue = Arc::new(Mutex::new(order.into_iter().collect::<VecDeque<_>>()));
-    let progress: Arc<Vec<AtomicU64>> = Arc::new(job.plans.iter().map(|_| AtomicU64::new(u64::MAX)).collect());
+    let progress: Arc<Vec<AtomicU64>> =
+        Arc::new(job.plans.iter().map(|_| AtomicU64::new(u64::MAX)).collect());
     let ticker = tokio::spawn(report_progress(Arc::clone(&job), Arc::clone(&progress)));
 
     let mut workers = JoinSet::new();
     for worker in 0..jobs.clamp(1, job.plans.len().max(1)) {
-        workers.spawn(run_worker(worker, Arc::clone(&job), Arc::clone(&queue), Arc::clone(&progress)));
+        workers.spawn(run_worker(
+            worker,
+            Arc::clone(&job),
+            Arc::clone(&queue),
+            Arc::clone(&progress),
+        ));
     }
     let mut copied = Vec::new();
     let mut failure = None;
@@ -118,7 +124,10 @@ async fn run_worker(
     let mut conn = crate::target::connect(&job.target, Some(&job.database)).await?;
     let mut copied = Vec::new();
     loop {
-        let next = queue.lock().map_err(|_| anyhow!("table queue poisoned"))?.pop_front();
+        let next = queue
+            .lock()
+            .map_err(|_| anyhow!("table queue poisoned"))?
+            .pop_front();
         let Some(index) = next else { break };
         progress[index].store(0, Ordering::Relaxed);
         let result = copy_table(&reader, &mut conn, &job, index, &progress[index]).await?;
@@ -144,24 +153,49 @@ async fn copy_table(
         LoadMethod::LoadData => Format::LoadData,
         LoadMethod::Insert => Format::Insert,
     };
-    let converter = RowConverter::new(format, plan.columns.iter().map(|column| column.converter.clone()).collect());
+    let converter = RowConverter::new(
+        format,
+        plan.columns
+            .iter()
+            .map(|column| column.converter.clone())
+            .collect(),
+    );
     let source_columns: Vec<(&str, &crate::types::PgKind)> = plan
         .columns
         .iter()
         .map(|column| {
-            let kind = plan.source.columns.iter().find(|source| source.name == column.source).map(|source| &source.kind);
-            (column.source.as_str(), kind.unwrap_or(&crate::types::PgKind::Other))
+            let kind = plan
+                .source
+                .columns
+                .iter()
+                .find(|source| source.name == column.source)
+                .map(|source| &source.kind);
+            (
+                column.source.as_str(),
+                kind.unwrap_or(&crate::types::PgKind::Other),
+            )
         })
         .collect();
     let statement = copy_statement(&plan.source.schema, &plan.source.name, &source_columns);
     let load_columns: Vec<LoadColumn> = plan
         .columns
         .iter()
-        .map(|column| LoadColumn { name: column.target.clone(), binary: column.converter.is_binary() })
+        .map(|column| LoadColumn {
+            name: column.target.clone(),
+            binary: column.converter.is_binary(),
+        })
         .collect();
 
     let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-    let produce = produce_rows(reader, &statement, &converter, plan, job.chunk_bytes, sender, rows_done);
+    let produce = produce_rows(
+        reader,
+        &statement,
+        &converter,
+        plan,
+        job.chunk_bytes,
+        sender,
+        rows_done,
+    );
     let load = load_table(conn, job.method, &plan.target, &load_columns, receiver);
     let (produced, loaded) = tokio::join!(produce, load);
     let (rows, bytes) = match (produced, loaded) {
@@ -169,7 +203,10 @@ async fn copy_table(
             if stored != counts.0 {
                 return Err(Failure::new(
                     FailureKind::Verify,
-                    format!("{} → {}: read {} rows but the target stored {stored}", plan.source_name, plan.target, counts.0),
+                    format!(
+                        "{} → {}: read {} rows but the target stored {stored}",
+                        plan.source_name, plan.target, counts.0
+                    ),
                 ));
             }
             counts
@@ -181,7 +218,12 @@ async fn copy_table(
     };
     let seconds = started.elapsed().as_secs_f64();
     info!(target_table = %plan.target, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "table copied");
-    Ok(TableCopied { index, rows, bytes, seconds })
+    Ok(TableCopied {
+        index,
+        rows,
+        bytes,
+        seconds,
+    })
 }
 
 /// Streams the table out of Postgres, converts every row, and sends whole
@@ -195,7 +237,16 @@ async fn produce_rows(
     sender: mpsc::Sender<io::Result<Bytes>>,
     rows_done: &AtomicU64,
 ) -> anyhow::Result<(u64, u64)> {
-    let result = stream_rows(reader, statement, converter, plan, chunk_bytes, &sender, rows_done).await;
+    let result = stream_rows(
+        reader,
+        statement,
+        converter,
+        plan,
+        chunk_bytes,
+        &sender,
+        rows_done,
+    )
+    .await;
     if let Err(error) = &result {
         // Make the load stop and roll back (it may already be gone).
         let _ = sender.send(Err(io::Error::other(error.to_string()))).await;
@@ -225,10 +276,13 @@ async fn stream_rows(
     let mut out: Vec<u8> = Vec::with_capacity(chunk_bytes + 64 * 1024);
     let convert = |line: &[u8], out: &mut Vec<u8>, rows: &mut u64| -> anyhow::Result<()> {
         *rows += 1;
-        converter.convert_row(line, out).map_err(|error| describe_row_error(plan, &key_columns, line, *rows, error))
+        converter
+            .convert_row(line, out)
+            .map_err(|error| describe_row_error(plan, &key_columns, line, *rows, error))
     };
     while let Some(data) = stream.next().await {
-        let data = data.map_err(|error| anyhow!("{}", crate::source::describe_pg_error(&error)))
+        let data = data
+            .map_err(|error| anyhow!("{}", crate::source::describe_pg_error(&error)))
             .with_context(|| format!("reading COPY data of {}", plan.source_name))?;
         let mut rest: &[u8] = &data;
         // A row split across messages is completed first.
@@ -250,14 +304,24 @@ async fn stream_rows(
         if out.len() >= chunk_bytes {
             bytes += out.len() as u64;
             let chunk = std::mem::replace(&mut out, Vec::with_capacity(chunk_bytes + 64 * 1024));
-            sender.send(Ok(Bytes::from(chunk))).await.map_err(|_| TargetStoppedReading)?;
+            sender
+                .send(Ok(Bytes::from(chunk)))
+                .await
+                .map_err(|_| TargetStoppedReading)?;
         }
         rows_done.store(rows, Ordering::Relaxed);
     }
-    anyhow::ensure!(pending.is_empty(), "COPY data of {} ended in the middle of a row", plan.source_name);
+    anyhow::ensure!(
+        pending.is_empty(),
+        "COPY data of {} ended in the middle of a row",
+        plan.source_name
+    );
     if !out.is_empty() {
         bytes += out.len() as u64;
-        sender.send(Ok(Bytes::from(out))).await.map_err(|_| TargetStoppedReading)?;
+        sender
+            .send(Ok(Bytes::from(out)))
+            .await
+            .map_err(|_| TargetStoppedReading)?;
     }
     rows_done.store(rows, Ordering::Relaxed);
     Ok((rows, bytes))
@@ -265,10 +329,24 @@ async fn stream_rows(
 
 /// A value error names table, column, the row's key, the value and the
 /// target type.
-fn describe_row_error(plan: &TablePlan, key_columns: &[(usize, String)], line: &[u8], row: u64, error: RowError) -> anyhow::Error {
-    let key = if key_columns.is_empty() { format!("row #{row} (no primary key)") } else { describe_key(line, key_columns) };
+fn describe_row_error(
+    plan: &TablePlan,
+    key_columns: &[(usize, String)],
+    line: &[u8],
+    row: u64,
+    error: RowError,
+) -> anyhow::Error {
+    let key = if key_columns.is_empty() {
+        format!("row #{row} (no primary key)")
+    } else {
+        describe_key(line, key_columns)
+    };
     match error {
-        RowError::Value { column, value, reason } => {
+        RowError::Value {
+            column,
+            value,
+            reason,
+        } => {
             let column = &plan.columns[column];
             Failure::new(
                 FailureKind::Data,
@@ -279,7 +357,10 @@ fn describe_row_error(plan: &TablePlan, key_columns: &[(usize, String)], line: &
             )
         }
         RowError::FieldCount { expected, found } => {
-            anyhow!("table {}, row {key}: COPY sent {found} fields, expected {expected}", plan.source_name)
+            anyhow!(
+                "table {}, row {key}: COPY sent {found} fields, expected {expected}",
+                plan.source_name
+            )
         }
     }
 }
@@ -300,7 +381,11 @@ async fn report_progress(job: Arc<CopyJob>, progress: Arc<Vec<AtomicU64>>) {
             }
             let plan = &job.plans[index];
             let estimate = u64::try_from(plan.source.estimated_rows).unwrap_or(0);
-            let percent = if estimate > 0 { (rows as f64 * 100.0 / estimate as f64).min(100.0) } else { 0.0 };
+            let percent = if estimate > 0 {
+                (rows as f64 * 100.0 / estimate as f64).min(100.0)
+            } else {
+                0.0
+            };
             let rate = (rows - last[index]) as f64 / 10.0;
             info!(table = %plan.source_name, rows, rows_per_second = rate as u64, percent_of_estimate = percent as u64, elapsed_s = started.elapsed().as_secs(), "copying");
             last[index] = rows;

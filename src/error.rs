@@ -44,7 +44,10 @@ pub struct Failure {
 impl Failure {
     /// A failure of `kind` with a one-line message.
     pub fn new(kind: FailureKind, message: impl Into<String>) -> anyhow::Error {
-        anyhow::Error::new(Failure { kind, message: message.into() })
+        anyhow::Error::new(Failure {
+            kind,
+            message: message.into(),
+        })
     }
 }
 
@@ -74,13 +77,15 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 /// from server messages folded.
 #[must_use]
 pub fn one_line(error: &anyhow::Error) -> String {
-    format!("{error:#}").split_whitespace().collect::<Vec<_>>().join(" ")
+    format!("{error:#}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use anyhow::Context as _;
 
     #[test]
     fn the_first_failure_in_the_chain_picks_the_exit_code() {

@@ -74,7 +74,13 @@ pub async fn run_copy(arguments: CopyArgs, secrets: &[String]) -> u8 {
     }
 }
 
-fn fail(error: &anyhow::Error, secrets: &[String], report: &mut Report, settings: Option<&Settings>, started: Instant) -> u8 {
+fn fail(
+    error: &anyhow::Error,
+    secrets: &[String],
+    report: &mut Report,
+    settings: Option<&Settings>,
+    started: Instant,
+) -> u8 {
     let code = error::exit_code(error);
     let line = redact_text(&error::one_line(error), secrets);
     report.status = Status::Failed;
@@ -102,7 +108,10 @@ fn write_report(settings: &Settings, report: &Report, secrets: &[String]) {
     let mut scrubbed = report.clone();
     scrubbed.error = scrubbed.error.map(|error| redact_text(&error, secrets));
     if let Err(error) = scrubbed.write(path) {
-        eprintln!("pg2dolt: error: {}", redact_text(&error::one_line(&error), secrets));
+        eprintln!(
+            "pg2dolt: error: {}",
+            redact_text(&error::one_line(&error), secrets)
+        );
     }
 }
 

@@ -23,11 +23,23 @@ pub fn init(arguments: &LoggingArgs, secrets: Vec<String>) {
     };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,pg2dolt={default_level}")));
-    let writer = RedactingStderr { secrets: Arc::new(secrets) };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_target(false);
+    let writer = RedactingStderr {
+        secrets: Arc::new(secrets),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_target(false);
     let _ = match arguments.log_format {
-        LogFormat::Text => builder.with_ansi(io::IsTerminal::is_terminal(&io::stderr())).try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
     };
 }
 
@@ -42,7 +54,10 @@ impl<'a> MakeWriter<'a> for RedactingStderr {
     type Writer = RedactingLine;
 
     fn make_writer(&'a self) -> Self::Writer {
-        RedactingLine { secrets: Arc::clone(&self.secrets), buffer: Vec::new() }
+        RedactingLine {
+            secrets: Arc::clone(&self.secrets),
+            buffer: Vec::new(),
+        }
     }
 }
 

@@ -18,7 +18,10 @@ fn main() -> ExitCode {
     let arguments = cli.into_copy_args();
     let secrets = pg2dolt::settings::secrets_of(&arguments);
     pg2dolt::logging::init(&arguments.logging, secrets.clone());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("pg2dolt: error: cannot start the async runtime: {error}");

@@ -40,9 +40,19 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
 
     let started = Instant::now();
     let tables = read_catalog(&coordinator, &settings.source_schemas).await?;
-    info!(tables = tables.len(), elapsed_ms = started.elapsed().as_millis() as u64, "source catalog read");
+    info!(
+        tables = tables.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "source catalog read"
+    );
     if tables.is_empty() {
-        return Err(Failure::new(FailureKind::Plan, format!("the source has no tables in schema {}", settings.source_schemas.join(", "))));
+        return Err(Failure::new(
+            FailureKind::Plan,
+            format!(
+                "the source has no tables in schema {}",
+                settings.source_schemas.join(", ")
+            ),
+        ));
     }
 
     let mut admin = crate::target::connect(&settings.target, None).await?;
@@ -54,7 +64,10 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     if exists && !settings.replace {
         return Err(Failure::new(
             FailureKind::Usage,
-            format!("target database {} already exists; pass --replace to drop and recreate it (it was left untouched)", settings.database),
+            format!(
+                "target database {} already exists; pass --replace to drop and recreate it (it was left untouched)",
+                settings.database
+            ),
         ));
     }
 
@@ -71,7 +84,10 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     if let Err(error) = filled {
         if settings.keep_failed {
             warn!(database = %settings.database, "the run failed; the target database is kept (--keep-failed)");
-        } else if crate::target::drop_database(&mut admin, &settings.database).await.is_ok() {
+        } else if crate::target::drop_database(&mut admin, &settings.database)
+            .await
+            .is_ok()
+        {
             report.target_dropped = true;
         }
         return Err(error);
@@ -83,9 +99,17 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
 /// Applies the schema files to a scratch database and plans against it, so
 /// bad schema SQL or a mismatch stops the run before any existing database
 /// is touched and before any data moves.
-async fn check_plan_on_scratch(admin: &mut Conn, settings: &Settings, tables: &[SourceTable]) -> anyhow::Result<()> {
+async fn check_plan_on_scratch(
+    admin: &mut Conn,
+    settings: &Settings,
+    tables: &[SourceTable],
+) -> anyhow::Result<()> {
     let started = Instant::now();
-    let scratch = format!("pg2dolt_plan_{}_{}", std::process::id(), started.elapsed().subsec_nanos() % 100_000);
+    let scratch = format!(
+        "pg2dolt_plan_{}_{}",
+        std::process::id(),
+        started.elapsed().subsec_nanos() % 100_000
+    );
     crate::target::create_database(admin, &scratch).await?;
     let checked = async {
         let mut conn = crate::target::connect(&settings.target, Some(&scratch)).await?;
@@ -95,21 +119,37 @@ async fn check_plan_on_scratch(admin: &mut Conn, settings: &Settings, tables: &[
         plan_tables(settings, tables, &targets).map(|_| ())
     }
     .await;
-    crate::target::drop_database(admin, &scratch).await.context("dropping the scratch database")?;
+    crate::target::drop_database(admin, &scratch)
+        .await
+        .context("dropping the scratch database")?;
     checked?;
-    info!(elapsed_ms = started.elapsed().as_millis() as u64, "plan checked on a scratch database");
+    info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "plan checked on a scratch database"
+    );
     Ok(())
 }
 
 /// Builds the plan, logging every pair and every mismatch.
-fn plan_tables(settings: &Settings, tables: &[SourceTable], targets: &[TargetTable]) -> anyhow::Result<Vec<TablePlan>> {
+fn plan_tables(
+    settings: &Settings,
+    tables: &[SourceTable],
+    targets: &[TargetTable],
+) -> anyhow::Result<Vec<TablePlan>> {
     match build_plan(tables, targets, &settings.mappings) {
         Ok(plans) => Ok(plans),
         Err(problems) => {
             for problem in &problems {
                 error!(problem = %problem, "plan mismatch");
             }
-            Err(Failure::new(FailureKind::Plan, format!("the plan found {} mismatch(es): {}", problems.len(), problems.join("; "))))
+            Err(Failure::new(
+                FailureKind::Plan,
+                format!(
+                    "the plan found {} mismatch(es): {}",
+                    problems.len(),
+                    problems.join("; ")
+                ),
+            ))
         }
     }
 }
@@ -143,7 +183,11 @@ async fn fill_database(
     let mut conn = crate::target::connect(&settings.target, Some(&settings.database)).await?;
     let started = Instant::now();
     let statements = schema::apply_schema_files(&mut conn, &settings.schema_files).await?;
-    info!(statements, elapsed_ms = started.elapsed().as_millis() as u64, "schema applied");
+    info!(
+        statements,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "schema applied"
+    );
     let targets = crate::target::catalog::read_catalog(&mut conn, &settings.database).await?;
     let plans = plan_tables(settings, tables, &targets)?;
     log_plan(&plans);
@@ -162,7 +206,11 @@ async fn fill_database(
     });
     let started = Instant::now();
     let copied = copy_tables(Arc::clone(&job), settings.jobs).await?;
-    info!(tables = copied.len(), elapsed_ms = started.elapsed().as_millis() as u64, "copy done");
+    info!(
+        tables = copied.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "copy done"
+    );
     for table in &copied {
         let plan = &job.plans[table.index];
         report.rows_total += table.rows;
@@ -178,7 +226,9 @@ async fn fill_database(
             skipped_generated: plan.skipped_generated.clone(),
         });
     }
-    report.tables.sort_by(|left, right| left.source.cmp(&right.source));
+    report
+        .tables
+        .sort_by(|left, right| left.source.cmp(&right.source));
 
     let fixups = foreign_key_tables(&targets);
     fixup::resolve_foreign_keys(&mut conn, &fixups).await?;
@@ -191,8 +241,17 @@ async fn fill_database(
     report.verified = true;
 
     if server.kind == TargetKind::Dolt {
-        let message = settings.commit_message.clone().unwrap_or_else(|| default_commit_message(snapshot));
-        let date = snapshot.time.split('.').next().unwrap_or(&snapshot.time).trim_end_matches('Z').to_string();
+        let message = settings
+            .commit_message
+            .clone()
+            .unwrap_or_else(|| default_commit_message(snapshot));
+        let date = snapshot
+            .time
+            .split('.')
+            .next()
+            .unwrap_or(&snapshot.time)
+            .trim_end_matches('Z')
+            .to_string();
         let hash = dolt::commit(&mut conn, &message, &settings.author, &date).await?;
         info!(hash = %hash, "dolt commit made");
         report.dolt_commit = Some(hash);
@@ -202,8 +261,14 @@ async fn fill_database(
 }
 
 fn default_commit_message(snapshot: &Snapshot) -> String {
-    let lsn = snapshot.wal_lsn.as_deref().map_or_else(String::new, |lsn| format!(", WAL {lsn}"));
-    format!("pg2dolt: copy of Postgres database {} as of {} (snapshot {}{lsn})", snapshot.database, snapshot.time, snapshot.id)
+    let lsn = snapshot
+        .wal_lsn
+        .as_deref()
+        .map_or_else(String::new, |lsn| format!(", WAL {lsn}"));
+    format!(
+        "pg2dolt: copy of Postgres database {} as of {} (snapshot {}{lsn})",
+        snapshot.database, snapshot.time, snapshot.id
+    )
 }
 
 /// Every target table that has or is referenced by a foreign key, with the
@@ -220,23 +285,42 @@ fn foreign_key_tables(targets: &[TargetTable]) -> Vec<(String, String)> {
         .iter()
         .filter(|table| involved.contains(&table.name))
         .filter_map(|table| {
-            let column = table.primary_key.first().or_else(|| table.columns.first().map(|column| &column.name))?;
+            let column = table
+                .primary_key
+                .first()
+                .or_else(|| table.columns.first().map(|column| &column.name))?;
             Some((table.name.clone(), column.clone()))
         })
         .collect()
 }
 
 /// Rows read = rows stored (checked per load) = `COUNT(*)` on the target.
-async fn verify_counts(conn: &mut Conn, plans: &[TablePlan], copied: &[crate::copy::TableCopied]) -> anyhow::Result<()> {
+async fn verify_counts(
+    conn: &mut Conn,
+    plans: &[TablePlan],
+    copied: &[crate::copy::TableCopied],
+) -> anyhow::Result<()> {
     for table in copied {
         let plan = &plans[table.index];
         // language=MySQL
-        let statement = format!("SELECT COUNT(*) FROM {}", crate::convert::mysql_text::quote_identifier(&plan.target));
-        let count: Option<u64> = conn.query_first(statement).await.with_context(|| format!("counting rows of {}", plan.target))?;
+        let statement = format!(
+            "SELECT COUNT(*) FROM {}",
+            crate::convert::mysql_text::quote_identifier(&plan.target)
+        );
+        let count: Option<u64> = conn
+            .query_first(statement)
+            .await
+            .with_context(|| format!("counting rows of {}", plan.target))?;
         if count != Some(table.rows) {
             return Err(Failure::new(
                 FailureKind::Verify,
-                format!("{}: the snapshot had {} rows, the target table {} has {}", plan.source_name, table.rows, plan.target, count.unwrap_or(0)),
+                format!(
+                    "{}: the snapshot had {} rows, the target table {} has {}",
+                    plan.source_name,
+                    table.rows,
+                    plan.target,
+                    count.unwrap_or(0)
+                ),
             ));
         }
     }
@@ -249,10 +333,16 @@ async fn choose_load_method(conn: &mut Conn, requested: LoadMethodArg) -> LoadMe
         LoadMethodArg::LoadData => LoadMethod::LoadData,
         LoadMethodArg::Insert => LoadMethod::Insert,
         LoadMethodArg::Auto => {
-            let enabled: Option<String> = conn.query_first("SELECT @@GLOBAL.local_infile").await.ok().flatten();
+            let enabled: Option<String> = conn
+                .query_first("SELECT @@GLOBAL.local_infile")
+                .await
+                .ok()
+                .flatten();
             match enabled.as_deref() {
                 Some("0" | "OFF" | "off") => {
-                    warn!("the target has local_infile off: loading with INSERT statements (slower); enable local_infile for LOAD DATA");
+                    warn!(
+                        "the target has local_infile off: loading with INSERT statements (slower); enable local_infile for LOAD DATA"
+                    );
                     LoadMethod::Insert
                 }
                 _ => LoadMethod::LoadData,
@@ -269,8 +359,14 @@ async fn chunk_size(conn: &mut Conn, method: LoadMethod) -> usize {
     match method {
         LoadMethod::LoadData => LOAD_DATA_CHUNK,
         LoadMethod::Insert => {
-            let packet: Option<u64> = conn.query_first("SELECT @@max_allowed_packet").await.ok().flatten();
-            let limit = packet.map_or(INSERT_CHUNK, |packet| usize::try_from(packet / 4).unwrap_or(INSERT_CHUNK));
+            let packet: Option<u64> = conn
+                .query_first("SELECT @@max_allowed_packet")
+                .await
+                .ok()
+                .flatten();
+            let limit = packet.map_or(INSERT_CHUNK, |packet| {
+                usize::try_from(packet / 4).unwrap_or(INSERT_CHUNK)
+            });
             INSERT_CHUNK.min(limit).max(16 * 1024)
         }
     }

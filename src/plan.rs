@@ -41,7 +41,9 @@ impl Mappings {
                 return Err(format!("mapping {entry:?} has an empty side"));
             }
             match source.split_once('.') {
-                Some((table, column)) => mappings.columns.insert((table.to_string(), column.to_string()), target),
+                Some((table, column)) => mappings
+                    .columns
+                    .insert((table.to_string(), column.to_string()), target),
                 None => mappings.tables.insert(source.to_string(), target),
             };
         }
@@ -117,26 +119,42 @@ impl TablePlan {
         self.source
             .primary_key
             .iter()
-            .filter_map(|key| self.columns.iter().position(|column| &column.source == key).map(|index| (index, key.clone())))
+            .filter_map(|key| {
+                self.columns
+                    .iter()
+                    .position(|column| &column.source == key)
+                    .map(|index| (index, key.clone()))
+            })
             .collect()
     }
 }
 
 /// Builds the plan, or lists every mismatch.
-pub fn build_plan(sources: &[SourceTable], targets: &[TargetTable], mappings: &Mappings) -> Result<Vec<TablePlan>, Vec<String>> {
+pub fn build_plan(
+    sources: &[SourceTable],
+    targets: &[TargetTable],
+    mappings: &Mappings,
+) -> Result<Vec<TablePlan>, Vec<String>> {
     let mut problems = Vec::new();
     let mut plans = Vec::new();
     let target_names: Vec<&str> = targets.iter().map(|table| table.name.as_str()).collect();
     let mut claimed: BTreeMap<usize, String> = BTreeMap::new();
     for source in sources {
-        let mapped = mappings.tables.get(&source.name).or_else(|| mappings.tables.get(&source.qualified_name()));
-        let (index, rule) = match find_match(&source.name, mapped.map(String::as_str), &target_names) {
-            Ok(found) => found,
-            Err(problem) => {
-                problems.push(format!("source table {}: {problem}", source.qualified_name()));
-                continue;
-            }
-        };
+        let mapped = mappings
+            .tables
+            .get(&source.name)
+            .or_else(|| mappings.tables.get(&source.qualified_name()));
+        let (index, rule) =
+            match find_match(&source.name, mapped.map(String::as_str), &target_names) {
+                Ok(found) => found,
+                Err(problem) => {
+                    problems.push(format!(
+                        "source table {}: {problem}",
+                        source.qualified_name()
+                    ));
+                    continue;
+                }
+            };
         if let Some(other) = claimed.insert(index, source.qualified_name()) {
             problems.push(format!(
                 "target table {} matches both {other} and {}; add --map for one of them",
@@ -159,29 +177,53 @@ pub fn build_plan(sources: &[SourceTable], targets: &[TargetTable], mappings: &M
     }
     for (index, target) in targets.iter().enumerate() {
         if !claimed.contains_key(&index) {
-            problems.push(format!("target table {} has no source table (it would stay empty)", target.name));
+            problems.push(format!(
+                "target table {} has no source table (it would stay empty)",
+                target.name
+            ));
         }
     }
-    if problems.is_empty() { Ok(plans) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(plans)
+    } else {
+        Err(problems)
+    }
 }
 
 type ColumnsAndSkipped = (Vec<ColumnPlan>, Vec<String>);
 
-fn plan_columns(source: &SourceTable, target: &TargetTable, mappings: &Mappings) -> Result<ColumnsAndSkipped, Vec<String>> {
+fn plan_columns(
+    source: &SourceTable,
+    target: &TargetTable,
+    mappings: &Mappings,
+) -> Result<ColumnsAndSkipped, Vec<String>> {
     let mut problems = Vec::new();
-    let loadable: Vec<&TargetColumn> = target.columns.iter().filter(|column| !column.generated).collect();
-    let skipped_generated: Vec<String> =
-        target.columns.iter().filter(|column| column.generated).map(|column| column.name.clone()).collect();
+    let loadable: Vec<&TargetColumn> = target
+        .columns
+        .iter()
+        .filter(|column| !column.generated)
+        .collect();
+    let skipped_generated: Vec<String> = target
+        .columns
+        .iter()
+        .filter(|column| column.generated)
+        .map(|column| column.name.clone())
+        .collect();
     let names: Vec<&str> = loadable.iter().map(|column| column.name.as_str()).collect();
     let mut claimed = BTreeSet::new();
     let mut columns = Vec::new();
     let place = format!("{} → {}", source.qualified_name(), target.name);
     for column in &source.columns {
-        let mapped = mappings.columns.get(&(source.name.clone(), column.name.clone()));
+        let mapped = mappings
+            .columns
+            .get(&(source.name.clone(), column.name.clone()));
         match find_match(&column.name, mapped.map(String::as_str), &names) {
             Ok((index, rule)) => {
                 if !claimed.insert(index) {
-                    problems.push(format!("{place}: target column {} matches two source columns", names[index]));
+                    problems.push(format!(
+                        "{place}: target column {} matches two source columns",
+                        names[index]
+                    ));
                     continue;
                 }
                 match plan_column(column, loadable[index], rule) {
@@ -190,23 +232,45 @@ fn plan_columns(source: &SourceTable, target: &TargetTable, mappings: &Mappings)
                 }
             }
             Err(problem) => {
-                let generated_match = skipped_generated.iter().any(|name| normalize(name) == normalize(&column.name));
-                let hint = if generated_match { " (the target column of that name is generated)" } else { "" };
-                problems.push(format!("{place}: source column {}: {problem}{hint}", column.name));
+                let generated_match = skipped_generated
+                    .iter()
+                    .any(|name| normalize(name) == normalize(&column.name));
+                let hint = if generated_match {
+                    " (the target column of that name is generated)"
+                } else {
+                    ""
+                };
+                problems.push(format!(
+                    "{place}: source column {}: {problem}{hint}",
+                    column.name
+                ));
             }
         }
     }
     for (index, name) in names.iter().enumerate() {
         if !claimed.contains(&index) {
-            problems.push(format!("{place}: target column {name} has no source column"));
+            problems.push(format!(
+                "{place}: target column {name} has no source column"
+            ));
         }
     }
-    if problems.is_empty() { Ok((columns, skipped_generated)) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok((columns, skipped_generated))
+    } else {
+        Err(problems)
+    }
 }
 
-fn plan_column(source: &SourceColumn, target: &TargetColumn, rule: MatchRule) -> Result<ColumnPlan, String> {
+fn plan_column(
+    source: &SourceColumn,
+    target: &TargetColumn,
+    rule: MatchRule,
+) -> Result<ColumnPlan, String> {
     let converter = Converter::choose(&source.kind, &target.kind).map_err(|reason| {
-        format!("column {} ({}) → {} ({}): {reason}", source.name, source.type_name, target.name, target.column_type)
+        format!(
+            "column {} ({}) → {} ({}): {reason}",
+            source.name, source.type_name, target.name, target.column_type
+        )
     })?;
     Ok(ColumnPlan {
         source: source.name.clone(),
@@ -219,7 +283,11 @@ fn plan_column(source: &SourceColumn, target: &TargetColumn, rule: MatchRule) ->
 }
 
 /// Finds `name` among `candidates` by the matching rules.
-fn find_match(name: &str, mapped: Option<&str>, candidates: &[&str]) -> Result<(usize, MatchRule), String> {
+fn find_match(
+    name: &str,
+    mapped: Option<&str>,
+    candidates: &[&str],
+) -> Result<(usize, MatchRule), String> {
     if let Some(mapped) = mapped {
         return candidates
             .iter()
@@ -231,19 +299,28 @@ fn find_match(name: &str, mapped: Option<&str>, candidates: &[&str]) -> Result<(
         return Ok((index, MatchRule::Exact));
     }
     let wanted = normalize(name);
-    let similar: Vec<usize> = (0..candidates.len()).filter(|&index| normalize(candidates[index]) == wanted).collect();
+    let similar: Vec<usize> = (0..candidates.len())
+        .filter(|&index| normalize(candidates[index]) == wanted)
+        .collect();
     match similar.as_slice() {
         [index] => Ok((*index, MatchRule::IgnoringCaseAndUnderscores)),
         [] => Err("no target of that name (map it with --map)".to_string()),
         several => Err(format!(
             "ambiguous: {} all match ignoring case and underscores; map it with --map",
-            several.iter().map(|&index| candidates[index]).collect::<Vec<_>>().join(", ")
+            several
+                .iter()
+                .map(|&index| candidates[index])
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }
 
 fn normalize(name: &str) -> String {
-    name.chars().filter(|&character| character != '_').flat_map(char::to_lowercase).collect()
+    name.chars()
+        .filter(|&character| character != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 #[cfg(test)]
@@ -257,7 +334,11 @@ mod tests {
             name: name.into(),
             columns: columns
                 .iter()
-                .map(|(name, kind)| SourceColumn { name: (*name).into(), type_name: "t".into(), kind: kind.clone() })
+                .map(|(name, kind)| SourceColumn {
+                    name: (*name).into(),
+                    type_name: "t".into(),
+                    kind: kind.clone(),
+                })
                 .collect(),
             primary_key: vec![columns[0].0.into()],
             estimated_rows: 0,
@@ -285,17 +366,33 @@ mod tests {
     #[test]
     fn matches_exactly_then_ignoring_case_and_underscores_then_by_mapping() {
         let sources = [
-            source("invoice_line", &[("invoice_line_id", PgKind::Integer), ("unit_price", PgKind::Numeric)]),
+            source(
+                "invoice_line",
+                &[
+                    ("invoice_line_id", PgKind::Integer),
+                    ("unit_price", PgKind::Numeric),
+                ],
+            ),
             source("media", &[("id", PgKind::Integer)]),
         ];
         let targets = [
-            target("InvoiceLine", &[("InvoiceLineId", "int(11)", false), ("Price", "decimal(10,2)", false), ("Total", "decimal(10,2)", true)]),
+            target(
+                "InvoiceLine",
+                &[
+                    ("InvoiceLineId", "int(11)", false),
+                    ("Price", "decimal(10,2)", false),
+                    ("Total", "decimal(10,2)", true),
+                ],
+            ),
             target("media", &[("id", "int", false)]),
         ];
         let mappings = Mappings::parse(["invoice_line.unit_price = Price"]).unwrap();
         let plans = build_plan(&sources, &targets, &mappings).unwrap();
         assert_eq!(plans[0].rule, MatchRule::IgnoringCaseAndUnderscores);
-        assert_eq!(plans[0].columns[0].rule, MatchRule::IgnoringCaseAndUnderscores);
+        assert_eq!(
+            plans[0].columns[0].rule,
+            MatchRule::IgnoringCaseAndUnderscores
+        );
         assert_eq!(plans[0].columns[1].rule, MatchRule::Mapping);
         assert_eq!(plans[0].skipped_generated, vec!["Total".to_string()]);
         assert_eq!(plans[1].rule, MatchRule::Exact);
@@ -304,27 +401,50 @@ mod tests {
     #[test]
     fn every_mismatch_is_reported_at_once() {
         let sources = [
-            source("users", &[("id", PgKind::Integer), ("extra", PgKind::Text), ("blob", PgKind::Bytea)]),
+            source(
+                "users",
+                &[
+                    ("id", PgKind::Integer),
+                    ("extra", PgKind::Text),
+                    ("blob", PgKind::Bytea),
+                ],
+            ),
             source("lonely", &[("id", PgKind::Integer)]),
         ];
         let targets = [
-            target("users", &[("id", "int", false), ("blob", "int", false), ("missing", "text", false)]),
+            target(
+                "users",
+                &[
+                    ("id", "int", false),
+                    ("blob", "int", false),
+                    ("missing", "text", false),
+                ],
+            ),
             target("orphan", &[("id", "int", false)]),
         ];
         let problems = build_plan(&sources, &targets, &Mappings::default()).unwrap_err();
         let text = problems.join("\n");
         assert!(text.contains("source column extra"), "{text}");
         assert!(text.contains("column blob (t) → blob (int)"), "{text}");
-        assert!(text.contains("target column missing has no source column"), "{text}");
+        assert!(
+            text.contains("target column missing has no source column"),
+            "{text}"
+        );
         assert!(text.contains("source table public.lonely"), "{text}");
-        assert!(text.contains("target table orphan has no source table"), "{text}");
+        assert!(
+            text.contains("target table orphan has no source table"),
+            "{text}"
+        );
         assert_eq!(problems.len(), 5);
     }
 
     #[test]
     fn ambiguous_names_are_not_guessed() {
         let sources = [source("ab", &[("id", PgKind::Integer)])];
-        let targets = [target("A_b", &[("id", "int", false)]), target("a_B", &[("id", "int", false)])];
+        let targets = [
+            target("A_b", &[("id", "int", false)]),
+            target("a_B", &[("id", "int", false)]),
+        ];
         let problems = build_plan(&sources, &targets, &Mappings::default()).unwrap_err();
         assert!(problems[0].contains("ambiguous"), "{problems:?}");
     }
@@ -332,6 +452,11 @@ mod tests {
     #[test]
     fn mapping_entries_must_have_two_sides() {
         assert!(Mappings::parse(["nonsense"]).is_err());
-        assert!(Mappings::parse(["# comment", "", "a=b"]).unwrap().tables.contains_key("a"));
+        assert!(
+            Mappings::parse(["# comment", "", "a=b"])
+                .unwrap()
+                .tables
+                .contains_key("a")
+        );
     }
 }

@@ -102,20 +102,28 @@ impl Report {
     /// A report for a run starting now.
     #[must_use]
     pub fn start() -> Report {
-        Report { pg2dolt_version: env!("CARGO_PKG_VERSION").to_string(), started_at: utc_now(), ..Report::default() }
+        Report {
+            pg2dolt_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: utc_now(),
+            ..Report::default()
+        }
     }
 
     /// Writes the report as JSON.
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
         let json = serde_json::to_string_pretty(self).context("encoding the report")?;
-        std::fs::write(path, json + "\n").with_context(|| format!("writing the report to {}", path.display()))
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("writing the report to {}", path.display()))
     }
 
     /// The summary a person reads at the end of a run.
     #[must_use]
     pub fn summary(&self) -> String {
         let mut text = String::new();
-        let snapshot = self.snapshot.as_ref().map_or_else(String::new, |snapshot| format!(" as of {}", snapshot.time));
+        let snapshot = self
+            .snapshot
+            .as_ref()
+            .map_or_else(String::new, |snapshot| format!(" as of {}", snapshot.time));
         let _ = writeln!(
             text,
             "pg2dolt {}: {} tables, {} rows, {} into database {} ({}){snapshot} in {:.1} s",
@@ -133,10 +141,23 @@ impl Report {
             self.seconds,
         );
         if !self.tables.is_empty() {
-            let width = self.tables.iter().map(|table| table.source.len() + table.target.len() + 3).max().unwrap_or(10);
-            let _ = writeln!(text, "  {:<width$} {:>12} {:>10} {:>8} {:>12}", "table", "rows", "MB", "s", "rows/s");
+            let width = self
+                .tables
+                .iter()
+                .map(|table| table.source.len() + table.target.len() + 3)
+                .max()
+                .unwrap_or(10);
+            let _ = writeln!(
+                text,
+                "  {:<width$} {:>12} {:>10} {:>8} {:>12}",
+                "table", "rows", "MB", "s", "rows/s"
+            );
             for table in &self.tables {
-                let rate = if table.seconds > 0.0 { table.rows as f64 / table.seconds } else { 0.0 };
+                let rate = if table.seconds > 0.0 {
+                    table.rows as f64 / table.seconds
+                } else {
+                    0.0
+                };
                 let _ = writeln!(
                     text,
                     "  {:<width$} {:>12} {:>10.2} {:>8.2} {:>12.0}",
@@ -149,10 +170,18 @@ impl Report {
             }
         }
         if !self.foreign_key_fixups.is_empty() {
-            let _ = writeln!(text, "  foreign keys resolved on: {}", self.foreign_key_fixups.join(", "));
+            let _ = writeln!(
+                text,
+                "  foreign keys resolved on: {}",
+                self.foreign_key_fixups.join(", ")
+            );
         }
         if self.verified {
-            let _ = writeln!(text, "  verified: row counts match on all {} tables", self.tables.len());
+            let _ = writeln!(
+                text,
+                "  verified: row counts match on all {} tables",
+                self.tables.len()
+            );
         }
         match (&self.dolt_commit, self.target_kind) {
             (Some(hash), _) => {
@@ -167,7 +196,11 @@ impl Report {
             let _ = writeln!(text, "  error: {error}");
         }
         if self.target_dropped {
-            let _ = writeln!(text, "  the target database {} was dropped; a re-run starts clean", self.database);
+            let _ = writeln!(
+                text,
+                "  the target database {} was dropped; a re-run starts clean",
+                self.database
+            );
         }
         text
     }
@@ -180,7 +213,9 @@ fn megabytes(bytes: u64) -> String {
 /// The current time, UTC, RFC 3339 with seconds.
 #[must_use]
 pub fn utc_now() -> String {
-    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
     format_utc(seconds)
 }
 
@@ -192,11 +227,16 @@ pub fn format_utc(unix_seconds: u64) -> String {
     let shifted = days + 719_468;
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",

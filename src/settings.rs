@@ -50,8 +50,14 @@ impl Settings {
     /// Validates the flags.
     pub fn resolve(arguments: &CopyArgs) -> anyhow::Result<Settings> {
         let usage = |message: String| Failure::new(FailureKind::Usage, message);
-        let source_url = arguments.source.as_deref().ok_or_else(|| usage("missing --source (or PG2DOLT_SOURCE): the Postgres URL to copy from".into()))?;
-        let target_url = arguments.target.as_deref().ok_or_else(|| usage("missing --target (or PG2DOLT_TARGET): the MySQL-protocol URL to copy into".into()))?;
+        let source_url = arguments.source.as_deref().ok_or_else(|| {
+            usage("missing --source (or PG2DOLT_SOURCE): the Postgres URL to copy from".into())
+        })?;
+        let target_url = arguments.target.as_deref().ok_or_else(|| {
+            usage(
+                "missing --target (or PG2DOLT_TARGET): the MySQL-protocol URL to copy into".into(),
+            )
+        })?;
         let (source, source_display) = parse_source(source_url)?;
         let (target, target_display) = parse_target(target_url)?;
 
@@ -61,10 +67,18 @@ impl Settings {
                 .get_dbname()
                 .or(source.get_user())
                 .map(str::to_string)
-                .ok_or_else(|| usage("--database not given and the source URL names no database".into()))?,
+                .ok_or_else(|| {
+                    usage("--database not given and the source URL names no database".into())
+                })?,
         };
-        if database.is_empty() || database.len() > 64 || database.ends_with(' ') || database.contains(['/', '\\', '.', '\0']) {
-            return Err(usage(format!("{database:?} is not a usable target database name")));
+        if database.is_empty()
+            || database.len() > 64
+            || database.ends_with(' ')
+            || database.contains(['/', '\\', '.', '\0'])
+        {
+            return Err(usage(format!(
+                "{database:?} is not a usable target database name"
+            )));
         }
         if let Some(named) = target.db_name()
             && named != database
@@ -75,23 +89,38 @@ impl Settings {
         let (schema_files, schema_origin) = match &arguments.schema_dir {
             Some(directory) => {
                 if !directory.is_dir() {
-                    return Err(usage(format!("schema directory {} does not exist", directory.display())));
+                    return Err(usage(format!(
+                        "schema directory {} does not exist",
+                        directory.display()
+                    )));
                 }
-                (schema::read_directory(directory)?, directory.display().to_string())
+                (
+                    schema::read_directory(directory)?,
+                    directory.display().to_string(),
+                )
             }
             None => (schema::embedded_files()?, "embedded".to_string()),
         };
         schema::parse_files(&schema_files)?;
 
         let author = arguments.author.trim().to_string();
-        let well_formed = author.find('<').is_some_and(|open| open > 0 && author.ends_with('>') && author.len() > open + 2);
+        let well_formed = author
+            .find('<')
+            .is_some_and(|open| open > 0 && author.ends_with('>') && author.len() > open + 2);
         if !well_formed {
-            return Err(usage(format!("--author {author:?} must look like \"Name <email>\"")));
+            return Err(usage(format!(
+                "--author {author:?} must look like \"Name <email>\""
+            )));
         }
 
         let mut entries: Vec<String> = arguments.mappings.clone();
         if let Some(file) = &arguments.map_file {
-            let text = std::fs::read_to_string(file).map_err(|error| usage(format!("cannot read mapping file {}: {error}", file.display())))?;
+            let text = std::fs::read_to_string(file).map_err(|error| {
+                usage(format!(
+                    "cannot read mapping file {}: {error}",
+                    file.display()
+                ))
+            })?;
             entries.extend(text.lines().map(str::to_string));
         }
         let mappings = Mappings::parse(entries.iter().map(String::as_str)).map_err(usage)?;
@@ -126,12 +155,16 @@ fn parse_source(url: &str) -> anyhow::Result<(tokio_postgres::Config, String)> {
     let usage = |message: String| Failure::new(FailureKind::Usage, message);
     let is_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
     if !is_url && !url.contains('=') {
-        return Err(usage("--source must be a postgres:// URL (or a key=value connection string)".into()));
+        return Err(usage(
+            "--source must be a postgres:// URL (or a key=value connection string)".into(),
+        ));
     }
     if is_url {
-        url::Url::parse(url).map_err(|error| usage(format!("--source is not a valid URL: {error}")))?;
+        url::Url::parse(url)
+            .map_err(|error| usage(format!("--source is not a valid URL: {error}")))?;
     }
-    let mut config = tokio_postgres::Config::from_str(url).map_err(|error| usage(format!("--source is not a valid Postgres URL: {error}")))?;
+    let mut config = tokio_postgres::Config::from_str(url)
+        .map_err(|error| usage(format!("--source is not a valid Postgres URL: {error}")))?;
     if config.get_hosts().is_empty() {
         return Err(usage("--source names no host".into()));
     }
@@ -141,15 +174,23 @@ fn parse_source(url: &str) -> anyhow::Result<(tokio_postgres::Config, String)> {
 
 fn parse_target(url: &str) -> anyhow::Result<(mysql_async::Opts, String)> {
     let usage = |message: String| Failure::new(FailureKind::Usage, message);
-    let parsed = url::Url::parse(url).map_err(|error| usage(format!("--target is not a valid URL: {error}")))?;
+    let parsed = url::Url::parse(url)
+        .map_err(|error| usage(format!("--target is not a valid URL: {error}")))?;
     if parsed.scheme() != "mysql" {
-        return Err(usage(format!("--target must be a mysql:// URL, not {}://", parsed.scheme())));
+        return Err(usage(format!(
+            "--target must be a mysql:// URL, not {}://",
+            parsed.scheme()
+        )));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(usage("--target names no host".into()));
     }
-    let opts = mysql_async::Opts::from_url(url)
-        .map_err(|error| usage(format!("--target is not a valid MySQL URL: {}", redact_text(&error.to_string(), &secrets_of_url(url)))))?;
+    let opts = mysql_async::Opts::from_url(url).map_err(|error| {
+        usage(format!(
+            "--target is not a valid MySQL URL: {}",
+            redact_text(&error.to_string(), &secrets_of_url(url))
+        ))
+    })?;
     Ok((opts, redact_url(url)))
 }
 
@@ -183,7 +224,10 @@ pub fn secrets_of_url(text: &str) -> Vec<String> {
             secrets.push(value.trim_matches('\'').to_string());
         }
     }
-    for (key, value) in url::Url::parse(text).map(|url| url.query_pairs().into_owned().collect::<Vec<_>>()).unwrap_or_default() {
+    for (key, value) in url::Url::parse(text)
+        .map(|url| url.query_pairs().into_owned().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
         if key == "password" || key == "pass" {
             secrets.push(value);
         }
@@ -224,7 +268,11 @@ pub fn redact_text(text: &str, secrets: &[String]) -> String {
 /// Every secret the flags carry.
 #[must_use]
 pub fn secrets_of(arguments: &CopyArgs) -> Vec<String> {
-    [&arguments.source, &arguments.target].into_iter().flatten().flat_map(|url| secrets_of_url(url)).collect()
+    [&arguments.source, &arguments.target]
+        .into_iter()
+        .flatten()
+        .flat_map(|url| secrets_of_url(url))
+        .collect()
 }
 
 #[cfg(test)]
@@ -233,9 +281,18 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted_from_urls() {
-        assert_eq!(redact_url("postgres://app:s3cr%40t@db:5432/prod"), "postgres://app:***@db:5432/prod");
-        assert_eq!(redact_url("host=db password=hunter2 dbname=x"), "host=db password=*** dbname=x");
-        assert_eq!(secrets_of_url("mysql://root:p%40ss@h:3306"), vec!["p%40ss".to_string(), "p@ss".to_string()]);
+        assert_eq!(
+            redact_url("postgres://app:s3cr%40t@db:5432/prod"),
+            "postgres://app:***@db:5432/prod"
+        );
+        assert_eq!(
+            redact_url("host=db password=hunter2 dbname=x"),
+            "host=db password=*** dbname=x"
+        );
+        assert_eq!(
+            secrets_of_url("mysql://root:p%40ss@h:3306"),
+            vec!["p%40ss".to_string(), "p@ss".to_string()]
+        );
         assert_eq!(redact_url("mysql://root@h:3306"), "mysql://root@h:3306");
     }
 }

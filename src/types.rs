@@ -55,7 +55,12 @@ pub enum PgKind {
 impl PgKind {
     /// Classifies a base type from `pg_type` facts.
     #[must_use]
-    pub fn classify(type_name: &str, typtype: u8, is_array: bool, enum_labels: Option<&[String]>) -> PgKind {
+    pub fn classify(
+        type_name: &str,
+        typtype: u8,
+        is_array: bool,
+        enum_labels: Option<&[String]>,
+    ) -> PgKind {
         if is_array {
             return PgKind::Array;
         }
@@ -147,11 +152,17 @@ impl MySqlType {
         let (base, arguments) = match lower.find('(') {
             Some(open) => {
                 let close = lower.rfind(')').unwrap_or(lower.len());
-                (lower[..open].trim(), column_type.trim()[open + 1..close].to_string())
+                (
+                    lower[..open].trim(),
+                    column_type.trim()[open + 1..close].to_string(),
+                )
             }
             None => (lower.split_whitespace().next().unwrap_or(""), String::new()),
         };
-        let numbers: Vec<u64> = arguments.split(',').filter_map(|part| part.trim().parse().ok()).collect();
+        let numbers: Vec<u64> = arguments
+            .split(',')
+            .filter_map(|part| part.trim().parse().ok())
+            .collect();
         let first = |default: u64| numbers.first().copied().unwrap_or(default);
         let narrow = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);
         let fsp = |value: u64| u8::try_from(value.min(6)).unwrap_or(6);
@@ -195,7 +206,10 @@ impl fmt::Display for MySqlType {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unsigned = |flag: bool| if flag { " UNSIGNED" } else { "" };
         match self {
-            MySqlType::Integer { bytes, unsigned: flag } => {
+            MySqlType::Integer {
+                bytes,
+                unsigned: flag,
+            } => {
                 let name = match bytes {
                     1 => "TINYINT",
                     2 => "SMALLINT",
@@ -205,7 +219,11 @@ impl fmt::Display for MySqlType {
                 };
                 write!(formatter, "{name}{}", unsigned(*flag))
             }
-            MySqlType::Decimal { precision, scale, unsigned: flag } => {
+            MySqlType::Decimal {
+                precision,
+                scale,
+                unsigned: flag,
+            } => {
                 write!(formatter, "DECIMAL({precision},{scale}){}", unsigned(*flag))
             }
             MySqlType::Float => write!(formatter, "FLOAT"),
@@ -272,12 +290,28 @@ mod tests {
 
     #[test]
     fn parses_common_column_types() {
-        assert_eq!(MySqlType::parse("int(11)"), MySqlType::Integer { bytes: 4, unsigned: false });
-        assert_eq!(MySqlType::parse("bigint unsigned"), MySqlType::Integer { bytes: 8, unsigned: true });
+        assert_eq!(
+            MySqlType::parse("int(11)"),
+            MySqlType::Integer {
+                bytes: 4,
+                unsigned: false
+            }
+        );
+        assert_eq!(
+            MySqlType::parse("bigint unsigned"),
+            MySqlType::Integer {
+                bytes: 8,
+                unsigned: true
+            }
+        );
         assert_eq!(MySqlType::parse("varchar(40)"), MySqlType::Varchar(40));
         assert_eq!(
             MySqlType::parse("decimal(10,2)"),
-            MySqlType::Decimal { precision: 10, scale: 2, unsigned: false }
+            MySqlType::Decimal {
+                precision: 10,
+                scale: 2,
+                unsigned: false
+            }
         );
         assert_eq!(MySqlType::parse("datetime(6)"), MySqlType::Datetime(6));
         assert_eq!(MySqlType::parse("datetime"), MySqlType::Datetime(0));
@@ -286,11 +320,17 @@ mod tests {
             MySqlType::parse("enum('a','it''s','x,y')"),
             MySqlType::Enum(vec!["a".into(), "it's".into(), "x,y".into()])
         );
-        assert_eq!(MySqlType::parse("geometry"), MySqlType::Other("geometry".into()));
+        assert_eq!(
+            MySqlType::parse("geometry"),
+            MySqlType::Other("geometry".into())
+        );
     }
 
     #[test]
     fn enum_labels_keep_their_case() {
-        assert_eq!(MySqlType::parse("ENUM('Owner','member')"), MySqlType::Enum(vec!["Owner".into(), "member".into()]));
+        assert_eq!(
+            MySqlType::parse("ENUM('Owner','member')"),
+            MySqlType::Enum(vec!["Owner".into(), "member".into()])
+        );
     }
 }

@@ -168,7 +168,11 @@ pub fn decode_load_data(data: &[u8]) -> Vec<Vec<Option<Vec<u8>>>> {
     let mut is_null_marker = false;
     let mut index = 0;
     let finish_field = |row: &mut Vec<Option<Vec<u8>>>, field: &mut Vec<u8>, null: &mut bool| {
-        row.push(if *null { None } else { Some(std::mem::take(field)) });
+        row.push(if *null {
+            None
+        } else {
+            Some(std::mem::take(field))
+        });
         field.clear();
         *null = false;
     };
@@ -180,7 +184,9 @@ pub fn decode_load_data(data: &[u8]) -> Vec<Vec<Option<Vec<u8>>>> {
                 let escaped = data[index];
                 index += 1;
                 match escaped {
-                    b'N' if field.is_empty() && matches!(data.get(index), None | Some(b'\t' | b'\n')) => {
+                    b'N' if field.is_empty()
+                        && matches!(data.get(index), None | Some(b'\t' | b'\n')) =>
+                    {
                         is_null_marker = true;
                     }
                     b'0' => field.push(0),

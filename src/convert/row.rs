@@ -55,7 +55,10 @@ impl RowConverter {
         let mut fields = split_fields(row);
         for (column, converter) in self.converters.iter().enumerate() {
             let Some(field) = fields.next() else {
-                return Err(RowError::FieldCount { expected: self.converters.len(), found: column });
+                return Err(RowError::FieldCount {
+                    expected: self.converters.len(),
+                    found: column,
+                });
             };
             if column > 0 {
                 self.format.separate(out);
@@ -64,14 +67,21 @@ impl RowConverter {
                 None => Value::Null,
                 Some(raw) => {
                     let shown = shorten(&raw);
-                    converter.convert(raw).map_err(|reason| RowError::Value { column, value: shown, reason })?
+                    converter.convert(raw).map_err(|reason| RowError::Value {
+                        column,
+                        value: shown,
+                        reason,
+                    })?
                 }
             };
             self.format.write_value(out, &value);
         }
         let extra = fields.count();
         if extra > 0 {
-            return Err(RowError::FieldCount { expected: self.converters.len(), found: self.converters.len() + extra });
+            return Err(RowError::FieldCount {
+                expected: self.converters.len(),
+                found: self.converters.len() + extra,
+            });
         }
         self.format.end_row(out);
         Ok(())
@@ -119,30 +129,48 @@ mod tests {
     fn converter(pairs: &[(PgKind, &str)], format: Format) -> RowConverter {
         RowConverter::new(
             format,
-            pairs.iter().map(|(source, target)| Converter::choose(source, &MySqlType::parse(target)).unwrap()).collect(),
+            pairs
+                .iter()
+                .map(|(source, target)| {
+                    Converter::choose(source, &MySqlType::parse(target)).unwrap()
+                })
+                .collect(),
         )
     }
 
     #[test]
     fn converts_a_row_and_reencodes_escapes() {
         let rows = converter(
-            &[(PgKind::Integer, "int"), (PgKind::Text, "text"), (PgKind::Boolean, "tinyint(1)"), (PgKind::Bytea, "blob")],
+            &[
+                (PgKind::Integer, "int"),
+                (PgKind::Text, "text"),
+                (PgKind::Boolean, "tinyint(1)"),
+                (PgKind::Bytea, "blob"),
+            ],
             Format::LoadData,
         );
         let mut out = Vec::new();
-        rows.convert_row(b"7\ta\\fb\\\\c\tt\t\\\\x00ff", &mut out).unwrap();
+        rows.convert_row(b"7\ta\\fb\\\\c\tt\t\\\\x00ff", &mut out)
+            .unwrap();
         rows.convert_row(b"8\t\\N\tf\t\\N", &mut out).unwrap();
         assert_eq!(out, b"7\ta\x0cb\\\\c\t1\t00FF\n8\t\\N\t0\t\\N\n".to_vec());
     }
 
     #[test]
     fn a_bad_value_names_the_column_and_leaves_output_untouched() {
-        let rows = converter(&[(PgKind::Integer, "int"), (PgKind::Text, "varchar(2)")], Format::LoadData);
+        let rows = converter(
+            &[(PgKind::Integer, "int"), (PgKind::Text, "varchar(2)")],
+            Format::LoadData,
+        );
         let mut out = b"earlier\n".to_vec();
         let error = rows.convert_row(b"1\tabc", &mut out).unwrap_err();
         assert_eq!(
             error,
-            RowError::Value { column: 1, value: "'abc'".into(), reason: "3 characters, more than the 2 the column holds".into() }
+            RowError::Value {
+                column: 1,
+                value: "'abc'".into(),
+                reason: "3 characters, more than the 2 the column holds".into()
+            }
         );
         assert_eq!(out, b"earlier\n".to_vec());
         assert_eq!(describe_key(b"1\tabc", &[(0, "id".into())]), "id='1'");
@@ -151,7 +179,13 @@ mod tests {
     #[test]
     fn field_count_mismatch_is_an_error() {
         let rows = converter(&[(PgKind::Integer, "int")], Format::LoadData);
-        assert!(matches!(rows.convert_row(b"1\t2", &mut Vec::new()), Err(RowError::FieldCount { expected: 1, found: 2 })));
+        assert!(matches!(
+            rows.convert_row(b"1\t2", &mut Vec::new()),
+            Err(RowError::FieldCount {
+                expected: 1,
+                found: 2
+            })
+        ));
     }
 
     #[test]

@@ -39,7 +39,14 @@ mod tests {
 
     #[test]
     fn arrays_go_through_array_to_json() {
-        let statement = copy_statement("public", "t\"x", &[("id", &PgKind::Integer), ("tags", &PgKind::Array)]);
-        assert_eq!(statement, "COPY (SELECT \"id\", array_to_json(\"tags\") FROM \"public\".\"t\"\"x\") TO STDOUT");
+        let statement = copy_statement(
+            "public",
+            "t\"x",
+            &[("id", &PgKind::Integer), ("tags", &PgKind::Array)],
+        );
+        assert_eq!(
+            statement,
+            "COPY (SELECT \"id\", array_to_json(\"tags\") FROM \"public\".\"t\"\"x\") TO STDOUT"
+        );
     }
 }

@@ -26,7 +26,13 @@ const SESSION_SETTINGS: &str = "SET TimeZone = 'UTC'; \
 /// connection in logs (coordinator, reader 2, …).
 pub async fn connect(config: &Config, role: &str) -> anyhow::Result<Client> {
     let (client, connection) = config.connect(NoTls).await.map_err(|error| {
-        Failure::new(FailureKind::Connect, format!("cannot connect to the Postgres source: {}", describe_pg_error(&error)))
+        Failure::new(
+            FailureKind::Connect,
+            format!(
+                "cannot connect to the Postgres source: {}",
+                describe_pg_error(&error)
+            ),
+        )
     })?;
     let role_name = role.to_string();
     tokio::spawn(async move {
@@ -34,7 +40,10 @@ pub async fn connect(config: &Config, role: &str) -> anyhow::Result<Client> {
             debug!(connection = %role_name, %error, "postgres connection ended");
         }
     });
-    client.batch_execute(SESSION_SETTINGS).await.with_context(|| format!("setting up the {role} session"))?;
+    client
+        .batch_execute(SESSION_SETTINGS)
+        .await
+        .with_context(|| format!("setting up the {role} session"))?;
     Ok(client)
 }
 
@@ -43,7 +52,11 @@ pub async fn connect(config: &Config, role: &str) -> anyhow::Result<Client> {
 #[must_use]
 pub fn describe_pg_error(error: &tokio_postgres::Error) -> String {
     if let Some(database_error) = error.as_db_error() {
-        return format!("{} ({})", database_error.message(), database_error.code().code());
+        return format!(
+            "{} ({})",
+            database_error.message(),
+            database_error.code().code()
+        );
     }
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);

@@ -37,7 +37,10 @@ pub async fn export_snapshot(coordinator: &Client) -> anyhow::Result<Snapshot> {
         to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
         (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, \
         current_setting('server_version'), current_database()";
-    let messages = coordinator.simple_query(query).await.context("exporting the snapshot")?;
+    let messages = coordinator
+        .simple_query(query)
+        .await
+        .context("exporting the snapshot")?;
     let Some(row) = messages.iter().find_map(|message| match message {
         SimpleQueryMessage::Row(row) => Some(row),
         _ => None,
@@ -63,7 +66,9 @@ pub async fn open_reader(config: &Config, snapshot_id: &str, role: &str) -> anyh
     // The id cannot be a bind parameter: it was validated above, so quoting
     // it is safe.
     // language=PostgreSQL
-    let statements = format!("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot_id}'");
+    let statements = format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot_id}'"
+    );
     client
         .batch_execute(&statements)
         .await
@@ -74,7 +79,12 @@ pub async fn open_reader(config: &Config, snapshot_id: &str, role: &str) -> anyh
 
 /// Snapshot ids are hex groups separated by dashes.
 fn validate_snapshot_id(id: &str) -> anyhow::Result<()> {
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|byte| byte.is_ascii_hexdigit() || byte == b'-') {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|byte| byte.is_ascii_hexdigit() || byte == b'-')
+    {
         bail!("unexpected snapshot id {id:?}");
     }
     Ok(())

@@ -51,7 +51,15 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
     let mut by_name: BTreeMap<String, TargetTable> = tables
         .into_iter()
         .map(|name| {
-            (name.clone(), TargetTable { name, columns: Vec::new(), primary_key: Vec::new(), references: Vec::new() })
+            (
+                name.clone(),
+                TargetTable {
+                    name,
+                    columns: Vec::new(),
+                    primary_key: Vec::new(),
+                    references: Vec::new(),
+                },
+            )
         })
         .collect();
 
@@ -68,9 +76,16 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
         let extra = extra.unwrap_or_default().to_ascii_uppercase();
         // MySQL says VIRTUAL/STORED GENERATED, MariaDB also PERSISTENT;
         // DEFAULT_GENERATED (an expression default) is not a generated column.
-        let generated = ["VIRTUAL", "STORED", "PERSISTENT"].iter().any(|word| extra.contains(word));
+        let generated = ["VIRTUAL", "STORED", "PERSISTENT"]
+            .iter()
+            .any(|word| extra.contains(word));
         if let Some(entry) = by_name.get_mut(&table) {
-            entry.columns.push(TargetColumn { kind: MySqlType::parse(&column_type), name, column_type, generated });
+            entry.columns.push(TargetColumn {
+                kind: MySqlType::parse(&column_type),
+                name,
+                column_type,
+                generated,
+            });
         }
     }
 
@@ -86,7 +101,9 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
         .await
         .context("reading target keys")?;
     for (table, constraint, column, referenced) in keys {
-        let Some(entry) = by_name.get_mut(&table) else { continue };
+        let Some(entry) = by_name.get_mut(&table) else {
+            continue;
+        };
         match referenced {
             Some(referenced) => {
                 if !entry.references.contains(&referenced) {

@@ -14,13 +14,23 @@ pub const MINIMUM_VERSION: (u64, u64, u64) = (1, 39, 4);
 
 /// Refuses Dolt versions older than [`MINIMUM_VERSION`].
 pub fn require_version(version: &str) -> anyhow::Result<()> {
-    let parts: Vec<u64> = version.trim().split('.').map(|part| part.parse().unwrap_or(0)).collect();
-    let found = (parts.first().copied().unwrap_or(0), parts.get(1).copied().unwrap_or(0), parts.get(2).copied().unwrap_or(0));
+    let parts: Vec<u64> = version
+        .trim()
+        .split('.')
+        .map(|part| part.parse().unwrap_or(0))
+        .collect();
+    let found = (
+        parts.first().copied().unwrap_or(0),
+        parts.get(1).copied().unwrap_or(0),
+        parts.get(2).copied().unwrap_or(0),
+    );
     if found < MINIMUM_VERSION {
         let (major, minor, patch) = MINIMUM_VERSION;
         return Err(Failure::new(
             FailureKind::Usage,
-            format!("the target runs Dolt {version}; pg2dolt needs Dolt {major}.{minor}.{patch} or newer"),
+            format!(
+                "the target runs Dolt {version}; pg2dolt needs Dolt {major}.{minor}.{patch} or newer"
+            ),
         ));
     }
     Ok(())
@@ -36,7 +46,10 @@ pub async fn verify_constraints(conn: &mut Conn) -> anyhow::Result<()> {
         .await
         .context("CALL DOLT_VERIFY_CONSTRAINTS")?;
     if violations.unwrap_or(0) != 0 {
-        return Err(Failure::new(FailureKind::Verify, "DOLT_VERIFY_CONSTRAINTS found foreign key violations"));
+        return Err(Failure::new(
+            FailureKind::Verify,
+            "DOLT_VERIFY_CONSTRAINTS found foreign key violations",
+        ));
     }
     Ok(())
 }
@@ -44,9 +57,16 @@ pub async fn verify_constraints(conn: &mut Conn) -> anyhow::Result<()> {
 /// Stages everything and makes one Dolt commit; returns its hash. Leaves
 /// `@@dolt_transaction_commit` alone (at 0 every SQL COMMIT stays a SQL
 /// commit) and checks that `dolt_status` is empty afterwards.
-pub async fn commit(conn: &mut Conn, message: &str, author: &str, date: &str) -> anyhow::Result<String> {
+pub async fn commit(
+    conn: &mut Conn,
+    message: &str,
+    author: &str,
+    date: &str,
+) -> anyhow::Result<String> {
     // language=MySQL
-    conn.query_drop("CALL DOLT_ADD('-A')").await.context("CALL DOLT_ADD")?;
+    conn.query_drop("CALL DOLT_ADD('-A')")
+        .await
+        .context("CALL DOLT_ADD")?;
     // language=MySQL
     let statement = format!(
         "CALL DOLT_COMMIT('-A', '-m', {}, '--author', {}, '--date', {})",
@@ -54,11 +74,18 @@ pub async fn commit(conn: &mut Conn, message: &str, author: &str, date: &str) ->
         quote_literal(author),
         quote_literal(date)
     );
-    let hash: Option<String> = conn.query_first(statement).await.context("CALL DOLT_COMMIT")?;
-    let Some(hash) = hash else { bail!("DOLT_COMMIT returned no hash") };
+    let hash: Option<String> = conn
+        .query_first(statement)
+        .await
+        .context("CALL DOLT_COMMIT")?;
+    let Some(hash) = hash else {
+        bail!("DOLT_COMMIT returned no hash")
+    };
     // language=MySQL
-    let pending: Option<i64> =
-        conn.query_first("SELECT COUNT(*) FROM dolt_status").await.context("reading dolt_status")?;
+    let pending: Option<i64> = conn
+        .query_first("SELECT COUNT(*) FROM dolt_status")
+        .await
+        .context("reading dolt_status")?;
     if pending.unwrap_or(0) != 0 {
         bail!("dolt_status is not empty after the commit");
     }

@@ -12,17 +12,32 @@ use crate::convert::mysql_text::quote_identifier;
 /// Runs `DELETE FROM t WHERE c <> c` on each (table, column) with
 /// `FOREIGN_KEY_CHECKS=1`. `c <> c` is never true (NULL included), so no row
 /// is touched.
-pub async fn resolve_foreign_keys(conn: &mut Conn, tables: &[(String, String)]) -> anyhow::Result<()> {
-    conn.query_drop("SET FOREIGN_KEY_CHECKS = 1").await.context("enabling foreign key checks")?;
+pub async fn resolve_foreign_keys(
+    conn: &mut Conn,
+    tables: &[(String, String)],
+) -> anyhow::Result<()> {
+    conn.query_drop("SET FOREIGN_KEY_CHECKS = 1")
+        .await
+        .context("enabling foreign key checks")?;
     for (table, column) in tables {
         let column = quote_identifier(column);
         // language=MySQL
-        let statement = format!("DELETE FROM {} WHERE {column} <> {column}", quote_identifier(table));
-        conn.query_drop(statement).await.with_context(|| format!("foreign key fix-up on {table}"))?;
+        let statement = format!(
+            "DELETE FROM {} WHERE {column} <> {column}",
+            quote_identifier(table)
+        );
+        conn.query_drop(statement)
+            .await
+            .with_context(|| format!("foreign key fix-up on {table}"))?;
         let deleted = conn.affected_rows();
-        anyhow::ensure!(deleted == 0, "foreign key fix-up on {table} deleted {deleted} rows");
+        anyhow::ensure!(
+            deleted == 0,
+            "foreign key fix-up on {table} deleted {deleted} rows"
+        );
         info!(table = %table, "foreign keys resolved");
     }
-    conn.query_drop("SET FOREIGN_KEY_CHECKS = 0").await.context("disabling foreign key checks")?;
+    conn.query_drop("SET FOREIGN_KEY_CHECKS = 0")
+        .await
+        .context("disabling foreign key checks")?;
     Ok(())
 }

@@ -42,7 +42,11 @@ pub struct LocalInfileRefused(pub String);
 
 impl std::fmt::Display for LocalInfileRefused {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(formatter, "the target refused LOAD DATA LOCAL INFILE ({}); enable local_infile on the server or use --load-method insert", self.0)
+        write!(
+            formatter,
+            "the target refused LOAD DATA LOCAL INFILE ({}); enable local_infile on the server or use --load-method insert",
+            self.0
+        )
     }
 }
 
@@ -58,7 +62,10 @@ pub fn load_data_statement(table: &str, columns: &[LoadColumn]) -> String {
     for (index, column) in columns.iter().enumerate() {
         if column.binary {
             let variable = format!("@pg2dolt_{index}");
-            assignments.push(format!("{} = UNHEX({variable})", quote_identifier(&column.name)));
+            assignments.push(format!(
+                "{} = UNHEX({variable})",
+                quote_identifier(&column.name)
+            ));
             targets.push(variable);
         } else {
             targets.push(quote_identifier(&column.name));
@@ -87,14 +94,18 @@ pub async fn load_table(
     columns: &[LoadColumn],
     chunks: Chunks,
 ) -> anyhow::Result<u64> {
-    conn.query_drop("START TRANSACTION").await.context("starting the load transaction")?;
+    conn.query_drop("START TRANSACTION")
+        .await
+        .context("starting the load transaction")?;
     let loaded = match method {
         LoadMethod::LoadData => load_data(conn, table, columns, chunks).await,
         LoadMethod::Insert => insert_rows(conn, table, columns, chunks).await,
     };
     match loaded {
         Ok(rows) => {
-            conn.query_drop("COMMIT").await.context("committing the load")?;
+            conn.query_drop("COMMIT")
+                .await
+                .context("committing the load")?;
             Ok(rows)
         }
         Err(error) => {
@@ -105,14 +116,21 @@ pub async fn load_table(
     }
 }
 
-async fn load_data(conn: &mut Conn, table: &str, columns: &[LoadColumn], chunks: Chunks) -> anyhow::Result<u64> {
+async fn load_data(
+    conn: &mut Conn,
+    table: &str,
+    columns: &[LoadColumn],
+    chunks: Chunks,
+) -> anyhow::Result<u64> {
     // The handler future must be Sync: it captures only the receiver and
     // builds the (non-Sync) stream when polled.
     conn.set_infile_handler(async move {
-        Ok(futures_util::stream::unfold(chunks, |mut receiver| async move {
-            receiver.recv().await.map(|item| (item, receiver))
-        })
-        .boxed())
+        Ok(
+            futures_util::stream::unfold(chunks, |mut receiver| async move {
+                receiver.recv().await.map(|item| (item, receiver))
+            })
+            .boxed(),
+        )
     });
     let statement = load_data_statement(table, columns);
     if let Err(error) = conn.query_drop(statement.as_str()).await {
@@ -128,10 +146,22 @@ async fn load_data(conn: &mut Conn, table: &str, columns: &[LoadColumn], chunks:
     Ok(rows)
 }
 
-async fn insert_rows(conn: &mut Conn, table: &str, columns: &[LoadColumn], mut chunks: Chunks) -> anyhow::Result<u64> {
-    let names: Vec<String> = columns.iter().map(|column| quote_identifier(&column.name)).collect();
+async fn insert_rows(
+    conn: &mut Conn,
+    table: &str,
+    columns: &[LoadColumn],
+    mut chunks: Chunks,
+) -> anyhow::Result<u64> {
+    let names: Vec<String> = columns
+        .iter()
+        .map(|column| quote_identifier(&column.name))
+        .collect();
     // language=MySQL
-    let prefix = format!("INSERT INTO {} ({}) VALUES ", quote_identifier(table), names.join(", "));
+    let prefix = format!(
+        "INSERT INTO {} ({}) VALUES ",
+        quote_identifier(table),
+        names.join(", ")
+    );
     let mut rows = 0;
     while let Some(chunk) = chunks.recv().await {
         let chunk = chunk.context("reading rows for INSERT")?;
@@ -151,10 +181,18 @@ async fn check_warnings(conn: &mut Conn) -> anyhow::Result<()> {
     if count == 0 {
         return Ok(());
     }
-    let warnings: Vec<(String, u32, String)> = conn.query("SHOW WARNINGS LIMIT 5").await.unwrap_or_default();
-    let shown: Vec<String> =
-        warnings.iter().map(|(level, code, message)| format!("{level} {code}: {message}")).collect();
-    bail!("the target reported {count} warning(s), treated as errors: {}", shown.join("; "))
+    let warnings: Vec<(String, u32, String)> = conn
+        .query("SHOW WARNINGS LIMIT 5")
+        .await
+        .unwrap_or_default();
+    let shown: Vec<String> = warnings
+        .iter()
+        .map(|(level, code, message)| format!("{level} {code}: {message}"))
+        .collect();
+    bail!(
+        "the target reported {count} warning(s), treated as errors: {}",
+        shown.join("; ")
+    )
 }
 
 #[cfg(test)]
@@ -165,7 +203,16 @@ mod tests {
     fn binary_columns_go_through_unhex() {
         let statement = load_data_statement(
             "Blobs",
-            &[LoadColumn { name: "id".into(), binary: false }, LoadColumn { name: "data".into(), binary: true }],
+            &[
+                LoadColumn {
+                    name: "id".into(),
+                    binary: false,
+                },
+                LoadColumn {
+                    name: "data".into(),
+                    binary: true,
+                },
+            ],
         );
         assert_eq!(
             statement,

@@ -65,12 +65,22 @@ impl TargetServer {
 /// Opens a connection with pg2dolt's session settings, on `database` when
 /// given.
 pub async fn connect(opts: &Opts, database: Option<&str>) -> anyhow::Result<Conn> {
-    let builder = OptsBuilder::from_opts(opts.clone()).db_name(database).prefer_socket(false);
+    let builder = OptsBuilder::from_opts(opts.clone())
+        .db_name(database)
+        .prefer_socket(false);
     let mut conn = Conn::new(builder).await.map_err(|error| {
-        Failure::new(FailureKind::Connect, format!("cannot connect to the target: {}", describe_mysql_error(&error)))
+        Failure::new(
+            FailureKind::Connect,
+            format!(
+                "cannot connect to the target: {}",
+                describe_mysql_error(&error)
+            ),
+        )
     })?;
     for statement in SESSION_SETTINGS {
-        conn.query_drop(statement).await.with_context(|| format!("setting up the target session ({statement})"))?;
+        conn.query_drop(statement)
+            .await
+            .with_context(|| format!("setting up the target session ({statement})"))?;
     }
     Ok(conn)
 }
@@ -78,13 +88,24 @@ pub async fn connect(opts: &Opts, database: Option<&str>) -> anyhow::Result<Conn
 /// Finds out whether the target is Dolt (`dolt_version()` exists only there;
 /// `VERSION()` says 8.0.x on Dolt too).
 pub async fn detect_server(conn: &mut Conn) -> anyhow::Result<TargetServer> {
-    let version: Option<String> = conn.query_first("SELECT VERSION()").await.context("reading the target version")?;
-    let dolt_version: Option<String> = conn.query_first("SELECT dolt_version()").await.ok().flatten();
+    let version: Option<String> = conn
+        .query_first("SELECT VERSION()")
+        .await
+        .context("reading the target version")?;
+    let dolt_version: Option<String> = conn
+        .query_first("SELECT dolt_version()")
+        .await
+        .ok()
+        .flatten();
     if let Some(dolt) = &dolt_version {
         dolt::require_version(dolt)?;
     }
     Ok(TargetServer {
-        kind: if dolt_version.is_some() { TargetKind::Dolt } else { TargetKind::Mysql },
+        kind: if dolt_version.is_some() {
+            TargetKind::Dolt
+        } else {
+            TargetKind::Mysql
+        },
         version: version.unwrap_or_default(),
         dolt_version,
     })
@@ -94,7 +115,10 @@ pub async fn detect_server(conn: &mut Conn) -> anyhow::Result<TargetServer> {
 pub async fn database_exists(conn: &mut Conn, database: &str) -> anyhow::Result<bool> {
     // language=MySQL
     let found: Option<String> = conn
-        .exec_first("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", (database,))
+        .exec_first(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+            (database,),
+        )
         .await
         .context("checking whether the target database exists")?;
     Ok(found.is_some())
@@ -103,16 +127,22 @@ pub async fn database_exists(conn: &mut Conn, database: &str) -> anyhow::Result<
 /// Creates `database` (utf8mb4; the collation stays the server's default,
 /// which on Dolt is the case-sensitive `utf8mb4_0900_bin`).
 pub async fn create_database(conn: &mut Conn, database: &str) -> anyhow::Result<()> {
-    conn.query_drop(format!("CREATE DATABASE {} CHARACTER SET utf8mb4", quote_identifier(database)))
-        .await
-        .with_context(|| format!("creating database {database}"))
+    conn.query_drop(format!(
+        "CREATE DATABASE {} CHARACTER SET utf8mb4",
+        quote_identifier(database)
+    ))
+    .await
+    .with_context(|| format!("creating database {database}"))
 }
 
 /// Drops `database` if it exists.
 pub async fn drop_database(conn: &mut Conn, database: &str) -> anyhow::Result<()> {
-    conn.query_drop(format!("DROP DATABASE IF EXISTS {}", quote_identifier(database)))
-        .await
-        .with_context(|| format!("dropping database {database}"))
+    conn.query_drop(format!(
+        "DROP DATABASE IF EXISTS {}",
+        quote_identifier(database)
+    ))
+    .await
+    .with_context(|| format!("dropping database {database}"))
 }
 
 /// A MySQL driver error as one line, without the connection URL.

@@ -33,10 +33,16 @@ pub fn split_statements(sql: &str) -> Result<Vec<Statement>, SplitError> {
         let byte = bytes[index];
         let at_line_start = index == 0 || bytes[index - 1] == b'\n';
         if start.is_none() && at_line_start && starts_with_keyword(&bytes[index..], b"delimiter") {
-            let end = bytes[index..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |offset| index + offset);
+            let end = bytes[index..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |offset| index + offset);
             let new_delimiter = sql[index + 9..end].trim();
             if new_delimiter.is_empty() {
-                return Err(SplitError { line, message: "DELIMITER needs a delimiter".into() });
+                return Err(SplitError {
+                    line,
+                    message: "DELIMITER needs a delimiter".into(),
+                });
             }
             delimiter = new_delimiter.to_string();
             index = end;
@@ -53,7 +59,10 @@ pub fn split_statements(sql: &str) -> Result<Vec<Statement>, SplitError> {
                 index += 1;
                 loop {
                     let Some(&inner) = bytes.get(index) else {
-                        return Err(SplitError { line: open_line, message: format!("unterminated {} quote", byte as char) });
+                        return Err(SplitError {
+                            line: open_line,
+                            message: format!("unterminated {} quote", byte as char),
+                        });
                     };
                     index += 1;
                     if inner == b'\n' {
@@ -75,7 +84,9 @@ pub fn split_statements(sql: &str) -> Result<Vec<Statement>, SplitError> {
             }
             b'#' => index = skip_line(bytes, index),
             b'-' if bytes.get(index + 1) == Some(&b'-')
-                && bytes.get(index + 2).is_none_or(|next| next.is_ascii_whitespace()) =>
+                && bytes
+                    .get(index + 2)
+                    .is_none_or(|next| next.is_ascii_whitespace()) =>
             {
                 index = skip_line(bytes, index);
             }
@@ -86,7 +97,10 @@ pub fn split_statements(sql: &str) -> Result<Vec<Statement>, SplitError> {
                     start.get_or_insert((index, line));
                 }
                 let Some(offset) = sql[index + 2..].find("*/") else {
-                    return Err(SplitError { line: open_line, message: "unterminated /* comment".into() });
+                    return Err(SplitError {
+                        line: open_line,
+                        message: "unterminated /* comment".into(),
+                    });
                 };
                 line += sql[index..index + 2 + offset].matches('\n').count();
                 index += offset + 4;
@@ -114,12 +128,18 @@ pub fn split_statements(sql: &str) -> Result<Vec<Statement>, SplitError> {
 fn push_statement(statements: &mut Vec<Statement>, text: &str, line: usize) {
     let text = text.trim_end();
     if !text.is_empty() {
-        statements.push(Statement { text: text.to_string(), line });
+        statements.push(Statement {
+            text: text.to_string(),
+            line,
+        });
     }
 }
 
 fn skip_line(bytes: &[u8], index: usize) -> usize {
-    bytes[index..].iter().position(|&byte| byte == b'\n').map_or(bytes.len(), |offset| index + offset)
+    bytes[index..]
+        .iter()
+        .position(|&byte| byte == b'\n')
+        .map_or(bytes.len(), |offset| index + offset)
 }
 
 fn starts_with_keyword(bytes: &[u8], keyword: &[u8]) -> bool {
@@ -133,7 +153,11 @@ mod tests {
     use super::*;
 
     fn texts(sql: &str) -> Vec<(String, usize)> {
-        split_statements(sql).unwrap().into_iter().map(|statement| (statement.text, statement.line)).collect()
+        split_statements(sql)
+            .unwrap()
+            .into_iter()
+            .map(|statement| (statement.text, statement.line))
+            .collect()
     }
 
     #[test]
@@ -143,7 +167,10 @@ mod tests {
             texts(sql),
             vec![
                 ("CREATE TABLE a (x TEXT DEFAULT 'a;b')".to_string(), 2),
-                ("INSERT INTO a VALUES (\"q;\"), ('it''s; \\' ok')".to_string(), 4),
+                (
+                    "INSERT INTO a VALUES (\"q;\"), ('it''s; \\' ok')".to_string(),
+                    4
+                ),
                 ("SELECT `we;ird`".to_string(), 5),
             ]
         );
@@ -152,7 +179,10 @@ mod tests {
     #[test]
     fn statements_keep_their_first_line() {
         let sql = "\n\nCREATE TABLE t (\n  id INT\n);\n\n\nALTER TABLE t\n ADD x INT;";
-        assert_eq!(texts(sql).iter().map(|(_, line)| *line).collect::<Vec<_>>(), vec![3, 8]);
+        assert_eq!(
+            texts(sql).iter().map(|(_, line)| *line).collect::<Vec<_>>(),
+            vec![3, 8]
+        );
     }
 
     #[test]

@@ -1,0 +1,174 @@
+# shellcheck shell=bash
+# Throwaway database servers for pg2dolt's tests and demo: PostgreSQL and
+# MariaDB (and a Dolt sql-server when `dolt` is on PATH), each on a free port
+# under one temporary directory, stopped and removed by stop_servers.
+#
+# Source this file, call start_* functions, and `trap stop_servers EXIT`.
+
+SERVERS_DIR=""
+PG_BIN=""
+
+log() { printf '[servers] %s\n' "$*" >&2; }
+die() { printf '[servers] error: %s\n' "$*" >&2; exit 1; }
+
+find_pg_bin() {
+    local dir
+    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+        if [ -x "$dir/initdb" ] && [ -x "$dir/postgres" ]; then PG_BIN=$dir; return 0; fi
+    done
+    return 1
+}
+
+have_mariadb() { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; }
+
+# Installs PostgreSQL and MariaDB with apt-get when they are missing and we
+# are root; otherwise says what to install.
+install_missing_packages() {
+    local packages=()
+    find_pg_bin || packages+=(postgresql)
+    have_mariadb || packages+=(mariadb-server)
+    command -v psql >/dev/null 2>&1 || packages+=(postgresql-client)
+    [ ${#packages[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        die "missing ${packages[*]}: install them (sudo apt-get install -y ${packages[*]}) or run as root"
+    fi
+    log "installing ${packages[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq --no-install-recommends "${packages[@]}" >&2
+    find_pg_bin || die "PostgreSQL server binaries not found after installing"
+}
+
+free_port() {
+    local port
+    for _ in $(seq 1 200); do
+        port=$(( 20000 + RANDOM % 40000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+    done
+    die "no free port found"
+}
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+    local seconds=$1 description=$2; shift 2
+    for _ in $(seq 1 $(( seconds * 10 ))); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    die "$description did not start in ${seconds}s"
+}
+
+init_servers_dir() {
+    [ -n "$SERVERS_DIR" ] && return 0
+    SERVERS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pg2dolt-servers.XXXXXX")
+    chmod 755 "$SERVERS_DIR"
+}
+
+# Runs a command as the user that owns the server when we are root
+# (PostgreSQL refuses to run as root).
+as_user() { # as_user USER COMMAND...
+    local user=$1; shift
+    if [ "$(id -u)" -eq 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}
+
+# Starts PostgreSQL; sets PG_PORT and PG2DOLT_TEST_PG_URL (user postgres,
+# trusted on loopback; other users authenticate with scram-sha-256).
+start_postgres() {
+    init_servers_dir
+    find_pg_bin || die "PostgreSQL server binaries not found"
+    local data="$SERVERS_DIR/pg" user=postgres
+    [ "$(id -u)" -eq 0 ] || user=$(id -un)
+    mkdir -p "$data" "$SERVERS_DIR/pgrun"
+    [ "$(id -u)" -eq 0 ] && chown "$user" "$data" "$SERVERS_DIR/pgrun"
+    PG_PORT=$(free_port)
+    as_user "$user" "$PG_BIN/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+        -E UTF8 --locale=C.UTF-8 >"$SERVERS_DIR/pg-initdb.log" 2>&1 || { cat "$SERVERS_DIR/pg-initdb.log" >&2; die "initdb failed"; }
+    # The superuser connects without a password over loopback; every other
+    # role (the tests' password checks) needs its password.
+    printf 'host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\nlocal all all trust\n' >"$data/pg_hba.conf"
+    as_user "$user" "$PG_BIN/pg_ctl" -D "$data" -l "$SERVERS_DIR/pgrun/pg.log" -w -t 60 start \
+        -o "-p $PG_PORT -k $SERVERS_DIR/pgrun -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" >/dev/null \
+        || { cat "$SERVERS_DIR/pgrun/pg.log" >&2; die "PostgreSQL did not start"; }
+    PG_OWNER=$user
+    export PG2DOLT_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+    log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on port $PG_PORT"
+}
+
+# Starts MariaDB with local_infile on; sets MY_PORT and
+# PG2DOLT_TEST_MYSQL_URL (root, empty password, over TCP).
+start_mariadb() {
+    init_servers_dir
+    have_mariadb || die "mariadbd not found"
+    local run="$SERVERS_DIR/mariadb" user
+    user=$(id -un)
+    if [ "$(id -u)" -eq 0 ] && id mysql >/dev/null 2>&1; then user=mysql; fi
+    mkdir -p "$run/data"
+    [ "$(id -u)" -eq 0 ] && chown -R "$user" "$run"
+    MY_PORT=$(free_port)
+    MY_SOCKET="$run/mariadb.sock"
+    as_user "$user" mariadb-install-db --no-defaults --datadir="$run/data" --auth-root-authentication-method=normal \
+        --skip-test-db >"$SERVERS_DIR/mariadb-install.log" 2>&1 \
+        || { cat "$SERVERS_DIR/mariadb-install.log" >&2; die "mariadb-install-db failed"; }
+    as_user "$user" "$(command -v mariadbd || echo /usr/sbin/mariadbd)" --no-defaults --datadir="$run/data" \
+        --port="$MY_PORT" --bind-address=127.0.0.1 --socket="$MY_SOCKET" --pid-file="$run/mariadb.pid" \
+        --log-error="$run/mariadb.log" --local-infile=1 --skip-name-resolve \
+        --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=256M --max-connections=300 2>"$run/stderr.log" &
+    MY_PID=$!
+    wait_for 60 "MariaDB" mariadb_ready
+    mariadb --no-defaults --socket="$MY_SOCKET" -uroot -e \
+        "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;"
+    export PG2DOLT_TEST_MYSQL_URL="mysql://root@127.0.0.1:$MY_PORT"
+    log "MariaDB $(mariadb --no-defaults --socket="$MY_SOCKET" -uroot -N -e 'SELECT VERSION()') on port $MY_PORT"
+}
+
+mariadb_ready() {
+    if ! kill -0 "$MY_PID" 2>/dev/null; then
+        cat "$SERVERS_DIR/mariadb/mariadb.log" >&2 2>/dev/null || true
+        die "MariaDB exited while starting"
+    fi
+    mariadb-admin --no-defaults --socket="$MY_SOCKET" -uroot ping
+}
+
+# Starts a Dolt sql-server with local_infile on (config.yaml
+# system_variables); sets DOLT_PORT and PG2DOLT_TEST_DOLT_URL.
+start_dolt() {
+    init_servers_dir
+    command -v dolt >/dev/null 2>&1 || die "dolt not found"
+    local root="$SERVERS_DIR/dolt"
+    mkdir -p "$root/data" "$root/home"
+    DOLT_PORT=$(free_port)
+    cat >"$root/config.yaml" <<YAML
+log_level: warning
+listener:
+  host: 127.0.0.1
+  port: $DOLT_PORT
+data_dir: $root/data
+system_variables:
+  local_infile: 1
+YAML
+    HOME="$root/home" dolt config --global --add user.name "pg2dolt tests" >/dev/null
+    HOME="$root/home" dolt config --global --add user.email "pg2dolt@localhost" >/dev/null
+    HOME="$root/home" dolt config --global --add metrics.disabled true >/dev/null
+    (cd "$root/data" && HOME="$root/home" exec dolt sql-server --config "$root/config.yaml" >"$root/server.log" 2>&1) &
+    DOLT_PID=$!
+    wait_for 60 "dolt sql-server" bash -c "exec 3<>/dev/tcp/127.0.0.1/$DOLT_PORT"
+    export PG2DOLT_TEST_DOLT_URL="mysql://root@127.0.0.1:$DOLT_PORT"
+    log "Dolt $(dolt version | head -1) on port $DOLT_PORT"
+}
+
+stop_servers() {
+    [ -n "$SERVERS_DIR" ] || return 0
+    if [ -n "${PG_BIN:-}" ] && [ -f "$SERVERS_DIR/pg/postmaster.pid" ]; then
+        as_user "${PG_OWNER:-postgres}" "$PG_BIN/pg_ctl" -D "$SERVERS_DIR/pg" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    if [ -n "${MY_PID:-}" ]; then
+        kill "$MY_PID" 2>/dev/null || true
+        [ -f "$SERVERS_DIR/mariadb/mariadb.pid" ] && kill "$(cat "$SERVERS_DIR/mariadb/mariadb.pid")" 2>/dev/null || true
+        wait "$MY_PID" 2>/dev/null || true
+    fi
+    if [ -n "${DOLT_PID:-}" ]; then
+        kill "$DOLT_PID" 2>/dev/null || true
+        wait "$DOLT_PID" 2>/dev/null || true
+    fi
+    rm -rf "$SERVERS_DIR"
+    SERVERS_DIR=""
+}

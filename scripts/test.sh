@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs pg2dolt's whole test suite against real servers.
+#
+# With PG2DOLT_TEST_PG_URL and PG2DOLT_TEST_MYSQL_URL set, uses those servers.
+# Otherwise installs PostgreSQL and MariaDB with apt-get when missing (as
+# root), starts throwaway instances on free ports in a temp directory, runs
+# every test, and stops and removes them. A Dolt sql-server is started too
+# when `dolt` is on PATH; without it the Dolt tests print SKIPPED.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/servers.sh
+source scripts/lib/servers.sh
+
+trap stop_servers EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [ -z "${PG2DOLT_TEST_PG_URL:-}" ] || [ -z "${PG2DOLT_TEST_MYSQL_URL:-}" ]; then
+    install_missing_packages
+    start_postgres
+    start_mariadb
+fi
+if [ -z "${PG2DOLT_TEST_DOLT_URL:-}" ]; then
+    if command -v dolt >/dev/null 2>&1; then
+        start_dolt
+    else
+        echo "SKIPPED: Dolt end-to-end tests (dolt is not on PATH; they run when it is)"
+    fi
+fi
+
+cargo fmt --check
+if cargo clippy --version >/dev/null 2>&1; then
+    cargo clippy --locked --all-targets --quiet -- -D warnings
+fi
+cargo test --locked --all-targets

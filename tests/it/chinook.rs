@@ -1,0 +1,73 @@
+//! Acceptance 1: Chinook, Postgres (snake_case) into Chinook's own MySQL
+//! schema (PascalCase), every value equal.
+
+use crate::support::*;
+
+/// `Chinook_PostgreSql.sql` without its DROP/CREATE DATABASE and `\c` lines.
+fn chinook_postgres_sql() -> String {
+    let text = std::fs::read_to_string(repo_path("tests/fixtures/chinook/postgres.sql")).unwrap();
+    text.lines()
+        .filter(|line| !line.starts_with("\\c") && !line.contains("DATABASE"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chinook_copies_into_its_own_mysql_schema_exactly() {
+    let servers = servers();
+    let name = unique_name("chinook");
+    let source = create_source(&servers, &name, &chinook_postgres_sql()).await;
+    let report_path = std::env::temp_dir().join(format!("{name}.json"));
+    let schema_dir = repo_path("tests/fixtures/chinook/mysql-schema");
+    let run = run_pg2dolt(&[
+        "copy",
+        "--source",
+        &source,
+        "--target",
+        &servers.mysql_url,
+        "--database",
+        &name,
+        "--schema-dir",
+        schema_dir.to_str().unwrap(),
+        "--report",
+        report_path.to_str().unwrap(),
+    ]);
+    run.assert_success();
+    let report = read_report(&report_path);
+
+    // Names matched by rule: the same tables, PascalCase on the target.
+    let tables = report["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 11);
+    let invoice_line = tables
+        .iter()
+        .find(|t| t["source"] == "public.invoice_line")
+        .unwrap();
+    assert_eq!(invoice_line["target"], "InvoiceLine");
+    assert_eq!(invoice_line["rule"], "ignoring-case-and-underscores");
+    assert_eq!(invoice_line["columns"][0]["target"], "InvoiceLineId");
+    assert!(
+        run.stderr.contains("rule=ignoring case and underscores"),
+        "the plan prints the rule:\n{}",
+        run.stderr
+    );
+
+    // Row counts from the dataset's README, and every value equal.
+    let total: u64 = tables.iter().map(|t| t["rows"].as_u64().unwrap()).sum();
+    assert_eq!(total, 15_607);
+    let target = with_database(&servers.mysql_url, &name);
+    assert_eq!(assert_tables_equal(&source, &target, &report).await, 15_607);
+
+    // The upstream quirks: backslashes kept, PG's trimmed 'Edinburgh'.
+    let mut conn = mysql_connect(&target).await;
+    use mysql_async::prelude::Queryable as _;
+    let backslashes: Option<i64> = conn
+        .query_first("SELECT COUNT(*) FROM Track WHERE Name LIKE '%\\\\\\\\%'")
+        .await
+        .unwrap();
+    assert_eq!(backslashes, Some(4));
+    let city: Option<String> = conn
+        .query_first("SELECT City FROM Customer WHERE CustomerId = 54")
+        .await
+        .unwrap();
+    assert_eq!(city.as_deref(), Some("Edinburgh"));
+}

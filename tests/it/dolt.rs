@@ -1,0 +1,56 @@
+//! Acceptance 9: the Dolt path, against a real `dolt sql-server` (started by
+//! scripts/test.sh when `dolt` is on PATH). Without one it prints SKIPPED.
+
+use std::io::Write as _;
+
+use mysql_async::prelude::Queryable as _;
+
+use crate::demo::demo_sql;
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_copy_into_dolt_makes_one_commit() {
+    let Ok(dolt_url) = std::env::var("PG2DOLT_TEST_DOLT_URL") else {
+        // Written past the test harness's capture, so it shows in the output.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: demo_copy_into_dolt_makes_one_commit (dolt is not on PATH)"
+        );
+        return;
+    };
+    let servers = servers();
+    let name = unique_name("dolt_demo");
+    let source = create_source(&servers, &name, &demo_sql()).await;
+    let report_path = std::env::temp_dir().join(format!("{name}.json"));
+    let run = run_pg2dolt(&[
+        "--source",
+        &source,
+        "--target",
+        &dolt_url,
+        "--author",
+        "Nightly Job <nightly@example.com>",
+        "--report",
+        report_path.to_str().unwrap(),
+    ]);
+    run.assert_success();
+    let hash = run.stdout.trim().to_string();
+    assert!(!hash.is_empty(), "the commit hash is printed on stdout");
+    let report = read_report(&report_path);
+    assert_eq!(report["target_kind"], "dolt");
+    assert_eq!(report["dolt_commit"], hash.as_str());
+
+    let target = with_database(&dolt_url, &name);
+    let mut conn = mysql_connect(&target).await;
+    let log: Vec<(String, String, String)> = conn
+        .query("SELECT commit_hash, committer, message FROM dolt_log ORDER BY date DESC")
+        .await
+        .unwrap();
+    assert_eq!(log[0].0, hash);
+    assert!(log[0].2.contains("pg2dolt"), "{:?}", log[0]);
+    let pending: Option<i64> = conn
+        .query_first("SELECT COUNT(*) FROM dolt_status")
+        .await
+        .unwrap();
+    assert_eq!(pending, Some(0));
+    assert_eq!(assert_tables_equal(&source, &target, &report).await, 13_060);
+}

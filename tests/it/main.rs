@@ -1,0 +1,10 @@
+//! End-to-end tests: the release-shaped `pg2dolt` binary against real
+//! PostgreSQL and MariaDB servers (and Dolt when `dolt` is on PATH), started
+//! by `scripts/test.sh`. Each test uses databases of its own.
+
+mod chinook;
+mod demo;
+mod dolt;
+mod failures;
+mod snapshot;
+mod support;

@@ -1,0 +1,325 @@
+//! Shared helpers: server URLs, throwaway databases, running the binary,
+//! and comparing tables value by value through typed drivers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use mysql_async::prelude::Queryable as _;
+use rust_decimal::Decimal;
+use serde_json::Value as Json;
+use tokio_postgres::types::{FromSql, Kind, Type};
+use tokio_postgres::{Client, NoTls};
+
+/// The servers the test command started.
+pub struct Servers {
+    /// `postgres://postgres@127.0.0.1:PORT/postgres` (a superuser)
+    pub pg_url: String,
+    /// `mysql://root@127.0.0.1:PORT`
+    pub mysql_url: String,
+}
+
+pub fn servers() -> Servers {
+    let read = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!(
+                "{name} is not set: run the suite with scripts/test.sh, which starts the servers"
+            )
+        })
+    };
+    Servers {
+        pg_url: read("PG2DOLT_TEST_PG_URL"),
+        mysql_url: read("PG2DOLT_TEST_MYSQL_URL"),
+    }
+}
+
+/// A database name no other test (or run) uses.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// `url` with its path replaced by `/database`.
+pub fn with_database(url: &str, database: &str) -> String {
+    let mut parsed = url::Url::parse(url).unwrap();
+    parsed.set_path(&format!("/{database}"));
+    parsed.to_string()
+}
+
+pub async fn pg_connect(url: &str) -> Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// Creates a Postgres database and runs `sql` in it; returns its URL.
+pub async fn create_source(servers: &Servers, name: &str, sql: &str) -> String {
+    let admin = pg_connect(&servers.pg_url).await;
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+    let url = with_database(&servers.pg_url, name);
+    pg_connect(&url).await.batch_execute(sql).await.unwrap();
+    url
+}
+
+pub async fn mysql_connect(url: &str) -> mysql_async::Conn {
+    mysql_async::Conn::new(mysql_async::Opts::from_url(url).unwrap())
+        .await
+        .unwrap()
+}
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// What a run of the binary printed and returned.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn assert_success(&self) {
+        assert_eq!(self.code, 0, "pg2dolt failed:\n{}", self.stderr);
+    }
+
+    /// A failed run: the expected exit code, one error line, no panic.
+    pub fn assert_one_line_error(&self, code: i32) -> String {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code; stderr:\n{}",
+            self.stderr
+        );
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("stack backtrace"),
+            "{}",
+            self.stderr
+        );
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|line| line.starts_with("pg2dolt: error: "))
+            .collect();
+        assert_eq!(
+            errors.len(),
+            1,
+            "expected exactly one error line:\n{}",
+            self.stderr
+        );
+        errors[0].to_string()
+    }
+}
+
+/// Runs the pg2dolt binary with `arguments` (the environment carries no
+/// PG2DOLT_* flag variables).
+pub fn run_pg2dolt(arguments: &[&str]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pg2dolt"));
+    command.args(arguments).env("RUST_LOG", "pg2dolt=info");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PG2DOLT_") && !key.starts_with("PG2DOLT_TEST_") {
+            command.env_remove(key);
+        }
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+pub fn read_report(path: &Path) -> Json {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// One value, decoded by a driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+    Decimal(Decimal),
+    Float(f64),
+    Bool(bool),
+    Date(NaiveDate),
+    DateTime(NaiveDateTime),
+    Time(NaiveTime),
+    Bytes(Vec<u8>),
+    Json(Json),
+}
+
+/// Any Postgres value as its binary wire bytes (for uuid and enums, which
+/// the driver has no Rust type for without extra features).
+struct Raw(Vec<u8>);
+
+impl<'a> FromSql<'a> for Raw {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(raw.to_vec()))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+fn pg_cell(row: &tokio_postgres::Row, index: usize) -> Cell {
+    let kind = row.columns()[index].type_().clone();
+    macro_rules! get {
+        ($t:ty, $wrap:expr) => {
+            row.get::<_, Option<$t>>(index).map_or(Cell::Null, $wrap)
+        };
+    }
+    match kind {
+        Type::INT2 => get!(i16, |v| Cell::Int(i64::from(v))),
+        Type::INT4 => get!(i32, |v| Cell::Int(i64::from(v))),
+        Type::INT8 => get!(i64, Cell::Int),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => get!(String, Cell::Text),
+        Type::NUMERIC => get!(Decimal, Cell::Decimal),
+        Type::FLOAT8 => get!(f64, Cell::Float),
+        Type::FLOAT4 => get!(f32, |v| Cell::Float(f64::from(v))),
+        Type::BOOL => get!(bool, Cell::Bool),
+        Type::DATE => get!(NaiveDate, Cell::Date),
+        Type::TIMESTAMP => get!(NaiveDateTime, Cell::DateTime),
+        Type::TIMESTAMPTZ => get!(DateTime<Utc>, |v| Cell::DateTime(v.naive_utc())),
+        Type::TIME => get!(NaiveTime, Cell::Time),
+        Type::BYTEA => get!(Vec<u8>, Cell::Bytes),
+        Type::JSON | Type::JSONB => get!(Json, Cell::Json),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => {
+            get!(Vec<Option<String>>, |v| Cell::Json(Json::Array(
+                v.into_iter()
+                    .map(|e| e.map_or(Json::Null, Json::String))
+                    .collect()
+            )))
+        }
+        Type::INT4_ARRAY => get!(Vec<Option<i32>>, |v| Cell::Json(Json::Array(
+            v.into_iter()
+                .map(|e| e.map_or(Json::Null, |n| Json::from(n)))
+                .collect()
+        ))),
+        Type::UUID => get!(Raw, |v| {
+            let hex: String = v.0.iter().map(|b| format!("{b:02x}")).collect();
+            Cell::Text(format!(
+                "{}-{}-{}-{}-{}",
+                &hex[0..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..32]
+            ))
+        }),
+        other if matches!(other.kind(), Kind::Enum(_)) => {
+            get!(Raw, |v| Cell::Text(String::from_utf8(v.0).unwrap()))
+        }
+        other => panic!("test helper cannot read Postgres type {other}"),
+    }
+}
+
+fn mysql_cell(value: mysql_async::Value, expected: &Cell) -> Cell {
+    use mysql_async::from_value;
+    if value == mysql_async::Value::NULL {
+        return Cell::Null;
+    }
+    match expected {
+        Cell::Null => Cell::Text(format!("unexpected non-NULL {value:?}")),
+        Cell::Int(_) => Cell::Int(from_value(value)),
+        Cell::Text(_) => Cell::Text(from_value(value)),
+        Cell::Decimal(_) => Cell::Decimal(from_value(value)),
+        Cell::Float(_) => Cell::Float(from_value(value)),
+        Cell::Bool(_) => Cell::Bool(from_value::<i64>(value) != 0),
+        Cell::Date(_) => Cell::Date(from_value(value)),
+        Cell::DateTime(_) => Cell::DateTime(from_value(value)),
+        Cell::Time(_) => Cell::Time(from_value(value)),
+        Cell::Bytes(_) => Cell::Bytes(from_value(value)),
+        Cell::Json(_) => Cell::Json(serde_json::from_str(&from_value::<String>(value)).unwrap()),
+    }
+}
+
+/// Compares every row of every table the report lists, column by column:
+/// Postgres read with tokio-postgres, the target with mysql_async, both
+/// typed. Rows are ordered by the first two columns. Returns rows compared.
+pub async fn assert_tables_equal(source_url: &str, target_url: &str, report: &Json) -> u64 {
+    let source = pg_connect(source_url).await;
+    let mut target = mysql_connect(target_url).await;
+    let mut compared = 0;
+    for table in report["tables"].as_array().unwrap() {
+        let columns = table["columns"].as_array().unwrap();
+        let source_columns: Vec<String> = columns
+            .iter()
+            .map(|c| format!("\"{}\"", c["source"].as_str().unwrap()))
+            .collect();
+        let target_columns: Vec<String> = columns
+            .iter()
+            .map(|c| format!("`{}`", c["target"].as_str().unwrap()))
+            .collect();
+        let order = if columns.len() > 1 { "1, 2" } else { "1" };
+        let (schema, name) = table["source"].as_str().unwrap().split_once('.').unwrap();
+        let source_rows = source
+            .query(
+                &format!(
+                    "SELECT {} FROM \"{schema}\".\"{name}\" ORDER BY {order}",
+                    source_columns.join(", ")
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        let target_rows: Vec<mysql_async::Row> = target
+            .query(format!(
+                "SELECT {} FROM `{}` ORDER BY {order}",
+                target_columns.join(", "),
+                table["target"].as_str().unwrap()
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            source_rows.len(),
+            target_rows.len(),
+            "row count of {}",
+            table["source"]
+        );
+        for (source_row, target_row) in source_rows.iter().zip(target_rows) {
+            let expected: Vec<Cell> = (0..columns.len())
+                .map(|index| pg_cell(source_row, index))
+                .collect();
+            let values = target_row.unwrap();
+            let actual: Vec<Cell> = values
+                .into_iter()
+                .zip(&expected)
+                .map(|(value, cell)| mysql_cell(value, cell))
+                .collect();
+            let differences: BTreeMap<&str, (&Cell, &Cell)> = expected
+                .iter()
+                .zip(&actual)
+                .enumerate()
+                .filter(|(_, (left, right))| left != right)
+                .map(|(index, (left, right))| {
+                    (columns[index]["source"].as_str().unwrap(), (left, right))
+                })
+                .collect();
+            assert!(
+                differences.is_empty(),
+                "{}: row {:?} differs (source, target): {differences:?}",
+                table["source"],
+                expected[0]
+            );
+            compared += 1;
+        }
+    }
+    compared
+}
