@@ -19,7 +19,7 @@ use tracing::{info, instrument};
 
 use crate::convert::mysql_text::Format;
 use crate::convert::row::{RowConverter, RowError, describe_key};
-use crate::error::{Failure, FailureKind};
+use crate::error::{FailureKind, failure};
 use crate::plan::TablePlan;
 use crate::source::copy::copy_statement;
 use crate::source::snapshot::open_reader;
@@ -201,7 +201,7 @@ async fn copy_table(
     let (rows, bytes) = match (produced, loaded) {
         (Ok(counts), Ok(stored)) => {
             if stored != counts.0 {
-                return Err(Failure::new(
+                return Err(failure(
                     FailureKind::Verify,
                     format!(
                         "{} → {}: read {} rows but the target stored {stored}",
@@ -348,7 +348,7 @@ fn describe_row_error(
             reason,
         } => {
             let column = &plan.columns[column];
-            Failure::new(
+            failure(
                 FailureKind::Data,
                 format!(
                     "table {} → {}, column {} → {} ({}), row {key}: value {value} cannot be stored: {reason}",
@@ -381,13 +381,13 @@ async fn report_progress(job: Arc<CopyJob>, progress: Arc<Vec<AtomicU64>>) {
             }
             let plan = &job.plans[index];
             let estimate = u64::try_from(plan.source.estimated_rows).unwrap_or(0);
-            let percent = if estimate > 0 {
-                (rows as f64 * 100.0 / estimate as f64).min(100.0)
-            } else {
-                0.0
-            };
-            let rate = (rows - last[index]) as f64 / 10.0;
-            info!(table = %plan.source_name, rows, rows_per_second = rate as u64, percent_of_estimate = percent as u64, elapsed_s = started.elapsed().as_secs(), "copying");
+            let percent = rows
+                .saturating_mul(100)
+                .checked_div(estimate)
+                .unwrap_or(0)
+                .min(100);
+            let rate = (rows - last[index]) / 10;
+            info!(table = %plan.source_name, rows, rows_per_second = rate, percent_of_estimate = percent, elapsed_s = started.elapsed().as_secs(), "copying");
             last[index] = rows;
         }
     }

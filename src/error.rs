@@ -41,14 +41,12 @@ pub struct Failure {
     pub message: String,
 }
 
-impl Failure {
-    /// A failure of `kind` with a one-line message.
-    pub fn new(kind: FailureKind, message: impl Into<String>) -> anyhow::Error {
-        anyhow::Error::new(Failure {
-            kind,
-            message: message.into(),
-        })
-    }
+/// An error of `kind` with a one-line message.
+pub fn failure(kind: FailureKind, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Failure {
+        kind,
+        message: message.into(),
+    })
 }
 
 impl fmt::Display for Failure {
@@ -89,7 +87,7 @@ mod tests {
 
     #[test]
     fn the_first_failure_in_the_chain_picks_the_exit_code() {
-        let error = Failure::new(FailureKind::Plan, "2 mismatches").context("planning");
+        let error = failure(FailureKind::Plan, "2 mismatches").context("planning");
         assert_eq!(exit_code(&error), 3);
         assert_eq!(one_line(&error), "planning: 2 mismatches");
         assert_eq!(exit_code(&anyhow::anyhow!("boom")), 1);

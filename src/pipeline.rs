@@ -14,7 +14,7 @@ use tracing::{error, info, warn};
 
 use crate::cli::LoadMethodArg;
 use crate::copy::{CopyJob, copy_tables};
-use crate::error::{Failure, FailureKind};
+use crate::error::{FailureKind, failure};
 use crate::plan::{TablePlan, build_plan};
 use crate::report::{Report, TableReport};
 use crate::settings::Settings;
@@ -46,7 +46,7 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
         "source catalog read"
     );
     if tables.is_empty() {
-        return Err(Failure::new(
+        return Err(failure(
             FailureKind::Plan,
             format!(
                 "the source has no tables in schema {}",
@@ -62,7 +62,7 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     report.target_version = Some(server.describe());
     let exists = crate::target::database_exists(&mut admin, &settings.database).await?;
     if exists && !settings.replace {
-        return Err(Failure::new(
+        return Err(failure(
             FailureKind::Usage,
             format!(
                 "target database {} already exists; pass --replace to drop and recreate it (it was left untouched)",
@@ -142,7 +142,7 @@ fn plan_tables(
             for problem in &problems {
                 error!(problem = %problem, "plan mismatch");
             }
-            Err(Failure::new(
+            Err(failure(
                 FailureKind::Plan,
                 format!(
                     "the plan found {} mismatch(es): {}",
@@ -312,7 +312,7 @@ async fn verify_counts(
             .await
             .with_context(|| format!("counting rows of {}", plan.target))?;
         if count != Some(table.rows) {
-            return Err(Failure::new(
+            return Err(failure(
                 FailureKind::Verify,
                 format!(
                     "{}: the snapshot had {} rows, the target table {} has {}",

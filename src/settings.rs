@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr as _;
 
 use crate::cli::{CopyArgs, LoadMethodArg};
-use crate::error::{Failure, FailureKind};
+use crate::error::{FailureKind, failure};
 use crate::plan::Mappings;
 use crate::target::schema::{self, SchemaFile};
 
@@ -49,7 +49,7 @@ pub struct Settings {
 impl Settings {
     /// Validates the flags.
     pub fn resolve(arguments: &CopyArgs) -> anyhow::Result<Settings> {
-        let usage = |message: String| Failure::new(FailureKind::Usage, message);
+        let usage = |message: String| failure(FailureKind::Usage, message);
         let source_url = arguments.source.as_deref().ok_or_else(|| {
             usage("missing --source (or PG2DOLT_SOURCE): the Postgres URL to copy from".into())
         })?;
@@ -152,7 +152,7 @@ impl Settings {
 }
 
 fn parse_source(url: &str) -> anyhow::Result<(tokio_postgres::Config, String)> {
-    let usage = |message: String| Failure::new(FailureKind::Usage, message);
+    let usage = |message: String| failure(FailureKind::Usage, message);
     let is_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
     if !is_url && !url.contains('=') {
         return Err(usage(
@@ -173,7 +173,7 @@ fn parse_source(url: &str) -> anyhow::Result<(tokio_postgres::Config, String)> {
 }
 
 fn parse_target(url: &str) -> anyhow::Result<(mysql_async::Opts, String)> {
-    let usage = |message: String| Failure::new(FailureKind::Usage, message);
+    let usage = |message: String| failure(FailureKind::Usage, message);
     let parsed = url::Url::parse(url)
         .map_err(|error| usage(format!("--target is not a valid URL: {error}")))?;
     if parsed.scheme() != "mysql" {

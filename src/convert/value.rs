@@ -79,25 +79,16 @@ impl Converter {
     pub fn choose(source: &PgKind, target: &MySqlType) -> Result<Converter, String> {
         use MySqlType as T;
         use PgKind as S;
-        let text_limits = |target: &MySqlType| -> Option<Converter> {
-            match target {
-                T::Char(length) | T::Varchar(length) => Some(Converter::Text {
-                    max_chars: Some(u64::from(*length)),
-                    max_bytes: None,
-                }),
-                T::Text(bytes) => Some(Converter::Text {
-                    max_chars: None,
-                    max_bytes: Some(*bytes),
-                }),
-                _ => None,
-            }
+        const VERBATIM: Converter = Converter::Text {
+            max_chars: None,
+            max_bytes: None,
         };
         let converter = match (source, target) {
             (S::SmallInt | S::Integer | S::BigInt | S::Oid, T::Integer { bytes, unsigned }) => {
                 integer_converter(source, *bytes, *unsigned)
             }
             (
-                S::SmallInt | S::Integer | S::BigInt | S::Oid,
+                S::SmallInt | S::Integer | S::BigInt | S::Oid | S::Numeric,
                 T::Decimal {
                     precision,
                     scale,
@@ -108,51 +99,24 @@ impl Converter {
                 scale: *scale,
                 unsigned: *unsigned,
             },
-            (S::SmallInt | S::Integer | S::BigInt | S::Oid, T::Double) => Converter::Text {
-                max_chars: None,
-                max_bytes: None,
-            },
-            (
-                S::Numeric,
-                T::Decimal {
-                    precision,
-                    scale,
-                    unsigned,
-                },
-            ) => Converter::Decimal {
-                integer_digits: precision.saturating_sub(*scale),
-                scale: *scale,
-                unsigned: *unsigned,
-            },
-            (S::Numeric, T::Double) => Converter::Float {
+            (S::SmallInt | S::Integer | S::BigInt | S::Oid, T::Double)
+            | (S::Json | S::Jsonb | S::Array, T::Json)
+            | (
+                S::Text | S::Char | S::Json | S::Jsonb | S::Array | S::Enum(_) | S::Uuid,
+                T::Char(_) | T::Varchar(_) | T::Text(_),
+            ) => text_limits(target).unwrap_or(VERBATIM),
+            (S::Numeric | S::Real | S::Double, T::Double) => Converter::Float {
                 single_precision: false,
             },
-            (S::Real | S::Double, T::Double) => Converter::Float {
-                single_precision: false,
-            },
-            (S::Real, T::Float) => Converter::Float {
-                single_precision: true,
-            },
-            (S::Double, T::Float) => Converter::Float {
+            (S::Real | S::Double, T::Float) => Converter::Float {
                 single_precision: true,
             },
             (S::Boolean, T::Integer { .. }) => Converter::Boolean,
-            (
-                S::Text | S::Char | S::Json | S::Jsonb | S::Array | S::Enum(_) | S::Uuid,
-                T::Char(_) | T::Varchar(_) | T::Text(_),
-            ) => text_limits(target).unwrap_or(Converter::Text {
-                max_chars: None,
-                max_bytes: None,
-            }),
             (S::Text | S::Enum(_), T::Enum(labels)) => Converter::EnumLabel {
                 labels: labels
                     .iter()
                     .map(|label| label.as_bytes().to_vec())
                     .collect(),
-            },
-            (S::Json | S::Jsonb | S::Array, T::Json) => Converter::Text {
-                max_chars: None,
-                max_bytes: None,
             },
             (S::Bytea, T::Binary(length)) => Converter::Bytea {
                 exact: Some(u64::from(*length)),
@@ -166,31 +130,10 @@ impl Converter {
                 exact: None,
                 max: Some(*bytes),
             },
-            (S::Date, T::Date) => Converter::Temporal {
-                fsp: 0,
-                strip_utc_offset: false,
-                timestamp_range: false,
-            },
-            (S::Date | S::Timestamp, T::Datetime(fsp)) => Converter::Temporal {
-                fsp: *fsp,
-                strip_utc_offset: false,
-                timestamp_range: false,
-            },
-            (S::Date | S::Timestamp, T::Timestamp(fsp)) => Converter::Temporal {
-                fsp: *fsp,
-                strip_utc_offset: false,
-                timestamp_range: true,
-            },
-            (S::Timestamptz, T::Datetime(fsp)) => Converter::Temporal {
-                fsp: *fsp,
-                strip_utc_offset: true,
-                timestamp_range: false,
-            },
-            (S::Timestamptz, T::Timestamp(fsp)) => Converter::Temporal {
-                fsp: *fsp,
-                strip_utc_offset: true,
-                timestamp_range: true,
-            },
+            (
+                S::Date | S::Timestamp | S::Timestamptz,
+                T::Date | T::Datetime(_) | T::Timestamp(_),
+            ) => temporal_converter(source, target)?,
             (S::Time, T::Time(fsp)) => Converter::Time { fsp: *fsp },
             (S::Uuid, T::Binary(16)) => Converter::UuidBinary,
             (S::Other, _) => return Err("this source type is not supported yet".to_string()),
@@ -294,6 +237,45 @@ impl Converter {
     }
 }
 
+/// VARCHAR/CHAR limits in characters, TEXT limits in bytes.
+fn text_limits(target: &MySqlType) -> Option<Converter> {
+    match target {
+        MySqlType::Char(length) | MySqlType::Varchar(length) => Some(Converter::Text {
+            max_chars: Some(u64::from(*length)),
+            max_bytes: None,
+        }),
+        MySqlType::Text(bytes) => Some(Converter::Text {
+            max_chars: None,
+            max_bytes: Some(*bytes),
+        }),
+        _ => None,
+    }
+}
+
+/// date → DATE; date, timestamp or timestamptz → DATETIME/TIMESTAMP. A
+/// timestamp into DATE would drop the time of day: refused.
+fn temporal_converter(source: &PgKind, target: &MySqlType) -> Result<Converter, String> {
+    let strip_utc_offset = *source == PgKind::Timestamptz;
+    match target {
+        MySqlType::Date if *source == PgKind::Date => Ok(Converter::Temporal {
+            fsp: 0,
+            strip_utc_offset,
+            timestamp_range: false,
+        }),
+        MySqlType::Datetime(fsp) => Ok(Converter::Temporal {
+            fsp: *fsp,
+            strip_utc_offset,
+            timestamp_range: false,
+        }),
+        MySqlType::Timestamp(fsp) => Ok(Converter::Temporal {
+            fsp: *fsp,
+            strip_utc_offset,
+            timestamp_range: true,
+        }),
+        _ => Err("DATE would drop the time of day".to_string()),
+    }
+}
+
 fn integer_converter(source: &PgKind, bytes: u8, unsigned: bool) -> Converter {
     let bits = u32::from(bytes) * 8;
     let (min, max) = if unsigned {
@@ -387,7 +369,7 @@ fn convert_float(raw: Cow<'_, [u8]>, single_precision: bool) -> Result<Value<'_>
             reason = "the narrowing is exactly what is being checked"
         )]
         let narrowed = f64::from(value as f32);
-        if narrowed != value && !(value.is_nan()) {
+        if narrowed.to_bits() != value.to_bits() {
             return Err("does not fit FLOAT without rounding".to_string());
         }
     }

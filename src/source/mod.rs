@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use tokio_postgres::{Client, Config, NoTls};
 use tracing::debug;
 
-use crate::error::{Failure, FailureKind};
+use crate::error::{FailureKind, failure};
 
 /// Session settings that make Postgres print canonical text for every type.
 // language=PostgreSQL
@@ -26,7 +26,7 @@ const SESSION_SETTINGS: &str = "SET TimeZone = 'UTC'; \
 /// connection in logs (coordinator, reader 2, …).
 pub async fn connect(config: &Config, role: &str) -> anyhow::Result<Client> {
     let (client, connection) = config.connect(NoTls).await.map_err(|error| {
-        Failure::new(
+        failure(
             FailureKind::Connect,
             format!(
                 "cannot connect to the Postgres source: {}",

@@ -105,13 +105,11 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
             continue;
         };
         match referenced {
-            Some(referenced) => {
-                if !entry.references.contains(&referenced) {
-                    entry.references.push(referenced);
-                }
+            Some(referenced) if !entry.references.contains(&referenced) => {
+                entry.references.push(referenced);
             }
             None if constraint == "PRIMARY" => entry.primary_key.push(column),
-            None => {}
+            _ => {}
         }
     }
     Ok(by_name.into_values().collect())

@@ -7,7 +7,7 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 
 use crate::convert::mysql_text::quote_literal;
-use crate::error::{Failure, FailureKind};
+use crate::error::{FailureKind, failure};
 
 /// The oldest Dolt pg2dolt supports.
 pub const MINIMUM_VERSION: (u64, u64, u64) = (1, 39, 4);
@@ -26,7 +26,7 @@ pub fn require_version(version: &str) -> anyhow::Result<()> {
     );
     if found < MINIMUM_VERSION {
         let (major, minor, patch) = MINIMUM_VERSION;
-        return Err(Failure::new(
+        return Err(failure(
             FailureKind::Usage,
             format!(
                 "the target runs Dolt {version}; pg2dolt needs Dolt {major}.{minor}.{patch} or newer"
@@ -46,7 +46,7 @@ pub async fn verify_constraints(conn: &mut Conn) -> anyhow::Result<()> {
         .await
         .context("CALL DOLT_VERIFY_CONSTRAINTS")?;
     if violations.unwrap_or(0) != 0 {
-        return Err(Failure::new(
+        return Err(failure(
             FailureKind::Verify,
             "DOLT_VERIFY_CONSTRAINTS found foreign key violations",
         ));

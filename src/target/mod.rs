@@ -15,7 +15,7 @@ use mysql_async::{Conn, Opts, OptsBuilder};
 use serde::Serialize;
 
 use crate::convert::mysql_text::quote_identifier;
-use crate::error::{Failure, FailureKind};
+use crate::error::{FailureKind, failure};
 
 /// Session settings for every target connection: UTF-8, UTC, strict mode
 /// (a value that does not fit is an error, not a silent change),
@@ -69,7 +69,7 @@ pub async fn connect(opts: &Opts, database: Option<&str>) -> anyhow::Result<Conn
         .db_name(database)
         .prefer_socket(false);
     let mut conn = Conn::new(builder).await.map_err(|error| {
-        Failure::new(
+        failure(
             FailureKind::Connect,
             format!(
                 "cannot connect to the target: {}",

@@ -11,7 +11,7 @@ use mysql_async::prelude::Queryable as _;
 use tracing::{debug, info, instrument};
 
 use super::splitter::{Statement, split_statements};
-use crate::error::{Failure, FailureKind};
+use crate::error::{FailureKind, failure};
 
 /// The schema files built into the binary.
 static EMBEDDED_SCHEMA: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/schema");
@@ -43,7 +43,7 @@ pub fn embedded_files() -> anyhow::Result<Vec<SchemaFile>> {
 /// The `*.sql` files of `directory`, in order.
 pub fn read_directory(directory: &Path) -> anyhow::Result<Vec<SchemaFile>> {
     let entries = std::fs::read_dir(directory).map_err(|error| {
-        Failure::new(
+        failure(
             FailureKind::Usage,
             format!(
                 "cannot read schema directory {}: {error}",
@@ -63,11 +63,11 @@ pub fn read_directory(directory: &Path) -> anyhow::Result<Vec<SchemaFile>> {
         else {
             continue;
         };
-        if !path.is_file() || !name.ends_with(".sql") {
+        if !path.is_file() || !is_sql_file(&name) {
             continue;
         }
         let sql = std::fs::read_to_string(&path).map_err(|error| {
-            Failure::new(
+            failure(
                 FailureKind::Usage,
                 format!("cannot read schema file {}: {error}", path.display()),
             )
@@ -75,7 +75,7 @@ pub fn read_directory(directory: &Path) -> anyhow::Result<Vec<SchemaFile>> {
         files.push(SchemaFile { name, sql });
     }
     if files.is_empty() {
-        return Err(Failure::new(
+        return Err(failure(
             FailureKind::Usage,
             format!(
                 "schema directory {} holds no .sql files",
@@ -91,10 +91,10 @@ pub fn read_directory(directory: &Path) -> anyhow::Result<Vec<SchemaFile>> {
 /// its place in the order would be a guess.
 pub fn order_files(files: Vec<SchemaFile>) -> anyhow::Result<Vec<SchemaFile>> {
     let mut keyed = Vec::new();
-    for file in files.into_iter().filter(|file| file.name.ends_with(".sql")) {
+    for file in files.into_iter().filter(|file| is_sql_file(&file.name)) {
         let digits: String = file.name.chars().take_while(char::is_ascii_digit).collect();
         let Ok(prefix) = digits.parse::<u64>() else {
-            return Err(Failure::new(
+            return Err(failure(
                 FailureKind::Usage,
                 format!(
                     "schema file {} has no numeric prefix (name files like 010_tables.sql)",
@@ -112,13 +112,19 @@ pub fn order_files(files: Vec<SchemaFile>) -> anyhow::Result<Vec<SchemaFile>> {
     Ok(keyed.into_iter().map(|(_, file)| file).collect())
 }
 
+fn is_sql_file(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("sql"))
+}
+
 /// Splits every file and refuses statements that would leave the target
 /// database (`USE`, `CREATE/DROP DATABASE`), before anything is applied.
 pub fn parse_files(files: &[SchemaFile]) -> anyhow::Result<Vec<(&SchemaFile, Vec<Statement>)>> {
     let mut parsed = Vec::new();
     for file in files {
         let statements = split_statements(&file.sql).map_err(|error| {
-            Failure::new(
+            failure(
                 FailureKind::Plan,
                 format!(
                     "schema file {} line {}: {}",
@@ -140,7 +146,7 @@ pub fn parse_files(files: &[SchemaFile]) -> anyhow::Result<Vec<(&SchemaFile, Vec
                         Some("DATABASE" | "SCHEMA")
                     ));
             if leaves_database {
-                return Err(Failure::new(
+                return Err(failure(
                     FailureKind::Plan,
                     format!(
                         "schema file {} line {}: schema files must not create, drop or switch databases (pg2dolt creates the target database)",
@@ -164,7 +170,7 @@ pub async fn apply_schema_files(conn: &mut Conn, files: &[SchemaFile]) -> anyhow
             debug!(file = %file.name, line = statement.line, "applying statement");
             if let Err(error) = conn.query_drop(statement.text.as_str()).await {
                 let (line, message) = locate_error(&statement, &error);
-                return Err(Failure::new(
+                return Err(failure(
                     FailureKind::Plan,
                     format!("schema file {} line {line}: {message}", file.name),
                 ));

@@ -84,9 +84,7 @@ pub fn split_statements(sql: &str) -> Result<Vec<Statement>, SplitError> {
             }
             b'#' => index = skip_line(bytes, index),
             b'-' if bytes.get(index + 1) == Some(&b'-')
-                && bytes
-                    .get(index + 2)
-                    .is_none_or(|next| next.is_ascii_whitespace()) =>
+                && bytes.get(index + 2).is_none_or(u8::is_ascii_whitespace) =>
             {
                 index = skip_line(bytes, index);
             }

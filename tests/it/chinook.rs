@@ -1,6 +1,8 @@
 //! Acceptance 1: Chinook, Postgres (snake_case) into Chinook's own MySQL
 //! schema (PascalCase), every value equal.
 
+use mysql_async::prelude::Queryable as _;
+
 use crate::support::*;
 
 /// `Chinook_PostgreSql.sql` without its DROP/CREATE DATABASE and `\c` lines.
@@ -57,9 +59,12 @@ async fn chinook_copies_into_its_own_mysql_schema_exactly() {
     let target = with_database(&servers.mysql_url, &name);
     assert_eq!(assert_tables_equal(&source, &target, &report).await, 15_607);
 
-    // The upstream quirks: backslashes kept, PG's trimmed 'Edinburgh'.
-    let mut conn = mysql_connect(&target).await;
-    use mysql_async::prelude::Queryable as _;
+    assert_upstream_quirks(&target).await;
+}
+
+/// The dataset's two quirks: backslashes kept, Postgres' trimmed 'Edinburgh'.
+async fn assert_upstream_quirks(target: &str) {
+    let mut conn = mysql_connect(target).await;
     let backslashes: Option<i64> = conn
         .query_first("SELECT COUNT(*) FROM Track WHERE Name LIKE '%\\\\\\\\%'")
         .await

@@ -1,3 +1,8 @@
+#![expect(
+    clippy::unwrap_used,
+    reason = "a failing test should stop at the failing step"
+)]
+
 //! End-to-end tests: the release-shaped `pg2dolt` binary against real
 //! PostgreSQL and MariaDB servers (and Dolt when `dolt` is on PATH), started
 //! by `scripts/test.sh`. Each test uses databases of its own.

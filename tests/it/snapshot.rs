@@ -28,6 +28,35 @@ CREATE TABLE child (id BIGINT NOT NULL PRIMARY KEY, parent_id BIGINT NOT NULL, p
     CONSTRAINT child_parent FOREIGN KEY (parent_id) REFERENCES parent (id));
 ";
 
+/// Batch k (one transaction) adds parent BASE+k with 3 children and deletes
+/// base parent k with its 5 children.
+async fn write_batches(
+    writer: tokio_postgres::Client,
+    stop: Arc<AtomicBool>,
+    batches: Arc<AtomicI64>,
+) {
+    let mut k = 0_i64;
+    while !stop.load(Ordering::SeqCst) && k < BASE_PARENTS {
+        k += 1;
+        let parent = BASE_PARENTS + k;
+        let child = BASE_PARENTS * BASE_CHILDREN_EACH + (k - 1) * NEW_CHILDREN_EACH;
+        writer
+            .batch_execute(&format!(
+                "BEGIN; \
+                 INSERT INTO parent VALUES ({parent}, 'new {parent}'); \
+                 INSERT INTO child VALUES ({c1}, {parent}, 'a'), ({c2}, {parent}, 'b'), ({c3}, {parent}, 'c'); \
+                 DELETE FROM child WHERE parent_id = {k}; DELETE FROM parent WHERE id = {k}; \
+                 COMMIT",
+                c1 = child + 1,
+                c2 = child + 2,
+                c3 = child + 3
+            ))
+            .await
+            .unwrap();
+        batches.store(k, Ordering::SeqCst);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_copy_is_the_state_of_one_instant() {
     let servers = servers();
@@ -37,34 +66,14 @@ async fn the_copy_is_the_state_of_one_instant() {
     std::fs::create_dir_all(&schema_dir).unwrap();
     std::fs::write(schema_dir.join("010_tables.sql"), TARGET_SCHEMA).unwrap();
 
-    // Writer: batch k (one transaction) adds parent BASE+k with 3 children
-    // and deletes base parent k with its 5 children.
     let writer = pg_connect(&source).await;
     let stop = Arc::new(AtomicBool::new(false));
     let batches = Arc::new(AtomicI64::new(0));
-    let writer_task = {
-        let (stop, batches) = (Arc::clone(&stop), Arc::clone(&batches));
-        tokio::spawn(async move {
-            let mut k = 0_i64;
-            while !stop.load(Ordering::SeqCst) && k < BASE_PARENTS {
-                k += 1;
-                let parent = BASE_PARENTS + k;
-                let child = BASE_PARENTS * BASE_CHILDREN_EACH + (k - 1) * NEW_CHILDREN_EACH;
-                writer
-                    .batch_execute(&format!(
-                        "BEGIN; \
-                         INSERT INTO parent VALUES ({parent}, 'new {parent}'); \
-                         INSERT INTO child VALUES ({c1}, {parent}, 'a'), ({c2}, {parent}, 'b'), ({c3}, {parent}, 'c'); \
-                         DELETE FROM child WHERE parent_id = {k}; DELETE FROM parent WHERE id = {k}; \
-                         COMMIT",
-                        c1 = child + 1, c2 = child + 2, c3 = child + 3
-                    ))
-                    .await
-                    .unwrap();
-                batches.store(k, Ordering::SeqCst);
-            }
-        })
-    };
+    let writer_task = tokio::spawn(write_batches(
+        writer,
+        Arc::clone(&stop),
+        Arc::clone(&batches),
+    ));
     while batches.load(Ordering::SeqCst) < 20 {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
@@ -145,7 +154,7 @@ async fn the_copy_is_the_state_of_one_instant() {
         .map(|t| t["rows"].as_u64().unwrap())
         .sum();
     assert_eq!(
-        reported as i64,
+        i64::try_from(reported).unwrap(),
         BASE_PARENTS + (BASE_PARENTS - k) * BASE_CHILDREN_EACH + k * NEW_CHILDREN_EACH
     );
 }

@@ -2,6 +2,7 @@
 //! and comparing tables value by value through typed drivers.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -209,11 +210,14 @@ fn pg_cell(row: &tokio_postgres::Row, index: usize) -> Cell {
         }
         Type::INT4_ARRAY => get!(Vec<Option<i32>>, |v| Cell::Json(Json::Array(
             v.into_iter()
-                .map(|e| e.map_or(Json::Null, |n| Json::from(n)))
+                .map(|e| e.map_or(Json::Null, Json::from))
                 .collect()
         ))),
         Type::UUID => get!(Raw, |v| {
-            let hex: String = v.0.iter().map(|b| format!("{b:02x}")).collect();
+            let hex: String = v.0.iter().fold(String::new(), |mut hex, byte| {
+                let _ = write!(hex, "{byte:02x}");
+                hex
+            });
             Cell::Text(format!(
                 "{}-{}-{}-{}-{}",
                 &hex[0..8],
