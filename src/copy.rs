@@ -40,8 +40,14 @@ pub struct CopyJob {
     pub database: String,
     /// how rows are loaded
     pub method: LoadMethod,
-    /// bytes per chunk sent to the target
-    pub chunk_bytes: usize,
+    /// load tables with binary columns through INSERT (Dolt: its LOAD DATA
+    /// maps fields read into user variables correctly only since
+    /// dolthub/go-mysql-server#3349, and `UNHEX(@v)` needs them)
+    pub binary_tables_by_insert: bool,
+    /// bytes per LOAD DATA chunk
+    pub load_data_chunk: usize,
+    /// bytes per INSERT statement (well under `max_allowed_packet`)
+    pub insert_chunk: usize,
     /// the tables
     pub plans: Vec<TablePlan>,
 }
@@ -57,6 +63,8 @@ pub struct TableCopied {
     pub bytes: u64,
     /// seconds spent
     pub seconds: f64,
+    /// how the rows were loaded
+    pub method: LoadMethod,
 }
 
 /// The target stopped reading: its own error explains why.
@@ -149,9 +157,18 @@ async fn copy_table(
 ) -> anyhow::Result<TableCopied> {
     let plan = &job.plans[index];
     let started = Instant::now();
-    let format = match job.method {
-        LoadMethod::LoadData => Format::LoadData,
-        LoadMethod::Insert => Format::Insert,
+    let has_binary = plan
+        .columns
+        .iter()
+        .any(|column| column.converter.is_binary());
+    let method = if has_binary && job.binary_tables_by_insert {
+        LoadMethod::Insert
+    } else {
+        job.method
+    };
+    let (format, chunk_bytes) = match method {
+        LoadMethod::LoadData => (Format::LoadData, job.load_data_chunk),
+        LoadMethod::Insert => (Format::Insert, job.insert_chunk),
     };
     let converter = RowConverter::new(
         format,
@@ -192,11 +209,11 @@ async fn copy_table(
         &statement,
         &converter,
         plan,
-        job.chunk_bytes,
+        chunk_bytes,
         sender,
         rows_done,
     );
-    let load = load_table(conn, job.method, &plan.target, &load_columns, receiver);
+    let load = load_table(conn, method, &plan.target, &load_columns, receiver);
     let (produced, loaded) = tokio::join!(produce, load);
     let (rows, bytes) = match (produced, loaded) {
         (Ok(counts), Ok(stored)) => {
@@ -223,6 +240,7 @@ async fn copy_table(
         rows,
         bytes,
         seconds,
+        method,
     })
 }
 

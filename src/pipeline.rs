@@ -194,14 +194,16 @@ async fn fill_database(
 
     let method = choose_load_method(&mut conn, settings.load_method).await;
     report.load_method = Some(method);
-    let chunk_bytes = chunk_size(&mut conn, method).await;
+    let insert_chunk = insert_chunk_size(&mut conn).await;
     let job = Arc::new(CopyJob {
         source: settings.source.clone(),
         snapshot_id: snapshot.id.clone(),
         target: settings.target.clone(),
         database: settings.database.clone(),
         method,
-        chunk_bytes,
+        binary_tables_by_insert: server.kind == TargetKind::Dolt,
+        load_data_chunk: LOAD_DATA_CHUNK,
+        insert_chunk,
         plans,
     });
     let started = Instant::now();
@@ -222,6 +224,7 @@ async fn fill_database(
             rows: table.rows,
             bytes: table.bytes,
             seconds: table.seconds,
+            load_method: table.method,
             columns: plan.columns.clone(),
             skipped_generated: plan.skipped_generated.clone(),
         });
@@ -245,13 +248,9 @@ async fn fill_database(
             .commit_message
             .clone()
             .unwrap_or_else(|| default_commit_message(snapshot));
-        let date = snapshot
-            .time
-            .split('.')
-            .next()
-            .unwrap_or(&snapshot.time)
-            .trim_end_matches('Z')
-            .to_string();
+        // Dolt's --date takes RFC 3339 without fractional seconds.
+        let seconds = snapshot.time.split('.').next().unwrap_or(&snapshot.time);
+        let date = format!("{}Z", seconds.trim_end_matches('Z'));
         let hash = dolt::commit(&mut conn, &message, &settings.author, &date).await?;
         info!(hash = %hash, "dolt commit made");
         report.dolt_commit = Some(hash);
@@ -351,23 +350,20 @@ async fn choose_load_method(conn: &mut Conn, requested: LoadMethodArg) -> LoadMe
     }
 }
 
-/// LOAD DATA streams 256 KiB chunks; an INSERT statement stays well under
+/// LOAD DATA streams chunks of this size.
+const LOAD_DATA_CHUNK: usize = 256 * 1024;
+
+/// An INSERT statement of at most 1 MiB, and at most a quarter of
 /// `max_allowed_packet`.
-async fn chunk_size(conn: &mut Conn, method: LoadMethod) -> usize {
-    const LOAD_DATA_CHUNK: usize = 256 * 1024;
+async fn insert_chunk_size(conn: &mut Conn) -> usize {
     const INSERT_CHUNK: usize = 1024 * 1024;
-    match method {
-        LoadMethod::LoadData => LOAD_DATA_CHUNK,
-        LoadMethod::Insert => {
-            let packet: Option<u64> = conn
-                .query_first("SELECT @@max_allowed_packet")
-                .await
-                .ok()
-                .flatten();
-            let limit = packet.map_or(INSERT_CHUNK, |packet| {
-                usize::try_from(packet / 4).unwrap_or(INSERT_CHUNK)
-            });
-            INSERT_CHUNK.min(limit).max(16 * 1024)
-        }
-    }
+    let packet: Option<u64> = conn
+        .query_first("SELECT @@max_allowed_packet")
+        .await
+        .ok()
+        .flatten();
+    let limit = packet.map_or(INSERT_CHUNK, |packet| {
+        usize::try_from(packet / 4).unwrap_or(INSERT_CHUNK)
+    });
+    INSERT_CHUNK.min(limit).max(16 * 1024)
 }

@@ -59,7 +59,8 @@ pub struct Report {
     pub snapshot: Option<Snapshot>,
     /// where the schema files came from
     pub schema: String,
-    /// how rows were loaded
+    /// how rows were loaded (tables with binary columns may differ on Dolt:
+    /// see each table's `load_method`)
     pub load_method: Option<LoadMethod>,
     /// tables copied (only those whose load committed)
     pub tables: Vec<TableReport>,
@@ -92,6 +93,8 @@ pub struct TableReport {
     pub bytes: u64,
     /// seconds spent copying the table
     pub seconds: f64,
+    /// how the rows were loaded (LOAD DATA or INSERT)
+    pub load_method: LoadMethod,
     /// how each column was matched and typed
     pub columns: Vec<ColumnPlan>,
     /// target generated columns (computed by the target)
