@@ -71,13 +71,13 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
         ));
     }
 
-    check_plan_on_scratch(&mut admin, settings, &tables).await?;
+    check_plan_on_scratch(&mut admin, &server, settings, &tables).await?;
 
     if exists {
         warn!(database = %settings.database, "dropping the existing target database (--replace)");
         crate::target::drop_database(&mut admin, &settings.database).await?;
     }
-    crate::target::create_database(&mut admin, &settings.database).await?;
+    crate::target::create_database(&mut admin, &settings.database, server.kind).await?;
     info!(database = %settings.database, "target database created");
     let filled = fill_database(settings, &server, &snapshot, &tables, report).await;
     drop(coordinator);
@@ -101,6 +101,7 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
 /// is touched and before any data moves.
 async fn check_plan_on_scratch(
     admin: &mut Conn,
+    server: &TargetServer,
     settings: &Settings,
     tables: &[SourceTable],
 ) -> anyhow::Result<()> {
@@ -110,7 +111,7 @@ async fn check_plan_on_scratch(
         std::process::id(),
         started.elapsed().subsec_nanos() % 100_000
     );
-    crate::target::create_database(admin, &scratch).await?;
+    crate::target::create_database(admin, &scratch, server.kind).await?;
     let checked = async {
         let mut conn = crate::target::connect(&settings.target, Some(&scratch)).await?;
         schema::apply_schema_files(&mut conn, &settings.schema_files).await?;

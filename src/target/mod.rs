@@ -124,11 +124,22 @@ pub async fn database_exists(conn: &mut Conn, database: &str) -> anyhow::Result<
     Ok(found.is_some())
 }
 
-/// Creates `database` (utf8mb4; the collation stays the server's default,
-/// which on Dolt is the case-sensitive `utf8mb4_0900_bin`).
-pub async fn create_database(conn: &mut Conn, database: &str) -> anyhow::Result<()> {
+/// Creates `database` with a case-sensitive default collation, like
+/// Postgres: Dolt's server default already is (`utf8mb4_0900_bin`); MySQL
+/// and MariaDB would pick a case-insensitive one for plain `utf8mb4`, so
+/// they get `utf8mb4_bin`. Tables may still choose their own.
+pub async fn create_database(
+    conn: &mut Conn,
+    database: &str,
+    kind: TargetKind,
+) -> anyhow::Result<()> {
+    let options = match kind {
+        TargetKind::Dolt => "",
+        TargetKind::Mysql => " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+    };
+    // language=MySQL
     conn.query_drop(format!(
-        "CREATE DATABASE {} CHARACTER SET utf8mb4",
+        "CREATE DATABASE {}{options}",
         quote_identifier(database)
     ))
     .await

@@ -119,3 +119,40 @@ async fn insert_fallback_copies_the_same_values() {
     let target = with_database(&servers.mysql_url, &name);
     assert_eq!(assert_tables_equal(&source, &target, &report).await, 13_060);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn values_differing_only_in_case_stay_distinct_keys() {
+    // Postgres compares text case-sensitively; a target database created
+    // with a case-insensitive default collation would call these duplicates.
+    let servers = servers();
+    let name = unique_name("case_keys");
+    let source = create_source(
+        &servers,
+        &name,
+        "CREATE TABLE logins (id int PRIMARY KEY, login text NOT NULL UNIQUE); \
+         INSERT INTO logins VALUES (1, 'Ada'), (2, 'ada'), (3, 'ADA'), (4, 'straße'), (5, 'STRASSE');",
+    )
+    .await;
+    let directory = std::env::temp_dir().join(format!("{name}-schema"));
+    std::fs::create_dir_all(&directory).unwrap();
+    std::fs::write(
+        directory.join("010_logins.sql"),
+        "CREATE TABLE logins (id INT PRIMARY KEY, login VARCHAR(40) NOT NULL, UNIQUE KEY (login));\n",
+    )
+    .unwrap();
+    let run = run_pg2dolt(&[
+        "--source",
+        &source,
+        "--target",
+        &servers.mysql_url,
+        "--schema-dir",
+        directory.to_str().unwrap(),
+    ]);
+    run.assert_success();
+    let mut conn = mysql_connect(&with_database(&servers.mysql_url, &name)).await;
+    let logins: Vec<String> = conn
+        .query("SELECT login FROM logins ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(logins, vec!["Ada", "ada", "ADA", "straße", "STRASSE"]);
+}
