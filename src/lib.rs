@@ -26,6 +26,10 @@ use crate::cli::CopyArgs;
 use crate::report::{Report, Status};
 use crate::settings::{Settings, redact_text};
 
+/// How long connecting to a server may take (Postgres URLs may set their
+/// own `connect_timeout`).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Exit code for SIGINT.
 pub const EXIT_SIGINT: u8 = 130;
 /// Exit code for SIGTERM.

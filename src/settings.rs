@@ -169,6 +169,9 @@ fn parse_source(url: &str) -> anyhow::Result<(tokio_postgres::Config, String)> {
         return Err(usage("--source names no host".into()));
     }
     config.application_name("pg2dolt");
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(crate::CONNECT_TIMEOUT);
+    }
     Ok((config, redact_url(url)))
 }
 

@@ -68,15 +68,24 @@ pub async fn connect(opts: &Opts, database: Option<&str>) -> anyhow::Result<Conn
     let builder = OptsBuilder::from_opts(opts.clone())
         .db_name(database)
         .prefer_socket(false);
-    let mut conn = Conn::new(builder).await.map_err(|error| {
-        failure(
-            FailureKind::Connect,
-            format!(
+    let connecting = tokio::time::timeout(crate::CONNECT_TIMEOUT, Conn::new(builder)).await;
+    let mut conn = match connecting {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(error)) => {
+            let message = format!(
                 "cannot connect to the target: {}",
                 describe_mysql_error(&error)
-            ),
-        )
-    })?;
+            );
+            return Err(failure(FailureKind::Connect, message));
+        }
+        Err(_) => {
+            let message = format!(
+                "cannot connect to the target: no answer within {} s",
+                crate::CONNECT_TIMEOUT.as_secs()
+            );
+            return Err(failure(FailureKind::Connect, message));
+        }
+    };
     for statement in SESSION_SETTINGS {
         conn.query_drop(statement)
             .await

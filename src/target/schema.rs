@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use include_dir::{Dir, include_dir};
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
-use tracing::{debug, info, instrument};
+use tracing::{debug, info, instrument, warn};
 
 use super::splitter::{Statement, split_statements};
 use crate::error::{FailureKind, failure};
@@ -87,27 +87,32 @@ pub fn read_directory(directory: &Path) -> anyhow::Result<Vec<SchemaFile>> {
 }
 
 /// Orders `*.sql` files by their numeric prefix (`010_` before `020_`, `9_`
-/// before `10_`), then by name. A file without a numeric prefix is refused:
-/// its place in the order would be a guess.
+/// before `10_`), then by name; files without a prefix come last, by name
+/// (a warning says so when that decides the order of several files).
 pub fn order_files(files: Vec<SchemaFile>) -> anyhow::Result<Vec<SchemaFile>> {
-    let mut keyed = Vec::new();
-    for file in files.into_iter().filter(|file| is_sql_file(&file.name)) {
-        let digits: String = file.name.chars().take_while(char::is_ascii_digit).collect();
-        let Ok(prefix) = digits.parse::<u64>() else {
-            return Err(failure(
-                FailureKind::Usage,
-                format!(
-                    "schema file {} has no numeric prefix (name files like 010_tables.sql)",
-                    file.name
-                ),
-            ));
-        };
-        keyed.push((prefix, file));
+    let mut keyed: Vec<(Option<u64>, SchemaFile)> = files
+        .into_iter()
+        .filter(|file| is_sql_file(&file.name))
+        .map(|file| {
+            let digits: String = file.name.chars().take_while(char::is_ascii_digit).collect();
+            (digits.parse::<u64>().ok(), file)
+        })
+        .collect();
+    let unnumbered: Vec<&str> = keyed
+        .iter()
+        .filter(|(prefix, _)| prefix.is_none())
+        .map(|(_, file)| file.name.as_str())
+        .collect();
+    if !unnumbered.is_empty() && keyed.len() > 1 {
+        warn!(files = %unnumbered.join(", "), "schema files without a numeric prefix run last, in name order");
     }
+    // None sorts before Some: compare "has no prefix" first.
     keyed.sort_by(|(left_prefix, left), (right_prefix, right)| {
-        left_prefix
-            .cmp(right_prefix)
-            .then_with(|| left.name.cmp(&right.name))
+        (left_prefix.is_none(), left_prefix, &left.name).cmp(&(
+            right_prefix.is_none(),
+            right_prefix,
+            &right.name,
+        ))
     });
     Ok(keyed.into_iter().map(|(_, file)| file).collect())
 }
@@ -118,12 +123,14 @@ fn is_sql_file(name: &str) -> bool {
         .is_some_and(|extension| extension.eq_ignore_ascii_case("sql"))
 }
 
-/// Splits every file and refuses statements that would leave the target
-/// database (`USE`, `CREATE/DROP DATABASE`), before anything is applied.
+/// Splits every file, before anything is applied. Statements that would
+/// leave the target database (`USE`, `CREATE/DROP DATABASE|SCHEMA`, as in
+/// DDL taken from a dump) are skipped with a warning: pg2dolt creates the
+/// target database and applies the files inside it.
 pub fn parse_files(files: &[SchemaFile]) -> anyhow::Result<Vec<(&SchemaFile, Vec<Statement>)>> {
     let mut parsed = Vec::new();
     for file in files {
-        let statements = split_statements(&file.sql).map_err(|error| {
+        let mut statements = split_statements(&file.sql).map_err(|error| {
             failure(
                 FailureKind::Plan,
                 format!(
@@ -132,32 +139,33 @@ pub fn parse_files(files: &[SchemaFile]) -> anyhow::Result<Vec<(&SchemaFile, Vec
                 ),
             )
         })?;
-        for statement in &statements {
-            let words: Vec<String> = statement
-                .text
-                .split_whitespace()
-                .take(2)
-                .map(str::to_ascii_uppercase)
-                .collect();
-            let leaves_database = matches!(words.first().map(String::as_str), Some("USE"))
-                || (matches!(words.first().map(String::as_str), Some("CREATE" | "DROP"))
-                    && matches!(
-                        words.get(1).map(String::as_str),
-                        Some("DATABASE" | "SCHEMA")
-                    ));
-            if leaves_database {
-                return Err(failure(
-                    FailureKind::Plan,
-                    format!(
-                        "schema file {} line {}: schema files must not create, drop or switch databases (pg2dolt creates the target database)",
-                        file.name, statement.line
-                    ),
-                ));
+        statements.retain(|statement| {
+            let leaves = leaves_database(&statement.text);
+            if leaves {
+                warn!(file = %file.name, line = statement.line, "skipping a statement that would leave the target database");
             }
-        }
+            !leaves
+        });
         parsed.push((file, statements));
     }
     Ok(parsed)
+}
+
+/// `USE …`, `CREATE DATABASE …`, `DROP SCHEMA …` and the like.
+fn leaves_database(statement: &str) -> bool {
+    let words: Vec<String> = statement
+        .split_whitespace()
+        .take(2)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    match words.first().map(String::as_str) {
+        Some("USE") => true,
+        Some("CREATE" | "DROP") => matches!(
+            words.get(1).map(String::as_str),
+            Some("DATABASE" | "SCHEMA")
+        ),
+        _ => false,
+    }
 }
 
 /// Applies the files, in order, to the connection's current database.
@@ -239,23 +247,32 @@ mod tests {
     }
 
     #[test]
-    fn a_file_without_prefix_is_refused() {
-        assert!(
-            order_files(vec![file("tables.sql")])
-                .unwrap_err()
-                .to_string()
-                .contains("numeric prefix")
-        );
+    fn files_without_prefix_run_last_in_name_order() {
+        let ordered = order_files(vec![
+            file("b.sql"),
+            file("020_x.sql"),
+            file("a.SQL"),
+            file("010_y.sql"),
+        ])
+        .unwrap();
+        let names: Vec<_> = ordered.iter().map(|file| file.name.as_str()).collect();
+        assert_eq!(names, vec!["010_y.sql", "020_x.sql", "a.SQL", "b.sql"]);
     }
 
     #[test]
-    fn statements_that_leave_the_database_are_refused() {
+    fn statements_that_leave_the_database_are_skipped() {
+        let sql = "DROP DATABASE IF EXISTS `Chinook`;\nCREATE DATABASE `Chinook`;\nUSE `Chinook`;\nCREATE TABLE a (x INT);\ncreate schema s;";
         let files = vec![SchemaFile {
             name: "010_x.sql".into(),
-            sql: "CREATE TABLE a (x INT);\n\nuse other;".into(),
+            sql: sql.into(),
         }];
-        let error = parse_files(&files).unwrap_err().to_string();
-        assert!(error.contains("010_x.sql line 3"), "{error}");
+        let parsed = parse_files(&files).unwrap();
+        let kept: Vec<&str> = parsed[0]
+            .1
+            .iter()
+            .map(|statement| statement.text.as_str())
+            .collect();
+        assert_eq!(kept, vec!["CREATE TABLE a (x INT)"]);
     }
 
     #[test]
