@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use tracing::{error, info};
 
-use crate::cli::CopyArgs;
+use crate::cli::{CopyArgs, LogFormat};
 use crate::report::{Report, Status};
 use crate::settings::{Settings, redact_text};
 
@@ -39,10 +39,14 @@ pub const EXIT_SIGTERM: u8 = 143;
 /// printed once, on one line, with every secret redacted.
 pub async fn run_copy(arguments: CopyArgs, secrets: &[String]) -> u8 {
     let started = Instant::now();
+    let output = Output {
+        secrets,
+        json: arguments.logging.log_format == LogFormat::Json,
+    };
     let mut report = Report::start();
     let settings = match Settings::resolve(&arguments) {
         Ok(settings) => settings,
-        Err(error) => return fail(&error, secrets, &mut report, None, started),
+        Err(error) => return output.fail(&error, &mut report, None, started),
     };
     info!(source = %settings.source_display, target = %settings.target_display, database = %settings.database,
         schema = %settings.schema_origin, jobs = settings.jobs, replace = settings.replace, "pg2dolt starting");
@@ -57,65 +61,82 @@ pub async fn run_copy(arguments: CopyArgs, secrets: &[String]) -> u8 {
     match outcome {
         Some(Ok(())) => {
             report.status = Status::Succeeded;
-            finish(&mut report, started);
-            write_report(&settings, &report, secrets);
-            eprint!("{}", redact_text(&report.summary(), secrets));
+            let written = output.finish(&settings, &mut report, started);
             if let Some(hash) = &report.dolt_commit {
                 let mut stdout = std::io::stdout();
                 let _ = writeln!(stdout, "{hash}");
             }
-            0
+            // A job that reads the report must not see success without it.
+            if written { 0 } else { error::EXIT_RUNTIME }
         }
-        Some(Err(error)) => fail(&error, secrets, &mut report, Some(&settings), started),
+        Some(Err(error)) => output.fail(&error, &mut report, Some(&settings), started),
         None => {
-            let code = report.exit_code;
             report.error = Some("interrupted by a signal: no Dolt commit was made; the target database is incomplete".into());
-            finish(&mut report, started);
-            write_report(&settings, &report, secrets);
-            eprint!("{}", redact_text(&report.summary(), secrets));
-            code
+            let _ = output.finish(&settings, &mut report, started);
+            report.exit_code
         }
     }
 }
 
-fn fail(
-    error: &anyhow::Error,
-    secrets: &[String],
-    report: &mut Report,
-    settings: Option<&Settings>,
-    started: Instant,
-) -> u8 {
-    let code = error::exit_code(error);
-    let line = redact_text(&error::one_line(error), secrets);
-    report.status = Status::Failed;
-    report.exit_code = code;
-    report.error = Some(line.clone());
-    finish(report, started);
-    if let Some(settings) = settings {
-        write_report(settings, report, secrets);
-        if !report.tables.is_empty() || report.target_dropped {
-            eprint!("{}", redact_text(&report.summary(), secrets));
+/// Where the end of a run is told: a summary and an error line for people
+/// (text logs), or log events (JSON logs, where every line must be JSON).
+struct Output<'a> {
+    secrets: &'a [String],
+    json: bool,
+}
+
+impl Output<'_> {
+    /// Completes the report, writes it, and tells the outcome. False when
+    /// the report could not be written.
+    fn finish(&self, settings: &Settings, report: &mut Report, started: Instant) -> bool {
+        report.finished_at = report::utc_now();
+        report.seconds = started.elapsed().as_secs_f64();
+        let mut written = true;
+        if let Some(path) = &settings.report
+            && let Err(error) = report.write(path)
+        {
+            self.error_line(&error::one_line(&error), error::EXIT_RUNTIME);
+            written = false;
         }
+        if report.status == Status::Failed && report.tables.is_empty() && !report.target_dropped {
+            return written;
+        }
+        if self.json {
+            info!(status = ?report.status, tables = report.tables.len(), rows = report.rows_total, bytes = report.bytes_total,
+                seconds = report.seconds, dolt_commit = ?report.dolt_commit, "run finished");
+        } else {
+            eprint!("{}", redact_text(&report.summary(), self.secrets));
+        }
+        written
     }
-    error!(exit_code = code, "{line}");
-    eprintln!("pg2dolt: error: {line}");
-    code
-}
 
-fn finish(report: &mut Report, started: Instant) {
-    report.finished_at = report::utc_now();
-    report.seconds = started.elapsed().as_secs_f64();
-}
+    /// Records a failure in the report and tells it once.
+    fn fail(
+        &self,
+        error: &anyhow::Error,
+        report: &mut Report,
+        settings: Option<&Settings>,
+        started: Instant,
+    ) -> u8 {
+        let code = error::exit_code(error);
+        let line = redact_text(&error::one_line(error), self.secrets);
+        report.status = Status::Failed;
+        report.exit_code = code;
+        report.error = Some(line.clone());
+        if let Some(settings) = settings {
+            let _ = self.finish(settings, report, started);
+        }
+        self.error_line(&line, code);
+        code
+    }
 
-fn write_report(settings: &Settings, report: &Report, secrets: &[String]) {
-    let Some(path) = &settings.report else { return };
-    let mut scrubbed = report.clone();
-    scrubbed.error = scrubbed.error.map(|error| redact_text(&error, secrets));
-    if let Err(error) = scrubbed.write(path) {
-        eprintln!(
-            "pg2dolt: error: {}",
-            redact_text(&error::one_line(&error), secrets)
-        );
+    fn error_line(&self, line: &str, code: u8) {
+        let line = redact_text(line, self.secrets);
+        if self.json {
+            error!(exit_code = code, "{line}");
+        } else {
+            eprintln!("pg2dolt: error: {line}");
+        }
     }
 }
 
