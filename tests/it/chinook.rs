@@ -16,19 +16,18 @@ fn chinook_postgres_sql() -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chinook_copies_into_its_own_mysql_schema_exactly() {
-    let servers = servers();
-    let name = unique_name("chinook");
-    let source = create_source(&servers, &name, &chinook_postgres_sql()).await;
-    let report_path = std::env::temp_dir().join(format!("{name}.json"));
+    let case = Case::new("chinook", &chinook_postgres_sql()).await;
+    let (servers, name, source) = (&case.servers, case.name.as_str(), case.source.as_str());
+    let report_path = case.report_path();
     let schema_dir = repo_path("tests/fixtures/chinook/mysql-schema");
     let run = run_pg2dolt(&[
         "copy",
         "--source",
-        &source,
+        source,
         "--target",
         &servers.mysql_url,
         "--database",
-        &name,
+        name,
         "--schema-dir",
         schema_dir.to_str().unwrap(),
         "--report",
@@ -63,8 +62,8 @@ async fn chinook_copies_into_its_own_mysql_schema_exactly() {
     // Row counts from the dataset's README, and every value equal.
     let total: u64 = tables.iter().map(|t| t["rows"].as_u64().unwrap()).sum();
     assert_eq!(total, 15_607);
-    let target = with_database(&servers.mysql_url, &name);
-    assert_eq!(assert_tables_equal(&source, &target, &report).await, 15_607);
+    let target = case.target_url();
+    assert_eq!(assert_tables_equal(source, &target, &report).await, 15_607);
 
     assert_upstream_quirks(&target).await;
 }

@@ -11,14 +11,13 @@ pub fn demo_sql() -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_copy_keeps_foreign_keys_and_reports_every_table() {
-    let servers = servers();
-    let name = unique_name("demo");
-    let source = create_source(&servers, &name, &demo_sql()).await;
-    let report_path = std::env::temp_dir().join(format!("{name}.json"));
+    let case = Case::new("demo", &demo_sql()).await;
+    let (servers, name, source) = (&case.servers, case.name.as_str(), case.source.as_str());
+    let report_path = case.report_path();
     // --database defaults to the source database's name.
     let run = run_pg2dolt(&[
         "--source",
-        &source,
+        source,
         "--target",
         &servers.mysql_url,
         "--report",
@@ -29,7 +28,7 @@ async fn demo_copy_keeps_foreign_keys_and_reports_every_table() {
 
     // Acceptance 8: per table rows, bytes, seconds; snapshot; target kind.
     assert_eq!(report["status"], "succeeded");
-    assert_eq!(report["database"], name.as_str());
+    assert_eq!(report["database"], name);
     assert_eq!(report["target_kind"], "mysql");
     assert!(report["dolt_commit"].is_null());
     assert!(report["snapshot"]["id"].as_str().unwrap().contains('-'));
@@ -63,8 +62,8 @@ async fn demo_copy_keeps_foreign_keys_and_reports_every_table() {
     );
 
     // Every value equal, through typed drivers.
-    let target = with_database(&servers.mysql_url, &name);
-    assert_eq!(assert_tables_equal(&source, &target, &report).await, 13_060);
+    let target = case.target_url();
+    assert_eq!(assert_tables_equal(source, &target, &report).await, 13_060);
 
     // Acceptance 3: the foreign keys exist; every table that has or is
     // referenced by one got the no-op delete.
@@ -99,13 +98,12 @@ async fn demo_copy_keeps_foreign_keys_and_reports_every_table() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn insert_fallback_copies_the_same_values() {
-    let servers = servers();
-    let name = unique_name("demo_insert");
-    let source = create_source(&servers, &name, &demo_sql()).await;
-    let report_path = std::env::temp_dir().join(format!("{name}.json"));
+    let case = Case::new("demo_insert", &demo_sql()).await;
+    let (servers, source) = (&case.servers, case.source.as_str());
+    let report_path = case.report_path();
     let run = run_pg2dolt(&[
         "--source",
-        &source,
+        source,
         "--target",
         &servers.mysql_url,
         "--load-method",
@@ -116,40 +114,35 @@ async fn insert_fallback_copies_the_same_values() {
     run.assert_success();
     let report = read_report(&report_path);
     assert_eq!(report["load_method"], "insert");
-    let target = with_database(&servers.mysql_url, &name);
-    assert_eq!(assert_tables_equal(&source, &target, &report).await, 13_060);
+    let target = case.target_url();
+    assert_eq!(assert_tables_equal(source, &target, &report).await, 13_060);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn values_differing_only_in_case_stay_distinct_keys() {
     // Postgres compares text case-sensitively; a target database created
     // with a case-insensitive default collation would call these duplicates.
-    let servers = servers();
-    let name = unique_name("case_keys");
-    let source = create_source(
-        &servers,
-        &name,
+    let case = Case::new(
+        "case_keys",
         "CREATE TABLE logins (id int PRIMARY KEY, login text NOT NULL UNIQUE); \
          INSERT INTO logins VALUES (1, 'Ada'), (2, 'ada'), (3, 'ADA'), (4, 'straße'), (5, 'STRASSE');",
     )
     .await;
-    let directory = std::env::temp_dir().join(format!("{name}-schema"));
-    std::fs::create_dir_all(&directory).unwrap();
-    std::fs::write(
-        directory.join("010_logins.sql"),
+    let (servers, source) = (&case.servers, &case.source);
+    let directory = case.schema_dir(&[(
+        "010_logins.sql",
         "CREATE TABLE logins (id INT PRIMARY KEY, login VARCHAR(40) NOT NULL, UNIQUE KEY (login));\n",
-    )
-    .unwrap();
+    )]);
     let run = run_pg2dolt(&[
         "--source",
-        &source,
+        source,
         "--target",
         &servers.mysql_url,
         "--schema-dir",
         directory.to_str().unwrap(),
     ]);
     run.assert_success();
-    let mut conn = mysql_connect(&with_database(&servers.mysql_url, &name)).await;
+    let mut conn = mysql_connect(&case.target_url()).await;
     let logins: Vec<String> = conn
         .query("SELECT login FROM logins ORDER BY id")
         .await

@@ -18,13 +18,12 @@ async fn demo_copy_into_dolt_makes_one_commit() {
         );
         return;
     };
-    let servers = servers();
-    let name = unique_name("dolt_demo");
-    let source = create_source(&servers, &name, &demo_sql()).await;
-    let report_path = std::env::temp_dir().join(format!("{name}.json"));
+    let case = Case::new("dolt_demo", &demo_sql()).await;
+    let source = case.source.as_str();
+    let report_path = case.report_path();
     let run = run_pg2dolt(&[
         "--source",
-        &source,
+        source,
         "--target",
         &dolt_url,
         "--author",
@@ -39,7 +38,7 @@ async fn demo_copy_into_dolt_makes_one_commit() {
     assert_eq!(report["target_kind"], "dolt");
     assert_eq!(report["dolt_commit"], hash.as_str());
 
-    let target = with_database(&dolt_url, &name);
+    let target = with_database(&dolt_url, &case.name);
     let mut conn = mysql_connect(&target).await;
     let log: Vec<(String, String, String)> = conn
         .query("SELECT commit_hash, committer, message FROM dolt_log ORDER BY date DESC")
@@ -52,5 +51,5 @@ async fn demo_copy_into_dolt_makes_one_commit() {
         .await
         .unwrap();
     assert_eq!(pending, Some(0));
-    assert_eq!(assert_tables_equal(&source, &target, &report).await, 13_060);
+    assert_eq!(assert_tables_equal(source, &target, &report).await, 13_060);
 }

@@ -14,16 +14,6 @@ CREATE TABLE tags (id integer PRIMARY KEY, name text NOT NULL);
 INSERT INTO tags SELECT g, 'tag ' || g FROM generate_series(1, 500) g;
 ";
 
-fn schema_dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
-    let directory = std::env::temp_dir().join(format!("{name}-schema"));
-    let _ = std::fs::remove_dir_all(&directory);
-    std::fs::create_dir_all(&directory).unwrap();
-    for (file, text) in files {
-        std::fs::write(directory.join(file), text).unwrap();
-    }
-    directory
-}
-
 async fn database_exists(servers: &Servers, name: &str) -> bool {
     let mut conn = mysql_connect(&servers.mysql_url).await;
     let found: Option<String> = conn
@@ -38,12 +28,9 @@ async fn database_exists(servers: &Servers, name: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_schema_syntax_error_names_file_and_line_before_any_data_moves() {
-    let servers = servers();
-    let name = unique_name("badschema");
-    let source = create_source(&servers, &name, NOTES).await;
-    let directory = schema_dir(
-        &name,
-        &[
+    let case = Case::new("badschema", NOTES).await;
+    let (servers, name, source) = (&case.servers, case.name.as_str(), case.source.as_str());
+    let directory = case.schema_dir(&[
             (
                 "010_tables.sql",
                 "CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(100) NOT NULL);\n",
@@ -56,7 +43,7 @@ async fn a_schema_syntax_error_names_file_and_line_before_any_data_moves() {
     );
     let run = run_pg2dolt(&[
         "--source",
-        &source,
+        source,
         "--target",
         &servers.mysql_url,
         "--schema-dir",
@@ -70,27 +57,24 @@ async fn a_schema_syntax_error_names_file_and_line_before_any_data_moves() {
         run.stderr
     );
     assert!(
-        !database_exists(&servers, &name).await,
+        !database_exists(servers, name).await,
         "the target database was not created"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_value_too_long_for_its_column_stops_the_run_and_names_it() {
-    let servers = servers();
-    let name = unique_name("toolong");
-    let source = create_source(&servers, &name, NOTES).await;
-    let directory = schema_dir(
-        &name,
-        &[(
+    let case = Case::new("toolong", NOTES).await;
+    let (servers, source) = (&case.servers, case.source.as_str());
+    let directory = case.schema_dir(&[(
             "010_tables.sql",
             "CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(10) NOT NULL);\nCREATE TABLE tags (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL);\n",
         )],
     );
-    let report_path = std::env::temp_dir().join(format!("{name}.json"));
+    let report_path = case.report_path();
     let run = run_pg2dolt(&[
         "--source",
-        &source,
+        source,
         "--target",
         &servers.mysql_url,
         "--schema-dir",
@@ -127,9 +111,8 @@ async fn a_value_too_long_for_its_column_stops_the_run_and_names_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_database_is_refused_without_replace_and_recreated_with_it() {
-    let servers = servers();
-    let name = unique_name("existing");
-    let source = create_source(&servers, &name, NOTES).await;
+    let case = Case::new("existing", NOTES).await;
+    let (servers, name, source) = (&case.servers, case.name.as_str(), case.source.as_str());
     let mut conn = mysql_connect(&servers.mysql_url).await;
     conn.query_drop(format!("CREATE DATABASE `{name}`"))
         .await
@@ -137,16 +120,14 @@ async fn an_existing_database_is_refused_without_replace_and_recreated_with_it()
     conn.query_drop(format!("CREATE TABLE `{name}`.keepme (x INT)"))
         .await
         .unwrap();
-    let directory = schema_dir(
-        &name,
-        &[(
+    let directory = case.schema_dir(&[(
             "010_tables.sql",
             "CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(100) NOT NULL);\nCREATE TABLE tags (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL);\n",
         )],
     );
     let arguments = [
         "--source",
-        &source,
+        source,
         "--target",
         &servers.mysql_url,
         "--schema-dir",
@@ -182,9 +163,8 @@ async fn an_existing_database_is_refused_without_replace_and_recreated_with_it()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_gets_one_line_and_a_distinct_exit_code() {
-    let servers = servers();
-    let name = unique_name("badinput");
-    let source = create_source(&servers, &name, NOTES).await;
+    let case = Case::new("badinput", NOTES).await;
+    let (servers, name, source) = (&case.servers, case.name.as_str(), case.source.as_str());
 
     // Malformed URLs: usage (2).
     run_pg2dolt(&[
@@ -194,12 +174,12 @@ async fn bad_input_gets_one_line_and_a_distinct_exit_code() {
         &servers.mysql_url,
     ])
     .assert_one_line_error(2);
-    run_pg2dolt(&["--source", &source, "--target", "mysql//nohost"]).assert_one_line_error(2);
+    run_pg2dolt(&["--source", source, "--target", "mysql//nohost"]).assert_one_line_error(2);
     run_pg2dolt(&["--target", &servers.mysql_url]).assert_one_line_error(2);
     // A missing schema directory: usage (2).
     let error = run_pg2dolt(&[
         "--source",
-        &source,
+        source,
         "--target",
         &servers.mysql_url,
         "--schema-dir",
@@ -216,7 +196,7 @@ async fn bad_input_gets_one_line_and_a_distinct_exit_code() {
     ])
     .assert_one_line_error(5);
     assert!(error.contains("Postgres"), "{error}");
-    let error = run_pg2dolt(&["--source", &source, "--target", "mysql://root@127.0.0.1:1"])
+    let error = run_pg2dolt(&["--source", source, "--target", "mysql://root@127.0.0.1:1"])
         .assert_one_line_error(5);
     assert!(error.contains("target"), "{error}");
 
@@ -252,7 +232,7 @@ async fn bad_input_gets_one_line_and_a_distinct_exit_code() {
     let target = servers
         .mysql_url
         .replace("root@", &format!("{role}:{secret}@"));
-    let run = run_pg2dolt(&["--source", &source, "--target", &target]);
+    let run = run_pg2dolt(&["--source", source, "--target", &target]);
     let error = run.assert_one_line_error(5);
     assert!(error.contains("Access denied"), "{error}");
     assert!(

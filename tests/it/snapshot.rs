@@ -59,14 +59,11 @@ async fn write_batches(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_copy_is_the_state_of_one_instant() {
-    let servers = servers();
-    let name = unique_name("pit");
-    let source = create_source(&servers, &name, SOURCE).await;
-    let schema_dir = std::env::temp_dir().join(format!("{name}-schema"));
-    std::fs::create_dir_all(&schema_dir).unwrap();
-    std::fs::write(schema_dir.join("010_tables.sql"), TARGET_SCHEMA).unwrap();
+    let case = Case::new("pit", SOURCE).await;
+    let (servers, source) = (&case.servers, case.source.as_str());
+    let schema_dir = case.schema_dir(&[("010_tables.sql", TARGET_SCHEMA)]);
 
-    let writer = pg_connect(&source).await;
+    let writer = pg_connect(source).await;
     let stop = Arc::new(AtomicBool::new(false));
     let batches = Arc::new(AtomicI64::new(0));
     let writer_task = tokio::spawn(write_batches(
@@ -78,10 +75,10 @@ async fn the_copy_is_the_state_of_one_instant() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 
-    let report_path = std::env::temp_dir().join(format!("{name}.json"));
+    let report_path = case.report_path();
     let run = tokio::task::spawn_blocking({
         let (source, target, schema, report) = (
-            source.clone(),
+            case.source.clone(),
             servers.mysql_url.clone(),
             schema_dir.clone(),
             report_path.clone(),
@@ -108,7 +105,7 @@ async fn the_copy_is_the_state_of_one_instant() {
     writer_task.await.unwrap();
     run.assert_success();
 
-    let mut target = mysql_connect(&with_database(&servers.mysql_url, &name)).await;
+    let mut target = mysql_connect(&case.target_url()).await;
     let newest: Option<i64> = target
         .query_first("SELECT MAX(id) FROM parent")
         .await

@@ -46,6 +46,49 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// One test's own databases: a Postgres source database loaded with the
+/// test's SQL and a target database of the same name.
+pub struct Case {
+    pub servers: Servers,
+    pub name: String,
+    /// the source database's URL
+    pub source: String,
+}
+
+impl Case {
+    pub async fn new(prefix: &str, sql: &str) -> Case {
+        let servers = servers();
+        let name = unique_name(prefix);
+        let source = create_source(&servers, &name, sql).await;
+        Case {
+            servers,
+            name,
+            source,
+        }
+    }
+
+    /// Where this test's JSON report goes.
+    pub fn report_path(&self) -> PathBuf {
+        std::env::temp_dir().join(format!("{}.json", self.name))
+    }
+
+    /// The target database's URL.
+    pub fn target_url(&self) -> String {
+        with_database(&self.servers.mysql_url, &self.name)
+    }
+
+    /// A fresh schema directory holding `files` (name, SQL).
+    pub fn schema_dir(&self, files: &[(&str, &str)]) -> PathBuf {
+        let directory = std::env::temp_dir().join(format!("{}-schema", self.name));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(&directory).unwrap();
+        for (file, text) in files {
+            std::fs::write(directory.join(file), text).unwrap();
+        }
+        directory
+    }
+}
+
 /// `url` with its path replaced by `/database`.
 pub fn with_database(url: &str, database: &str) -> String {
     let mut parsed = url::Url::parse(url).unwrap();
