@@ -7,7 +7,7 @@ use std::str::FromStr as _;
 use crate::cli::{CopyArgs, LoadMethodArg};
 use crate::error::{FailureKind, failure};
 use crate::plan::Mappings;
-use crate::target::schema::{self, SchemaFile};
+use crate::target::schema::{self, ParsedSchemaFile};
 
 /// Everything a copy run needs, validated.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct Settings {
     /// drop and recreate an existing target database
     pub replace: bool,
     /// schema files in apply order
-    pub schema_files: Vec<SchemaFile>,
+    pub schema_files: Vec<ParsedSchemaFile>,
     /// where the schema files came from (for logs and the report)
     pub schema_origin: String,
     /// Dolt commit message, when given
@@ -101,7 +101,7 @@ impl Settings {
             }
             None => (schema::embedded_files()?, "embedded".to_string()),
         };
-        schema::parse_files(&schema_files)?;
+        let schema_files = schema::parse_files(&schema_files)?;
 
         let author = arguments.author.trim().to_string();
         let well_formed = author

@@ -123,11 +123,20 @@ fn is_sql_file(name: &str) -> bool {
         .is_some_and(|extension| extension.eq_ignore_ascii_case("sql"))
 }
 
-/// Splits every file, before anything is applied. Statements that would
-/// leave the target database (`USE`, `CREATE/DROP DATABASE|SCHEMA`, as in
-/// DDL taken from a dump) are skipped with a warning: pg2dolt creates the
+/// A schema file split into the statements to apply.
+#[derive(Debug, Clone)]
+pub struct ParsedSchemaFile {
+    /// file name
+    pub name: String,
+    /// statements in file order, each with its first line
+    pub statements: Vec<Statement>,
+}
+
+/// Splits every file, once, before anything is applied. Statements that
+/// would leave the target database (`USE`, `CREATE/DROP DATABASE|SCHEMA`, as
+/// in DDL taken from a dump) are skipped with a warning: pg2dolt creates the
 /// target database and applies the files inside it.
-pub fn parse_files(files: &[SchemaFile]) -> anyhow::Result<Vec<(&SchemaFile, Vec<Statement>)>> {
+pub fn parse_files(files: &[SchemaFile]) -> anyhow::Result<Vec<ParsedSchemaFile>> {
     let mut parsed = Vec::new();
     for file in files {
         let mut statements = split_statements(&file.sql).map_err(|error| {
@@ -146,7 +155,10 @@ pub fn parse_files(files: &[SchemaFile]) -> anyhow::Result<Vec<(&SchemaFile, Vec
             }
             !leaves
         });
-        parsed.push((file, statements));
+        parsed.push(ParsedSchemaFile {
+            name: file.name.clone(),
+            statements,
+        });
     }
     Ok(parsed)
 }
@@ -170,14 +182,16 @@ fn leaves_database(statement: &str) -> bool {
 
 /// Applies the files, in order, to the connection's current database.
 #[instrument(skip_all, fields(files = files.len()))]
-pub async fn apply_schema_files(conn: &mut Conn, files: &[SchemaFile]) -> anyhow::Result<usize> {
-    let parsed = parse_files(files)?;
+pub async fn apply_schema_files(
+    conn: &mut Conn,
+    files: &[ParsedSchemaFile],
+) -> anyhow::Result<usize> {
     let mut applied = 0;
-    for (file, statements) in parsed {
-        for statement in statements {
+    for file in files {
+        for statement in &file.statements {
             debug!(file = %file.name, line = statement.line, "applying statement");
             if let Err(error) = conn.query_drop(statement.text.as_str()).await {
-                let (line, message) = locate_error(&statement, &error);
+                let (line, message) = locate_error(statement, &error);
                 return Err(failure(
                     FailureKind::Plan,
                     format!("schema file {} line {line}: {message}", file.name),
@@ -268,7 +282,7 @@ mod tests {
         }];
         let parsed = parse_files(&files).unwrap();
         let kept: Vec<&str> = parsed[0]
-            .1
+            .statements
             .iter()
             .map(|statement| statement.text.as_str())
             .collect();
