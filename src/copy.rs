@@ -24,6 +24,7 @@ use crate::plan::TablePlan;
 use crate::source::copy::copy_statement;
 use crate::source::snapshot::open_reader;
 use crate::target::load::{LoadColumn, LoadMethod, load_table};
+use crate::types::PgKind;
 
 /// Chunks in flight between a reader and its loader, per table.
 const CHANNEL_CAPACITY: usize = 8;
@@ -177,21 +178,10 @@ async fn copy_table(
             .map(|column| column.converter.clone())
             .collect(),
     );
-    let source_columns: Vec<(&str, &crate::types::PgKind)> = plan
+    let source_columns: Vec<(&str, &PgKind)> = plan
         .columns
         .iter()
-        .map(|column| {
-            let kind = plan
-                .source
-                .columns
-                .iter()
-                .find(|source| source.name == column.source)
-                .map(|source| &source.kind);
-            (
-                column.source.as_str(),
-                kind.unwrap_or(&crate::types::PgKind::Other),
-            )
-        })
+        .map(|column| (column.source.as_str(), &column.source_kind))
         .collect();
     let statement = copy_statement(&plan.source.schema, &plan.source.name, &source_columns);
     let load_columns: Vec<LoadColumn> = plan

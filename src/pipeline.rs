@@ -106,11 +106,12 @@ async fn check_plan_on_scratch(
     tables: &[SourceTable],
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let scratch = format!(
-        "pg2dolt_plan_{}_{}",
-        std::process::id(),
-        started.elapsed().subsec_nanos() % 100_000
-    );
+    // Unique across concurrent runs, also in containers where every job is
+    // process 1: the wall clock's nanoseconds tell them apart.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    let scratch = format!("pg2dolt_plan_{}_{nanos}", std::process::id());
     crate::target::create_database(admin, &scratch, server.kind).await?;
     let checked = async {
         let mut conn = crate::target::connect(&settings.target, Some(&scratch)).await?;

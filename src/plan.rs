@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::convert::value::Converter;
 use crate::source::catalog::{SourceColumn, SourceTable};
 use crate::target::catalog::{TargetColumn, TargetTable};
+use crate::types::PgKind;
 
 /// Explicit source → target names for what the rules cannot match.
 #[derive(Debug, Clone, Default)]
@@ -82,6 +83,9 @@ pub struct ColumnPlan {
     pub source: String,
     /// source type as Postgres names it
     pub source_type: String,
+    /// the source base type's kind (decides the COPY select expression)
+    #[serde(skip)]
+    pub source_kind: PgKind,
     /// target column
     pub target: String,
     /// target column type as the server names it
@@ -275,6 +279,7 @@ fn plan_column(
     Ok(ColumnPlan {
         source: source.name.clone(),
         source_type: source.type_name.clone(),
+        source_kind: source.kind.clone(),
         target: target.name.clone(),
         target_type: target.column_type.clone(),
         rule,
@@ -326,7 +331,7 @@ fn normalize(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{MySqlType, PgKind};
+    use crate::types::MySqlType;
 
     fn source(name: &str, columns: &[(&str, PgKind)]) -> SourceTable {
         SourceTable {
