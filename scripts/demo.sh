@@ -8,9 +8,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/servers.sh
 source scripts/lib/servers.sh
 
-trap stop_servers EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_servers_on_exit
 
 install_missing_packages
 cargo build --release --locked --quiet

@@ -11,9 +11,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/servers.sh
 source scripts/lib/servers.sh
 
-trap stop_servers EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_servers_on_exit
 
 if [ -z "${PG2DOLT_TEST_PG_URL:-}" ] || [ -z "${PG2DOLT_TEST_MYSQL_URL:-}" ]; then
     install_missing_packages

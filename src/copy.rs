@@ -274,7 +274,7 @@ async fn stream_rows(
     let stream = reader
         .copy_out(statement)
         .await
-        .map_err(|error| anyhow!("{}", crate::source::describe_pg_error(&error)))
+        .map_err(|error| crate::source::pg_error(&error))
         .with_context(|| format!("COPY out of {}", plan.source_name))?;
     futures_util::pin_mut!(stream);
     let key_columns = plan.key_columns();
@@ -290,7 +290,7 @@ async fn stream_rows(
     };
     while let Some(data) = stream.next().await {
         let data = data
-            .map_err(|error| anyhow!("{}", crate::source::describe_pg_error(&error)))
+            .map_err(|error| crate::source::pg_error(&error))
             .with_context(|| format!("reading COPY data of {}", plan.source_name))?;
         let mut rest: &[u8] = &data;
         // A row split across messages is completed first.

@@ -3,7 +3,7 @@
 # MariaDB (and a Dolt sql-server when `dolt` is on PATH), each on a free port
 # under one temporary directory, stopped and removed by stop_servers.
 #
-# Source this file, call start_* functions, and `trap stop_servers EXIT`.
+# Source this file, call stop_servers_on_exit, then the start_* functions.
 
 SERVERS_DIR=""
 PG_BIN=""
@@ -153,6 +153,14 @@ YAML
     wait_for 60 "dolt sql-server" bash -c "exec 3<>/dev/tcp/127.0.0.1/$DOLT_PORT"
     export PG2DOLT_TEST_DOLT_URL="mysql://root@127.0.0.1:$DOLT_PORT"
     log "Dolt $(dolt version | head -1) on port $DOLT_PORT"
+}
+
+# Stops and removes the servers however the script ends (an interrupt exits
+# with the conventional 130/143).
+stop_servers_on_exit() {
+    trap stop_servers EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
 }
 
 stop_servers() {

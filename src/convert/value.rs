@@ -304,16 +304,23 @@ fn count_chars(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&byte| byte & 0xc0 != 0x80).count() as u64
 }
 
+/// The number's text, refusing Postgres' NaN and ±Infinity, which no MySQL
+/// numeric type can store.
+fn finite_number<'a>(raw: &'a [u8], target: &str) -> Result<&'a str, String> {
+    let text = std::str::from_utf8(raw).map_err(|_| "not a number".to_string())?;
+    if matches!(text, "NaN" | "Infinity" | "-Infinity") {
+        return Err(format!("NaN and infinity cannot be stored in {target}"));
+    }
+    Ok(text)
+}
+
 fn convert_decimal(
     raw: Cow<'_, [u8]>,
     integer_digits: u32,
     scale: u32,
     unsigned: bool,
 ) -> Result<Value<'_>, String> {
-    let text = std::str::from_utf8(&raw).map_err(|_| "not a number".to_string())?;
-    if matches!(text, "NaN" | "Infinity" | "-Infinity") {
-        return Err("NaN and infinity cannot be stored in DECIMAL".to_string());
-    }
+    let text = finite_number(&raw, "DECIMAL")?;
     let unsigned_text = text.strip_prefix('-').unwrap_or(text);
     if unsigned
         && text.starts_with('-')
@@ -358,10 +365,7 @@ fn convert_decimal(
 }
 
 fn convert_float(raw: Cow<'_, [u8]>, single_precision: bool) -> Result<Value<'_>, String> {
-    let text = std::str::from_utf8(&raw).map_err(|_| "not a number".to_string())?;
-    if matches!(text, "NaN" | "Infinity" | "-Infinity") {
-        return Err("NaN and infinity cannot be stored in MySQL floating point".to_string());
-    }
+    let text = finite_number(&raw, "MySQL floating point")?;
     if single_precision {
         let value: f64 = text.parse().map_err(|_| "not a number".to_string())?;
         #[expect(

@@ -47,6 +47,12 @@ pub async fn connect(config: &Config, role: &str) -> anyhow::Result<Client> {
     Ok(client)
 }
 
+/// A Postgres error as an anyhow error carrying [`describe_pg_error`]'s line.
+#[must_use]
+pub fn pg_error(error: &tokio_postgres::Error) -> anyhow::Error {
+    anyhow::anyhow!("{}", describe_pg_error(error))
+}
+
 /// A Postgres error as one line: the server's message when there is one, the
 /// driver's otherwise (never the connection string).
 #[must_use]

@@ -72,7 +72,7 @@ pub async fn open_reader(config: &Config, snapshot_id: &str, role: &str) -> anyh
     client
         .batch_execute(&statements)
         .await
-        .map_err(|error| anyhow::anyhow!("{}", super::describe_pg_error(&error)))
+        .map_err(|error| super::pg_error(&error))
         .with_context(|| format!("importing snapshot {snapshot_id} on {role}"))?;
     Ok(client)
 }

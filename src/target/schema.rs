@@ -208,10 +208,7 @@ pub async fn apply_schema_files(
 /// the line the server names (MySQL/MariaDB: "at line N"; Dolt: "at
 /// position N", a byte offset).
 fn locate_error(statement: &Statement, error: &mysql_async::Error) -> (usize, String) {
-    let message = match error {
-        mysql_async::Error::Server(server) => format!("{} (error {})", server.message, server.code),
-        other => other.to_string(),
-    };
+    let message = super::describe_mysql_error(error);
     let number_after = |marker: &str| -> Option<usize> {
         let position = message.rfind(marker)? + marker.len();
         message[position..]
