@@ -19,13 +19,10 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The copy flags, whether `copy` was named or not.
+    /// The command to run; copy when none was named.
     #[must_use]
-    pub fn into_copy_args(self) -> CopyArgs {
-        match self.command {
-            Some(Command::Copy(arguments)) => arguments,
-            None => self.copy,
-        }
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Copy(self.copy))
     }
 }
 
@@ -34,6 +31,43 @@ impl Cli {
 pub enum Command {
     /// Copy the source database into a fresh target database (the default).
     Copy(CopyArgs),
+    /// Check, without moving data, everything that would make a copy fail:
+    /// names and types on both sides (the schema files are applied to a
+    /// scratch database) and source data the target cannot hold. Exit code
+    /// 3 when the copy would fail.
+    Plan(PlanArgs),
+}
+
+impl Command {
+    /// The copy flags every command shares.
+    #[must_use]
+    pub fn copy_args(&self) -> &CopyArgs {
+        match self {
+            Command::Copy(arguments) => arguments,
+            Command::Plan(arguments) => &arguments.copy,
+        }
+    }
+}
+
+/// Flags of `pg2dolt plan`: those of copy, and the output format.
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    /// The copy flags.
+    #[command(flatten)]
+    pub copy: CopyArgs,
+
+    /// Output: a readable table on stderr, or JSON on stdout.
+    #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+/// `--format` values of `pg2dolt plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// A table for people, on stderr.
+    Text,
+    /// One JSON document, on stdout.
+    Json,
 }
 
 /// Flags of `pg2dolt copy`.
@@ -112,6 +146,40 @@ pub struct CopyArgs {
     /// Tables copied at the same time [default: number of CPUs].
     #[arg(long, env = "PG2DOLT_JOBS", value_name = "N")]
     pub jobs: Option<usize>,
+
+    /// Copy only tables matching this glob on schema.table (`*`, `?`; a
+    /// pattern without a dot matches the table name). Repeatable.
+    #[arg(
+        long,
+        env = "PG2DOLT_INCLUDE",
+        value_delimiter = ',',
+        value_name = "GLOB"
+    )]
+    pub include: Vec<String>,
+
+    /// Leave out tables matching this glob on schema.table. Repeatable.
+    #[arg(
+        long,
+        env = "PG2DOLT_EXCLUDE",
+        value_delimiter = ',',
+        value_name = "GLOB"
+    )]
+    pub exclude: Vec<String>,
+
+    /// Postgres schema to copy from. Repeatable [default: public].
+    #[arg(
+        long = "source-schema",
+        env = "PG2DOLT_SOURCE_SCHEMA",
+        value_delimiter = ',',
+        value_name = "SCHEMA"
+    )]
+    pub source_schemas: Vec<String>,
+
+    /// Copy the leaf partitions of partitioned tables as tables of their own
+    /// (the target must have tables by their names) instead of copying each
+    /// partitioned table once, with all its partitions' rows.
+    #[arg(long, env = "PG2DOLT_PARTITIONS_AS_TABLES")]
+    pub partitions_as_tables: bool,
 
     /// Keep the target database when the run fails (default: drop the
     /// database this run created, so a re-run starts clean).

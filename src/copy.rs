@@ -21,10 +21,10 @@ use crate::convert::mysql_text::Format;
 use crate::convert::row::{RowConverter, RowError, describe_key};
 use crate::error::{FailureKind, failure};
 use crate::plan::TablePlan;
-use crate::source::copy::copy_statement;
+use crate::source::copy::{copy_statement, table_reference};
 use crate::source::snapshot::open_reader;
 use crate::target::load::{LoadColumn, LoadMethod, load_table};
-use crate::types::PgKind;
+use crate::types::SourceExpression;
 
 /// Chunks in flight between a reader and its loader, per table.
 const CHANNEL_CAPACITY: usize = 8;
@@ -178,12 +178,19 @@ async fn copy_table(
             .map(|column| column.converter.clone())
             .collect(),
     );
-    let source_columns: Vec<(&str, &PgKind)> = plan
+    let source_columns: Vec<(&str, SourceExpression)> = plan
         .columns
         .iter()
-        .map(|column| (column.source.as_str(), &column.source_kind))
+        .map(|column| (column.source.as_str(), column.expression))
         .collect();
-    let statement = copy_statement(&plan.source.schema, &plan.source.name, &source_columns);
+    let statement = copy_statement(
+        &table_reference(
+            &plan.source.schema,
+            &plan.source.name,
+            plan.source.partitioned,
+        ),
+        &source_columns,
+    );
     let load_columns: Vec<LoadColumn> = plan
         .columns
         .iter()

@@ -4,6 +4,7 @@
 //! The folders follow the data: `source` (Postgres) → `convert` (pure) →
 //! `target` (MySQL protocol), with `pipeline` calling the phases in order.
 
+pub mod checks;
 pub mod cli;
 pub mod convert;
 pub mod copy;
@@ -12,6 +13,7 @@ pub mod logging;
 pub mod pipeline;
 pub mod plan;
 pub mod report;
+pub mod selection;
 pub mod settings;
 pub mod source;
 pub mod target;
@@ -22,7 +24,9 @@ use std::time::Instant;
 
 use tracing::{error, info};
 
-use crate::cli::{CopyArgs, LogFormat};
+use crate::error::FailureKind;
+
+use crate::cli::{Command, LogFormat, PlanFormat};
 use crate::report::{Report, Status};
 use crate::settings::{Settings, redact_text};
 
@@ -35,23 +39,39 @@ pub const EXIT_SIGINT: u8 = 130;
 /// Exit code for SIGTERM.
 pub const EXIT_SIGTERM: u8 = 143;
 
-/// Runs `pg2dolt copy` to the end and returns the exit code. Errors are
+/// Runs a command to the end and returns the exit code. Errors are
 /// printed once, on one line, with every secret redacted.
-pub async fn run_copy(arguments: CopyArgs, secrets: &[String]) -> u8 {
+pub async fn run(command: Command, secrets: &[String]) -> u8 {
     let started = Instant::now();
+    let arguments = command.copy_args();
+    let plan_format = match &command {
+        Command::Plan(plan) => Some(plan.format),
+        Command::Copy(_) => None,
+    };
     let output = Output {
         secrets,
         json: arguments.logging.log_format == LogFormat::Json,
+        plan_format,
     };
-    let mut report = Report::start();
-    let settings = match Settings::resolve(&arguments) {
+    let mut report = Report::start(if plan_format.is_some() {
+        "plan"
+    } else {
+        "copy"
+    });
+    let settings = match Settings::resolve(arguments) {
         Ok(settings) => settings,
         Err(error) => return output.fail(&error, &mut report, None, started),
     };
     info!(source = %settings.source_display, target = %settings.target_display, database = %settings.database,
-        schema = %settings.schema_origin, jobs = settings.jobs, replace = settings.replace, "pg2dolt starting");
+        schema = %settings.schema_origin, jobs = settings.jobs, replace = settings.replace, command = %report.command, "pg2dolt starting");
     let outcome = tokio::select! {
-        result = pipeline::run(&settings, &mut report) => Some(result),
+        result = async {
+            if plan_format.is_some() {
+                pipeline::run_plan(&settings, &mut report).await
+            } else {
+                pipeline::run(&settings, &mut report).await
+            }
+        } => Some(result),
         signal = wait_for_signal() => {
             report.status = Status::Interrupted;
             report.exit_code = signal;
@@ -59,6 +79,21 @@ pub async fn run_copy(arguments: CopyArgs, secrets: &[String]) -> u8 {
         }
     };
     match outcome {
+        Some(Ok(())) if plan_format.is_some() => {
+            let code = if report.problems.is_empty() {
+                0
+            } else {
+                FailureKind::Plan.exit_code()
+            };
+            report.status = if code == 0 {
+                Status::Succeeded
+            } else {
+                Status::Failed
+            };
+            report.exit_code = code;
+            let written = output.finish(&settings, &mut report, started);
+            if written { code } else { error::EXIT_RUNTIME }
+        }
         Some(Ok(())) => {
             report.status = Status::Succeeded;
             let written = output.finish(&settings, &mut report, started);
@@ -83,6 +118,8 @@ pub async fn run_copy(arguments: CopyArgs, secrets: &[String]) -> u8 {
 struct Output<'a> {
     secrets: &'a [String],
     json: bool,
+    /// `pg2dolt plan`'s output format (None for copy)
+    plan_format: Option<PlanFormat>,
 }
 
 impl Output<'_> {
@@ -98,6 +135,10 @@ impl Output<'_> {
             self.error_line(&error::one_line(&error), error::EXIT_RUNTIME);
             written = false;
         }
+        if let Some(format) = self.plan_format {
+            self.tell_plan(format, report);
+            return written;
+        }
         if report.status == Status::Failed && report.tables.is_empty() && !report.target_dropped {
             return written;
         }
@@ -108,6 +149,28 @@ impl Output<'_> {
             eprint!("{}", redact_text(&report.summary(), self.secrets));
         }
         written
+    }
+
+    /// `pg2dolt plan`'s answer: JSON on stdout, or the table on stderr.
+    fn tell_plan(&self, format: PlanFormat, report: &Report) {
+        match format {
+            PlanFormat::Json => {
+                let json = serde_json::to_string_pretty(report).unwrap_or_default();
+                let mut stdout = std::io::stdout();
+                let _ = writeln!(stdout, "{}", redact_text(&json, self.secrets));
+            }
+            PlanFormat::Text if self.json => {
+                info!(
+                    problems = report.problems.len(),
+                    warnings = report.warnings.len(),
+                    tables = report.planned.len(),
+                    "plan finished"
+                );
+            }
+            PlanFormat::Text => {
+                eprint!("{}", redact_text(&report.plan_summary(), self.secrets));
+            }
+        }
     }
 
     /// Records a failure in the report and tells it once.

@@ -15,9 +15,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let arguments = cli.into_copy_args();
-    let secrets = pg2dolt::settings::secrets_of(&arguments);
-    pg2dolt::logging::init(&arguments.logging, secrets.clone());
+    let command = cli.into_command();
+    let secrets = pg2dolt::settings::secrets_of(command.copy_args());
+    pg2dolt::logging::init(&command.copy_args().logging, secrets.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = runtime.block_on(pg2dolt::run_copy(arguments, &secrets));
+    let code = runtime.block_on(pg2dolt::run(command, &secrets));
     // Do not wait for connection tasks still winding down.
     runtime.shutdown_background();
     ExitCode::from(code)

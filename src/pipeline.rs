@@ -12,26 +12,43 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use tracing::{error, info, warn};
 
+use crate::checks::run_checks;
 use crate::cli::LoadMethodArg;
 use crate::copy::{CopyJob, copy_tables};
 use crate::error::{FailureKind, failure};
-use crate::plan::{TablePlan, build_plan};
-use crate::report::{Report, TableReport};
+use crate::plan::{Plan, Problem, ProblemKind, TablePlan, build_plan};
+use crate::report::{PlannedTable, Report, TableReport};
 use crate::settings::Settings;
 use crate::source::catalog::{SourceTable, read_catalog};
-use crate::source::snapshot::{Snapshot, export_snapshot};
+use crate::source::snapshot::{Snapshot, export_snapshot, open_reader};
 use crate::target::catalog::TargetTable;
 use crate::target::load::LoadMethod;
 use crate::target::{TargetKind, TargetServer, dolt, fixup, schema};
 
-/// Runs one copy. The report is updated as phases complete.
-pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
+/// What the phases before the copy learned.
+struct Prepared {
+    /// holds the snapshot open until the copy is done
+    coordinator: tokio_postgres::Client,
+    snapshot: Snapshot,
+    /// the source tables to copy
+    tables: Vec<SourceTable>,
+    /// source tables left out by --include/--exclude
+    excluded: Vec<SourceTable>,
+    /// a connection to the target server, no database selected
+    admin: Conn,
+    server: TargetServer,
+    /// the target database exists already
+    exists: bool,
+}
+
+/// Snapshot, source catalog, target server: everything both commands need
+/// before planning.
+async fn prepare(settings: &Settings, report: &mut Report) -> anyhow::Result<Prepared> {
     report.source.clone_from(&settings.source_display);
     report.target.clone_from(&settings.target_display);
     report.database.clone_from(&settings.database);
     report.schema.clone_from(&settings.schema_origin);
 
-    // The coordinator holds the snapshot open until the copy is done.
     let coordinator = crate::source::connect(&settings.source, "coordinator").await?;
     let started = Instant::now();
     let snapshot = export_snapshot(&coordinator).await?;
@@ -39,9 +56,19 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     report.snapshot = Some(snapshot.clone());
 
     let started = Instant::now();
-    let tables = read_catalog(&coordinator, &settings.source_schemas).await?;
+    let catalog = read_catalog(
+        &coordinator,
+        &settings.source_schemas,
+        settings.partitions_as_tables,
+    )
+    .await?;
+    for pattern in settings.selection.unmatched_includes(&catalog) {
+        warn!(pattern = %pattern, "--include matches no source table");
+    }
+    let (tables, excluded) = settings.selection.split(catalog);
     info!(
         tables = tables.len(),
+        excluded = excluded.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "source catalog read"
     );
@@ -49,8 +76,13 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
         return Err(failure(
             FailureKind::Plan,
             format!(
-                "the source has no tables in schema {}",
-                settings.source_schemas.join(", ")
+                "no source table to copy in schema {}{}",
+                settings.source_schemas.join(", "),
+                if excluded.is_empty() {
+                    ""
+                } else {
+                    " (all are excluded)"
+                }
             ),
         ));
     }
@@ -61,7 +93,46 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     report.target_kind = Some(server.kind);
     report.target_version = Some(server.describe());
     let exists = crate::target::database_exists(&mut admin, &settings.database).await?;
-    if exists && !settings.replace {
+    Ok(Prepared {
+        coordinator,
+        snapshot,
+        tables,
+        excluded,
+        admin,
+        server,
+        exists,
+    })
+}
+
+/// Runs `pg2dolt plan`: every problem a copy would meet, without moving
+/// data. The report carries the plan and the problems.
+pub async fn run_plan(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
+    let mut prepared = prepare(settings, report).await?;
+    let mut plan = check_plan_on_scratch(settings, &mut prepared).await?;
+    if prepared.exists && !settings.replace {
+        plan.problems.push(Problem {
+            kind: ProblemKind::TargetExists,
+            source_table: None,
+            target_table: None,
+            column: None,
+            target_type: None,
+            detail: format!(
+                "database {} exists; copy would refuse it without --replace",
+                settings.database
+            ),
+            rows: None,
+            examples: Vec::new(),
+        });
+    }
+    record_plan(report, &plan);
+    let _ = prepared.admin.disconnect().await;
+    Ok(())
+}
+
+/// Runs one copy. The report is updated as phases complete.
+pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
+    let mut prepared = prepare(settings, report).await?;
+    if prepared.exists && !settings.replace {
         return Err(failure(
             FailureKind::Usage,
             format!(
@@ -70,9 +141,19 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
             ),
         ));
     }
+    let plan = check_plan_on_scratch(settings, &mut prepared).await?;
+    record_plan(report, &plan);
+    refuse_problems(&plan.problems)?;
 
-    check_plan_on_scratch(&mut admin, &server, settings, &tables).await?;
-
+    let Prepared {
+        coordinator,
+        snapshot,
+        tables,
+        mut admin,
+        server,
+        exists,
+        ..
+    } = prepared;
     if exists {
         warn!(database = %settings.database, "dropping the existing target database (--replace)");
         crate::target::drop_database(&mut admin, &settings.database).await?;
@@ -96,15 +177,52 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Applies the schema files to a scratch database and plans against it, so
-/// bad schema SQL or a mismatch stops the run before any existing database
-/// is touched and before any data moves.
+/// The plan's problems and warnings, in the log and the report.
+fn record_plan(report: &mut Report, plan: &Plan) {
+    for warning in &plan.warnings {
+        warn!("{warning}");
+    }
+    for problem in &plan.problems {
+        error!(kind = ?problem.kind, "plan: {problem}");
+    }
+    report.planned = plan.tables.iter().map(PlannedTable::from).collect();
+    report.problems.clone_from(&plan.problems);
+    report.warnings.clone_from(&plan.warnings);
+}
+
+/// Stops a copy that would fail: exit code 6 when only data is at fault
+/// (the schema is right, some values do not fit), else 3.
+fn refuse_problems(problems: &[Problem]) -> anyhow::Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let data_only = problems
+        .iter()
+        .all(|problem| matches!(problem.kind, ProblemKind::Value | ProblemKind::Collision));
+    let kind = if data_only {
+        FailureKind::Data
+    } else {
+        FailureKind::Plan
+    };
+    let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    Err(failure(
+        kind,
+        format!(
+            "the plan found {} problem(s); nothing was copied: {}",
+            problems.len(),
+            listed.join("; ")
+        ),
+    ))
+}
+
+/// Applies the schema files to a scratch database, plans against it and
+/// checks the source data, so bad schema SQL, a mismatch or a value that
+/// does not fit stops the run before any existing database is touched and
+/// before any data moves.
 async fn check_plan_on_scratch(
-    admin: &mut Conn,
-    server: &TargetServer,
     settings: &Settings,
-    tables: &[SourceTable],
-) -> anyhow::Result<()> {
+    prepared: &mut Prepared,
+) -> anyhow::Result<Plan> {
     let started = Instant::now();
     // Unique across concurrent runs, also in containers where every job is
     // process 1: the wall clock's nanoseconds tell them apart.
@@ -112,48 +230,96 @@ async fn check_plan_on_scratch(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos());
     let scratch = format!("pg2dolt_plan_{}_{nanos}", std::process::id());
-    crate::target::create_database(admin, &scratch, server.kind).await?;
-    let checked = async {
+    crate::target::create_database(&mut prepared.admin, &scratch, prepared.server.kind).await?;
+    let targets = async {
         let mut conn = crate::target::connect(&settings.target, Some(&scratch)).await?;
         schema::apply_schema_files(&mut conn, &settings.schema_files).await?;
         let targets = crate::target::catalog::read_catalog(&mut conn, &scratch).await?;
         let _ = conn.disconnect().await;
-        plan_tables(settings, tables, &targets).map(|_| ())
+        anyhow::Ok(targets)
     }
     .await;
-    crate::target::drop_database(admin, &scratch)
+    crate::target::drop_database(&mut prepared.admin, &scratch)
         .await
         .context("dropping the scratch database")?;
-    checked?;
+    let targets = targets?;
+    let mut plan = build_plan(
+        &prepared.tables,
+        &prepared.excluded,
+        &targets,
+        &settings.mappings,
+    );
     info!(
+        tables = plan.tables.len(),
+        problems = plan.problems.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "plan checked on a scratch database"
     );
-    Ok(())
+    let started = Instant::now();
+    let readers = settings.jobs.min(plan.tables.len()).max(1);
+    let mut clients = Vec::with_capacity(readers);
+    for index in 0..readers {
+        clients.push(
+            open_reader(
+                &settings.source,
+                &prepared.snapshot.id,
+                &format!("checker {index}"),
+            )
+            .await?,
+        );
+    }
+    let found = run_checks(&clients, &plan.tables).await?;
+    info!(
+        problems = found.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "source data checked"
+    );
+    plan.problems.extend(found);
+    plan.warnings.extend(collation_warnings(&plan.tables));
+    Ok(plan)
 }
 
-/// Builds the plan, logging every pair and every mismatch.
+/// A unique key that ignores case may turn distinct Postgres values into
+/// duplicates; the check folds case with lower(), which approximates the
+/// collation (accent-insensitive ones fold more).
+fn collation_warnings(plans: &[TablePlan]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for plan in plans {
+        for key in &plan.target_table.unique_keys {
+            let folding: Vec<String> = key
+                .iter()
+                .filter_map(|name| plan.target_table.columns.iter().find(|c| &c.name == name))
+                .filter(|column| column.ignores_case())
+                .map(|column| {
+                    format!(
+                        "{} ({})",
+                        column.name,
+                        column.collation.as_deref().unwrap_or_default()
+                    )
+                })
+                .collect();
+            if !folding.is_empty() {
+                warnings.push(format!(
+                    "target table {}: a unique key compares {} ignoring case; pg2dolt checked the source for values equal after lower(), but the collation may also fold accents",
+                    plan.target,
+                    folding.join(", ")
+                ));
+            }
+        }
+    }
+    warnings
+}
+
+/// Builds the plan on the new database; it matches the scratch plan, which
+/// had no problems.
 fn plan_tables(
     settings: &Settings,
     tables: &[SourceTable],
     targets: &[TargetTable],
 ) -> anyhow::Result<Vec<TablePlan>> {
-    match build_plan(tables, targets, &settings.mappings) {
-        Ok(plans) => Ok(plans),
-        Err(problems) => {
-            for problem in &problems {
-                error!(problem = %problem, "plan mismatch");
-            }
-            Err(failure(
-                FailureKind::Plan,
-                format!(
-                    "the plan found {} mismatch(es): {}",
-                    problems.len(),
-                    problems.join("; ")
-                ),
-            ))
-        }
-    }
+    let plan = build_plan(tables, &[], targets, &settings.mappings);
+    refuse_problems(&plan.problems)?;
+    Ok(plan.tables)
 }
 
 fn log_plan(plans: &[TablePlan]) {
@@ -238,6 +404,18 @@ async fn fill_database(
     let fixups = foreign_key_tables(&targets);
     fixup::resolve_foreign_keys(&mut conn, &fixups).await?;
     report.foreign_key_fixups = fixups.into_iter().map(|(table, _)| table).collect();
+
+    let counters: Vec<(String, String)> = targets
+        .iter()
+        .filter_map(|table| {
+            let column = table.columns.iter().find(|column| column.auto_increment)?;
+            Some((table.name.clone(), column.name.clone()))
+        })
+        .collect();
+    report.auto_increment = fixup::continue_auto_increment(&mut conn, &counters)
+        .await?
+        .into_iter()
+        .collect();
 
     verify_counts(&mut conn, &job.plans, &copied).await?;
     if server.kind == TargetKind::Dolt {

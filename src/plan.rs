@@ -13,20 +13,20 @@ use serde::Serialize;
 use crate::convert::value::Converter;
 use crate::source::catalog::{SourceColumn, SourceTable};
 use crate::target::catalog::{TargetColumn, TargetTable};
-use crate::types::PgKind;
+use crate::types::{PgKind, SourceExpression};
 
-/// Explicit source → target names for what the rules cannot match.
+/// Explicit source → target names for what the rules cannot match:
+/// `table=Target`, `schema.table=Target`, `table.column=Target` or
+/// `schema.table.column=Target`.
 #[derive(Debug, Clone, Default)]
 pub struct Mappings {
-    /// source table → target table
-    pub tables: BTreeMap<String, String>,
-    /// (source table, source column) → target column
-    pub columns: BTreeMap<(String, String), String>,
+    /// source name as written → target name
+    entries: BTreeMap<String, String>,
 }
 
 impl Mappings {
-    /// Parses `table=Target` and `table.column=Target` entries (from `--map`
-    /// flags and mapping-file lines; blank lines and `#` comments skipped).
+    /// Parses `source=target` entries (from `--map` flags and mapping-file
+    /// lines; blank lines and `#` comments skipped).
     pub fn parse<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<Mappings, String> {
         let mut mappings = Mappings::default();
         for entry in entries {
@@ -37,19 +37,146 @@ impl Mappings {
             let Some((source, target)) = entry.split_once('=') else {
                 return Err(format!("mapping {entry:?} is not source=target"));
             };
-            let (source, target) = (source.trim(), target.trim().to_string());
+            let (source, target) = (source.trim(), target.trim());
             if source.is_empty() || target.is_empty() {
                 return Err(format!("mapping {entry:?} has an empty side"));
             }
-            match source.split_once('.') {
-                Some((table, column)) => mappings
-                    .columns
-                    .insert((table.to_string(), column.to_string()), target),
-                None => mappings.tables.insert(source.to_string(), target),
-            };
+            mappings
+                .entries
+                .insert(source.to_string(), target.to_string());
         }
         Ok(mappings)
     }
+
+    /// The entry for the first of `keys` that has one: (key, target).
+    fn lookup(&self, keys: [String; 2]) -> Option<(&str, &str)> {
+        let [qualified, short] = keys;
+        self.entries
+            .get_key_value(&qualified)
+            .or_else(|| self.entries.get_key_value(&short))
+            .map(|(key, target)| (key.as_str(), target.as_str()))
+    }
+
+    /// The mapped target table for a source table: (entry, target).
+    fn table(&self, source: &SourceTable) -> Option<(&str, &str)> {
+        self.lookup([source.qualified_name(), source.name.clone()])
+    }
+
+    /// The mapped target column for a source column: (entry, target).
+    fn column(&self, source: &SourceTable, column: &str) -> Option<(&str, &str)> {
+        self.lookup([
+            format!("{}.{column}", source.qualified_name()),
+            format!("{}.{column}", source.name),
+        ])
+    }
+}
+
+/// What kind of problem the plan found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// a source table or column the target lacks
+    MissingOnTarget,
+    /// a target table or column nothing copies into
+    MissingOnSource,
+    /// two names match one, or a mapping names nothing
+    Naming,
+    /// a (source type, target type) pair with no exact conversion
+    TypePair,
+    /// values in the source that the target column cannot hold
+    Value,
+    /// distinct source values that are equal under a target unique key
+    Collision,
+    /// the target database exists and --replace was not given
+    TargetExists,
+}
+
+/// One thing that would make the copy fail, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// what kind of problem
+    pub kind: ProblemKind,
+    /// `schema.table` on the source, when one is involved
+    pub source_table: Option<String>,
+    /// the target table, when one is involved
+    pub target_table: Option<String>,
+    /// the column (`source → target`, or one side's name)
+    pub column: Option<String>,
+    /// the target column type, for type and value problems
+    pub target_type: Option<String>,
+    /// what is wrong
+    pub detail: String,
+    /// source rows affected (value and collision problems)
+    pub rows: Option<u64>,
+    /// up to a few offending rows: key and value
+    pub examples: Vec<String>,
+}
+
+impl Problem {
+    fn new(kind: ProblemKind, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind,
+            source_table: None,
+            target_table: None,
+            column: None,
+            target_type: None,
+            detail: detail.into(),
+            rows: None,
+            examples: Vec::new(),
+        }
+    }
+
+    fn tables(mut self, source: Option<&str>, target: Option<&str>) -> Problem {
+        self.source_table = source.map(str::to_string);
+        self.target_table = target.map(str::to_string);
+        self
+    }
+
+    fn column(mut self, column: impl Into<String>) -> Problem {
+        self.column = Some(column.into());
+        self
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.source_table, &self.target_table) {
+            (Some(source), Some(target)) => write!(formatter, "table {source} → {target}")?,
+            (Some(source), None) => write!(formatter, "source table {source}")?,
+            (None, Some(target)) => write!(formatter, "target table {target}")?,
+            (None, None) => write!(formatter, "target")?,
+        }
+        if let Some(column) = &self.column {
+            write!(formatter, ", column {column}")?;
+        }
+        if let Some(target_type) = &self.target_type {
+            write!(formatter, " ({target_type})")?;
+        }
+        write!(formatter, ": {}", self.detail)?;
+        if let Some(rows) = self.rows {
+            write!(
+                formatter,
+                " ({rows} row{})",
+                if rows == 1 { "" } else { "s" }
+            )?;
+        }
+        if !self.examples.is_empty() {
+            write!(formatter, ", e.g. {}", self.examples.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The matched tables, and every problem found on the way.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// tables whose names and columns matched (possibly with value
+    /// problems still to find)
+    pub tables: Vec<TablePlan>,
+    /// everything that would make the copy fail
+    pub problems: Vec<Problem>,
+    /// things worth knowing that do not stop the copy
+    pub warnings: Vec<String>,
 }
 
 /// Which rule matched a pair.
@@ -83,9 +210,12 @@ pub struct ColumnPlan {
     pub source: String,
     /// source type as Postgres names it
     pub source_type: String,
-    /// the source base type's kind (decides the COPY select expression)
+    /// the source base type's kind
     #[serde(skip)]
     pub source_kind: PgKind,
+    /// what the COPY select list reads for this column
+    #[serde(skip)]
+    pub expression: SourceExpression,
     /// target column
     pub target: String,
     /// target column type as the server names it
@@ -107,6 +237,9 @@ pub struct TablePlan {
     pub source_name: String,
     /// the target table's name
     pub target: String,
+    /// the target table as its catalog describes it
+    #[serde(skip)]
+    pub target_table: TargetTable,
     /// the rule that matched the names
     pub rule: MatchRule,
     /// columns in COPY order
@@ -133,75 +266,110 @@ impl TablePlan {
     }
 }
 
-/// Builds the plan, or lists every mismatch.
+/// Matches `sources` to `targets`: the matched tables, and every naming
+/// and type problem at once. `excluded` are source tables the user left
+/// out: a target table that only they match stays empty (a warning, not a
+/// problem).
+#[must_use]
 pub fn build_plan(
     sources: &[SourceTable],
+    excluded: &[SourceTable],
     targets: &[TargetTable],
     mappings: &Mappings,
-) -> Result<Vec<TablePlan>, Vec<String>> {
-    let mut problems = Vec::new();
-    let mut plans = Vec::new();
+) -> Plan {
+    let mut plan = Plan::default();
+    let mut used_mappings = BTreeSet::new();
     let target_names: Vec<&str> = targets.iter().map(|table| table.name.as_str()).collect();
     let mut claimed: BTreeMap<usize, String> = BTreeMap::new();
     for source in sources {
-        let mapped = mappings
-            .tables
-            .get(&source.name)
-            .or_else(|| mappings.tables.get(&source.qualified_name()));
-        let (index, rule) =
-            match find_match(&source.name, mapped.map(String::as_str), &target_names) {
-                Ok(found) => found,
-                Err(problem) => {
-                    problems.push(format!(
-                        "source table {}: {problem}",
-                        source.qualified_name()
-                    ));
-                    continue;
-                }
-            };
-        if let Some(other) = claimed.insert(index, source.qualified_name()) {
-            problems.push(format!(
-                "target table {} matches both {other} and {}; add --map for one of them",
-                targets[index].name,
-                source.qualified_name()
-            ));
+        let source_name = source.qualified_name();
+        let mapped = mappings.table(source).map(|(key, target)| {
+            used_mappings.insert(key.to_string());
+            target
+        });
+        let (index, rule) = match find_match(&source.name, mapped, &target_names) {
+            Ok(found) => found,
+            Err((kind, detail)) => {
+                plan.problems
+                    .push(Problem::new(kind, detail).tables(Some(&source_name), None));
+                continue;
+            }
+        };
+        let target = &targets[index];
+        if let Some(other) = claimed.insert(index, source_name.clone()) {
+            plan.problems.push(
+                Problem::new(
+                    ProblemKind::Naming,
+                    format!("{other} matches this target table too; add --map for one of them"),
+                )
+                .tables(Some(&source_name), Some(&target.name)),
+            );
             continue;
         }
-        match plan_columns(source, &targets[index], mappings) {
-            Ok((columns, skipped_generated)) => plans.push(TablePlan {
-                source: source.clone(),
-                source_name: source.qualified_name(),
-                target: targets[index].name.clone(),
-                rule,
-                columns,
-                skipped_generated,
-            }),
-            Err(mut column_problems) => problems.append(&mut column_problems),
-        }
+        let (columns, skipped_generated) = plan_columns(
+            source,
+            target,
+            mappings,
+            &mut used_mappings,
+            &mut plan.problems,
+        );
+        plan.tables.push(TablePlan {
+            source: source.clone(),
+            source_name,
+            target: target.name.clone(),
+            target_table: target.clone(),
+            rule,
+            columns,
+            skipped_generated,
+        });
     }
     for (index, target) in targets.iter().enumerate() {
-        if !claimed.contains_key(&index) {
-            problems.push(format!(
-                "target table {} has no source table (it would stay empty)",
-                target.name
+        if claimed.contains_key(&index) {
+            continue;
+        }
+        let left_out = excluded
+            .iter()
+            .find(|source| find_match(&source.name, None, &[target.name.as_str()]).is_ok());
+        match left_out {
+            Some(source) => plan.warnings.push(format!(
+                "target table {} stays empty: its source {} is excluded",
+                target.name,
+                source.qualified_name()
+            )),
+            None => plan.problems.push(
+                Problem::new(
+                    ProblemKind::MissingOnSource,
+                    "no source table matches it (it would stay empty)",
+                )
+                .tables(None, Some(&target.name)),
+            ),
+        }
+    }
+    for entry in mappings.entries.keys() {
+        if !used_mappings.contains(entry) {
+            plan.problems.push(Problem::new(
+                ProblemKind::Naming,
+                format!("the mapping {entry}=… names no copied source table or column"),
             ));
         }
     }
-    if problems.is_empty() {
-        Ok(plans)
-    } else {
-        Err(problems)
-    }
+    plan
 }
 
-type ColumnsAndSkipped = (Vec<ColumnPlan>, Vec<String>);
-
+/// Matches the columns of one table pair; problems are appended.
 fn plan_columns(
     source: &SourceTable,
     target: &TargetTable,
     mappings: &Mappings,
-) -> Result<ColumnsAndSkipped, Vec<String>> {
-    let mut problems = Vec::new();
+    used_mappings: &mut BTreeSet<String>,
+    problems: &mut Vec<Problem>,
+) -> (Vec<ColumnPlan>, Vec<String>) {
+    let source_name = source.qualified_name();
+    let problem = |kind: ProblemKind, column: String, detail: String| {
+        Problem::new(kind, detail)
+            .tables(Some(&source_name), Some(&target.name))
+            .column(column)
+    };
     let loadable: Vec<&TargetColumn> = target
         .columns
         .iter()
@@ -216,26 +384,30 @@ fn plan_columns(
     let names: Vec<&str> = loadable.iter().map(|column| column.name.as_str()).collect();
     let mut claimed = BTreeSet::new();
     let mut columns = Vec::new();
-    let place = format!("{} → {}", source.qualified_name(), target.name);
     for column in &source.columns {
-        let mapped = mappings
-            .columns
-            .get(&(source.name.clone(), column.name.clone()));
-        match find_match(&column.name, mapped.map(String::as_str), &names) {
-            Ok((index, rule)) => {
-                if !claimed.insert(index) {
-                    problems.push(format!(
-                        "{place}: target column {} matches two source columns",
-                        names[index]
-                    ));
-                    continue;
+        let mapped = mappings.column(source, &column.name).map(|(key, target)| {
+            used_mappings.insert(key.to_string());
+            target
+        });
+        match find_match(&column.name, mapped, &names) {
+            Ok((index, _)) if !claimed.insert(index) => problems.push(problem(
+                ProblemKind::Naming,
+                names[index].to_string(),
+                "the target column matches two source columns".to_string(),
+            )),
+            Ok((index, rule)) => match plan_column(column, loadable[index], rule) {
+                Ok(plan) => columns.push(plan),
+                Err(detail) => {
+                    let mut found = problem(
+                        ProblemKind::TypePair,
+                        format!("{} → {}", column.name, loadable[index].name),
+                        detail,
+                    );
+                    found.target_type = Some(loadable[index].column_type.clone());
+                    problems.push(found);
                 }
-                match plan_column(column, loadable[index], rule) {
-                    Ok(plan) => columns.push(plan),
-                    Err(problem) => problems.push(format!("{place}: {problem}")),
-                }
-            }
-            Err(problem) => {
+            },
+            Err((kind, detail)) => {
                 let generated_match = skipped_generated
                     .iter()
                     .any(|name| normalize(name) == normalize(&column.name));
@@ -244,25 +416,24 @@ fn plan_columns(
                 } else {
                     ""
                 };
-                problems.push(format!(
-                    "{place}: source column {}: {problem}{hint}",
-                    column.name
+                problems.push(problem(
+                    kind,
+                    column.name.clone(),
+                    format!("source column: {detail}{hint}"),
                 ));
             }
         }
     }
     for (index, name) in names.iter().enumerate() {
         if !claimed.contains(&index) {
-            problems.push(format!(
-                "{place}: target column {name} has no source column"
+            problems.push(problem(
+                ProblemKind::MissingOnSource,
+                (*name).to_string(),
+                "target column has no source column".to_string(),
             ));
         }
     }
-    if problems.is_empty() {
-        Ok((columns, skipped_generated))
-    } else {
-        Err(problems)
-    }
+    (columns, skipped_generated)
 }
 
 fn plan_column(
@@ -270,16 +441,19 @@ fn plan_column(
     target: &TargetColumn,
     rule: MatchRule,
 ) -> Result<ColumnPlan, String> {
-    let converter = Converter::choose(&source.kind, &target.kind).map_err(|reason| {
-        format!(
-            "column {} ({}) → {} ({}): {reason}",
-            source.name, source.type_name, target.name, target.column_type
-        )
-    })?;
+    let converter = Converter::choose(&source.kind, &target.kind)
+        .map_err(|reason| {
+            format!(
+                "{} cannot become {}: {reason}",
+                source.type_name, target.column_type
+            )
+        })?
+        .for_charset(target.charset.as_deref());
     Ok(ColumnPlan {
         source: source.name.clone(),
         source_type: source.type_name.clone(),
         source_kind: source.kind.clone(),
+        expression: SourceExpression::choose(&source.kind, &target.kind),
         target: target.name.clone(),
         target_type: target.column_type.clone(),
         rule,
@@ -292,13 +466,18 @@ fn find_match(
     name: &str,
     mapped: Option<&str>,
     candidates: &[&str],
-) -> Result<(usize, MatchRule), String> {
+) -> Result<(usize, MatchRule), (ProblemKind, String)> {
     if let Some(mapped) = mapped {
         return candidates
             .iter()
             .position(|candidate| *candidate == mapped)
             .map(|index| (index, MatchRule::Mapping))
-            .ok_or_else(|| format!("the mapping names {mapped}, which the target does not have"));
+            .ok_or_else(|| {
+                (
+                    ProblemKind::Naming,
+                    format!("the mapping names {mapped}, which the target does not have"),
+                )
+            });
     }
     if let Some(index) = candidates.iter().position(|candidate| *candidate == name) {
         return Ok((index, MatchRule::Exact));
@@ -309,14 +488,20 @@ fn find_match(
         .collect();
     match similar.as_slice() {
         [index] => Ok((*index, MatchRule::IgnoringCaseAndUnderscores)),
-        [] => Err("no target of that name (map it with --map)".to_string()),
-        several => Err(format!(
-            "ambiguous: {} all match ignoring case and underscores; map it with --map",
-            several
-                .iter()
-                .map(|&index| candidates[index])
-                .collect::<Vec<_>>()
-                .join(", ")
+        [] => Err((
+            ProblemKind::MissingOnTarget,
+            "no target of that name (map it with --map)".to_string(),
+        )),
+        several => Err((
+            ProblemKind::Naming,
+            format!(
+                "ambiguous: {} all match ignoring case and underscores; map it with --map",
+                several
+                    .iter()
+                    .map(|&index| candidates[index])
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         )),
     }
 }
@@ -346,6 +531,8 @@ mod tests {
                 })
                 .collect(),
             primary_key: vec![columns[0].0.into()],
+            unique_keys: vec![vec![columns[0].0.into()]],
+            partitioned: false,
             estimated_rows: 0,
             estimated_bytes: 0,
         }
@@ -361,9 +548,13 @@ mod tests {
                     column_type: (*column_type).into(),
                     kind: MySqlType::parse(column_type),
                     generated: *generated,
+                    auto_increment: false,
+                    charset: None,
+                    collation: None,
                 })
                 .collect(),
             primary_key: Vec::new(),
+            unique_keys: Vec::new(),
             references: Vec::new(),
         }
     }
@@ -392,7 +583,9 @@ mod tests {
             target("media", &[("id", "int", false)]),
         ];
         let mappings = Mappings::parse(["invoice_line.unit_price = Price"]).unwrap();
-        let plans = build_plan(&sources, &targets, &mappings).unwrap();
+        let plan = build_plan(&sources, &[], &targets, &mappings);
+        assert_eq!(plan.problems, Vec::new());
+        let plans = plan.tables;
         assert_eq!(plans[0].rule, MatchRule::IgnoringCaseAndUnderscores);
         assert_eq!(
             plans[0].columns[0].rule,
@@ -427,20 +620,66 @@ mod tests {
             ),
             target("orphan", &[("id", "int", false)]),
         ];
-        let problems = build_plan(&sources, &targets, &Mappings::default()).unwrap_err();
-        let text = problems.join("\n");
-        assert!(text.contains("source column extra"), "{text}");
-        assert!(text.contains("column blob (t) → blob (int)"), "{text}");
+        let plan = build_plan(&sources, &[], &targets, &Mappings::default());
+        let kinds: Vec<ProblemKind> = plan.problems.iter().map(|problem| problem.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ProblemKind::MissingOnTarget,
+                ProblemKind::TypePair,
+                ProblemKind::MissingOnSource,
+                ProblemKind::MissingOnTarget,
+                ProblemKind::MissingOnSource,
+            ]
+        );
+        let text: Vec<String> = plan.problems.iter().map(ToString::to_string).collect();
+        let text = text.join("\n");
         assert!(
-            text.contains("target column missing has no source column"),
+            text.contains("table public.users → users, column extra: source column"),
+            "{text}"
+        );
+        assert!(
+            text.contains("column blob → blob (int): t cannot become int"),
+            "{text}"
+        );
+        assert!(
+            text.contains("column missing: target column has no source"),
             "{text}"
         );
         assert!(text.contains("source table public.lonely"), "{text}");
         assert!(
-            text.contains("target table orphan has no source table"),
+            text.contains("target table orphan: no source table"),
             "{text}"
         );
-        assert_eq!(problems.len(), 5);
+        // The matched columns of a table with problems are still planned,
+        // so their values can be checked in the same run.
+        assert_eq!(plan.tables[0].columns.len(), 1);
+    }
+
+    #[test]
+    fn excluded_sources_leave_their_targets_empty_with_a_warning() {
+        let targets = [target("users", &[("id", "int", false)])];
+        let excluded = [source("users", &[("id", PgKind::Integer)])];
+        let plan = build_plan(&[], &excluded, &targets, &Mappings::default());
+        assert_eq!(plan.problems, Vec::new());
+        assert!(
+            plan.warnings[0].contains("stays empty"),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
+    fn qualified_mappings_and_unused_ones() {
+        let sources = [source("users", &[("id", PgKind::Integer)])];
+        let targets = [target("people", &[("person_id", "int", false)])];
+        let mappings =
+            Mappings::parse(["public.users=people", "public.users.id=person_id", "typo=x"])
+                .unwrap();
+        let plan = build_plan(&sources, &[], &targets, &mappings);
+        assert_eq!(plan.tables[0].columns[0].target, "person_id");
+        assert_eq!(plan.problems.len(), 1, "{:?}", plan.problems);
+        assert!(plan.problems[0].detail.contains("typo"));
     }
 
     #[test]
@@ -450,8 +689,12 @@ mod tests {
             target("A_b", &[("id", "int", false)]),
             target("a_B", &[("id", "int", false)]),
         ];
-        let problems = build_plan(&sources, &targets, &Mappings::default()).unwrap_err();
-        assert!(problems[0].contains("ambiguous"), "{problems:?}");
+        let plan = build_plan(&sources, &[], &targets, &Mappings::default());
+        assert!(
+            plan.problems[0].detail.contains("ambiguous"),
+            "{:?}",
+            plan.problems
+        );
     }
 
     #[test]
@@ -460,7 +703,7 @@ mod tests {
         assert!(
             Mappings::parse(["# comment", "", "a=b"])
                 .unwrap()
-                .tables
+                .entries
                 .contains_key("a")
         );
     }

@@ -1,6 +1,7 @@
 //! What a run did: the JSON report for machines (written on success and on
 //! failure) and the summary on stderr for people.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -8,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::plan::{ColumnPlan, MatchRule};
+use crate::plan::{ColumnPlan, MatchRule, Problem, TablePlan};
 use crate::source::snapshot::Snapshot;
 use crate::target::TargetKind;
 use crate::target::load::LoadMethod;
@@ -62,10 +63,20 @@ pub struct Report {
     /// how rows were loaded (tables with binary columns may differ on Dolt:
     /// see each table's `load_method`)
     pub load_method: Option<LoadMethod>,
+    /// the command: `copy` or `plan`
+    pub command: String,
+    /// every table pair the plan matched, with its columns
+    pub planned: Vec<PlannedTable>,
+    /// everything the plan found that stops a copy (empty when it may run)
+    pub problems: Vec<Problem>,
+    /// what the plan found worth knowing that does not stop a copy
+    pub warnings: Vec<String>,
     /// tables copied (only those whose load committed)
     pub tables: Vec<TableReport>,
     /// tables that got the foreign-key no-op delete
     pub foreign_key_fixups: Vec<String>,
+    /// AUTO_INCREMENT counters set after the copy: table → next value
+    pub auto_increment: BTreeMap<String, u64>,
     /// row counts verified on every table
     pub verified: bool,
     /// the Dolt commit hash (Dolt targets only)
@@ -101,12 +112,43 @@ pub struct TableReport {
     pub skipped_generated: Vec<String>,
 }
 
+/// One table pair the plan matched.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedTable {
+    /// `schema.table` in the source
+    pub source: String,
+    /// target table
+    pub target: String,
+    /// the rule that matched the names
+    pub rule: MatchRule,
+    /// the planner's row estimate
+    pub estimated_rows: i64,
+    /// the columns copied
+    pub columns: Vec<ColumnPlan>,
+    /// target generated columns (computed by the target)
+    pub skipped_generated: Vec<String>,
+}
+
+impl From<&TablePlan> for PlannedTable {
+    fn from(plan: &TablePlan) -> PlannedTable {
+        PlannedTable {
+            source: plan.source_name.clone(),
+            target: plan.target.clone(),
+            rule: plan.rule,
+            estimated_rows: plan.source.estimated_rows,
+            columns: plan.columns.clone(),
+            skipped_generated: plan.skipped_generated.clone(),
+        }
+    }
+}
+
 impl Report {
-    /// A report for a run starting now.
+    /// A report for a run of `command` starting now.
     #[must_use]
-    pub fn start() -> Report {
+    pub fn start(command: &str) -> Report {
         Report {
             pg2dolt_version: env!("CARGO_PKG_VERSION").to_string(),
+            command: command.to_string(),
             started_at: utc_now(),
             ..Report::default()
         }
@@ -204,6 +246,100 @@ impl Report {
                 "  the target database {} was dropped; a re-run starts clean",
                 self.database
             );
+        }
+        text
+    }
+}
+
+impl Report {
+    /// The plan as a person reads it: matched tables, then every problem
+    /// as a table row (examples indented below it), then the warnings.
+    #[must_use]
+    pub fn plan_summary(&self) -> String {
+        let mut text = String::new();
+        let snapshot = self
+            .snapshot
+            .as_ref()
+            .map_or_else(String::new, |snapshot| format!(" as of {}", snapshot.time));
+        let columns: usize = self.planned.iter().map(|table| table.columns.len()).sum();
+        let _ = writeln!(
+            text,
+            "pg2dolt plan: {} tables and {columns} columns matched{snapshot}; {}",
+            self.planned.len(),
+            if self.problems.is_empty() {
+                "no problems: a copy can run".to_string()
+            } else {
+                format!("{} problem(s): a copy would fail", self.problems.len())
+            }
+        );
+        if !self.problems.is_empty() {
+            let rows: Vec<[String; 5]> = self
+                .problems
+                .iter()
+                .map(|problem| {
+                    let table = match (&problem.source_table, &problem.target_table) {
+                        (Some(source), Some(target)) => format!("{source} → {target}"),
+                        (Some(one), None) | (None, Some(one)) => one.clone(),
+                        (None, None) => "-".to_string(),
+                    };
+                    let mut detail = problem.detail.clone();
+                    if let Some(rows) = problem.rows {
+                        let _ = write!(detail, " ({rows} rows)");
+                    }
+                    [
+                        serde_json::to_value(problem.kind)
+                            .ok()
+                            .and_then(|value| value.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        table,
+                        problem.column.clone().unwrap_or_else(|| "-".to_string()),
+                        problem
+                            .target_type
+                            .clone()
+                            .unwrap_or_else(|| "-".to_string()),
+                        detail,
+                    ]
+                })
+                .collect();
+            let header = ["problem", "table", "column", "target type", "detail"];
+            let widths: Vec<usize> = (0..4)
+                .map(|index| {
+                    rows.iter()
+                        .map(|row| row[index].chars().count())
+                        .chain([header[index].len()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let line = |cells: [&str; 5]| {
+                let mut line = String::from(" ");
+                for (index, cell) in cells.iter().enumerate() {
+                    if index < 4 {
+                        let padding = widths[index] - cell.chars().count();
+                        let _ = write!(line, " {cell}{} ", " ".repeat(padding));
+                    } else {
+                        let _ = write!(line, " {cell}");
+                    }
+                }
+                line
+            };
+            let _ = writeln!(text, "{}", line(header));
+            for (row, problem) in rows.iter().zip(&self.problems) {
+                let _ = writeln!(
+                    text,
+                    "{}",
+                    line([&row[0], &row[1], &row[2], &row[3], &row[4]])
+                );
+                for example in &problem.examples {
+                    let _ = writeln!(text, "      e.g. {example}");
+                }
+            }
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(text, "  warning: {warning}");
+        }
+        if let Some(error) = &self.error {
+            let _ = writeln!(text, "  error: {error}");
         }
         text
     }

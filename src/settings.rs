@@ -7,6 +7,7 @@ use std::str::FromStr as _;
 use crate::cli::{CopyArgs, LoadMethodArg};
 use crate::error::{FailureKind, failure};
 use crate::plan::Mappings;
+use crate::selection::TableSelection;
 use crate::target::schema::{self, ParsedSchemaFile};
 
 /// Everything a copy run needs, validated.
@@ -44,6 +45,10 @@ pub struct Settings {
     pub keep_failed: bool,
     /// source schemas to copy
     pub source_schemas: Vec<String>,
+    /// which tables of those schemas
+    pub selection: TableSelection,
+    /// copy leaf partitions as tables instead of their partitioned parents
+    pub partitions_as_tables: bool,
 }
 
 impl Settings {
@@ -86,23 +91,7 @@ impl Settings {
             tracing::warn!(url_database = named, database = %database, "the target URL names a database; pg2dolt writes to --database (default: the source database's name)");
         }
 
-        let (schema_files, schema_origin) = match &arguments.schema_dir {
-            Some(directory) => {
-                if !directory.is_dir() {
-                    return Err(usage(format!(
-                        "schema directory {} does not exist",
-                        directory.display()
-                    )));
-                }
-                (
-                    schema::read_directory(directory)?,
-                    directory.display().to_string(),
-                )
-            }
-            None => (schema::embedded_files()?, "embedded".to_string()),
-        };
-        let schema_files = schema::parse_files(&schema_files)?;
-
+        let (schema_files, schema_origin) = resolve_schema_files(arguments)?;
         let author = arguments.author.trim().to_string();
         let well_formed = author
             .find('<')
@@ -125,6 +114,22 @@ impl Settings {
         }
         let mappings = Mappings::parse(entries.iter().map(String::as_str)).map_err(usage)?;
 
+        let selection =
+            TableSelection::new(&arguments.include, &arguments.exclude).map_err(usage)?;
+        let mut source_schemas: Vec<String> = Vec::new();
+        for schema in &arguments.source_schemas {
+            let schema = schema.trim();
+            if schema.is_empty() {
+                return Err(usage("--source-schema has an empty name".into()));
+            }
+            if !source_schemas.iter().any(|known| known == schema) {
+                source_schemas.push(schema.to_string());
+            }
+        }
+        if source_schemas.is_empty() {
+            source_schemas.push("public".to_string());
+        }
+
         let jobs = match arguments.jobs {
             Some(0) => return Err(usage("--jobs must be at least 1".into())),
             Some(jobs) => jobs,
@@ -146,9 +151,31 @@ impl Settings {
             load_method: arguments.load_method,
             jobs,
             keep_failed: arguments.keep_failed,
-            source_schemas: vec!["public".to_string()],
+            source_schemas,
+            selection,
+            partitions_as_tables: arguments.partitions_as_tables,
         })
     }
+}
+
+/// The schema files, parsed: from --schema-dir, else the embedded ones.
+fn resolve_schema_files(arguments: &CopyArgs) -> anyhow::Result<(Vec<ParsedSchemaFile>, String)> {
+    let (files, origin) = match &arguments.schema_dir {
+        Some(directory) => {
+            if !directory.is_dir() {
+                return Err(failure(
+                    FailureKind::Usage,
+                    format!("schema directory {} does not exist", directory.display()),
+                ));
+            }
+            (
+                schema::read_directory(directory)?,
+                directory.display().to_string(),
+            )
+        }
+        None => (schema::embedded_files()?, "embedded".to_string()),
+    };
+    Ok((schema::parse_files(&files)?, origin))
 }
 
 fn parse_source(url: &str) -> anyhow::Result<(tokio_postgres::Config, String)> {

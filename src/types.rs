@@ -18,6 +18,8 @@ pub enum PgKind {
     Oid,
     /// numeric / decimal
     Numeric,
+    /// money: copied as `col::numeric`, then like numeric
+    Money,
     /// real
     Real,
     /// double precision
@@ -38,6 +40,12 @@ pub enum PgKind {
     Timestamptz,
     /// time without time zone
     Time,
+    /// time with time zone: normalised to UTC
+    Timetz,
+    /// interval (ISO 8601 text, as the session's `IntervalStyle` prints it)
+    Interval,
+    /// bit(n) and bit varying: a string of 0 and 1
+    Bit,
     /// uuid
     Uuid,
     /// json
@@ -48,7 +56,14 @@ pub enum PgKind {
     Enum(Vec<String>),
     /// any array: copied as JSON through `array_to_json`
     Array,
-    /// anything else: named by its `format_type` text
+    /// a composite (row) type: copied as JSON through `to_jsonb`
+    Composite,
+    /// a range or multirange: its text form, or a JSON string of it
+    Range,
+    /// hstore (extension): a JSON object through `to_jsonb`, or its text form
+    Hstore,
+    /// any other type (inet, cidr, macaddr, xml, tsvector, geometric, …):
+    /// only its text form is copied, into CHAR/VARCHAR/TEXT targets
     Other,
 }
 
@@ -64,8 +79,13 @@ impl PgKind {
         if is_array {
             return PgKind::Array;
         }
-        if typtype == b'e' {
-            return PgKind::Enum(enum_labels.map(<[String]>::to_vec).unwrap_or_default());
+        match typtype {
+            b'e' => {
+                return PgKind::Enum(enum_labels.map(<[String]>::to_vec).unwrap_or_default());
+            }
+            b'c' => return PgKind::Composite,
+            b'r' | b'm' => return PgKind::Range,
+            _ => {}
         }
         match type_name {
             "int2" => PgKind::SmallInt,
@@ -73,6 +93,7 @@ impl PgKind {
             "int8" => PgKind::BigInt,
             "oid" => PgKind::Oid,
             "numeric" => PgKind::Numeric,
+            "money" => PgKind::Money,
             "float4" => PgKind::Real,
             "float8" => PgKind::Double,
             "bool" => PgKind::Boolean,
@@ -83,10 +104,56 @@ impl PgKind {
             "timestamp" => PgKind::Timestamp,
             "timestamptz" => PgKind::Timestamptz,
             "time" => PgKind::Time,
+            "timetz" => PgKind::Timetz,
+            "interval" => PgKind::Interval,
+            "bit" | "varbit" => PgKind::Bit,
+            "hstore" => PgKind::Hstore,
             "uuid" => PgKind::Uuid,
             "json" => PgKind::Json,
             "jsonb" => PgKind::Jsonb,
             _ => PgKind::Other,
+        }
+    }
+}
+
+/// What the COPY's select list reads for a column: Postgres does the
+/// conversions it does exactly (design: "Let Postgres do what it does
+/// exactly").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceExpression {
+    /// the column itself, in its text form
+    Column,
+    /// `array_to_json(col)`: arrays of any element type and dimension
+    ArrayToJson,
+    /// `to_jsonb(col)`: composites, hstore (an object), ranges (a string)
+    ToJsonb,
+    /// `col::numeric`: money without its currency symbol and separators
+    Numeric,
+}
+
+impl SourceExpression {
+    /// The expression for a (source kind, target type) pair.
+    #[must_use]
+    pub fn choose(source: &PgKind, target: &MySqlType) -> SourceExpression {
+        match source {
+            PgKind::Array => SourceExpression::ArrayToJson,
+            PgKind::Composite => SourceExpression::ToJsonb,
+            PgKind::Hstore | PgKind::Range if *target == MySqlType::Json => {
+                SourceExpression::ToJsonb
+            }
+            PgKind::Money => SourceExpression::Numeric,
+            _ => SourceExpression::Column,
+        }
+    }
+
+    /// The select-list text for the (already quoted) column.
+    #[must_use]
+    pub fn apply(self, quoted_column: &str) -> String {
+        match self {
+            SourceExpression::Column => quoted_column.to_string(),
+            SourceExpression::ArrayToJson => format!("array_to_json({quoted_column})"),
+            SourceExpression::ToJsonb => format!("to_jsonb({quoted_column})"),
+            SourceExpression::Numeric => format!("{quoted_column}::numeric"),
         }
     }
 }
@@ -134,6 +201,8 @@ pub enum MySqlType {
     Timestamp(u8),
     /// TIME(fsp)
     Time(u8),
+    /// BIT(n), n bits
+    Bit(u32),
     /// JSON
     Json,
     /// ENUM('a', …)
@@ -195,6 +264,7 @@ impl MySqlType {
             "datetime" => MySqlType::Datetime(fsp(first(0))),
             "timestamp" => MySqlType::Timestamp(fsp(first(0))),
             "time" => MySqlType::Time(fsp(first(0))),
+            "bit" => MySqlType::Bit(narrow(first(1))),
             "json" => MySqlType::Json,
             "enum" => MySqlType::Enum(parse_quoted_list(&arguments)),
             _ => MySqlType::Other(column_type.to_string()),
@@ -238,6 +308,7 @@ impl fmt::Display for MySqlType {
             MySqlType::Datetime(fsp) => write!(formatter, "DATETIME({fsp})"),
             MySqlType::Timestamp(fsp) => write!(formatter, "TIMESTAMP({fsp})"),
             MySqlType::Time(fsp) => write!(formatter, "TIME({fsp})"),
+            MySqlType::Bit(bits) => write!(formatter, "BIT({bits})"),
             MySqlType::Json => write!(formatter, "JSON"),
             MySqlType::Enum(labels) => write!(formatter, "ENUM({} labels)", labels.len()),
             MySqlType::Other(text) => write!(formatter, "{}", text.to_uppercase()),

@@ -3,5 +3,7 @@
 
 pub mod copy_text;
 pub mod mysql_text;
+pub mod number;
 pub mod row;
+pub mod temporal;
 pub mod value;

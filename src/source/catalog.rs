@@ -1,6 +1,7 @@
 //! Reads the source catalog: tables (partitioned parents once, never their
-//! partitions), columns in order with their types (domains resolved to the
-//! base type, enums with their labels, arrays), primary keys and sizes.
+//! partitions, unless asked for the partitions instead), columns in order
+//! with their types (domains resolved to the base type, enums with their
+//! labels, arrays, composites, ranges), primary and unique keys, and sizes.
 
 use std::collections::HashMap;
 
@@ -21,6 +22,11 @@ pub struct SourceTable {
     pub columns: Vec<SourceColumn>,
     /// primary key columns, in key order (empty without a primary key)
     pub primary_key: Vec<String>,
+    /// column sets of plain unique indexes (no expressions, no predicate),
+    /// the primary key included
+    pub unique_keys: Vec<Vec<String>>,
+    /// a partitioned parent: reading it reads all its partitions
+    pub partitioned: bool,
     /// planner estimate of the row count (`reltuples`)
     pub estimated_rows: i64,
     /// on-disk size in bytes
@@ -47,20 +53,35 @@ pub struct SourceColumn {
     pub kind: PgKind,
 }
 
-/// Reads every ordinary and partitioned table in `schemas`.
-pub async fn read_catalog(client: &Client, schemas: &[String]) -> anyhow::Result<Vec<SourceTable>> {
+/// Reads the tables of `schemas`: ordinary tables and partitioned parents
+/// (whose rows are all their partitions' rows); with `partitions_as_tables`
+/// the leaf partitions instead of their parents.
+pub async fn read_catalog(
+    client: &Client,
+    schemas: &[String],
+    partitions_as_tables: bool,
+) -> anyhow::Result<Vec<SourceTable>> {
+    let which = if partitions_as_tables {
+        "c.relkind = 'r'"
+    } else {
+        "c.relkind IN ('r', 'p') AND NOT c.relispartition"
+    };
     // language=PostgreSQL
+    let statement = format!(
+        "SELECT c.oid, n.nspname::text, c.relname::text, \
+             CASE WHEN c.relkind = 'p' THEN COALESCE((SELECT sum(GREATEST(pc.reltuples, 0))::int8 \
+                  FROM pg_partition_tree(c.oid) p JOIN pg_catalog.pg_class pc ON pc.oid = p.relid WHERE p.isleaf), 0) \
+                  ELSE GREATEST(c.reltuples, 0)::int8 END, \
+             CASE WHEN c.relkind = 'p' THEN COALESCE((SELECT sum(pg_total_relation_size(p.relid))::int8 \
+                  FROM pg_partition_tree(c.oid) p WHERE p.isleaf), 0) \
+                  ELSE pg_total_relation_size(c.oid) END, \
+             c.relkind = 'p' \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = ANY($1) AND {which} \
+         ORDER BY n.nspname, c.relname"
+    );
     let table_rows = client
-        .query(
-            "SELECT c.oid, n.nspname::text, c.relname::text, GREATEST(c.reltuples, 0)::int8, \
-                 CASE WHEN c.relkind = 'p' THEN COALESCE((SELECT sum(pg_total_relation_size(p.relid))::int8 \
-                      FROM pg_partition_tree(c.oid) p WHERE p.isleaf), 0) \
-                      ELSE pg_total_relation_size(c.oid) END \
-             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
-             ORDER BY n.nspname, c.relname",
-            &[&schemas],
-        )
+        .query(&statement, &[&schemas])
         .await
         .context("reading source tables")?;
     let table_oids: Vec<u32> = table_rows.iter().map(|row| row.get(0)).collect();
@@ -79,18 +100,20 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> anyhow::Result
     let type_oids: Vec<u32> = column_rows.iter().map(|row| row.get(3)).collect();
     let kinds = resolve_types(client, &type_oids).await?;
 
+    // Unique indexes of a partitioned parent live on the parent too.
     // language=PostgreSQL
     let key_rows = client
         .query(
-            "SELECT i.indrelid, a.attname::text \
+            "SELECT i.indrelid, i.indexrelid, i.indisprimary, a.attname::text \
              FROM pg_catalog.pg_index i \
              JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-             WHERE i.indisprimary AND i.indrelid = ANY($1) \
-             ORDER BY i.indrelid, array_position(i.indkey::int2[], a.attnum)",
+             WHERE i.indisunique AND i.indrelid = ANY($1) \
+               AND i.indexprs IS NULL AND i.indpred IS NULL AND 0 <> ALL(i.indkey::int2[]) \
+             ORDER BY i.indrelid, i.indexrelid, array_position(i.indkey::int2[], a.attnum)",
             &[&table_oids],
         )
         .await
-        .context("reading source primary keys")?;
+        .context("reading source keys")?;
 
     let mut columns: HashMap<u32, Vec<SourceColumn>> = HashMap::new();
     for row in &column_rows {
@@ -102,8 +125,19 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> anyhow::Result
         });
     }
     let mut keys: HashMap<u32, Vec<String>> = HashMap::new();
+    let mut unique: HashMap<(u32, u32), Vec<String>> = HashMap::new();
     for row in &key_rows {
-        keys.entry(row.get(0)).or_default().push(row.get(1));
+        if row.get::<_, bool>(2) {
+            keys.entry(row.get(0)).or_default().push(row.get(3));
+        }
+        unique
+            .entry((row.get(0), row.get(1)))
+            .or_default()
+            .push(row.get(3));
+    }
+    let mut unique_keys: HashMap<u32, Vec<Vec<String>>> = HashMap::new();
+    for ((table, _), columns) in unique {
+        unique_keys.entry(table).or_default().push(columns);
     }
     Ok(table_rows
         .iter()
@@ -114,6 +148,8 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> anyhow::Result
                 name: row.get(2),
                 columns: columns.remove(&oid).unwrap_or_default(),
                 primary_key: keys.remove(&oid).unwrap_or_default(),
+                unique_keys: unique_keys.remove(&oid).unwrap_or_default(),
+                partitioned: row.get(5),
                 estimated_rows: row.get(3),
                 estimated_bytes: row.get(4),
             }

@@ -1,8 +1,8 @@
 //! Builds the `COPY (SELECT …) TO STDOUT` statement for a table: Postgres
-//! does the conversions it does exactly (arrays to JSON), the rest is left to
-//! convert/.
+//! does the conversions it does exactly (arrays and composites to JSON,
+//! money to numeric), the rest is left to convert/.
 
-use crate::types::PgKind;
+use crate::types::SourceExpression;
 
 /// Quotes a Postgres identifier.
 #[must_use]
@@ -10,26 +10,31 @@ pub fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The COPY statement that streams `columns` (name and kind, in this order)
-/// of `schema.table` in text format.
+/// `schema.table` quoted, with `ONLY` for a table that is not partitioned:
+/// rows of inheritance children belong to the children, which are copied
+/// as tables of their own. A partitioned parent reads all its partitions.
 #[must_use]
-pub fn copy_statement(schema: &str, table: &str, columns: &[(&str, &PgKind)]) -> String {
+pub fn table_reference(schema: &str, table: &str, partitioned: bool) -> String {
+    let only = if partitioned { "" } else { "ONLY " };
+    format!(
+        "{only}{}.{}",
+        quote_identifier(schema),
+        quote_identifier(table)
+    )
+}
+
+/// The COPY statement that streams `columns` (name and select expression,
+/// in this order) of a table in text format.
+#[must_use]
+pub fn copy_statement(table_reference: &str, columns: &[(&str, SourceExpression)]) -> String {
     let select_list: Vec<String> = columns
         .iter()
-        .map(|(name, kind)| {
-            let column = quote_identifier(name);
-            match kind {
-                PgKind::Array => format!("array_to_json({column})"),
-                _ => column,
-            }
-        })
+        .map(|(name, expression)| expression.apply(&quote_identifier(name)))
         .collect();
     // language=PostgreSQL
     format!(
-        "COPY (SELECT {} FROM {}.{}) TO STDOUT",
+        "COPY (SELECT {} FROM {table_reference}) TO STDOUT",
         select_list.join(", "),
-        quote_identifier(schema),
-        quote_identifier(table)
     )
 }
 
@@ -38,15 +43,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn arrays_go_through_array_to_json() {
+    fn postgres_converts_arrays_composites_and_money() {
         let statement = copy_statement(
-            "public",
-            "t\"x",
-            &[("id", &PgKind::Integer), ("tags", &PgKind::Array)],
+            &table_reference("public", "t\"x", false),
+            &[
+                ("id", SourceExpression::Column),
+                ("tags", SourceExpression::ArrayToJson),
+                ("address", SourceExpression::ToJsonb),
+                ("price", SourceExpression::Numeric),
+            ],
         );
         assert_eq!(
             statement,
-            "COPY (SELECT \"id\", array_to_json(\"tags\") FROM \"public\".\"t\"\"x\") TO STDOUT"
+            "COPY (SELECT \"id\", array_to_json(\"tags\"), to_jsonb(\"address\"), \"price\"::numeric \
+             FROM ONLY \"public\".\"t\"\"x\") TO STDOUT"
+        );
+        assert_eq!(
+            table_reference("s", "measurements", true),
+            "\"s\".\"measurements\""
         );
     }
 }

@@ -1,7 +1,8 @@
 //! Reads the target catalog after the schema files ran: base tables, their
-//! columns in order (type, generated or not), primary keys, foreign keys.
+//! columns in order (type, charset and collation, generated or not,
+//! AUTO_INCREMENT or not), primary and unique keys, foreign keys.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context as _;
 use mysql_async::Conn;
@@ -19,6 +20,8 @@ pub struct TargetTable {
     pub columns: Vec<TargetColumn>,
     /// primary key columns in key order
     pub primary_key: Vec<String>,
+    /// column lists of every unique key, the primary key included
+    pub unique_keys: Vec<Vec<String>>,
     /// tables this table's foreign keys reference
     pub references: Vec<String>,
 }
@@ -35,6 +38,34 @@ pub struct TargetColumn {
     pub kind: MySqlType,
     /// a generated column: the target computes it, nothing is loaded into it
     pub generated: bool,
+    /// an AUTO_INCREMENT column: its counter must continue after the copy
+    pub auto_increment: bool,
+    /// character set of a text column
+    pub charset: Option<String>,
+    /// collation of a text column (decides which values collide in a key)
+    pub collation: Option<String>,
+}
+
+impl TargetColumn {
+    /// Compares text ignoring case (a `_ci` collation; MySQL 8's `_ai_ci`
+    /// also ignores accents).
+    #[must_use]
+    pub fn ignores_case(&self) -> bool {
+        self.collation
+            .as_deref()
+            .is_some_and(|collation| collation.contains("_ci"))
+    }
+
+    /// Compares text ignoring trailing spaces (PAD SPACE: every collation
+    /// but the `nopad` and 0900 ones; only CHAR/VARCHAR/TEXT columns).
+    #[must_use]
+    pub fn pads_spaces(&self) -> bool {
+        self.collation.as_deref().is_some_and(|collation| {
+            !collation.contains("nopad")
+                && !collation.contains("0900")
+                && !collation.contains("1400")
+        })
+    }
 }
 
 /// Reads the base tables of `database`.
@@ -57,37 +88,49 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
                     name,
                     columns: Vec::new(),
                     primary_key: Vec::new(),
+                    unique_keys: Vec::new(),
                     references: Vec::new(),
                 },
             )
         })
         .collect();
 
+    let json_columns = mariadb_json_columns(conn, database).await;
     // language=MySQL
-    let columns: Vec<(String, String, String, Option<String>)> = conn
+    let columns: Vec<ColumnRow> = conn
         .exec(
-            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, EXTRA FROM information_schema.COLUMNS \
+            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, EXTRA, CHARACTER_SET_NAME, COLLATION_NAME \
+             FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION",
             (database,),
         )
         .await
         .context("reading target columns")?;
-    for (table, name, column_type, extra) in columns {
+    for (table, name, column_type, extra, charset, collation) in columns {
         let extra = extra.unwrap_or_default().to_ascii_uppercase();
         // MySQL says VIRTUAL/STORED GENERATED, MariaDB also PERSISTENT;
         // DEFAULT_GENERATED (an expression default) is not a generated column.
         let generated = ["VIRTUAL", "STORED", "PERSISTENT"]
             .iter()
             .any(|word| extra.contains(word));
+        let kind = if json_columns.contains(&(table.clone(), name.clone())) {
+            MySqlType::Json
+        } else {
+            MySqlType::parse(&column_type)
+        };
         if let Some(entry) = by_name.get_mut(&table) {
             entry.columns.push(TargetColumn {
-                kind: MySqlType::parse(&column_type),
+                kind,
                 name,
                 column_type,
                 generated,
+                auto_increment: extra.contains("AUTO_INCREMENT"),
+                charset,
+                collation,
             });
         }
     }
+    read_unique_keys(conn, database, &mut by_name).await?;
 
     // language=MySQL
     let keys: Vec<(String, String, String, Option<String>)> = conn
@@ -113,4 +156,66 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
         }
     }
     Ok(by_name.into_values().collect())
+}
+
+type ColumnRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// MariaDB's JSON is LONGTEXT with a `json_valid(col)` check; it must be
+/// told apart from plain LONGTEXT. (MySQL and Dolt say `json`, and their
+/// CHECK_CONSTRAINTS has no TABLE_NAME: the query fails there, harmlessly.)
+async fn mariadb_json_columns(conn: &mut Conn, database: &str) -> BTreeSet<(String, String)> {
+    // language=MySQL
+    let checks: Vec<(String, String)> = conn
+        .exec(
+            "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS \
+             WHERE CONSTRAINT_SCHEMA = ? AND CHECK_CLAUSE LIKE 'json_valid(%'",
+            (database,),
+        )
+        .await
+        .unwrap_or_default();
+    checks
+        .into_iter()
+        .filter_map(|(table, clause)| {
+            let column = clause
+                .strip_prefix("json_valid(`")?
+                .strip_suffix("`)")?
+                .replace("``", "`");
+            Some((table, column))
+        })
+        .collect()
+}
+
+/// Fills in every table's unique keys (PRIMARY and UNIQUE indexes).
+async fn read_unique_keys(
+    conn: &mut Conn,
+    database: &str,
+    by_name: &mut BTreeMap<String, TargetTable>,
+) -> anyhow::Result<()> {
+    // language=MySQL
+    let rows: Vec<(String, String, String)> = conn
+        .exec(
+            "SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = ? AND NON_UNIQUE = 0 AND COLUMN_NAME IS NOT NULL \
+             ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+            (database,),
+        )
+        .await
+        .context("reading target unique keys")?;
+    let mut keys: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for (table, index, column) in rows {
+        keys.entry((table, index)).or_default().push(column);
+    }
+    for ((table, _), columns) in keys {
+        if let Some(entry) = by_name.get_mut(&table) {
+            entry.unique_keys.push(columns);
+        }
+    }
+    Ok(())
 }

@@ -41,3 +41,46 @@ pub async fn resolve_foreign_keys(
         .context("disabling foreign key checks")?;
     Ok(())
 }
+
+/// Sets each table's AUTO_INCREMENT counter to one past the largest copied
+/// value of its AUTO_INCREMENT column (`(table, column)` pairs), so the
+/// next insert without an id continues after the copy. Returns the
+/// counters set. Tables that stayed empty keep their counter.
+pub async fn continue_auto_increment(
+    conn: &mut Conn,
+    columns: &[(String, String)],
+) -> anyhow::Result<Vec<(String, u64)>> {
+    let mut set = Vec::new();
+    for (table, column) in columns {
+        // language=MySQL
+        let statement = format!(
+            "SELECT CAST(MAX({}) AS SIGNED) FROM {}",
+            quote_identifier(column),
+            quote_identifier(table)
+        );
+        let largest: Option<Option<i64>> = conn
+            .query_first(statement)
+            .await
+            .with_context(|| format!("reading the largest {column} of {table}"))?;
+        let Some(Some(largest)) = largest else {
+            continue;
+        };
+        let Some(next) = u64::try_from(largest)
+            .ok()
+            .and_then(|value| value.checked_add(1))
+        else {
+            continue;
+        };
+        // language=MySQL
+        let statement = format!(
+            "ALTER TABLE {} AUTO_INCREMENT = {next}",
+            quote_identifier(table)
+        );
+        conn.query_drop(statement)
+            .await
+            .with_context(|| format!("setting the AUTO_INCREMENT of {table}"))?;
+        info!(table = %table, next, "auto_increment continues after the copied values");
+        set.push((table.clone(), next));
+    }
+    Ok(set)
+}

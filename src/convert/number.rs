@@ -1,0 +1,253 @@
+//! Numbers: integers into narrower or UNSIGNED targets, numeric into
+//! DECIMAL(p,s) and into integers, and any number into FLOAT/DOUBLE only
+//! when the stored binary value reads back as the same decimal.
+//!
+//! Pure: text in, text out (or the reason the value cannot be stored).
+
+use std::borrow::Cow;
+
+use super::mysql_text::Value;
+
+/// The number's text, refusing Postgres' NaN and ±Infinity, which no MySQL
+/// numeric type can store.
+pub fn finite_number<'a>(raw: &'a [u8], target: &str) -> Result<&'a str, String> {
+    let text = std::str::from_utf8(raw).map_err(|_| "not a number".to_string())?;
+    if matches!(text, "NaN" | "Infinity" | "-Infinity") {
+        return Err(format!("NaN and infinity cannot be stored in {target}"));
+    }
+    Ok(text)
+}
+
+/// An integer (or an integral numeric) checked against `min..=max`.
+pub fn convert_integer(raw: Cow<'_, [u8]>, min: i128, max: i128) -> Result<Value<'_>, String> {
+    let text = finite_number(&raw, "an integer column")?;
+    // numeric prints `12.000` for an integral value of scale 3.
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if !fraction.bytes().all(|byte| byte == b'0') {
+        return Err("has a fraction, which an integer column would round away".to_string());
+    }
+    let digits = whole.strip_prefix('-').unwrap_or(whole);
+    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err("not an integer".to_string());
+    }
+    match whole.parse::<i128>() {
+        Ok(value) if (min..=max).contains(&value) => {}
+        _ => return Err(format!("out of range {min}..{max}")),
+    }
+    if fraction.is_empty() {
+        Ok(Value::Text(raw))
+    } else {
+        Ok(Value::Text(Cow::Owned(whole.as_bytes().to_vec())))
+    }
+}
+
+/// numeric (or an integer) into DECIMAL: digits before the point checked,
+/// only zeros may be dropped after it.
+pub fn convert_decimal(
+    raw: Cow<'_, [u8]>,
+    integer_digits: u32,
+    scale: u32,
+    unsigned: bool,
+) -> Result<Value<'_>, String> {
+    let text = finite_number(&raw, "DECIMAL")?;
+    let unsigned_text = text.strip_prefix('-').unwrap_or(text);
+    if unsigned
+        && text.starts_with('-')
+        && unsigned_text
+            .bytes()
+            .any(|byte| byte.is_ascii_digit() && byte != b'0')
+    {
+        return Err("negative value for an UNSIGNED column".to_string());
+    }
+    let (whole, fraction) = unsigned_text.split_once('.').unwrap_or((unsigned_text, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|byte| byte.is_ascii_digit())
+        || !fraction.bytes().all(|byte| byte.is_ascii_digit())
+    {
+        return Err("not a decimal number".to_string());
+    }
+    let significant_whole = whole.trim_start_matches('0').len() as u64;
+    if significant_whole > u64::from(integer_digits) {
+        return Err(format!(
+            "{significant_whole} digits before the point, the column holds {integer_digits}"
+        ));
+    }
+    let kept = fraction.len().min(scale as usize);
+    if fraction[kept..].bytes().any(|byte| byte != b'0') {
+        return Err(format!(
+            "{} digits after the point, the column keeps {scale}",
+            fraction.trim_end_matches('0').len()
+        ));
+    }
+    if kept == fraction.len() {
+        return Ok(Value::Text(raw));
+    }
+    // Only zeros were dropped: the value is unchanged, the server sees no
+    // excess digits (and so no truncation note).
+    let sign_and_whole = &text[..text.len() - unsigned_text.len() + whole.len()];
+    let mut trimmed = sign_and_whole.to_string();
+    if kept > 0 {
+        trimmed.push('.');
+        trimmed.push_str(&fraction[..kept]);
+    }
+    Ok(Value::Text(Cow::Owned(trimmed.into_bytes())))
+}
+
+/// A number into FLOAT/DOUBLE.
+///
+/// `exact_decimal`: the source is an integer or numeric, so the value must
+/// read back as the same decimal number (`0.1` does, `2^53+1` does not).
+/// Otherwise the source is real/double printed as its shortest exact text:
+/// verbatim into DOUBLE, and into FLOAT only when narrowing keeps it.
+pub fn convert_float(
+    raw: Cow<'_, [u8]>,
+    single_precision: bool,
+    exact_decimal: bool,
+) -> Result<Value<'_>, String> {
+    let target = if single_precision { "FLOAT" } else { "DOUBLE" };
+    let text = finite_number(&raw, target)?;
+    let value: f64 = text.parse().map_err(|_| "not a number".to_string())?;
+    if !value.is_finite() {
+        return Err(format!("too large for {target}"));
+    }
+    if exact_decimal {
+        let round_trip = if single_precision {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "the narrowing is exactly what is being checked"
+            )]
+            let narrowed = text.parse::<f32>().unwrap_or(value as f32);
+            narrowed.to_string()
+        } else {
+            value.to_string()
+        };
+        if normalize_decimal(&round_trip) != normalize_decimal(text) {
+            return Err(format!(
+                "{target} would store {round_trip}, not this exact number"
+            ));
+        }
+    } else if single_precision {
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "the narrowing is exactly what is being checked"
+        )]
+        let narrowed = f64::from(value as f32);
+        if narrowed.to_bits() != value.to_bits() {
+            return Err("does not fit FLOAT without rounding".to_string());
+        }
+    }
+    Ok(Value::Text(raw))
+}
+
+/// A decimal number's value as (negative, significant digits, exponent of
+/// the last digit), so `1.50`, `15e-1` and `0001.5` compare equal. Zero is
+/// `(false, "", 0)` whatever its sign.
+#[must_use]
+pub fn normalize_decimal(text: &str) -> Option<(bool, String, i64)> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], unsigned[at + 1..].parse::<i64>().ok()?),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let all_digits = format!("{whole}{fraction}");
+    let leading_trimmed = all_digits.trim_start_matches('0');
+    let significant = leading_trimmed.trim_end_matches('0');
+    if significant.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    let trailing_zeros = leading_trimmed.len() - significant.len();
+    let fraction_length = i64::try_from(fraction.len()).ok()?;
+    let zeros = i64::try_from(trailing_zeros).ok()?;
+    Some((
+        negative,
+        significant.to_string(),
+        exponent - fraction_length + zeros,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(value: &str) -> Value<'static> {
+        Value::Text(Cow::Owned(value.as_bytes().to_vec()))
+    }
+
+    fn owned(value: &str) -> Cow<'static, [u8]> {
+        Cow::Owned(value.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn decimals_compare_by_value() {
+        assert_eq!(normalize_decimal("1.50"), normalize_decimal("15e-1"));
+        assert_eq!(normalize_decimal("0001.5"), normalize_decimal("1.5"));
+        assert_eq!(normalize_decimal("-0"), normalize_decimal("0.000"));
+        assert_ne!(normalize_decimal("100"), normalize_decimal("1"));
+        assert_eq!(normalize_decimal("1e2"), normalize_decimal("100"));
+        assert_eq!(normalize_decimal("abc"), None);
+    }
+
+    #[test]
+    fn numbers_into_floating_point_must_read_back_the_same() {
+        assert_eq!(convert_float(owned("0.1"), false, true), Ok(text("0.1")));
+        assert_eq!(
+            convert_float(owned("9007199254740992"), false, true),
+            Ok(text("9007199254740992"))
+        );
+        assert!(convert_float(owned("9007199254740993"), false, true).is_err());
+        assert!(convert_float(owned("0.1"), true, true).is_ok());
+        assert!(convert_float(owned("16777217"), true, true).is_err());
+        assert!(convert_float(owned("1e400"), false, true).is_err());
+        assert_eq!(
+            convert_float(owned("5e-324"), false, false),
+            Ok(text("5e-324"))
+        );
+        assert_eq!(convert_float(owned("-0"), false, false), Ok(text("-0")));
+    }
+
+    #[test]
+    fn numeric_into_integer_needs_an_integral_value_in_range() {
+        assert_eq!(convert_integer(owned("12.000"), 0, 255), Ok(text("12")));
+        assert_eq!(convert_integer(owned("-5"), -128, 127), Ok(text("-5")));
+        assert!(convert_integer(owned("12.5"), 0, 255).is_err());
+        assert!(convert_integer(owned("256"), 0, 255).is_err());
+        assert!(
+            convert_integer(owned("123456789012345678901234567890123456789012"), 0, 255).is_err()
+        );
+        assert!(convert_integer(owned("NaN"), 0, 255).is_err());
+    }
+
+    #[test]
+    fn decimals_refuse_nan_and_rounding() {
+        assert_eq!(
+            convert_decimal(owned("-12.34"), 8, 2, false),
+            Ok(text("-12.34"))
+        );
+        assert_eq!(
+            convert_decimal(owned("1.500"), 8, 2, false),
+            Ok(text("1.50"))
+        );
+        assert_eq!(convert_decimal(owned("7.000"), 10, 0, false), Ok(text("7")));
+        assert!(convert_decimal(owned("1.005"), 8, 2, false).is_err());
+        assert!(convert_decimal(owned("123.1"), 2, 2, false).is_err());
+        assert!(convert_decimal(owned("NaN"), 8, 2, false).is_err());
+        assert!(convert_decimal(owned("-1"), 8, 2, true).is_err());
+        let digits38 = "12345678901234567890123456789012345678";
+        assert_eq!(
+            convert_decimal(owned(digits38), 38, 0, false),
+            Ok(text(digits38))
+        );
+    }
+}
