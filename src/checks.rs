@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::Context as _;
 use tokio_postgres::Client;
 
+use crate::convert::number::FloatSource;
 use crate::convert::value::Converter;
 use crate::plan::{ColumnPlan, Problem, ProblemKind, TablePlan};
 use crate::source::copy::{quote_identifier, table_reference};
@@ -106,12 +107,12 @@ fn column_predicates(column: &ColumnPlan) -> Vec<(String, String)> {
         }
         Converter::Float {
             single_precision,
-            exact_decimal,
+            source,
         } => checks.push(float_predicate(
             &value,
             &not_finite,
             *single_precision,
-            *exact_decimal,
+            *source,
             is_numeric || is_float,
         )),
         Converter::EnumLabel { labels } => {
@@ -279,7 +280,7 @@ fn float_predicate(
     value: &str,
     not_finite: &str,
     single_precision: bool,
-    exact_decimal: bool,
+    source: FloatSource,
     may_be_non_finite: bool,
 ) -> (String, String) {
     let (cast, largest, smallest, target) = if single_precision {
@@ -303,14 +304,16 @@ fn float_predicate(
         String::new()
     };
     // The casts below raise errors out of range: the guards come first.
+    let exact_decimal = source == FloatSource::Decimal;
+    let narrowed = single_precision && source == FloatSource::Double;
     let changed = if exact_decimal {
         format!("({value})::{cast}::text::numeric <> ({value})::numeric")
-    } else if single_precision {
+    } else if narrowed {
         format!("({value})::float4::float8 <> ({value})")
     } else {
         "false".to_string()
     };
-    let guard = if exact_decimal || single_precision {
+    let guard = if exact_decimal || narrowed {
         format!(
             "WHEN abs(({value})::numeric) > {largest} THEN true \
              WHEN ({value}) <> 0 AND abs(({value})::numeric) < {smallest} THEN true "
@@ -598,16 +601,17 @@ async fn find_collisions(
         .iter()
         .map(|column| format!("{column} IS NOT NULL"))
         .collect();
-    let values: Vec<String> = check
+    let mut values: Vec<String> = check
         .source_columns
         .iter()
         .map(|column| format!("quote_nullable(left(concat({column}), 40))"))
         .collect();
+    values.push(format!("'(row ' || {} || ')'", key_description(plan)));
     let folded = check.folded.join(", ");
     // language=PostgreSQL
     let statement = format!(
         "SELECT count(*) OVER (), sum(count(*)) OVER ()::int8, \
-                string_agg(concat_ws(', ', {}), ' and ' ORDER BY {}) \
+                string_agg(concat_ws(' ', {}), ' and ' ORDER BY {}) \
          FROM {table} WHERE {} GROUP BY {folded} HAVING count(*) > 1 LIMIT {EXAMPLES}",
         values.join(", "),
         check.source_columns.join(", "),

@@ -182,8 +182,11 @@ fn record_plan(report: &mut Report, plan: &Plan) {
     for warning in &plan.warnings {
         warn!("{warning}");
     }
-    for problem in &plan.problems {
-        error!(kind = ?problem.kind, "plan: {problem}");
+    // `plan` shows its problems as a table; a copy logs them.
+    if report.command == "copy" {
+        for problem in &plan.problems {
+            error!(kind = ?problem.kind, "plan: {problem}");
+        }
     }
     report.planned = plan.tables.iter().map(PlannedTable::from).collect();
     report.problems.clone_from(&plan.problems);

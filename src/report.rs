@@ -284,7 +284,8 @@ impl Report {
                     };
                     let mut detail = problem.detail.clone();
                     if let Some(rows) = problem.rows {
-                        let _ = write!(detail, " ({rows} rows)");
+                        let plural = if rows == 1 { "" } else { "s" };
+                        let _ = write!(detail, " ({rows} row{plural})");
                     }
                     [
                         serde_json::to_value(problem.kind)

@@ -93,16 +93,27 @@ pub fn convert_decimal(
     Ok(Value::Text(Cow::Owned(trimmed.into_bytes())))
 }
 
-/// A number into FLOAT/DOUBLE.
-///
-/// `exact_decimal`: the source is an integer or numeric, so the value must
-/// read back as the same decimal number (`0.1` does, `2^53+1` does not).
-/// Otherwise the source is real/double printed as its shortest exact text:
-/// verbatim into DOUBLE, and into FLOAT only when narrowing keeps it.
+/// What kind of number goes into a FLOAT/DOUBLE column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloatSource {
+    /// an integer or numeric: the stored binary value must read back as
+    /// the same decimal number (`0.1` does, `2^53+1` does not)
+    Decimal,
+    /// real: widened to double exactly, so FLOAT and DOUBLE both get the
+    /// real's own binary value (its shortest text, `0.1`, would give DOUBLE
+    /// a different one, and `3.4028235e38` is beyond FLOAT's range when
+    /// MySQL parses it as a double first)
+    Real,
+    /// double precision: verbatim into DOUBLE; into FLOAT only when
+    /// narrowing keeps it
+    Double,
+}
+
+/// A number into FLOAT/DOUBLE; NaN and ±Infinity refused.
 pub fn convert_float(
     raw: Cow<'_, [u8]>,
     single_precision: bool,
-    exact_decimal: bool,
+    source: FloatSource,
 ) -> Result<Value<'_>, String> {
     let target = if single_precision { "FLOAT" } else { "DOUBLE" };
     let text = finite_number(&raw, target)?;
@@ -110,33 +121,45 @@ pub fn convert_float(
     if !value.is_finite() {
         return Err(format!("too large for {target}"));
     }
-    if exact_decimal {
-        let round_trip = if single_precision {
-            #[expect(
-                clippy::cast_possible_truncation,
-                reason = "the narrowing is exactly what is being checked"
-            )]
-            let narrowed = text.parse::<f32>().unwrap_or(value as f32);
-            narrowed.to_string()
-        } else {
-            value.to_string()
-        };
-        if normalize_decimal(&round_trip) != normalize_decimal(text) {
-            return Err(format!(
-                "{target} would store {round_trip}, not this exact number"
-            ));
+    match source {
+        FloatSource::Decimal => {
+            let round_trip = if single_precision {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "the narrowing is exactly what is being checked"
+                )]
+                let narrowed = text.parse::<f32>().unwrap_or(value as f32);
+                narrowed.to_string()
+            } else {
+                value.to_string()
+            };
+            if normalize_decimal(&round_trip) != normalize_decimal(text) {
+                return Err(format!(
+                    "{target} would store {round_trip}, not this exact number"
+                ));
+            }
+            Ok(Value::Text(raw))
         }
-    } else if single_precision {
-        #[expect(
-            clippy::cast_possible_truncation,
-            reason = "the narrowing is exactly what is being checked"
-        )]
-        let narrowed = f64::from(value as f32);
-        if narrowed.to_bits() != value.to_bits() {
-            return Err("does not fit FLOAT without rounding".to_string());
+        FloatSource::Real => {
+            let real: f32 = text.parse().map_err(|_| "not a number".to_string())?;
+            Ok(Value::Text(Cow::Owned(
+                format!("{:e}", f64::from(real)).into_bytes(),
+            )))
+        }
+        FloatSource::Double => {
+            if single_precision {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "the narrowing is exactly what is being checked"
+                )]
+                let narrowed = f64::from(value as f32);
+                if narrowed.to_bits() != value.to_bits() {
+                    return Err("does not fit FLOAT without rounding".to_string());
+                }
+            }
+            Ok(Value::Text(raw))
         }
     }
-    Ok(Value::Text(raw))
 }
 
 /// A decimal number's value as (negative, significant digits, exponent of
@@ -201,20 +224,33 @@ mod tests {
 
     #[test]
     fn numbers_into_floating_point_must_read_back_the_same() {
-        assert_eq!(convert_float(owned("0.1"), false, true), Ok(text("0.1")));
+        use FloatSource::{Decimal, Double, Real};
+        assert_eq!(convert_float(owned("0.1"), false, Decimal), Ok(text("0.1")));
         assert_eq!(
-            convert_float(owned("9007199254740992"), false, true),
+            convert_float(owned("9007199254740992"), false, Decimal),
             Ok(text("9007199254740992"))
         );
-        assert!(convert_float(owned("9007199254740993"), false, true).is_err());
-        assert!(convert_float(owned("0.1"), true, true).is_ok());
-        assert!(convert_float(owned("16777217"), true, true).is_err());
-        assert!(convert_float(owned("1e400"), false, true).is_err());
+        assert!(convert_float(owned("9007199254740993"), false, Decimal).is_err());
+        assert!(convert_float(owned("0.1"), true, Decimal).is_ok());
+        assert!(convert_float(owned("16777217"), true, Decimal).is_err());
+        assert!(convert_float(owned("1e400"), false, Decimal).is_err());
         assert_eq!(
-            convert_float(owned("5e-324"), false, false),
+            convert_float(owned("5e-324"), false, Double),
             Ok(text("5e-324"))
         );
-        assert_eq!(convert_float(owned("-0"), false, false), Ok(text("-0")));
+        assert_eq!(convert_float(owned("-0"), false, Double), Ok(text("-0")));
+        assert!(convert_float(owned("0.1"), true, Double).is_err());
+        // A real's exact binary value, widened: FLOAT's largest value is
+        // in range, 0.1f stays 0.1f in DOUBLE.
+        assert_eq!(
+            convert_float(owned("3.4028235e38"), true, Real),
+            Ok(text("3.4028234663852886e38"))
+        );
+        assert_eq!(
+            convert_float(owned("0.1"), false, Real),
+            Ok(text("1.0000000149011612e-1"))
+        );
+        assert_eq!(convert_float(owned("-0"), true, Real), Ok(text("-0e0")));
     }
 
     #[test]

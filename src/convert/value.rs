@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::mysql_text::Value;
-use super::number::{convert_decimal, convert_float, convert_integer};
+use super::number::{FloatSource, convert_decimal, convert_float, convert_integer};
 use super::temporal::{convert_interval_to_time, convert_temporal, convert_timetz, trim_fraction};
 use crate::types::{MySqlType, PgKind};
 
@@ -44,9 +44,8 @@ pub enum Converter {
     Float {
         /// the target is a 4-byte FLOAT
         single_precision: bool,
-        /// an integer or numeric source: the stored binary value must read
-        /// back as the same decimal number
-        exact_decimal: bool,
+        /// what kind of number the source holds
+        source: FloatSource,
     },
     /// boolean `t`/`f` into 1/0.
     Boolean,
@@ -146,16 +145,16 @@ impl Converter {
             | (S::SmallInt | S::Integer | S::BigInt | S::Oid | S::Numeric | S::Money, T::Float) => {
                 Converter::Float {
                     single_precision: *target == T::Float,
-                    exact_decimal: true,
+                    source: FloatSource::Decimal,
                 }
             }
-            (S::Real | S::Double, T::Double) | (S::Real, T::Float) => Converter::Float {
-                single_precision: false,
-                exact_decimal: false,
+            (S::Real, T::Double | T::Float) => Converter::Float {
+                single_precision: *target == T::Float,
+                source: FloatSource::Real,
             },
-            (S::Double, T::Float) => Converter::Float {
-                single_precision: true,
-                exact_decimal: false,
+            (S::Double, T::Double | T::Float) => Converter::Float {
+                single_precision: *target == T::Float,
+                source: FloatSource::Double,
             },
             (S::Boolean, T::Integer { .. }) => Converter::Boolean,
             (S::Boolean, T::Bit(_)) => Converter::BooleanBit,
@@ -250,8 +249,8 @@ impl Converter {
             } => convert_decimal(raw, *integer_digits, *scale, *unsigned),
             Converter::Float {
                 single_precision,
-                exact_decimal,
-            } => convert_float(raw, *single_precision, *exact_decimal),
+                source,
+            } => convert_float(raw, *single_precision, *source),
             Converter::Boolean => match raw.as_ref() {
                 b"t" => Ok(Value::Text(Cow::Borrowed(b"1"))),
                 b"f" => Ok(Value::Text(Cow::Borrowed(b"0"))),
@@ -526,7 +525,7 @@ mod tests {
         assert!(convert(&PgKind::Double, "double", "-Infinity").is_err());
         assert_eq!(convert(&PgKind::Double, "double", "-0"), Ok(text("-0")));
         assert!(convert(&PgKind::Double, "float", "0.1").is_err());
-        assert_eq!(convert(&PgKind::Real, "float", "0.5"), Ok(text("0.5")));
+        assert_eq!(convert(&PgKind::Real, "float", "0.5"), Ok(text("5e-1")));
         assert!(convert(&PgKind::Money, "decimal(10,2)", "12.34").is_ok());
     }
 

@@ -13,3 +13,4 @@ mod dolt;
 mod failures;
 mod snapshot;
 mod support;
+mod types;
