@@ -149,10 +149,10 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
         coordinator,
         snapshot,
         tables,
+        excluded,
         mut admin,
         server,
         exists,
-        ..
     } = prepared;
     if exists {
         warn!(database = %settings.database, "dropping the existing target database (--replace)");
@@ -160,7 +160,11 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     }
     crate::target::create_database(&mut admin, &settings.database, server.kind).await?;
     info!(database = %settings.database, "target database created");
-    let filled = fill_database(settings, &server, &snapshot, &tables, report).await;
+    let sources = Sources {
+        tables: &tables,
+        excluded: &excluded,
+    };
+    let filled = fill_database(settings, &server, &snapshot, sources, report).await;
     drop(coordinator);
     if let Err(error) = filled {
         if settings.keep_failed {
@@ -313,14 +317,26 @@ fn collation_warnings(plans: &[TablePlan]) -> Vec<String> {
     warnings
 }
 
+/// The source tables copied and those left out.
+#[derive(Clone, Copy)]
+struct Sources<'a> {
+    tables: &'a [SourceTable],
+    excluded: &'a [SourceTable],
+}
+
 /// Builds the plan on the new database; it matches the scratch plan, which
 /// had no problems.
 fn plan_tables(
     settings: &Settings,
-    tables: &[SourceTable],
+    sources: Sources<'_>,
     targets: &[TargetTable],
 ) -> anyhow::Result<Vec<TablePlan>> {
-    let plan = build_plan(tables, &[], targets, &settings.mappings);
+    let plan = build_plan(
+        sources.tables,
+        sources.excluded,
+        targets,
+        &settings.mappings,
+    );
     refuse_problems(&plan.problems)?;
     Ok(plan.tables)
 }
@@ -348,7 +364,7 @@ async fn fill_database(
     settings: &Settings,
     server: &TargetServer,
     snapshot: &Snapshot,
-    tables: &[SourceTable],
+    sources: Sources<'_>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let mut conn = crate::target::connect(&settings.target, Some(&settings.database)).await?;
@@ -360,7 +376,7 @@ async fn fill_database(
         "schema applied"
     );
     let targets = crate::target::catalog::read_catalog(&mut conn, &settings.database).await?;
-    let plans = plan_tables(settings, tables, &targets)?;
+    let plans = plan_tables(settings, sources, &targets)?;
     log_plan(&plans);
 
     let method = choose_load_method(&mut conn, settings.load_method).await;

@@ -14,18 +14,6 @@ CREATE TABLE tags (id integer PRIMARY KEY, name text NOT NULL);
 INSERT INTO tags SELECT g, 'tag ' || g FROM generate_series(1, 500) g;
 ";
 
-async fn database_exists(servers: &Servers, name: &str) -> bool {
-    let mut conn = mysql_connect(&servers.mysql_url).await;
-    let found: Option<String> = conn
-        .exec_first(
-            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
-            (name,),
-        )
-        .await
-        .unwrap();
-    found.is_some()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_schema_syntax_error_names_file_and_line_before_any_data_moves() {
     let case = Case::new("badschema", NOTES).await;

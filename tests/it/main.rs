@@ -11,6 +11,8 @@ mod chinook;
 mod demo;
 mod dolt;
 mod failures;
+mod plan;
 mod snapshot;
 mod support;
+mod tables;
 mod types;

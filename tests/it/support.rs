@@ -118,6 +118,19 @@ pub async fn create_source(servers: &Servers, name: &str, sql: &str) -> String {
     url
 }
 
+/// True when the target server has a database of this name.
+pub async fn database_exists(servers: &Servers, name: &str) -> bool {
+    let mut conn = mysql_connect(&servers.mysql_url).await;
+    let found: Option<String> = conn
+        .exec_first(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+            (name,),
+        )
+        .await
+        .unwrap();
+    found.is_some()
+}
+
 pub async fn mysql_connect(url: &str) -> mysql_async::Conn {
     mysql_async::Conn::new(mysql_async::Opts::from_url(url).unwrap())
         .await

@@ -1,0 +1,227 @@
+//! Issue 3, acceptance 3: `pg2dolt plan` lists every problem of a source
+//! whose data does not fit the schema in one run, exits 3, and leaves the
+//! target untouched; `copy` runs the same checks before it moves data.
+
+use mysql_async::prelude::Queryable as _;
+
+use crate::support::*;
+
+const SOURCE: &str = "
+CREATE TYPE mood AS ENUM ('happy', 'sad', 'meh');
+CREATE TABLE people (
+    id int PRIMARY KEY,
+    name text NOT NULL,
+    age int,
+    score numeric,
+    feeling mood,
+    nickname text
+);
+INSERT INTO people VALUES
+    (1, 'Ann', 30, 1.5, 'happy', 'a'),
+    (2, 'A name far too long for ten', 30, 2, 'sad', 'b'),
+    (3, 'Bo', 300, 3, 'happy', 'c'),
+    (4, 'Cy', 40, 'NaN', 'sad', 'd'),
+    (5, 'Di', 50, 4, 'meh', 'e'),
+    (6, 'ann', 60, 5, 'happy', 'f');
+CREATE TABLE audit_log (id int PRIMARY KEY, note text);
+";
+
+const SCHEMA: &str = "
+CREATE TABLE people (
+    id INT PRIMARY KEY,
+    name VARCHAR(10) COLLATE utf8mb4_general_ci NOT NULL UNIQUE,
+    age TINYINT UNSIGNED,
+    score DECIMAL(6,2),
+    feeling ENUM('happy', 'sad'),
+    created_by VARCHAR(20)
+);
+";
+
+fn problems_of(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|problem| {
+            (
+                problem["kind"].as_str().unwrap().to_string(),
+                problem["column"].as_str().unwrap_or("-").to_string(),
+                problem["examples"].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The JSON plan names all eight problems, with kind, column and example.
+fn assert_every_problem_listed(report: &serde_json::Value) {
+    assert_eq!(report["command"], "plan");
+    let problems = problems_of(report);
+    let has = |kind: &str, column: &str, example: &str| {
+        problems
+            .iter()
+            .any(|(k, c, e)| k == kind && c == column && e.contains(example))
+    };
+    assert!(
+        has("value", "name → name", "A name far too long"),
+        "{problems:#?}"
+    );
+    assert!(has("value", "age → age", "id='3'"), "{problems:#?}");
+    assert!(has("value", "score → score", "NaN"), "{problems:#?}");
+    assert!(has("value", "feeling → feeling", "meh"), "{problems:#?}");
+    assert!(has("collision", "name", "'Ann'"), "{problems:#?}");
+    assert!(has("missing-on-target", "nickname", ""), "{problems:#?}");
+    assert!(has("missing-on-source", "created_by", ""), "{problems:#?}");
+    assert!(
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|problem| problem["kind"] == "missing-on-target"
+                && problem["source_table"] == "public.audit_log"),
+        "{problems:#?}"
+    );
+    assert_eq!(problems.len(), 8, "{problems:#?}");
+    let age = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|problem| problem["column"] == "age → age")
+        .unwrap();
+    assert_eq!(age["target_type"], "tinyint(3) unsigned");
+    assert_eq!(age["rows"], 1);
+}
+
+/// The text plan shows the same problems as a table on stderr.
+fn assert_problem_table(run: &Run) {
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("8 problem(s): a copy would fail"),
+        "{}",
+        run.stderr
+    );
+    for needle in [
+        "e.g. row id='2': value 'A name far too long for ten'",
+        "e.g. row id='3': value '300'",
+        "e.g. row id='4': value 'NaN'",
+        "e.g. row id='5': value 'meh'",
+        "'Ann' (row id='1') and 'ann' (row id='6')",
+        "public.audit_log",
+        "created_by",
+    ] {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?}:\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_lists_every_problem_at_once_and_touches_nothing() {
+    let case = Case::new("plan", SOURCE).await;
+    let directory = case.schema_dir(&[("010_tables.sql", SCHEMA)]);
+    // An existing target database with a marker: plan must not touch it,
+    // not even with --replace.
+    let mut admin = mysql_connect(&case.servers.mysql_url).await;
+    admin
+        .query_drop(format!(
+            "CREATE DATABASE `{0}`; CREATE TABLE `{0}`.marker (id INT); INSERT INTO `{0}`.marker VALUES (7)",
+            case.name
+        ))
+        .await
+        .unwrap();
+    let arguments = |format: &'static str| {
+        vec![
+            "plan".to_string(),
+            "--source".into(),
+            case.source.clone(),
+            "--target".into(),
+            case.servers.mysql_url.clone(),
+            "--schema-dir".into(),
+            directory.to_str().unwrap().into(),
+            "--replace".into(),
+            "--format".into(),
+            format.into(),
+        ]
+    };
+    let json_arguments = arguments("json");
+    let run = run_pg2dolt(
+        &json_arguments
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_every_problem_listed(&report);
+
+    // The same, as a table for people on stderr.
+    let text_arguments = arguments("text");
+    let run = run_pg2dolt(
+        &text_arguments
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_problem_table(&run);
+
+    let marker: Option<i32> = admin
+        .query_first(format!("SELECT id FROM `{}`.marker", case.name))
+        .await
+        .unwrap();
+    assert_eq!(marker, Some(7), "the existing database is untouched");
+
+    // copy runs the same checks first: exit 3, nothing dropped or copied.
+    let mut copy_arguments = json_arguments;
+    copy_arguments[0] = "copy".into();
+    copy_arguments.truncate(copy_arguments.len() - 2);
+    let run = run_pg2dolt(
+        &copy_arguments
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let error = run.assert_one_line_error(3);
+    assert!(
+        error.contains("8 problem(s); nothing was copied"),
+        "{error}"
+    );
+    let marker: Option<i32> = admin
+        .query_first(format!("SELECT id FROM `{}`.marker", case.name))
+        .await
+        .unwrap();
+    assert_eq!(marker, Some(7), "copy refused before dropping anything");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_passes_a_source_that_fits() {
+    let case = Case::new(
+        "planok",
+        "CREATE TABLE t (id int PRIMARY KEY, name text, n numeric(5,2));
+         INSERT INTO t VALUES (1, 'abc', 1.5), (2, NULL, NULL);",
+    )
+    .await;
+    let directory = case.schema_dir(&[(
+        "010.sql",
+        "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(3), n DECIMAL(5,2));",
+    )]);
+    let run = run_pg2dolt(&[
+        "plan",
+        "--source",
+        &case.source,
+        "--target",
+        &case.servers.mysql_url,
+        "--schema-dir",
+        directory.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no problems: a copy can run"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !database_exists(&case.servers, &case.name).await,
+        "plan creates no target database"
+    );
+}
