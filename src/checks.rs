@@ -20,6 +20,9 @@ use crate::plan::{ColumnPlan, Problem, ProblemKind, TablePlan};
 use crate::source::copy::{quote_identifier, table_reference};
 use crate::types::PgKind;
 
+/// Postgres stores no field larger than 1 GB.
+const POSTGRES_MAX_FIELD: u64 = 1 << 30;
+
 /// How many offending rows a problem shows.
 const EXAMPLES: i64 = 3;
 
@@ -96,7 +99,17 @@ fn column_predicates(column: &ColumnPlan) -> Vec<(String, String)> {
             max_chars,
             max_bytes,
             bmp_only,
-        } => text_predicates(&text, *max_chars, *max_bytes, *bmp_only, &mut checks),
+        } => {
+            // Skip what the source type already guarantees: varchar(n)
+            // into n or more characters (or 4n bytes), anything into a
+            // type holding more than Postgres' 1 GB field limit.
+            let longest = column.source_max_chars.map(u64::from);
+            let max_chars = max_chars.filter(|limit| longest.is_none_or(|n| n > *limit));
+            let max_bytes = max_bytes.filter(|limit| {
+                *limit < POSTGRES_MAX_FIELD && longest.is_none_or(|n| n * 4 > *limit)
+            });
+            text_predicates(&text, max_chars, max_bytes, *bmp_only, &mut checks);
+        }
         Converter::Integer { .. } | Converter::Decimal { .. } => {
             checks.extend(number_predicate(
                 &column.converter,
@@ -437,7 +450,7 @@ pub fn collision_checks(plan: &TablePlan) -> Vec<CollisionCheck> {
             "duplicate values: the source does not enforce this unique key".to_string()
         } else {
             format!(
-                "values distinct in Postgres collide in this unique key, which ignores {}",
+                "values collide in this unique key, which ignores {}",
                 folds.into_iter().collect::<Vec<_>>().join(" and ")
             )
         };
@@ -611,7 +624,8 @@ async fn find_collisions(
     // language=PostgreSQL
     let statement = format!(
         "SELECT count(*) OVER (), sum(count(*)) OVER ()::int8, \
-                string_agg(concat_ws(' ', {}), ' and ' ORDER BY {}) \
+                array_to_string((array_agg(concat_ws(' ', {}) ORDER BY {}))[1:{EXAMPLES}], ' and ') \
+                || CASE WHEN count(*) > {EXAMPLES} THEN ' and ' || (count(*) - {EXAMPLES}) || ' more' ELSE '' END \
          FROM {table} WHERE {} GROUP BY {folded} HAVING count(*) > 1 LIMIT {EXAMPLES}",
         values.join(", "),
         check.source_columns.join(", "),
@@ -653,6 +667,7 @@ mod tests {
             expression: SourceExpression::choose(&kind, &target_kind),
             converter: Converter::choose(&kind, &target_kind).unwrap(),
             source_kind: kind,
+            source_max_chars: None,
             target: "c".into(),
             target_type: target.into(),
             rule: MatchRule::Exact,
@@ -669,6 +684,15 @@ mod tests {
             "(\"c\")::numeric < 0 OR (\"c\")::numeric > 65535"
         );
         assert!(column_predicates(&column(PgKind::Integer, "int")).is_empty());
+        assert!(column_predicates(&column(PgKind::Text, "longtext")).is_empty());
+        let mut bounded = column(PgKind::Text, "varchar(40)");
+        bounded.source_max_chars = Some(40);
+        assert!(
+            column_predicates(&bounded).is_empty(),
+            "varchar(40) fits 40"
+        );
+        bounded.source_max_chars = Some(41);
+        assert_eq!(column_predicates(&bounded).len(), 1);
         let enum_column = column(PgKind::Enum(vec!["a".into(), "it's".into()]), "enum('a')");
         assert_eq!(
             column_predicates(&enum_column)[0].0,

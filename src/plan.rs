@@ -216,6 +216,9 @@ pub struct ColumnPlan {
     /// what the COPY select list reads for this column
     #[serde(skip)]
     pub expression: SourceExpression,
+    /// the most characters a source value has, when its type says
+    #[serde(skip)]
+    pub source_max_chars: Option<u32>,
     /// target column
     pub target: String,
     /// target column type as the server names it
@@ -454,6 +457,7 @@ fn plan_column(
         source_type: source.type_name.clone(),
         source_kind: source.kind.clone(),
         expression: SourceExpression::choose(&source.kind, &target.kind),
+        source_max_chars: source.max_chars,
         target: target.name.clone(),
         target_type: target.column_type.clone(),
         rule,
@@ -528,6 +532,7 @@ mod tests {
                     name: (*name).into(),
                     type_name: "t".into(),
                     kind: kind.clone(),
+                    max_chars: None,
                 })
                 .collect(),
             primary_key: vec![columns[0].0.into()],

@@ -51,6 +51,10 @@ pub struct SourceColumn {
     /// the base type's kind, which decides the conversion
     #[serde(skip)]
     pub kind: PgKind,
+    /// varchar(n)/char(n): the most characters a value has (from the type
+    /// modifier, a domain's included), so checks it implies can be skipped
+    #[serde(skip)]
+    pub max_chars: Option<u32>,
 }
 
 /// Reads the tables of `schemas`: ordinary tables and partitioned parents
@@ -89,8 +93,9 @@ pub async fn read_catalog(
     // language=PostgreSQL
     let column_rows = client
         .query(
-            "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid \
-             FROM pg_catalog.pg_attribute a \
+            "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid, \
+                 CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE t.typtypmod END \
+             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
              WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped \
              ORDER BY a.attrelid, a.attnum",
             &[&table_oids],
@@ -118,10 +123,18 @@ pub async fn read_catalog(
     let mut columns: HashMap<u32, Vec<SourceColumn>> = HashMap::new();
     for row in &column_rows {
         let type_oid: u32 = row.get(3);
+        let kind = kinds.get(&type_oid).cloned().unwrap_or(PgKind::Other);
+        // varchar and bpchar keep n + 4 in their type modifier.
+        let modifier: i32 = row.get(4);
+        let max_chars = match kind {
+            PgKind::Text | PgKind::Char if modifier >= 4 => u32::try_from(modifier - 4).ok(),
+            _ => None,
+        };
         columns.entry(row.get(0)).or_default().push(SourceColumn {
             name: row.get(1),
             type_name: row.get(2),
-            kind: kinds.get(&type_oid).cloned().unwrap_or(PgKind::Other),
+            kind,
+            max_chars,
         });
     }
     let mut keys: HashMap<u32, Vec<String>> = HashMap::new();
