@@ -99,17 +99,14 @@ fn column_predicates(column: &ColumnPlan) -> Vec<(String, String)> {
             max_chars,
             max_bytes,
             bmp_only,
-        } => {
-            // Skip what the source type already guarantees: varchar(n)
-            // into n or more characters (or 4n bytes), anything into a
-            // type holding more than Postgres' 1 GB field limit.
-            let longest = column.source_max_chars.map(u64::from);
-            let max_chars = max_chars.filter(|limit| longest.is_none_or(|n| n > *limit));
-            let max_bytes = max_bytes.filter(|limit| {
-                *limit < POSTGRES_MAX_FIELD && longest.is_none_or(|n| n * 4 > *limit)
-            });
-            text_predicates(&text, max_chars, max_bytes, *bmp_only, &mut checks);
-        }
+        } => text_predicates(
+            column,
+            &text,
+            *max_chars,
+            *max_bytes,
+            *bmp_only,
+            &mut checks,
+        ),
         Converter::Integer { .. } | Converter::Decimal { .. } => {
             checks.extend(number_predicate(
                 &column.converter,
@@ -231,12 +228,20 @@ fn number_predicate(
 }
 
 fn text_predicates(
+    column: &ColumnPlan,
     text: &str,
     max_chars: Option<u64>,
     max_bytes: Option<u64>,
     bmp_only: bool,
     checks: &mut Vec<(String, String)>,
 ) {
+    // Skip what the source type already guarantees: varchar(n) into n or
+    // more characters (or 4n bytes), anything into a type holding more
+    // than Postgres' 1 GB field limit.
+    let longest = column.source_max_chars.map(u64::from);
+    let max_chars = max_chars.filter(|limit| longest.is_none_or(|n| n > *limit));
+    let max_bytes = max_bytes
+        .filter(|limit| *limit < POSTGRES_MAX_FIELD && longest.is_none_or(|n| n * 4 > *limit));
     if let Some(limit) = max_chars {
         checks.push((
             format!("char_length({text}) > {limit}"),
