@@ -128,6 +128,32 @@ fn column_predicates(column: &ColumnPlan) -> Vec<(String, String)> {
         Converter::EnumLabel { labels } => {
             checks.extend(enum_predicate(column, &value, &text, labels));
         }
+        Converter::Bytea { .. } | Converter::Bits { .. } => {
+            binary_predicates(&column.converter, &value, &mut checks);
+        }
+        Converter::Temporal {
+            fsp,
+            strip_utc_offset,
+            timestamp_range,
+        } => temporal_predicates(
+            column,
+            &value,
+            *fsp,
+            *strip_utc_offset,
+            *timestamp_range,
+            &mut checks,
+        ),
+        Converter::Time { fsp } | Converter::Timetz { fsp } | Converter::IntervalTime { fsp } => {
+            checks.extend(time_predicate(&column.converter, &value, *fsp));
+        }
+        Converter::Boolean | Converter::BooleanBit | Converter::UuidBinary => {}
+    }
+    checks
+}
+
+/// bytea lengths and the bits a BIT value needs.
+fn binary_predicates(converter: &Converter, value: &str, checks: &mut Vec<(String, String)>) {
+    match converter {
         Converter::Bytea { exact, max } => {
             if let Some(exact) = exact {
                 checks.push((
@@ -146,44 +172,33 @@ fn column_predicates(column: &ColumnPlan) -> Vec<(String, String)> {
             format!("length(ltrim(({value})::text, '0')) > {width}"),
             format!("a value needing more than {width} bits"),
         )),
-        Converter::Temporal {
-            fsp,
-            strip_utc_offset,
-            timestamp_range,
-        } => temporal_predicates(
-            column,
-            &value,
-            *fsp,
-            *strip_utc_offset,
-            *timestamp_range,
-            &mut checks,
-        ),
-        Converter::Time { fsp } | Converter::Timetz { fsp } => {
-            if let Some(predicate) = fraction_predicate(&value, *fsp) {
-                checks.push((
-                    predicate,
-                    format!("more than {fsp} fractional second digits"),
-                ));
-            }
-        }
-        Converter::IntervalTime { fsp } => {
-            let mut predicate = format!(
-                "extract(year FROM {value}) <> 0 OR extract(month FROM {value}) <> 0 \
-                 OR abs(extract(epoch FROM {value})) > 3020399"
-            );
-            if let Some(fraction) = fraction_predicate(&value, *fsp) {
-                predicate = format!("{predicate} OR {fraction}");
-            }
-            checks.push((
-                predicate,
-                format!(
-                    "months, years, more than ±838:59:59, or more than {fsp} fractional digits"
-                ),
-            ));
-        }
-        Converter::Boolean | Converter::BooleanBit | Converter::UuidBinary => {}
+        _ => {}
     }
-    checks
+}
+
+/// time, timetz and interval into TIME: fractional digits, and for an
+/// interval months, years and TIME's range.
+fn time_predicate(converter: &Converter, value: &str, fsp: u8) -> Option<(String, String)> {
+    let fraction = fraction_predicate(value, fsp);
+    if !matches!(converter, Converter::IntervalTime { .. }) {
+        return fraction.map(|predicate| {
+            (
+                predicate,
+                format!("more than {fsp} fractional second digits"),
+            )
+        });
+    }
+    let mut predicate = format!(
+        "extract(year FROM {value}) <> 0 OR extract(month FROM {value}) <> 0 \
+         OR abs(extract(epoch FROM {value})) > 3020399"
+    );
+    if let Some(fraction) = fraction {
+        predicate = format!("{predicate} OR {fraction}");
+    }
+    Some((
+        predicate,
+        format!("months, years, more than ±838:59:59, or more than {fsp} fractional digits"),
+    ))
 }
 
 /// Integers and DECIMAL: range, digits, NaN and infinity (numeric only).
