@@ -225,3 +225,84 @@ async fn plan_passes_a_source_that_fits() {
         "plan creates no target database"
     );
 }
+
+/// Every kind of value check, run by Postgres on a value it must catch:
+/// one column per check, one bad row, one good row.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_value_check_catches_its_value() {
+    let case = Case::new(
+        "checks",
+        "CREATE TABLE t (
+            id int PRIMARY KEY, n numeric, d double precision, label text, mb3 text,
+            ts timestamp(6), tz timestamptz, iv interval, b bytea, bits varbit,
+            arr int[], big bigint, day date, r real, m money, ch varchar(4), t6 time
+        );
+        INSERT INTO t VALUES
+            (1, 0.5, 0.5, 'a', 'é', '2024-01-01 00:00:00', '2024-01-01 00:00:00+00', '1 hour',
+             '\\x0001', '01', '{1}', 1, '2024-01-01', 1.5, 1, 'ab', '12:00:00'),
+            (2, 0.1234567890123456789, 0.1, 'c', '🦀', '2024-01-01 00:00:00.5', '2040-01-01 00:00:00+00',
+             '1 mon', '\\x00', '111', '[0:1]={1,2}', 3000000000, 'infinity', 'NaN', 1000,
+             'abcd', '12:00:00.25');",
+    )
+    .await;
+    let directory = case.schema_dir(&[(
+        "010.sql",
+        "CREATE TABLE t (
+            id INT PRIMARY KEY, n DOUBLE, d FLOAT, label ENUM('a', 'b'),
+            mb3 VARCHAR(10) CHARACTER SET utf8mb3, ts DATETIME, tz TIMESTAMP NULL, iv TIME,
+            b BINARY(2), bits BIT(2), arr JSON, big INT, day DATE, r FLOAT,
+            m DECIMAL(5,2), ch VARCHAR(3), t6 TIME(1)
+        );",
+    )]);
+    let run = run_pg2dolt(&[
+        "plan",
+        "--source",
+        &case.source,
+        "--target",
+        &case.servers.mysql_url,
+        "--schema-dir",
+        directory.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut caught: Vec<String> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|problem| {
+            assert_eq!(problem["kind"], "value", "{problem}");
+            assert_eq!(problem["rows"], 1, "{problem}");
+            assert!(
+                problem["examples"][0]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("row id='2'"),
+                "{problem}"
+            );
+            problem["column"]
+                .as_str()
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    caught.sort();
+    assert_eq!(
+        caught,
+        [
+            "arr", "big", "b", "bits", "ch", "d", "day", "iv", "label", "m", "mb3", "n", "r", "t6",
+            "ts", "tz"
+        ]
+        .map(String::from)
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>(),
+        "{:#}",
+        report["problems"]
+    );
+}
