@@ -211,7 +211,20 @@ fn refuse_problems(problems: &[Problem]) -> anyhow::Result<()> {
     } else {
         FailureKind::Plan
     };
-    let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    // The error is one line: the first few problems; the log and the
+    // report list them all.
+    const LISTED: usize = 10;
+    let mut listed: Vec<String> = problems
+        .iter()
+        .take(LISTED)
+        .map(ToString::to_string)
+        .collect();
+    if problems.len() > LISTED {
+        listed.push(format!(
+            "and {} more (all are in the log and the report; `pg2dolt plan` shows them as a table)",
+            problems.len() - LISTED
+        ));
+    }
     Err(failure(
         kind,
         format!(
