@@ -15,6 +15,7 @@ use anyhow::Context as _;
 use tokio_postgres::Client;
 
 use crate::convert::number::FloatSource;
+use crate::convert::row::shorten_text;
 use crate::convert::value::Converter;
 use crate::plan::{ColumnPlan, Problem, ProblemKind, TablePlan};
 use crate::source::copy::{quote_identifier, table_reference};
@@ -603,24 +604,10 @@ async fn value_examples(
             let key: String = row.get(0);
             let head: String = row.get(1);
             let length: i64 = row.get(2);
-            format!("row {key}: value {}", shown(&head, length))
+            let length = usize::try_from(length).unwrap_or(usize::MAX);
+            format!("row {key}: value {}", shorten_text(&head, length))
         })
         .collect())
-}
-
-/// A value for a message, like the copy's own: at most 60 characters.
-fn shown(head: &str, length: i64) -> String {
-    let escaped: String = head
-        .chars()
-        .take(60)
-        .collect::<String>()
-        .escape_debug()
-        .to_string();
-    if length > 60 {
-        format!("'{escaped}…' ({length} characters)")
-    } else {
-        format!("'{escaped}'")
-    }
 }
 
 async fn find_collisions(

@@ -197,6 +197,10 @@ fn record_plan(report: &mut Report, plan: &Plan) {
     report.warnings.clone_from(&plan.warnings);
 }
 
+/// How many problems the one-line error of a refused copy names; the log
+/// and the report list them all.
+const LISTED: usize = 10;
+
 /// Stops a copy that would fail: exit code 6 when only data is at fault
 /// (the schema is right, some values do not fit), else 3.
 fn refuse_problems(problems: &[Problem]) -> anyhow::Result<()> {
@@ -211,9 +215,6 @@ fn refuse_problems(problems: &[Problem]) -> anyhow::Result<()> {
     } else {
         FailureKind::Plan
     };
-    // The error is one line: the first few problems; the log and the
-    // report list them all.
-    const LISTED: usize = 10;
     let mut listed: Vec<String> = problems
         .iter()
         .take(LISTED)

@@ -109,15 +109,21 @@ pub fn describe_key(row: &[u8], key_columns: &[(usize, String)]) -> String {
 /// length when it was cut. Invalid UTF-8 is shown lossily.
 #[must_use]
 pub fn shorten(raw: &[u8]) -> String {
-    const LIMIT: usize = 60;
     let text = String::from_utf8_lossy(raw);
-    let length = text.chars().count();
-    let escaped = |value: &str| value.escape_debug().to_string();
+    shorten_text(&text, text.chars().count())
+}
+
+/// Shows the start of a value of `length` characters for an error message,
+/// as [`shorten`] does (for values whose start alone was read).
+#[must_use]
+pub fn shorten_text(start: &str, length: usize) -> String {
+    const LIMIT: usize = 60;
+    let head: String = start.chars().take(LIMIT).collect();
+    let escaped = head.escape_debug();
     if length <= LIMIT {
-        format!("'{}'", escaped(&text))
+        format!("'{escaped}'")
     } else {
-        let head: String = text.chars().take(LIMIT).collect();
-        format!("'{}…' ({length} characters)", escaped(&head))
+        format!("'{escaped}…' ({length} characters)")
     }
 }
 
