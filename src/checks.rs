@@ -114,6 +114,7 @@ fn column_predicates(column: &ColumnPlan) -> Vec<(String, String)> {
                 &value,
                 &not_finite,
                 is_numeric,
+                is_float,
             ));
         }
         Converter::Float {
@@ -208,8 +209,16 @@ fn number_predicate(
     value: &str,
     not_finite: &str,
     is_numeric: bool,
+    is_float: bool,
 ) -> Option<(String, String)> {
-    let number = format!("({value})::numeric");
+    let is_numeric = is_numeric || is_float;
+    // A float's shortest text (extra_float_digits=3) is its exact decimal;
+    // float8::numeric would round to 15 digits and hide a difference.
+    let number = if is_float {
+        format!("({value})::text::numeric")
+    } else {
+        format!("({value})::numeric")
+    };
     match converter {
         Converter::Integer { min, max } => {
             let mut predicate = format!("{number} < {min} OR {number} > {max}");

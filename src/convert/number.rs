@@ -50,6 +50,16 @@ pub fn convert_decimal(
     unsigned: bool,
 ) -> Result<Value<'_>, String> {
     let text = finite_number(&raw, "DECIMAL")?;
+    // real and double print `1e-05` and `1e+16`: spell those out.
+    if text.contains(['e', 'E']) {
+        let plain = plain_decimal(text).ok_or_else(|| "not a decimal number".to_string())?;
+        return convert_decimal(
+            Cow::Owned(plain.into_bytes()),
+            integer_digits,
+            scale,
+            unsigned,
+        );
+    }
     let unsigned_text = text.strip_prefix('-').unwrap_or(text);
     if unsigned
         && text.starts_with('-')
@@ -162,6 +172,32 @@ pub fn convert_float(
     }
 }
 
+/// A number in exponent notation (`-1.5e-3`) as plain decimal text
+/// (`-0.0015`); `None` when it is not a number or absurdly long.
+#[must_use]
+pub fn plain_decimal(text: &str) -> Option<String> {
+    let (negative, digits, exponent) = normalize_decimal(text)?;
+    if digits.is_empty() {
+        return Some("0".to_string());
+    }
+    if exponent.unsigned_abs() > 400 {
+        return None;
+    }
+    let sign = if negative { "-" } else { "" };
+    let exponent = i32::try_from(exponent).ok()?;
+    let length = i32::try_from(digits.len()).ok()?;
+    let plain = if exponent >= 0 {
+        format!("{digits}{}", "0".repeat(exponent.unsigned_abs() as usize))
+    } else if -exponent < length {
+        let point = (length + exponent).unsigned_abs() as usize;
+        format!("{}.{}", &digits[..point], &digits[point..])
+    } else {
+        let zeros = (-exponent - length).unsigned_abs() as usize;
+        format!("0.{}{digits}", "0".repeat(zeros))
+    };
+    Some(format!("{sign}{plain}"))
+}
+
 /// A decimal number's value as (negative, significant digits, exponent of
 /// the last digit), so `1.50`, `15e-1` and `0001.5` compare equal. Zero is
 /// `(false, "", 0)` whatever its sign.
@@ -263,6 +299,22 @@ mod tests {
             convert_integer(owned("123456789012345678901234567890123456789012"), 0, 255).is_err()
         );
         assert!(convert_integer(owned("NaN"), 0, 255).is_err());
+    }
+
+    #[test]
+    fn exponents_are_spelled_out() {
+        assert_eq!(plain_decimal("1e-05").as_deref(), Some("0.00001"));
+        assert_eq!(
+            plain_decimal("-1.5e+16").as_deref(),
+            Some("-15000000000000000")
+        );
+        assert_eq!(plain_decimal("1.25e1").as_deref(), Some("12.5"));
+        assert_eq!(plain_decimal("-0e0").as_deref(), Some("0"));
+        assert_eq!(
+            convert_decimal(owned("1e-05"), 8, 5, false),
+            Ok(text("0.00001"))
+        );
+        assert!(convert_decimal(owned("1e-05"), 8, 2, false).is_err());
     }
 
     #[test]

@@ -129,7 +129,14 @@ impl Converter {
                 Converter::Integer { min, max }
             }
             (
-                S::SmallInt | S::Integer | S::BigInt | S::Oid | S::Numeric | S::Money,
+                S::SmallInt
+                | S::Integer
+                | S::BigInt
+                | S::Oid
+                | S::Numeric
+                | S::Money
+                | S::Real
+                | S::Double,
                 T::Decimal {
                     precision,
                     scale,
@@ -527,6 +534,12 @@ mod tests {
         assert!(convert(&PgKind::Double, "float", "0.1").is_err());
         assert_eq!(convert(&PgKind::Real, "float", "0.5"), Ok(text("5e-1")));
         assert!(convert(&PgKind::Money, "decimal(10,2)", "12.34").is_ok());
+        // A float's shortest text must fit the DECIMAL exactly.
+        assert_eq!(
+            convert(&PgKind::Double, "decimal(10,2)", "19.99"),
+            Ok(text("19.99"))
+        );
+        assert!(convert(&PgKind::Double, "decimal(10,2)", "0.30000000000000004").is_err());
     }
 
     #[test]

@@ -235,14 +235,14 @@ async fn every_value_check_catches_its_value() {
         "CREATE TABLE t (
             id int PRIMARY KEY, n numeric, d double precision, label text, mb3 text,
             ts timestamp(6), tz timestamptz, iv interval, b bytea, bits varbit,
-            arr int[], big bigint, day date, r real, m money, ch varchar(4), t6 time
+            arr int[], big bigint, day date, r real, m money, ch varchar(4), t6 time, price double precision
         );
         INSERT INTO t VALUES
             (1, 0.5, 0.5, 'a', 'é', '2024-01-01 00:00:00', '2024-01-01 00:00:00+00', '1 hour',
-             '\\x0001', '01', '{1}', 1, '2024-01-01', 1.5, 1, 'ab', '12:00:00'),
+             '\\x0001', '01', '{1}', 1, '2024-01-01', 1.5, 1, 'ab', '12:00:00', 19.99),
             (2, 0.1234567890123456789, 0.1, 'c', '🦀', '2024-01-01 00:00:00.5', '2040-01-01 00:00:00+00',
              '1 mon', '\\x00', '111', '[0:1]={1,2}', 3000000000, 'infinity', 'NaN', 1000,
-             'abcd', '12:00:00.25');",
+             'abcd', '12:00:00.25', 1e-05);",
     )
     .await;
     let directory = case.schema_dir(&[(
@@ -251,7 +251,7 @@ async fn every_value_check_catches_its_value() {
             id INT PRIMARY KEY, n DOUBLE, d FLOAT, label ENUM('a', 'b'),
             mb3 VARCHAR(10) CHARACTER SET utf8mb3, ts DATETIME, tz TIMESTAMP NULL, iv TIME,
             b BINARY(2), bits BIT(2), arr JSON, big INT, day DATE, r FLOAT,
-            m DECIMAL(5,2), ch VARCHAR(3), t6 TIME(1)
+            m DECIMAL(5,2), ch VARCHAR(3), t6 TIME(1), price DECIMAL(6,2)
         );",
     )]);
     let run = run_pg2dolt(&[
@@ -294,8 +294,8 @@ async fn every_value_check_catches_its_value() {
     assert_eq!(
         caught,
         [
-            "arr", "big", "b", "bits", "ch", "d", "day", "iv", "label", "m", "mb3", "n", "r", "t6",
-            "ts", "tz"
+            "arr", "big", "b", "bits", "ch", "d", "day", "iv", "label", "m", "mb3", "n", "price",
+            "r", "t6", "ts", "tz"
         ]
         .map(String::from)
         .into_iter()
