@@ -143,7 +143,8 @@ pub struct CopyArgs {
     #[arg(long, env = "PG2DOLT_LOAD_METHOD", value_enum, default_value_t = LoadMethodArg::Auto)]
     pub load_method: LoadMethodArg,
 
-    /// Tables copied at the same time [default: number of CPUs].
+    /// Readers and loaders working at once, on tables or on ranges of large
+    /// tables [default: number of CPUs].
     #[arg(long, env = "PG2DOLT_JOBS", value_name = "N")]
     pub jobs: Option<usize>,
 
@@ -180,6 +181,17 @@ pub struct CopyArgs {
     /// partitioned table once, with all its partitions' rows.
     #[arg(long, env = "PG2DOLT_PARTITIONS_AS_TABLES")]
     pub partitions_as_tables: bool,
+
+    /// Split tables larger than this many rows (estimated) into key or page
+    /// ranges, copied in parallel, each loaded and committed on its own
+    /// (Dolt keeps uncommitted work in memory).
+    #[arg(
+        long,
+        env = "PG2DOLT_CHUNK_ROWS",
+        value_name = "ROWS",
+        default_value_t = 250_000
+    )]
+    pub chunk_rows: u64,
 
     /// Keep the target database when the run fails (default: drop the
     /// database this run created, so a re-run starts clean).

@@ -1,7 +1,8 @@
 //! The copy phase: workers, each with one reader inside the shared snapshot
-//! and one target connection, take tables largest first and stream each
-//! one: COPY out → convert → load, through a bounded channel, so a slow
-//! target slows the reader instead of filling memory.
+//! and one target connection, take chunks (whole tables, or key ranges of
+//! large ones) largest first and stream each one: COPY out → convert →
+//! load, through a bounded channel, so a slow target slows the reader
+//! instead of filling memory. Each chunk commits on its own.
 
 use std::collections::VecDeque;
 use std::io;
@@ -23,6 +24,7 @@ use crate::error::{FailureKind, failure};
 use crate::plan::TablePlan;
 use crate::source::copy::{copy_statement, table_reference};
 use crate::source::snapshot::open_reader;
+use crate::source::split::{RowRange, SplitTable, split_table};
 use crate::target::load::{LoadColumn, LoadMethod, load_table};
 use crate::types::SourceExpression;
 
@@ -49,8 +51,32 @@ pub struct CopyJob {
     pub load_data_chunk: usize,
     /// bytes per INSERT statement (well under `max_allowed_packet`)
     pub insert_chunk: usize,
+    /// rows per chunk of a split table (and per load transaction)
+    pub chunk_rows: u64,
     /// the tables
     pub plans: Vec<TablePlan>,
+}
+
+/// One unit of work: a whole table, or one range of a split table.
+#[derive(Debug, Clone)]
+struct Chunk {
+    /// index into the job's plans
+    table: usize,
+    /// the rows of this chunk (`None`: the whole table)
+    range: Option<RowRange>,
+    /// estimated bytes, for largest-first scheduling
+    estimated_bytes: i64,
+}
+
+/// What one chunk's copy did.
+#[derive(Debug, Clone)]
+struct ChunkCopied {
+    table: usize,
+    rows: u64,
+    bytes: u64,
+    started: Instant,
+    finished: Instant,
+    method: LoadMethod,
 }
 
 /// What one table's copy did.
@@ -66,6 +92,8 @@ pub struct TableCopied {
     pub seconds: f64,
     /// how the rows were loaded
     pub method: LoadMethod,
+    /// how many chunks (load transactions) it was copied in
+    pub chunks: usize,
 }
 
 /// The target stopped reading: its own error explains why.
@@ -80,18 +108,20 @@ impl std::fmt::Display for TargetStoppedReading {
 
 impl std::error::Error for TargetStoppedReading {}
 
-/// Copies every table with `jobs` workers; returns per-table results in the
-/// order the tables finished.
+/// Copies every table with `jobs` workers; returns per-table results in
+/// plan order.
 pub async fn copy_tables(job: Arc<CopyJob>, jobs: usize) -> anyhow::Result<Vec<TableCopied>> {
-    let mut order: Vec<usize> = (0..job.plans.len()).collect();
-    order.sort_by_key(|&index| std::cmp::Reverse(job.plans[index].source.estimated_bytes));
-    let queue = Arc::new(Mutex::new(order.into_iter().collect::<VecDeque<_>>()));
+    let mut chunks = split_tables(&job).await?;
+    // Largest first; a split table's chunks stay together.
+    chunks.sort_by_key(|chunk| std::cmp::Reverse(chunk.estimated_bytes));
+    let total_chunks = chunks.len();
+    let queue = Arc::new(Mutex::new(chunks.into_iter().collect::<VecDeque<_>>()));
     let progress: Arc<Vec<AtomicU64>> =
-        Arc::new(job.plans.iter().map(|_| AtomicU64::new(u64::MAX)).collect());
+        Arc::new(job.plans.iter().map(|_| AtomicU64::new(0)).collect());
     let ticker = tokio::spawn(report_progress(Arc::clone(&job), Arc::clone(&progress)));
 
     let mut workers = JoinSet::new();
-    for worker in 0..jobs.clamp(1, job.plans.len().max(1)) {
+    for worker in 0..jobs.clamp(1, total_chunks.max(1)) {
         workers.spawn(run_worker(
             worker,
             Arc::clone(&job),
@@ -103,7 +133,7 @@ pub async fn copy_tables(job: Arc<CopyJob>, jobs: usize) -> anyhow::Result<Vec<T
     let mut failure = None;
     while let Some(joined) = workers.join_next().await {
         match joined {
-            Ok(Ok(mut tables)) => copied.append(&mut tables),
+            Ok(Ok(mut chunks)) => copied.append(&mut chunks),
             Ok(Err(error)) => {
                 failure.get_or_insert(error);
                 workers.abort_all();
@@ -116,18 +146,91 @@ pub async fn copy_tables(job: Arc<CopyJob>, jobs: usize) -> anyhow::Result<Vec<T
         }
     }
     ticker.abort();
-    match failure {
-        Some(error) => Err(error),
-        None => Ok(copied),
+    if let Some(error) = failure {
+        return Err(error);
     }
+    Ok(per_table(&job, &copied))
+}
+
+/// Sums the chunks of each table.
+fn per_table(job: &CopyJob, copied: &[ChunkCopied]) -> Vec<TableCopied> {
+    (0..job.plans.len())
+        .filter_map(|table| {
+            let chunks: Vec<&ChunkCopied> =
+                copied.iter().filter(|chunk| chunk.table == table).collect();
+            let started = chunks.iter().map(|chunk| chunk.started).min()?;
+            let finished = chunks.iter().map(|chunk| chunk.finished).max()?;
+            Some(TableCopied {
+                index: table,
+                rows: chunks.iter().map(|chunk| chunk.rows).sum(),
+                bytes: chunks.iter().map(|chunk| chunk.bytes).sum(),
+                seconds: finished.duration_since(started).as_secs_f64(),
+                method: chunks[0].method,
+                chunks: chunks.len(),
+            })
+        })
+        .collect()
+}
+
+/// Splits every large table into ranges, on a reader of its own inside the
+/// snapshot (the key bounds must be those of the rows being copied).
+async fn split_tables(job: &CopyJob) -> anyhow::Result<Vec<Chunk>> {
+    let reader = open_reader(&job.source, &job.snapshot_id, "splitter").await?;
+    let version: i32 = reader
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(|error| crate::source::pg_error(&error))
+        .context("reading the source server version")?
+        .get(0);
+    let mut chunks = Vec::new();
+    for (index, plan) in job.plans.iter().enumerate() {
+        let reference = source_reference(plan);
+        let key = match plan.source.primary_key.as_slice() {
+            [only] => plan
+                .columns
+                .iter()
+                .find(|column| &column.source == only)
+                .map(|column| (only.as_str(), &column.source_kind)),
+            _ => None,
+        };
+        let table = SplitTable {
+            reference: &reference,
+            name: &plan.source_name,
+            key,
+            partitioned: plan.source.partitioned,
+            estimated_rows: u64::try_from(plan.source.estimated_rows).unwrap_or(0),
+        };
+        let ranges = split_table(&reader, &table, job.chunk_rows, version).await?;
+        if ranges.len() > 1 {
+            info!(table = %plan.source_name, chunks = ranges.len(), "table split into ranges");
+        }
+        let parts = i64::try_from(ranges.len()).unwrap_or(1);
+        for range in ranges {
+            chunks.push(Chunk {
+                table: index,
+                range,
+                estimated_bytes: plan.source.estimated_bytes / parts,
+            });
+        }
+    }
+    let _ = reader.batch_execute("COMMIT").await;
+    Ok(chunks)
+}
+
+fn source_reference(plan: &TablePlan) -> String {
+    table_reference(
+        &plan.source.schema,
+        &plan.source.name,
+        plan.source.partitioned,
+    )
 }
 
 async fn run_worker(
     worker: usize,
     job: Arc<CopyJob>,
-    queue: Arc<Mutex<VecDeque<usize>>>,
+    queue: Arc<Mutex<VecDeque<Chunk>>>,
     progress: Arc<Vec<AtomicU64>>,
-) -> anyhow::Result<Vec<TableCopied>> {
+) -> anyhow::Result<Vec<ChunkCopied>> {
     let role = format!("reader {}", worker + 1);
     let reader = open_reader(&job.source, &job.snapshot_id, &role).await?;
     let mut conn = crate::target::connect(&job.target, Some(&job.database)).await?;
@@ -135,11 +238,10 @@ async fn run_worker(
     loop {
         let next = queue
             .lock()
-            .map_err(|_| anyhow!("table queue poisoned"))?
+            .map_err(|_| anyhow!("chunk queue poisoned"))?
             .pop_front();
-        let Some(index) = next else { break };
-        progress[index].store(0, Ordering::Relaxed);
-        let result = copy_table(&reader, &mut conn, &job, index, &progress[index]).await?;
+        let Some(chunk) = next else { break };
+        let result = copy_chunk(&reader, &mut conn, &job, &chunk, &progress[chunk.table]).await?;
         copied.push(result);
     }
     // Best effort: the readers only read; ending their transactions is tidy.
@@ -148,15 +250,15 @@ async fn run_worker(
     Ok(copied)
 }
 
-#[instrument(skip_all, fields(table = %job.plans[index].source_name))]
-async fn copy_table(
+#[instrument(skip_all, fields(table = %job.plans[chunk.table].source_name))]
+async fn copy_chunk(
     reader: &tokio_postgres::Client,
     conn: &mut Conn,
     job: &CopyJob,
-    index: usize,
+    chunk: &Chunk,
     rows_done: &AtomicU64,
-) -> anyhow::Result<TableCopied> {
-    let plan = &job.plans[index];
+) -> anyhow::Result<ChunkCopied> {
+    let plan = &job.plans[chunk.table];
     let started = Instant::now();
     let has_binary = plan
         .columns
@@ -183,13 +285,11 @@ async fn copy_table(
         .iter()
         .map(|column| (column.source.as_str(), column.expression))
         .collect();
+    let condition = chunk.range.as_ref().map(RowRange::condition);
     let statement = copy_statement(
-        &table_reference(
-            &plan.source.schema,
-            &plan.source.name,
-            plan.source.partitioned,
-        ),
+        &source_reference(plan),
         &source_columns,
+        condition.as_deref(),
     );
     let load_columns: Vec<LoadColumn> = plan
         .columns
@@ -230,13 +330,20 @@ async fn copy_table(
             return Err(error.context(format!("loading {} into {}", plan.source_name, plan.target)));
         }
     };
-    let seconds = started.elapsed().as_secs_f64();
-    info!(target_table = %plan.target, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "table copied");
-    Ok(TableCopied {
-        index,
+    match &condition {
+        Some(condition) => {
+            info!(target_table = %plan.target, range = %condition, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "chunk copied");
+        }
+        None => {
+            info!(target_table = %plan.target, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "table copied");
+        }
+    }
+    Ok(ChunkCopied {
+        table: chunk.table,
         rows,
         bytes,
-        seconds,
+        started,
+        finished: Instant::now(),
         method,
     })
 }
@@ -286,6 +393,7 @@ async fn stream_rows(
     futures_util::pin_mut!(stream);
     let key_columns = plan.key_columns();
     let mut rows = 0_u64;
+    let mut reported = 0_u64;
     let mut bytes = 0_u64;
     let mut pending: Vec<u8> = Vec::new();
     let mut out: Vec<u8> = Vec::with_capacity(chunk_bytes + 64 * 1024);
@@ -302,7 +410,7 @@ async fn stream_rows(
         let mut rest: &[u8] = &data;
         // A row split across messages is completed first.
         if !pending.is_empty() {
-            let Some(end) = rest.iter().position(|&byte| byte == b'\n') else {
+            let Some(end) = memchr::memchr(b'\n', rest) else {
                 pending.extend_from_slice(rest);
                 continue;
             };
@@ -311,7 +419,7 @@ async fn stream_rows(
             pending.clear();
             rest = &rest[end + 1..];
         }
-        while let Some(end) = rest.iter().position(|&byte| byte == b'\n') {
+        while let Some(end) = memchr::memchr(b'\n', rest) {
             convert(&rest[..end], &mut out, &mut rows)?;
             rest = &rest[end + 1..];
         }
@@ -324,7 +432,9 @@ async fn stream_rows(
                 .await
                 .map_err(|_| TargetStoppedReading)?;
         }
-        rows_done.store(rows, Ordering::Relaxed);
+        // Several chunks of a table may run at once: add, do not store.
+        rows_done.fetch_add(rows - reported, Ordering::Relaxed);
+        reported = rows;
     }
     anyhow::ensure!(
         pending.is_empty(),
@@ -338,7 +448,7 @@ async fn stream_rows(
             .await
             .map_err(|_| TargetStoppedReading)?;
     }
-    rows_done.store(rows, Ordering::Relaxed);
+    rows_done.fetch_add(rows - reported, Ordering::Relaxed);
     Ok((rows, bytes))
 }
 
@@ -391,7 +501,7 @@ async fn report_progress(job: Arc<CopyJob>, progress: Arc<Vec<AtomicU64>>) {
         interval.tick().await;
         for (index, rows) in progress.iter().enumerate() {
             let rows = rows.load(Ordering::Relaxed);
-            if rows == u64::MAX || rows == last[index] {
+            if rows == last[index] {
                 continue;
             }
             let plan = &job.plans[index];

@@ -405,6 +405,7 @@ async fn fill_database(
         binary_tables_by_insert: server.kind == TargetKind::Dolt,
         load_data_chunk: LOAD_DATA_CHUNK,
         insert_chunk,
+        chunk_rows: settings.chunk_rows,
         plans,
     });
     let started = Instant::now();
@@ -426,6 +427,7 @@ async fn fill_database(
             bytes: table.bytes,
             seconds: table.seconds,
             load_method: table.method,
+            chunks: table.chunks,
             columns: plan.columns.clone(),
             skipped_generated: plan.skipped_generated.clone(),
         });

@@ -106,6 +106,8 @@ pub struct TableReport {
     pub seconds: f64,
     /// how the rows were loaded (LOAD DATA or INSERT)
     pub load_method: LoadMethod,
+    /// load transactions: 1, or the ranges a large table was split into
+    pub chunks: usize,
     /// how each column was matched and typed
     pub columns: Vec<ColumnPlan>,
     /// target generated columns (computed by the target)

@@ -39,8 +39,10 @@ pub struct Settings {
     pub mappings: Mappings,
     /// requested load method
     pub load_method: LoadMethodArg,
-    /// tables copied at the same time
+    /// tables (or chunks) copied at the same time
     pub jobs: usize,
+    /// rows per chunk of a split table
+    pub chunk_rows: u64,
     /// keep a failed target database
     pub keep_failed: bool,
     /// source schemas to copy
@@ -135,6 +137,9 @@ impl Settings {
             Some(jobs) => jobs,
             None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         };
+        if arguments.chunk_rows == 0 {
+            return Err(usage("--chunk-rows must be at least 1".into()));
+        }
         Ok(Settings {
             source,
             source_display,
@@ -150,6 +155,7 @@ impl Settings {
             mappings,
             load_method: arguments.load_method,
             jobs,
+            chunk_rows: arguments.chunk_rows,
             keep_failed: arguments.keep_failed,
             source_schemas,
             selection,

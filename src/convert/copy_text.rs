@@ -30,12 +30,21 @@ impl<'a> Field<'a> {
 /// fields. A tab inside a value is always escaped (`\t`), so every raw tab is
 /// a separator.
 pub fn split_fields(row: &[u8]) -> impl Iterator<Item = Field<'_>> {
-    row.split(|&byte| byte == b'\t').map(|field| {
-        if field == b"\\N" {
+    let mut rest = Some(row);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        let field = if let Some(tab) = memchr::memchr(b'\t', current) {
+            rest = Some(&current[tab + 1..]);
+            &current[..tab]
+        } else {
+            rest = None;
+            current
+        };
+        Some(if field == b"\\N" {
             Field::Null
         } else {
             Field::Escaped(field)
-        }
+        })
     })
 }
 

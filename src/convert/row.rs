@@ -1,6 +1,8 @@
 //! Converts whole COPY text rows into target rows, one column plan per
 //! field, and describes a failing row by its key for the error message.
 
+use std::borrow::Cow;
+
 use super::copy_text::{Field, split_fields};
 use super::mysql_text::{Format, Value};
 use super::value::Converter;
@@ -65,13 +67,34 @@ impl RowConverter {
             }
             let value = match field.decode() {
                 None => Value::Null,
-                Some(raw) => {
-                    let shown = shorten(&raw);
-                    converter.convert(raw).map_err(|reason| RowError::Value {
+                // The value is shown only when it fails: no formatting on
+                // the hot path. A borrowed value is re-read from the row; an
+                // owned one (it had escapes: rare) is kept aside.
+                Some(Cow::Borrowed(raw)) => {
+                    converter
+                        .convert(Cow::Borrowed(raw))
+                        .map_err(|reason| RowError::Value {
+                            column,
+                            value: shorten(raw),
+                            reason,
+                        })?
+                }
+                Some(Cow::Owned(raw)) if converter.is_infallible() => converter
+                    .convert(Cow::Owned(raw))
+                    .map_err(|reason| RowError::Value {
                         column,
-                        value: shown,
+                        value: String::new(),
                         reason,
-                    })?
+                    })?,
+                Some(Cow::Owned(raw)) => {
+                    let kept = raw.clone();
+                    converter
+                        .convert(Cow::Owned(raw))
+                        .map_err(|reason| RowError::Value {
+                            column,
+                            value: shorten(&kept),
+                            reason,
+                        })?
                 }
             };
             self.format.write_value(out, &value);

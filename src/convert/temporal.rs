@@ -31,9 +31,16 @@ pub fn convert_temporal(
         return Err("year beyond 9999 or not an ISO date".to_string());
     }
     let raw = if strip_utc_offset {
-        match raw.strip_suffix(b"+00") {
-            Some(stripped) => Cow::Owned(stripped.to_vec()),
-            None => return Err("timestamptz not printed in UTC".to_string()),
+        if !raw.ends_with(b"+00") {
+            return Err("timestamptz not printed in UTC".to_string());
+        }
+        let end = raw.len() - 3;
+        match raw {
+            Cow::Borrowed(text) => Cow::Borrowed(&text[..end]),
+            Cow::Owned(mut text) => {
+                text.truncate(end);
+                Cow::Owned(text)
+            }
         }
     } else {
         raw
@@ -72,7 +79,13 @@ pub fn trim_fraction(raw: Cow<'_, [u8]>, fsp: u8) -> Result<Cow<'_, [u8]>, Strin
         return Ok(raw);
     }
     let end = if keep == 0 { dot } else { dot + 1 + keep };
-    Ok(Cow::Owned(raw[..end].to_vec()))
+    Ok(match raw {
+        Cow::Borrowed(text) => Cow::Borrowed(&text[..end]),
+        Cow::Owned(mut text) => {
+            text.truncate(end);
+            Cow::Owned(text)
+        }
+    })
 }
 
 /// timetz (`12:34:56.789+05:30`) into TIME: the same instant's time of day

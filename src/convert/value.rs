@@ -227,6 +227,13 @@ impl Converter {
         }
     }
 
+    /// True when no value can fail this converter (verbatim text without
+    /// limits), so a failing value need not be kept for the message.
+    #[must_use]
+    pub fn is_infallible(&self) -> bool {
+        *self == VERBATIM
+    }
+
     /// True when the target receives raw bytes (sent as hex, decoded by the
     /// server), so the load must route the column through `UNHEX`.
     #[must_use]

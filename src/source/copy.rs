@@ -24,16 +24,22 @@ pub fn table_reference(schema: &str, table: &str, partitioned: bool) -> String {
 }
 
 /// The COPY statement that streams `columns` (name and select expression,
-/// in this order) of a table in text format.
+/// in this order) of a table in text format, optionally only the rows
+/// matching `condition` (a range of a split table).
 #[must_use]
-pub fn copy_statement(table_reference: &str, columns: &[(&str, SourceExpression)]) -> String {
+pub fn copy_statement(
+    table_reference: &str,
+    columns: &[(&str, SourceExpression)],
+    condition: Option<&str>,
+) -> String {
     let select_list: Vec<String> = columns
         .iter()
         .map(|(name, expression)| expression.apply(&quote_identifier(name)))
         .collect();
+    let filter = condition.map_or_else(String::new, |condition| format!(" WHERE {condition}"));
     // language=PostgreSQL
     format!(
-        "COPY (SELECT {} FROM {table_reference}) TO STDOUT",
+        "COPY (SELECT {} FROM {table_reference}{filter}) TO STDOUT",
         select_list.join(", "),
     )
 }
@@ -52,11 +58,16 @@ mod tests {
                 ("address", SourceExpression::ToJsonb),
                 ("price", SourceExpression::Numeric),
             ],
+            None,
         );
         assert_eq!(
             statement,
             "COPY (SELECT \"id\", array_to_json(\"tags\"), to_jsonb(\"address\"), \"price\"::numeric \
              FROM ONLY \"public\".\"t\"\"x\") TO STDOUT"
+        );
+        assert_eq!(
+            copy_statement("t", &[("id", SourceExpression::Column)], Some("\"id\" < 5")),
+            "COPY (SELECT \"id\" FROM t WHERE \"id\" < 5) TO STDOUT"
         );
         assert_eq!(
             table_reference("s", "measurements", true),

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod copy;
 pub mod snapshot;
+pub mod split;
 
 use anyhow::Context as _;
 use tokio_postgres::{Client, Config, NoTls};
