@@ -199,6 +199,7 @@ async fn split_tables(job: &CopyJob) -> anyhow::Result<Vec<Chunk>> {
             key,
             partitioned: plan.source.partitioned,
             estimated_rows: u64::try_from(plan.source.estimated_rows).unwrap_or(0),
+            estimated_bytes: u64::try_from(plan.source.estimated_bytes).unwrap_or(0),
         };
         let ranges = split_table(&reader, &table, job.chunk_rows, version).await?;
         if ranges.len() > 1 {

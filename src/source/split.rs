@@ -134,8 +134,10 @@ pub struct SplitTable<'a> {
     pub key: Option<(&'a str, &'a PgKind)>,
     /// a partitioned parent (no ctid ranges: each partition has its own)
     pub partitioned: bool,
-    /// estimated rows
+    /// estimated rows (the planner's count; 0 when never analyzed)
     pub estimated_rows: u64,
+    /// the table's size in bytes
+    pub estimated_bytes: u64,
 }
 
 /// The ranges a table is copied in: one (`None`) for a small table or one
@@ -146,7 +148,9 @@ pub async fn split_table(
     chunk_rows: u64,
     server_version: i32,
 ) -> anyhow::Result<Vec<Option<RowRange>>> {
-    let parts = parts_for(table.estimated_rows, chunk_rows);
+    // A table never analyzed has no row estimate: count 200 bytes a row.
+    let rows = table.estimated_rows.max(table.estimated_bytes / 200);
+    let parts = parts_for(rows, chunk_rows);
     if parts < 2 {
         return Ok(vec![None]);
     }

@@ -31,8 +31,15 @@ pub fn split_statements(sql: &str) -> Result<Vec<Statement>, SplitError> {
     let mut start: Option<(usize, usize)> = None;
     while index < bytes.len() {
         let byte = bytes[index];
-        let at_line_start = index == 0 || bytes[index - 1] == b'\n';
-        if start.is_none() && at_line_start && starts_with_keyword(&bytes[index..], b"delimiter") {
+        // DELIMITER begins a line (after blanks, as the mysql client allows).
+        if start.is_none()
+            && starts_with_keyword(&bytes[index..], b"delimiter")
+            && bytes[..index]
+                .iter()
+                .rev()
+                .take_while(|&&b| b != b'\n')
+                .all(|&b| b == b' ' || b == b'\t')
+        {
             let end = bytes[index..]
                 .iter()
                 .position(|&b| b == b'\n')
@@ -181,6 +188,16 @@ mod tests {
             texts(sql).iter().map(|(_, line)| *line).collect::<Vec<_>>(),
             vec![3, 8]
         );
+    }
+
+    #[test]
+    fn indented_delimiter_lines_count_too() {
+        let statements = split_statements(
+            "  CREATE TABLE t (id INT);\n  DELIMITER //\n  CREATE TRIGGER x BEFORE INSERT ON t FOR EACH ROW BEGIN DO 1; DO 2; END//\n  DELIMITER ;\n",
+        )
+        .unwrap();
+        assert_eq!(statements.len(), 2);
+        assert!(statements[1].text.ends_with("END"), "{:?}", statements[1]);
     }
 
     #[test]

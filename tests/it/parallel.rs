@@ -1,0 +1,239 @@
+//! Issue 4, acceptance 2 and 3: tables split into many ranges arrive with
+//! every row exactly once, and a target that stops reading does not make
+//! pg2dolt's memory grow (the pipeline is bounded end to end).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable as _;
+
+use crate::support::*;
+
+const SPLIT_SOURCE: &str = "
+CREATE TABLE with_key (id bigint PRIMARY KEY, v text);
+INSERT INTO with_key SELECT n * 7 - 50000, 'row ' || n FROM generate_series(1, 20000) n;
+INSERT INTO with_key VALUES (-9223372036854775808, 'smallest'), (9223372036854775807, 'largest');
+CREATE TABLE no_key (a int, b text);
+INSERT INTO no_key SELECT n % 1000, CASE WHEN n % 10 = 0 THEN NULL ELSE md5(n::text) END
+    FROM generate_series(1, 20000) n;
+INSERT INTO no_key SELECT 1, 'duplicate' FROM generate_series(1, 50);
+CREATE TABLE text_key (k text PRIMARY KEY, n int);
+INSERT INTO text_key SELECT 'key ' || n, n FROM generate_series(1, 20000) n;
+CREATE TABLE parted (id int PRIMARY KEY, v int) PARTITION BY RANGE (id);
+CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (MINVALUE) TO (10000);
+CREATE TABLE parted_high PARTITION OF parted FOR VALUES FROM (10000) TO (MAXVALUE);
+INSERT INTO parted SELECT n, n * 2 FROM generate_series(1, 20000) n;
+DELETE FROM no_key WHERE a = 500;
+ANALYZE;
+";
+
+const SPLIT_SCHEMA: &str = "
+CREATE TABLE with_key (id BIGINT PRIMARY KEY, v TEXT);
+CREATE TABLE no_key (a INT, b TEXT);
+CREATE TABLE text_key (k VARCHAR(20) PRIMARY KEY, n INT);
+CREATE TABLE parted (id INT PRIMARY KEY, v INT);
+";
+
+/// (rows, md5 of every row in a fixed order) on the source.
+async fn source_checksum(
+    client: &tokio_postgres::Client,
+    table: &str,
+    row: &str,
+    order: &str,
+) -> (i64, String) {
+    let statement = format!(
+        "SELECT count(*), md5(coalesce(string_agg({row}, ',' ORDER BY {order}), '')) FROM {table}"
+    );
+    let found = client.query_one(&statement, &[]).await.unwrap();
+    (found.get(0), found.get(1))
+}
+
+/// The same on the target.
+async fn target_checksum(
+    conn: &mut mysql_async::Conn,
+    table: &str,
+    row: &str,
+    order: &str,
+) -> (i64, String) {
+    conn.query_drop("SET SESSION group_concat_max_len = 1073741824")
+        .await
+        .unwrap();
+    conn.query_first(format!(
+        "SELECT COUNT(*), MD5(COALESCE(GROUP_CONCAT({row} ORDER BY {order} SEPARATOR ','), '')) FROM {table}"
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn split_tables_arrive_with_every_row_exactly_once() {
+    let case = Case::new("split", SPLIT_SOURCE).await;
+    let directory = case.schema_dir(&[("010.sql", SPLIT_SCHEMA)]);
+    let report_path = case.report_path();
+    let run = run_pg2dolt(&[
+        "--source",
+        &case.source,
+        "--target",
+        &case.servers.mysql_url,
+        "--schema-dir",
+        directory.to_str().unwrap(),
+        "--report",
+        report_path.to_str().unwrap(),
+        "--chunk-rows",
+        "1000",
+        "--jobs",
+        "3",
+    ]);
+    run.assert_success();
+    let report = read_report(&report_path);
+    for table in report["tables"].as_array().unwrap() {
+        assert!(
+            table["chunks"].as_u64().unwrap() >= 10,
+            "{} was split into many ranges: {table}",
+            table["source"]
+        );
+    }
+
+    let source = pg_connect(&case.source).await;
+    let mut target = mysql_connect(&case.target_url()).await;
+    // (table, Postgres row text, MariaDB row text, order)
+    let checks = [
+        ("with_key", "id || ':' || v", "CONCAT(id, ':', v)", "id"),
+        (
+            "no_key",
+            "a || ':' || coalesce(b, 'NULL')",
+            "CONCAT(a, ':', COALESCE(b, 'NULL'))",
+            "a, b",
+        ),
+        ("text_key", "k || ':' || n", "CONCAT(k, ':', n)", "n"),
+        ("parted", "id || ':' || v", "CONCAT(id, ':', v)", "id"),
+    ];
+    for (table, pg_row, mysql_row, order) in checks {
+        let expected = source_checksum(&source, table, pg_row, order).await;
+        let actual = target_checksum(&mut target, table, mysql_row, order).await;
+        assert_eq!(expected, actual, "{table}: count and checksum");
+        assert!(expected.0 > 19_000, "{table} has its rows");
+    }
+}
+
+/// Peak and current resident memory of a process, in KiB, from /proc.
+fn memory_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|line| line.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse::<u64>()
+            .ok()
+    };
+    Some((field("VmHWM:")?, field("VmRSS:")?))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_that_stops_reading_does_not_grow_memory() {
+    // 80 MB of rows: far more than the pipeline may hold.
+    let case = Case::new(
+        "stall",
+        "CREATE TABLE big (id int PRIMARY KEY, payload text);
+         INSERT INTO big SELECT n, repeat(md5(n::text), 32) FROM generate_series(1, 80000) n;
+         ANALYZE big;",
+    )
+    .await;
+    // Every insert waits on a user lock the test holds: the target accepts
+    // the LOAD DATA and then stops reading.
+    let lock = format!("{}_stall", case.name);
+    let schema = format!(
+        "CREATE TABLE big (id INT PRIMARY KEY, payload TEXT);
+         DELIMITER //
+         CREATE TRIGGER big_stall BEFORE INSERT ON big FOR EACH ROW
+         BEGIN
+           DO GET_LOCK('{lock}', 3600);
+           DO RELEASE_LOCK('{lock}');
+         END//
+         DELIMITER ;"
+    );
+    let directory = case.schema_dir(&[("010.sql", &schema)]);
+    let mut holder = mysql_connect(&case.servers.mysql_url).await;
+    let held: Option<i64> = holder
+        .query_first(format!("SELECT GET_LOCK('{lock}', 10)"))
+        .await
+        .unwrap();
+    assert_eq!(held, Some(1));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pg2dolt"))
+        .args([
+            "--source",
+            &case.source,
+            "--target",
+            &case.servers.mysql_url,
+            "--schema-dir",
+            directory.to_str().unwrap(),
+            "--jobs",
+            "1",
+            "--chunk-rows",
+            "10000000",
+            "-q",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+
+    // Wait until the load is stalled on the lock (the trigger's statement
+    // shows in the process list, waiting).
+    let mut watcher = mysql_connect(&case.servers.mysql_url).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let waiting: Option<i64> = watcher
+            .query_first(format!(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE DB = '{}' AND STATE = 'User lock'",
+                case.name
+            ))
+            .await
+            .unwrap();
+        if waiting.unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "pg2dolt ended before the load stalled"
+        );
+        assert!(Instant::now() < deadline, "the load never stalled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // While stalled, Postgres could send all 80 MB at once; watch the
+    // process for a while: its memory must stay bounded.
+    let mut peak = 0;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (high_water, _) = memory_kib(pid).unwrap();
+        peak = peak.max(high_water);
+    }
+    eprintln!("pg2dolt peak resident memory while the target did not read: {peak} KiB");
+    assert!(
+        peak < 48 * 1024,
+        "pg2dolt held {peak} KiB while the target did not read (the source table is 80 MB)"
+    );
+
+    // Let the target read again: the copy completes with every row.
+    holder
+        .query_drop(format!("DO RELEASE_LOCK('{lock}')"))
+        .await
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Option<u64> = watcher
+        .query_first(format!("SELECT COUNT(*) FROM `{}`.big", case.name))
+        .await
+        .unwrap();
+    assert_eq!(rows, Some(80_000));
+}
