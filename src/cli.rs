@@ -92,6 +92,33 @@ pub struct CopyArgs {
     )]
     pub target: Option<String>,
 
+    /// Read the source URL from this file (a mounted secret) instead of
+    /// --source.
+    #[arg(
+        long,
+        env = "PG2DOLT_SOURCE_URL_FILE",
+        value_name = "FILE",
+        conflicts_with = "source"
+    )]
+    pub source_url_file: Option<PathBuf>,
+
+    /// Read the target URL from this file instead of --target.
+    #[arg(
+        long,
+        env = "PG2DOLT_TARGET_URL_FILE",
+        value_name = "FILE",
+        conflicts_with = "target"
+    )]
+    pub target_url_file: Option<PathBuf>,
+
+    /// Read the source password from this file (the URL then needs none).
+    #[arg(long, env = "PG2DOLT_SOURCE_PASSWORD_FILE", value_name = "FILE")]
+    pub source_password_file: Option<PathBuf>,
+
+    /// Read the target password from this file.
+    #[arg(long, env = "PG2DOLT_TARGET_PASSWORD_FILE", value_name = "FILE")]
+    pub target_password_file: Option<PathBuf>,
+
     /// Target database name [default: the source database's name].
     #[arg(long, env = "PG2DOLT_DATABASE", value_name = "NAME")]
     pub database: Option<String>,

@@ -333,10 +333,10 @@ async fn copy_chunk(
     };
     match &condition {
         Some(condition) => {
-            info!(target_table = %plan.target, range = %condition, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "chunk copied");
+            info!(table = %plan.source_name, target_table = %plan.target, range = %condition, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "chunk copied");
         }
         None => {
-            info!(target_table = %plan.target, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "table copied");
+            info!(table = %plan.source_name, target_table = %plan.target, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "table copied");
         }
     }
     Ok(ChunkCopied {

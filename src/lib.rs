@@ -27,8 +27,9 @@ use tracing::{error, info};
 use crate::error::FailureKind;
 
 use crate::cli::{Command, LogFormat, PlanFormat};
+use crate::logging::redact;
 use crate::report::{Report, Status};
-use crate::settings::{Settings, redact_text};
+use crate::settings::Settings;
 
 /// How long connecting to a server may take (Postgres URLs may set their
 /// own `connect_timeout`).
@@ -41,7 +42,7 @@ pub const EXIT_SIGTERM: u8 = 143;
 
 /// Runs a command to the end and returns the exit code. Errors are
 /// printed once, on one line, with every secret redacted.
-pub async fn run(command: Command, secrets: &[String]) -> u8 {
+pub async fn run(command: Command) -> u8 {
     let started = Instant::now();
     let arguments = command.copy_args();
     let plan_format = match &command {
@@ -49,7 +50,6 @@ pub async fn run(command: Command, secrets: &[String]) -> u8 {
         Command::Copy(_) => None,
     };
     let output = Output {
-        secrets,
         json: arguments.logging.log_format == LogFormat::Json,
         plan_format,
     };
@@ -62,8 +62,7 @@ pub async fn run(command: Command, secrets: &[String]) -> u8 {
         Ok(settings) => settings,
         Err(error) => return output.fail(&error, &mut report, None, started),
     };
-    info!(source = %settings.source_display, target = %settings.target_display, database = %settings.database,
-        schema = %settings.schema_origin, jobs = settings.jobs, replace = settings.replace, command = %report.command, "pg2dolt starting");
+    settings.log_effective(&report.command);
     let outcome = tokio::select! {
         result = async {
             if plan_format.is_some() {
@@ -115,14 +114,13 @@ pub async fn run(command: Command, secrets: &[String]) -> u8 {
 
 /// Where the end of a run is told: a summary and an error line for people
 /// (text logs), or log events (JSON logs, where every line must be JSON).
-struct Output<'a> {
-    secrets: &'a [String],
+struct Output {
     json: bool,
     /// `pg2dolt plan`'s output format (None for copy)
     plan_format: Option<PlanFormat>,
 }
 
-impl Output<'_> {
+impl Output {
     /// Completes the report, writes it, and tells the outcome. False when
     /// the report could not be written.
     fn finish(&self, settings: &Settings, report: &mut Report, started: Instant) -> bool {
@@ -146,7 +144,7 @@ impl Output<'_> {
             info!(status = ?report.status, tables = report.tables.len(), rows = report.rows_total, bytes = report.bytes_total,
                 seconds = report.seconds, dolt_commit = ?report.dolt_commit, "run finished");
         } else {
-            eprint!("{}", redact_text(&report.summary(), self.secrets));
+            eprint!("{}", redact(&report.summary()));
         }
         written
     }
@@ -157,7 +155,7 @@ impl Output<'_> {
             PlanFormat::Json => {
                 let json = serde_json::to_string_pretty(report).unwrap_or_default();
                 let mut stdout = std::io::stdout();
-                let _ = writeln!(stdout, "{}", redact_text(&json, self.secrets));
+                let _ = writeln!(stdout, "{}", redact(&json));
             }
             PlanFormat::Text if self.json => {
                 info!(
@@ -168,7 +166,7 @@ impl Output<'_> {
                 );
             }
             PlanFormat::Text => {
-                eprint!("{}", redact_text(&report.plan_summary(), self.secrets));
+                eprint!("{}", redact(&report.plan_summary()));
             }
         }
     }
@@ -182,7 +180,7 @@ impl Output<'_> {
         started: Instant,
     ) -> u8 {
         let code = error::exit_code(error);
-        let line = redact_text(&error::one_line(error), self.secrets);
+        let line = redact(&error::one_line(error));
         report.status = Status::Failed;
         report.exit_code = code;
         report.error = Some(line.clone());
@@ -194,7 +192,7 @@ impl Output<'_> {
     }
 
     fn error_line(&self, line: &str, code: u8) {
-        let line = redact_text(line, self.secrets);
+        let line = redact(line);
         if self.json {
             error!(exit_code = code, "{line}");
         } else {

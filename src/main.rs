@@ -16,8 +16,8 @@ fn main() -> ExitCode {
         }
     };
     let command = cli.into_command();
-    let secrets = pg2dolt::settings::secrets_of(command.copy_args());
-    pg2dolt::logging::init(&command.copy_args().logging, secrets.clone());
+    pg2dolt::logging::add_secrets(pg2dolt::settings::secrets_of(command.copy_args()));
+    pg2dolt::logging::init(&command.copy_args().logging);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = runtime.block_on(pg2dolt::run(command, &secrets));
+    let code = runtime.block_on(pg2dolt::run(command));
     // Do not wait for connection tasks still winding down.
     runtime.shutdown_background();
     ExitCode::from(code)

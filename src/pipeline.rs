@@ -189,7 +189,12 @@ fn record_plan(report: &mut Report, plan: &Plan) {
     // `plan` shows its problems as a table; a copy logs them.
     if report.command == "copy" {
         for problem in &plan.problems {
-            error!(kind = ?problem.kind, "plan: {problem}");
+            let table = problem
+                .source_table
+                .as_deref()
+                .or(problem.target_table.as_deref())
+                .unwrap_or("-");
+            error!(kind = ?problem.kind, table, "plan: {problem}");
         }
     }
     report.planned = plan.tables.iter().map(PlannedTable::from).collect();
@@ -357,17 +362,17 @@ fn plan_tables(
 
 fn log_plan(plans: &[TablePlan]) {
     for plan in plans {
-        info!(source = %plan.source_name, target = %plan.target, rule = %plan.rule, "plan: table");
+        info!(table = %plan.source_name, target = %plan.target, rule = %plan.rule, "plan: table");
         for column in &plan.columns {
             info!(
-                table = %plan.target,
+                table = %plan.source_name, target_table = %plan.target,
                 source = %column.source, source_type = %column.source_type,
                 target = %column.target, target_type = %column.target_type,
                 rule = %column.rule, "plan: column"
             );
         }
         for generated in &plan.skipped_generated {
-            info!(table = %plan.target, column = %generated, "plan: generated column skipped (the target computes it)");
+            info!(table = %plan.source_name, target_table = %plan.target, column = %generated, "plan: generated column skipped (the target computes it)");
         }
     }
 }

@@ -48,6 +48,18 @@ impl Mappings {
         Ok(mappings)
     }
 
+    /// How many mappings there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// The entry for the first of `keys` that has one: (key, target).
     fn lookup(&self, keys: [String; 2]) -> Option<(&str, &str)> {
         let [qualified, short] = keys;

@@ -159,7 +159,7 @@ impl Report {
     /// Writes the report as JSON.
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
         let json = serde_json::to_string_pretty(self).context("encoding the report")?;
-        std::fs::write(path, json + "\n")
+        std::fs::write(path, crate::logging::redact(&json) + "\n")
             .with_context(|| format!("writing the report to {}", path.display()))
     }
 

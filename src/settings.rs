@@ -1,7 +1,7 @@
 //! Turns the raw flags into one validated `Settings` value before any
 //! network I/O. Nothing after this reads argv or the environment.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
 use crate::cli::{CopyArgs, LoadMethodArg};
@@ -57,16 +57,7 @@ impl Settings {
     /// Validates the flags.
     pub fn resolve(arguments: &CopyArgs) -> anyhow::Result<Settings> {
         let usage = |message: String| failure(FailureKind::Usage, message);
-        let source_url = arguments.source.as_deref().ok_or_else(|| {
-            usage("missing --source (or PG2DOLT_SOURCE): the Postgres URL to copy from".into())
-        })?;
-        let target_url = arguments.target.as_deref().ok_or_else(|| {
-            usage(
-                "missing --target (or PG2DOLT_TARGET): the MySQL-protocol URL to copy into".into(),
-            )
-        })?;
-        let (source, source_display) = parse_source(source_url)?;
-        let (target, target_display) = parse_target(target_url)?;
+        let (source, source_display, target, target_display) = resolve_connections(arguments)?;
 
         let database = match &arguments.database {
             Some(name) => name.clone(),
@@ -162,6 +153,109 @@ impl Settings {
             partitions_as_tables: arguments.partitions_as_tables,
         })
     }
+}
+
+impl Settings {
+    /// Logs the effective configuration (URLs redacted) at the start of a
+    /// run, so a Job's log says what it was asked to do.
+    pub fn log_effective(&self, command: &str) {
+        tracing::info!(
+            command,
+            version = env!("CARGO_PKG_VERSION"),
+            source = %self.source_display,
+            target = %self.target_display,
+            database = %self.database,
+            replace = self.replace,
+            schema = %self.schema_origin,
+            schema_files = self.schema_files.len(),
+            source_schemas = ?self.source_schemas,
+            include = ?self.selection.include,
+            exclude = ?self.selection.exclude,
+            partitions_as_tables = self.partitions_as_tables,
+            mappings = self.mappings.len(),
+            load_method = ?self.load_method,
+            jobs = self.jobs,
+            chunk_rows = self.chunk_rows,
+            keep_failed = self.keep_failed,
+            report = ?self.report,
+            "pg2dolt starting"
+        );
+    }
+}
+
+/// The two connections: URLs from flags or files, passwords from files.
+fn resolve_connections(
+    arguments: &CopyArgs,
+) -> anyhow::Result<(tokio_postgres::Config, String, mysql_async::Opts, String)> {
+    let source_url = url_from(
+        arguments.source.as_deref(),
+        arguments.source_url_file.as_deref(),
+        "missing --source (or PG2DOLT_SOURCE, or --source-url-file): the Postgres URL to copy from",
+    )?;
+    let target_url = url_from(
+        arguments.target.as_deref(),
+        arguments.target_url_file.as_deref(),
+        "missing --target (or PG2DOLT_TARGET, or --target-url-file): the MySQL-protocol URL to copy into",
+    )?;
+    let (mut source, source_display) = parse_source(&source_url)?;
+    let (mut target, target_display) = parse_target(&target_url)?;
+    if let Some(file) = &arguments.source_password_file {
+        source.password(read_secret_file(file, "--source-password-file")?);
+    }
+    if let Some(file) = &arguments.target_password_file {
+        let password = read_secret_file(file, "--target-password-file")?;
+        target = mysql_async::OptsBuilder::from_opts(target)
+            .pass(Some(password))
+            .into();
+    }
+
+    Ok((source, source_display, target, target_display))
+}
+
+/// A URL from its flag or from a file (a mounted secret); the file's
+/// secrets are registered for redaction before anything can print them.
+fn url_from(flag: Option<&str>, file: Option<&Path>, missing: &str) -> anyhow::Result<String> {
+    if let Some(url) = flag {
+        return Ok(url.to_string());
+    }
+    let Some(file) = file else {
+        return Err(failure(FailureKind::Usage, missing));
+    };
+    let text = std::fs::read_to_string(file).map_err(|error| {
+        failure(
+            FailureKind::Usage,
+            format!("cannot read {}: {error}", file.display()),
+        )
+    })?;
+    let url = text.trim().to_string();
+    crate::logging::add_secrets(secrets_of_url(&url));
+    if url.is_empty() {
+        return Err(failure(
+            FailureKind::Usage,
+            format!("{} is empty", file.display()),
+        ));
+    }
+    Ok(url)
+}
+
+/// A password from a file (trailing newline dropped), registered for
+/// redaction at once.
+fn read_secret_file(file: &Path, flag: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(file).map_err(|error| {
+        failure(
+            FailureKind::Usage,
+            format!("{flag}: cannot read {}: {error}", file.display()),
+        )
+    })?;
+    let password = text.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        return Err(failure(
+            FailureKind::Usage,
+            format!("{flag}: {} is empty", file.display()),
+        ));
+    }
+    crate::logging::add_secrets([password.clone()]);
+    Ok(password)
 }
 
 /// The schema files, parsed: from --schema-dir, else the embedded ones.

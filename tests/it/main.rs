@@ -11,6 +11,7 @@ mod chinook;
 mod demo;
 mod dolt;
 mod failures;
+mod operations;
 mod parallel;
 mod plan;
 mod snapshot;
