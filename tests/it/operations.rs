@@ -100,7 +100,7 @@ fn assert_no_secret(accounts: &Accounts, run: &Run, report: Option<&PathBuf>, wh
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn passwords_appear_nowhere() {
+async fn passwords_in_urls_appear_nowhere() {
     let case = Case::new("secrets", SOURCE).await;
     let accounts = accounts(&case).await;
     let schema = case.schema_dir(&[("010.sql", SCHEMA)]);
@@ -181,7 +181,20 @@ async fn passwords_appear_nowhere() {
     let run = run_pg2dolt(&plan_arguments);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_no_secret(&accounts, &run, None, "plan json");
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn passwords_in_files_appear_nowhere() {
+    let case = Case::new("pwfiles", SOURCE).await;
+    let accounts = accounts(&case).await;
+    let report = case.report_path();
+    let report_arg = report.to_str().unwrap();
+    let fitting = case.schema_dir(&[(
+        "010.sql",
+        "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT NOT NULL);
+         CREATE TABLE tags (id INT PRIMARY KEY, name TEXT NOT NULL);",
+    )]);
+    let fitting = fitting.to_str().unwrap();
     // Passwords in files of their own, URLs without them: success again.
     let role = format!("{}_role", case.name);
     let bare_source = accounts
