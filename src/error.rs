@@ -75,10 +75,20 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 /// from server messages folded.
 #[must_use]
 pub fn one_line(error: &anyhow::Error) -> String {
-    format!("{error:#}")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    // Causes joined by ": ", skipping one its predecessor already quotes
+    // (driver errors often repeat their source in their own message).
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(text.trim()) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -91,5 +101,12 @@ mod tests {
         assert_eq!(exit_code(&error), 3);
         assert_eq!(one_line(&error), "planning: 2 mismatches");
         assert_eq!(exit_code(&anyhow::anyhow!("boom")), 1);
+        let repeated = anyhow::anyhow!("ERROR 1205: lock wait")
+            .context("Server error: `ERROR 1205: lock wait'")
+            .context("dropping database x");
+        assert_eq!(
+            one_line(&repeated),
+            "dropping database x: Server error: `ERROR 1205: lock wait'"
+        );
     }
 }

@@ -105,8 +105,23 @@ pub async fn run(command: Command) -> u8 {
         }
         Some(Err(error)) => output.fail(&error, &mut report, Some(&settings), started),
         None => {
-            report.error = Some("interrupted by a signal: no Dolt commit was made; the target database is incomplete".into());
+            let signal = if report.exit_code == EXIT_SIGTERM {
+                "SIGTERM"
+            } else {
+                "SIGINT"
+            };
+            let state = pipeline::settle_interrupted_target(&settings, &mut report).await;
+            report.error = Some(format!(
+                "interrupted by {signal}: the copy stopped and no Dolt commit was made; {state}"
+            ));
             let _ = output.finish(&settings, &mut report, started);
+            if output.json {
+                tracing::warn!(
+                    exit_code = report.exit_code,
+                    "{}",
+                    report.error.as_deref().unwrap_or_default()
+                );
+            }
             report.exit_code
         }
     }

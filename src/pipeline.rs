@@ -157,8 +157,10 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     if exists {
         warn!(database = %settings.database, "dropping the existing target database (--replace)");
         crate::target::drop_database(&mut admin, &settings.database).await?;
+        report.steps.existing_dropped = true;
     }
     crate::target::create_database(&mut admin, &settings.database, server.kind).await?;
+    report.steps.created = true;
     info!(database = %settings.database, "target database created");
     let sources = Sources {
         tables: &tables,
@@ -179,6 +181,46 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     }
     let _ = admin.disconnect().await;
     Ok(())
+}
+
+/// After SIGTERM/SIGINT stopped a copy: drops the incomplete database this
+/// run created (unless --keep-failed), within a few seconds so the whole
+/// stop stays under ten; returns what state the target was left in.
+pub async fn settle_interrupted_target(settings: &Settings, report: &mut Report) -> String {
+    let database = &settings.database;
+    if !report.steps.created {
+        let replaced = if report.steps.existing_dropped {
+            " (the existing one had already been dropped: --replace)"
+        } else {
+            ""
+        };
+        return format!("the target database {database} was not created{replaced}");
+    }
+    if settings.keep_failed {
+        return format!("the target database {database} is incomplete (kept: --keep-failed)");
+    }
+    let dropped = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let mut admin = crate::target::connect(&settings.target, None).await?;
+        // The aborted load may still hold its table: do not wait for it long.
+        admin
+            .query_drop("SET SESSION lock_wait_timeout = 4")
+            .await?;
+        crate::target::drop_database(&mut admin, database).await
+    })
+    .await;
+    match dropped {
+        Ok(Ok(())) => {
+            report.target_dropped = true;
+            format!("the incomplete target database {database} was dropped")
+        }
+        Ok(Err(error)) => format!(
+            "the target database {database} is incomplete: drop it before use (dropping it failed: {})",
+            crate::error::one_line(&error)
+        ),
+        Err(_) => format!(
+            "the target database {database} is incomplete: drop it before use (dropping it did not finish within 5 s)"
+        ),
+    }
 }
 
 /// The plan's problems and warnings, in the log and the report.

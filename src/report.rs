@@ -85,8 +85,21 @@ pub struct Report {
     pub rows_total: u64,
     /// total bytes sent to the target
     pub bytes_total: u64,
-    /// the target database was dropped after a failure
+    /// the target database was dropped after a failure or an interruption
     pub target_dropped: bool,
+    /// what this run did to the target database so far
+    #[serde(skip)]
+    pub steps: TargetSteps,
+}
+
+/// What a run did to the target database, to tell (and settle) its state
+/// after an interruption.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TargetSteps {
+    /// this run created the target database
+    pub created: bool,
+    /// this run dropped an existing target database (--replace)
+    pub existing_dropped: bool,
 }
 
 /// One copied table.

@@ -237,3 +237,102 @@ async fn a_target_that_stops_reading_does_not_grow_memory() {
         .unwrap();
     assert_eq!(rows, Some(80_000));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_in_the_middle_of_a_table_stops_within_ten_seconds() {
+    let case = Case::new(
+        "sigterm",
+        "CREATE TABLE big (id int PRIMARY KEY, payload text);
+         INSERT INTO big SELECT n, repeat(md5(n::text), 8) FROM generate_series(1, 50000) n;",
+    )
+    .await;
+    let lock = format!("{}_stall", case.name);
+    let schema = format!(
+        "CREATE TABLE big (id INT PRIMARY KEY, payload TEXT);
+DELIMITER //
+CREATE TRIGGER big_stall BEFORE INSERT ON big FOR EACH ROW
+BEGIN
+  IF NEW.id > 100 THEN DO GET_LOCK('{lock}', 3600); DO RELEASE_LOCK('{lock}'); END IF;
+END//
+DELIMITER ;"
+    );
+    let directory = case.schema_dir(&[("010.sql", &schema)]);
+    let mut holder = mysql_connect(&case.servers.mysql_url).await;
+    holder
+        .query_drop(format!("DO GET_LOCK('{lock}', 10)"))
+        .await
+        .unwrap();
+    let report_path = case.report_path();
+    let child = Command::new(env!("CARGO_BIN_EXE_pg2dolt"))
+        .args([
+            "--source",
+            &case.source,
+            "--target",
+            &case.servers.mysql_url,
+            "--schema-dir",
+            directory.to_str().unwrap(),
+            "--report",
+            report_path.to_str().unwrap(),
+            "--jobs",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // In the middle of the table: the first 100 rows are in, row 101 waits.
+    let mut watcher = mysql_connect(&case.servers.mysql_url).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let waiting: Option<i64> = watcher
+            .query_first(format!(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '{}' AND STATE = 'User lock'",
+                case.name
+            ))
+            .await
+            .unwrap();
+        if waiting.unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the load never reached the middle"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stopped_after = sent.elapsed();
+    // Let the server finish with the aborted load before cleaning up.
+    holder
+        .query_drop(format!("DO RELEASE_LOCK('{lock}')"))
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    assert!(
+        stopped_after < Duration::from_secs(10),
+        "stopped after {stopped_after:?}"
+    );
+    assert!(output.stdout.is_empty(), "no commit hash on stdout");
+    let report = read_report(&report_path);
+    assert_eq!(report["status"], "interrupted");
+    assert_eq!(report["exit_code"], 143);
+    assert_eq!(report["dolt_commit"], serde_json::Value::Null);
+    let error = report["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("interrupted by SIGTERM: the copy stopped and no Dolt commit was made; ")
+            && error.contains(&format!("target database {}", case.name)),
+        "the report says what state the target was left in: {error}"
+    );
+    assert!(stderr.contains(error), "and so does the summary:\n{stderr}");
+}
