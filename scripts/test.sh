@@ -5,7 +5,9 @@
 # Otherwise installs PostgreSQL and MariaDB with apt-get when missing (as
 # root), starts throwaway instances on free ports in a temp directory, runs
 # every test, and stops and removes them. A Dolt sql-server is started too
-# when `dolt` is on PATH; without it the Dolt tests print SKIPPED.
+# when `dolt` is on PATH; without it the Dolt tests print SKIPPED. The
+# Dockerfile and the Kubernetes manifests are linted and validated first
+# (scripts/lint-deploy.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/servers.sh
@@ -27,6 +29,7 @@ if [ -z "${PG2DOLT_TEST_DOLT_URL:-}" ]; then
 fi
 
 cargo fmt --check
+scripts/lint-deploy.sh
 if cargo clippy --version >/dev/null 2>&1; then
     cargo clippy --locked --all-targets --quiet -- -D warnings
 fi
