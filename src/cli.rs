@@ -119,6 +119,27 @@ pub struct CopyArgs {
     #[arg(long, env = "PG2DOLT_TARGET_PASSWORD_FILE", value_name = "FILE")]
     pub target_password_file: Option<PathBuf>,
 
+    /// Source TLS: disable, prefer, require, verify-ca, verify-full
+    /// [default: the URL's sslmode, else prefer].
+    #[arg(long, env = "PG2DOLT_SOURCE_SSL_MODE", value_name = "MODE")]
+    pub source_ssl_mode: Option<String>,
+
+    /// CA certificates (PEM) the source's certificate must chain to
+    /// [default: the URL's sslrootcert, else the web PKI roots].
+    #[arg(long, env = "PG2DOLT_SOURCE_CA_FILE", value_name = "FILE")]
+    pub source_ca_file: Option<PathBuf>,
+
+    /// Target TLS: disable, prefer, require, verify-ca, verify-full (the
+    /// mysql client's names work too) [default: the URL's ssl-mode, else
+    /// prefer].
+    #[arg(long, env = "PG2DOLT_TARGET_SSL_MODE", value_name = "MODE")]
+    pub target_ssl_mode: Option<String>,
+
+    /// CA certificates (PEM) the target's certificate must chain to
+    /// [default: the URL's ssl-ca, else the web PKI roots].
+    #[arg(long, env = "PG2DOLT_TARGET_CA_FILE", value_name = "FILE")]
+    pub target_ca_file: Option<PathBuf>,
+
     /// Target database name [default: the source database's name].
     #[arg(long, env = "PG2DOLT_DATABASE", value_name = "NAME")]
     pub database: Option<String>,

@@ -34,11 +34,11 @@ const CHANNEL_CAPACITY: usize = 8;
 /// Everything the workers share.
 pub struct CopyJob {
     /// source connection settings
-    pub source: tokio_postgres::Config,
+    pub source: crate::source::SourceAddress,
     /// the exported snapshot every reader imports
     pub snapshot_id: String,
     /// target connection settings
-    pub target: mysql_async::Opts,
+    pub target: crate::target::TargetAddress,
     /// target database
     pub database: String,
     /// how rows are loaded

@@ -17,6 +17,7 @@ pub mod selection;
 pub mod settings;
 pub mod source;
 pub mod target;
+pub mod tls;
 pub mod types;
 
 use std::io::Write as _;

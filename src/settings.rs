@@ -8,17 +8,20 @@ use crate::cli::{CopyArgs, LoadMethodArg};
 use crate::error::{FailureKind, failure};
 use crate::plan::Mappings;
 use crate::selection::TableSelection;
+use crate::source::SourceAddress;
+use crate::target::TargetAddress;
 use crate::target::schema::{self, ParsedSchemaFile};
+use crate::tls::{Tls, TlsMode, take_url_parameters};
 
 /// Everything a copy run needs, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Postgres connection settings
-    pub source: tokio_postgres::Config,
+    pub source: SourceAddress,
     /// the source URL with its password redacted
     pub source_display: String,
     /// target connection settings (no database selected)
-    pub target: mysql_async::Opts,
+    pub target: TargetAddress,
     /// the target URL with its password redacted
     pub target_display: String,
     /// target database name
@@ -62,8 +65,9 @@ impl Settings {
         let database = match &arguments.database {
             Some(name) => name.clone(),
             None => source
+                .config
                 .get_dbname()
-                .or(source.get_user())
+                .or(source.config.get_user())
                 .map(str::to_string)
                 .ok_or_else(|| {
                     usage("--database not given and the source URL names no database".into())
@@ -78,7 +82,7 @@ impl Settings {
                 "{database:?} is not a usable target database name"
             )));
         }
-        if let Some(named) = target.db_name()
+        if let Some(named) = target.opts.db_name()
             && named != database
         {
             tracing::warn!(url_database = named, database = %database, "the target URL names a database; pg2dolt writes to --database (default: the source database's name)");
@@ -178,6 +182,8 @@ impl Settings {
             chunk_rows = self.chunk_rows,
             keep_failed = self.keep_failed,
             report = ?self.report,
+            source_tls = self.source.tls.mode.name(),
+            target_tls = self.target.tls.name(),
             "pg2dolt starting"
         );
     }
@@ -186,7 +192,7 @@ impl Settings {
 /// The two connections: URLs from flags or files, passwords from files.
 fn resolve_connections(
     arguments: &CopyArgs,
-) -> anyhow::Result<(tokio_postgres::Config, String, mysql_async::Opts, String)> {
+) -> anyhow::Result<(SourceAddress, String, TargetAddress, String)> {
     let source_url = url_from(
         arguments.source.as_deref(),
         arguments.source_url_file.as_deref(),
@@ -197,8 +203,54 @@ fn resolve_connections(
         arguments.target_url_file.as_deref(),
         "missing --target (or PG2DOLT_TARGET, or --target-url-file): the MySQL-protocol URL to copy into",
     )?;
+    // The drivers know neither verify-ca/verify-full nor CA files: take the
+    // TLS parameters out of the URLs; flags override them.
+    let (source_url, source_mode, source_ca) =
+        take_url_parameters(&source_url, &["sslmode"], &["sslrootcert"]);
+    let (target_url, target_mode, target_ca) = take_url_parameters(
+        &target_url,
+        &["ssl-mode", "sslmode"],
+        &["ssl-ca", "sslrootcert"],
+    );
     let (mut source, source_display) = parse_source(&source_url)?;
     let (mut target, target_display) = parse_target(&target_url)?;
+    let source_tls = tls_settings(
+        arguments
+            .source_ssl_mode
+            .as_deref()
+            .or(source_mode.as_deref()),
+        arguments
+            .source_ca_file
+            .clone()
+            .or(source_ca.map(PathBuf::from)),
+        "--source-ssl-mode (or sslmode=)",
+    )?;
+    source.ssl_mode(match source_tls.mode {
+        TlsMode::Disable => tokio_postgres::config::SslMode::Disable,
+        TlsMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+        TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => {
+            tokio_postgres::config::SslMode::Require
+        }
+    });
+    let explicit_target_mode = arguments
+        .target_ssl_mode
+        .as_deref()
+        .or(target_mode.as_deref());
+    let target_tls = tls_settings(
+        explicit_target_mode,
+        arguments
+            .target_ca_file
+            .clone()
+            .or(target_ca.map(PathBuf::from)),
+        "--target-ssl-mode (or ssl-mode=)",
+    )?;
+    // TLS options the URL set the driver's way (require_ssl=true, …) stand
+    // unless a mode was given.
+    if explicit_target_mode.is_some() || target.ssl_opts().is_none() {
+        target = mysql_async::OptsBuilder::from_opts(target)
+            .ssl_opts(crate::tls::mysql_ssl_opts(&target_tls))
+            .into();
+    }
     if let Some(file) = &arguments.source_password_file {
         source.password(read_secret_file(file, "--source-password-file")?);
     }
@@ -209,7 +261,33 @@ fn resolve_connections(
             .into();
     }
 
-    Ok((source, source_display, target, target_display))
+    Ok((
+        SourceAddress {
+            config: source,
+            tls: source_tls,
+        },
+        source_display,
+        TargetAddress {
+            opts: target,
+            tls: target_tls.mode,
+        },
+        target_display,
+    ))
+}
+
+/// A side's TLS settings; the CA file must exist.
+fn tls_settings(mode: Option<&str>, ca_file: Option<PathBuf>, flag: &str) -> anyhow::Result<Tls> {
+    let usage = |message: String| failure(FailureKind::Usage, message);
+    let mode = match mode {
+        Some(text) => TlsMode::parse(text).map_err(|error| usage(format!("{flag}: {error}")))?,
+        None => TlsMode::Prefer,
+    };
+    if let Some(path) = &ca_file
+        && !path.is_file()
+    {
+        return Err(usage(format!("CA file {} does not exist", path.display())));
+    }
+    Ok(Tls { mode, ca_file })
 }
 
 /// A URL from its flag or from a file (a mounted secret); the file's

@@ -28,6 +28,7 @@ install_missing_packages() {
     find_pg_bin || packages+=(postgresql)
     have_mariadb || packages+=(mariadb-server)
     command -v psql >/dev/null 2>&1 || packages+=(postgresql-client)
+    command -v openssl >/dev/null 2>&1 || packages+=(openssl)
     [ ${#packages[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ]; then
         die "missing ${packages[*]}: install them (sudo apt-get install -y ${packages[*]}) or run as root"
@@ -63,6 +64,39 @@ init_servers_dir() {
     chmod 755 "$SERVERS_DIR"
 }
 
+# A throwaway CA and a server certificate for localhost and 127.0.0.1, so
+# the servers speak TLS and the TLS tests can verify them; sets CERTS_DIR
+# and PG2DOLT_TEST_CA.
+make_test_certificates() {
+    init_servers_dir
+    [ -n "${CERTS_DIR:-}" ] && return 0
+    CERTS_DIR="$SERVERS_DIR/certs"
+    mkdir -p "$CERTS_DIR"
+    local log="$SERVERS_DIR/certs.log"
+    {
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj "/CN=pg2dolt test CA" \
+            -keyout "$CERTS_DIR/ca.key" -out "$CERTS_DIR/ca.pem"
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+            -keyout "$CERTS_DIR/server.key" -out "$CERTS_DIR/server.csr"
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
+            >"$CERTS_DIR/server.ext"
+        openssl x509 -req -in "$CERTS_DIR/server.csr" -CA "$CERTS_DIR/ca.pem" -CAkey "$CERTS_DIR/ca.key" \
+            -CAcreateserial -days 3 -extfile "$CERTS_DIR/server.ext" -out "$CERTS_DIR/server.pem"
+    } >"$log" 2>&1 || { cat "$log" >&2; die "making test certificates failed"; }
+    chmod 755 "$CERTS_DIR"
+    chmod 644 "$CERTS_DIR/ca.pem" "$CERTS_DIR/server.pem"
+    chmod 600 "$CERTS_DIR/server.key"
+    export PG2DOLT_TEST_CA="$CERTS_DIR/ca.pem"
+}
+
+# A copy of the server key owned by USER (both servers refuse keys that
+# others can read).
+server_key_for() { # server_key_for USER DIR
+    install -m 600 "$CERTS_DIR/server.key" "$2/server.key"
+    [ "$(id -u)" -eq 0 ] && chown "$1" "$2/server.key"
+    echo "$2/server.key"
+}
+
 # Runs a command as the user that owns the server when we are root
 # (PostgreSQL refuses to run as root).
 as_user() { # as_user USER COMMAND...
@@ -85,8 +119,11 @@ start_postgres() {
     # The superuser connects without a password over loopback; every other
     # role (the tests' password checks) needs its password.
     printf 'host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\nlocal all all trust\n' >"$data/pg_hba.conf"
+    make_test_certificates
+    local key
+    key=$(server_key_for "$user" "$data")
     as_user "$user" "$PG_BIN/pg_ctl" -D "$data" -l "$SERVERS_DIR/pgrun/pg.log" -w -t 60 start \
-        -o "-p $PG_PORT -k $SERVERS_DIR/pgrun -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" >/dev/null \
+        -o "-p $PG_PORT -k $SERVERS_DIR/pgrun -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c ssl=on -c ssl_cert_file=$CERTS_DIR/server.pem -c ssl_key_file=$key" >/dev/null \
         || { cat "$SERVERS_DIR/pgrun/pg.log" >&2; die "PostgreSQL did not start"; }
     PG_OWNER=$user
     export PG2DOLT_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
@@ -105,12 +142,16 @@ start_mariadb() {
     [ "$(id -u)" -eq 0 ] && chown -R "$user" "$run"
     MY_PORT=$(free_port)
     MY_SOCKET="$run/mariadb.sock"
+    make_test_certificates
+    local key
+    key=$(server_key_for "$user" "$run")
     as_user "$user" mariadb-install-db --no-defaults --datadir="$run/data" --auth-root-authentication-method=normal \
         --skip-test-db >"$SERVERS_DIR/mariadb-install.log" 2>&1 \
         || { cat "$SERVERS_DIR/mariadb-install.log" >&2; die "mariadb-install-db failed"; }
     as_user "$user" "$(command -v mariadbd || echo /usr/sbin/mariadbd)" --no-defaults --datadir="$run/data" \
         --port="$MY_PORT" --bind-address=127.0.0.1 --socket="$MY_SOCKET" --pid-file="$run/mariadb.pid" \
         --log-error="$run/mariadb.log" --local-infile=1 --skip-name-resolve \
+        --ssl-ca="$CERTS_DIR/ca.pem" --ssl-cert="$CERTS_DIR/server.pem" --ssl-key="$key" \
         --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=256M --max-connections=300 2>"$run/stderr.log" &
     MY_PID=$!
     wait_for 60 "MariaDB" mariadb_ready

@@ -7,7 +7,9 @@ pub mod snapshot;
 pub mod split;
 
 use anyhow::Context as _;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
+
+use crate::tls::Tls;
 use tracing::debug;
 
 use crate::error::{FailureKind, failure};
@@ -23,15 +25,32 @@ const SESSION_SETTINGS: &str = "SET TimeZone = 'UTC'; \
     SET statement_timeout = 0; \
     SET idle_in_transaction_session_timeout = 0";
 
+/// How to reach the source: the driver's configuration and the TLS
+/// settings (the driver knows only disable/prefer/require).
+#[derive(Debug, Clone)]
+pub struct SourceAddress {
+    /// connection settings
+    pub config: Config,
+    /// TLS mode and CA file
+    pub tls: Tls,
+}
+
 /// Opens a connection with pg2dolt's session settings. `role` names the
 /// connection in logs (coordinator, reader 2, …).
-pub async fn connect(config: &Config, role: &str) -> anyhow::Result<Client> {
-    let (client, connection) = config.connect(NoTls).await.map_err(|error| {
+pub async fn connect(address: &SourceAddress, role: &str) -> anyhow::Result<Client> {
+    let connector = crate::tls::postgres_connector(&address.tls).map_err(|error| {
+        failure(
+            FailureKind::Usage,
+            format!("source TLS: {}", crate::error::one_line(&error)),
+        )
+    })?;
+    let (client, connection) = address.config.connect(connector).await.map_err(|error| {
         failure(
             FailureKind::Connect,
             format!(
-                "cannot connect to the Postgres source: {}",
-                describe_pg_error(&error)
+                "cannot connect to the Postgres source: {}{}",
+                describe_pg_error(&error),
+                crate::tls::hint(&error.to_string(), "--source-ca-file (or sslrootcert=)")
             ),
         )
     })?;

@@ -8,7 +8,7 @@
 
 use anyhow::{Context as _, bail};
 use serde::Serialize;
-use tokio_postgres::{Client, Config, SimpleQueryMessage};
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 /// The snapshot every reader shares.
 #[derive(Debug, Clone, Serialize)]
@@ -60,9 +60,13 @@ pub async fn export_snapshot(coordinator: &Client) -> anyhow::Result<Snapshot> {
 }
 
 /// Opens a reader connection inside the shared snapshot.
-pub async fn open_reader(config: &Config, snapshot_id: &str, role: &str) -> anyhow::Result<Client> {
+pub async fn open_reader(
+    source: &super::SourceAddress,
+    snapshot_id: &str,
+    role: &str,
+) -> anyhow::Result<Client> {
     validate_snapshot_id(snapshot_id)?;
-    let client = super::connect(config, role).await?;
+    let client = super::connect(source, role).await?;
     // The id cannot be a bind parameter: it was validated above, so quoting
     // it is safe.
     // language=PostgreSQL

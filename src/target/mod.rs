@@ -12,6 +12,8 @@ pub mod splitter;
 use anyhow::Context as _;
 use mysql_async::prelude::Queryable as _;
 use mysql_async::{Conn, Opts, OptsBuilder};
+
+use crate::tls::TlsMode;
 use serde::Serialize;
 
 use crate::convert::mysql_text::quote_identifier;
@@ -64,17 +66,31 @@ impl TargetServer {
 
 /// Opens a connection with pg2dolt's session settings, on `database` when
 /// given.
-pub async fn connect(opts: &Opts, database: Option<&str>) -> anyhow::Result<Conn> {
-    let builder = OptsBuilder::from_opts(opts.clone())
+pub async fn connect(address: &TargetAddress, database: Option<&str>) -> anyhow::Result<Conn> {
+    let builder = OptsBuilder::from_opts(address.opts.clone())
         .db_name(database)
         .prefer_socket(false);
-    let connecting = tokio::time::timeout(crate::CONNECT_TIMEOUT, Conn::new(builder)).await;
+    let mut connecting =
+        tokio::time::timeout(crate::CONNECT_TIMEOUT, Conn::new(builder.clone())).await;
+    // prefer: a server without TLS gets a plain connection.
+    if address.tls == TlsMode::Prefer
+        && matches!(
+            connecting,
+            Ok(Err(mysql_async::Error::Driver(
+                mysql_async::DriverError::NoClientSslFlagFromServer
+            )))
+        )
+    {
+        let plain = builder.ssl_opts(None::<mysql_async::SslOpts>);
+        connecting = tokio::time::timeout(crate::CONNECT_TIMEOUT, Conn::new(plain)).await;
+    }
     let mut conn = match connecting {
         Ok(Ok(conn)) => conn,
         Ok(Err(error)) => {
+            let described = describe_mysql_error(&error);
             let message = format!(
-                "cannot connect to the target: {}",
-                describe_mysql_error(&error)
+                "cannot connect to the target: {described}{}",
+                crate::tls::hint(&described, "--target-ca-file")
             );
             return Err(failure(FailureKind::Connect, message));
         }
@@ -92,6 +108,17 @@ pub async fn connect(opts: &Opts, database: Option<&str>) -> anyhow::Result<Conn
             .with_context(|| format!("setting up the target session ({statement})"))?;
     }
     Ok(conn)
+}
+
+/// How to reach the target: the driver's options (TLS options included)
+/// and the TLS mode, which decides whether a server without TLS is
+/// acceptable (prefer).
+#[derive(Debug, Clone)]
+pub struct TargetAddress {
+    /// connection options
+    pub opts: Opts,
+    /// the TLS mode the options were built for
+    pub tls: TlsMode,
 }
 
 /// Finds out whether the target is Dolt (`dolt_version()` exists only there;

@@ -17,4 +17,5 @@ mod plan;
 mod snapshot;
 mod support;
 mod tables;
+mod tls;
 mod types;
