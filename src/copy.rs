@@ -118,7 +118,12 @@ pub async fn copy_tables(job: Arc<CopyJob>, jobs: usize) -> anyhow::Result<Vec<T
     let queue = Arc::new(Mutex::new(chunks.into_iter().collect::<VecDeque<_>>()));
     let progress: Arc<Vec<AtomicU64>> =
         Arc::new(job.plans.iter().map(|_| AtomicU64::new(0)).collect());
-    let ticker = tokio::spawn(report_progress(Arc::clone(&job), Arc::clone(&progress)));
+    // Stopped (and the display cleared) however this function ends, also
+    // when a signal drops it mid-copy.
+    let _ticker = ProgressTicker(tokio::spawn(report_progress(
+        Arc::clone(&job),
+        Arc::clone(&progress),
+    )));
 
     let mut workers = JoinSet::new();
     for worker in 0..jobs.clamp(1, total_chunks.max(1)) {
@@ -145,11 +150,20 @@ pub async fn copy_tables(job: Arc<CopyJob>, jobs: usize) -> anyhow::Result<Vec<T
             }
         }
     }
-    ticker.abort();
     if let Some(error) = failure {
         return Err(error);
     }
     Ok(per_table(&job, &copied))
+}
+
+/// The progress task, stopped with its display cleared when dropped.
+struct ProgressTicker(tokio::task::JoinHandle<()>);
+
+impl Drop for ProgressTicker {
+    fn drop(&mut self) {
+        self.0.abort();
+        crate::logging::show_progress(Vec::new());
+    }
 }
 
 /// Sums the chunks of each table.
@@ -491,15 +505,19 @@ fn describe_row_error(
     }
 }
 
-/// Logs one progress line per table being copied, every 10 seconds (a
-/// Job's log has no terminal for a live display).
+/// Shows progress: on a terminal a live block (one line per table being
+/// copied, redrawn every second); otherwise one log line per table every
+/// 10 seconds (a Job's log has no terminal).
 async fn report_progress(job: Arc<CopyJob>, progress: Arc<Vec<AtomicU64>>) {
+    let live = crate::logging::live_progress();
+    let period = Duration::from_secs(if live { 1 } else { 10 });
     let started = Instant::now();
-    let mut interval = tokio::time::interval(Duration::from_secs(10));
+    let mut interval = tokio::time::interval(period);
     interval.tick().await;
     let mut last: Vec<u64> = vec![0; progress.len()];
     loop {
         interval.tick().await;
+        let mut lines = Vec::new();
         for (index, rows) in progress.iter().enumerate() {
             let rows = rows.load(Ordering::Relaxed);
             if rows == last[index] {
@@ -512,9 +530,20 @@ async fn report_progress(job: Arc<CopyJob>, progress: Arc<Vec<AtomicU64>>) {
                 .checked_div(estimate)
                 .unwrap_or(0)
                 .min(100);
-            let rate = (rows - last[index]) / 10;
-            info!(table = %plan.source_name, rows, rows_per_second = rate, percent_of_estimate = percent, elapsed_s = started.elapsed().as_secs(), "copying");
+            let rate = (rows - last[index]) / period.as_secs().max(1);
+            if live {
+                lines.push(format!(
+                    "  {:<40} {rows:>12} rows {rate:>10} rows/s {percent:>4}%",
+                    format!("{} → {}", plan.source_name, plan.target)
+                ));
+            } else {
+                info!(table = %plan.source_name, rows, rows_per_second = rate, percent_of_estimate = percent, elapsed_s = started.elapsed().as_secs(), "copying");
+            }
             last[index] = rows;
+        }
+        if live {
+            lines.insert(0, format!("copying, {} s:", started.elapsed().as_secs()));
+            crate::logging::show_progress(lines);
         }
     }
 }

@@ -39,6 +39,53 @@ pub fn redact(text: &str) -> String {
     }
 }
 
+/// The live progress block at the bottom of a terminal: the lines drawn,
+/// erased and redrawn around every log line so the two never mix.
+struct ProgressBlock {
+    /// a terminal, text logs, not quiet
+    enabled: bool,
+    /// the lines currently on screen
+    lines: Vec<String>,
+}
+
+static PROGRESS: std::sync::Mutex<ProgressBlock> = std::sync::Mutex::new(ProgressBlock {
+    enabled: false,
+    lines: Vec::new(),
+});
+
+/// True when a live progress display is shown (stderr is a terminal, logs
+/// are text and not quiet); otherwise progress goes to periodic log lines.
+#[must_use]
+pub fn live_progress() -> bool {
+    PROGRESS.lock().is_ok_and(|block| block.enabled)
+}
+
+/// Replaces the progress block with `lines` (an empty list clears it).
+pub fn show_progress(lines: Vec<String>) {
+    let Ok(mut block) = PROGRESS.lock() else {
+        return;
+    };
+    if !block.enabled {
+        return;
+    }
+    let mut out = erase(block.lines.len());
+    for line in &lines {
+        out.push_str(line);
+        out.push('\n');
+    }
+    block.lines = lines;
+    let _ = io::stderr().write_all(out.as_bytes());
+}
+
+/// Cursor up over `count` lines and clear to the end of the screen.
+fn erase(count: usize) -> String {
+    if count == 0 {
+        String::new()
+    } else {
+        format!("\x1b[{count}A\r\x1b[J")
+    }
+}
+
 /// Installs the global subscriber. `RUST_LOG` overrides `-v`/`-q`.
 pub fn init(arguments: &LoggingArgs) {
     let default_level = if arguments.quiet {
@@ -50,6 +97,11 @@ pub fn init(arguments: &LoggingArgs) {
             _ => "trace",
         }
     };
+    if let Ok(mut block) = PROGRESS.lock() {
+        block.enabled = arguments.log_format == LogFormat::Text
+            && !arguments.quiet
+            && io::IsTerminal::is_terminal(&io::stderr());
+    }
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,pg2dolt={default_level}")));
     let writer = RedactingStderr;
@@ -101,7 +153,21 @@ impl Write for RedactingLine {
 
 impl Drop for RedactingLine {
     fn drop(&mut self) {
-        let text = String::from_utf8_lossy(&self.buffer);
-        let _ = io::stderr().write_all(redact(&text).as_bytes());
+        let text = redact(&String::from_utf8_lossy(&self.buffer));
+        // Under the progress lock: erase the block, write the line, redraw.
+        match PROGRESS.lock() {
+            Ok(block) if block.enabled && !block.lines.is_empty() => {
+                let mut out = erase(block.lines.len());
+                out.push_str(&text);
+                for line in &block.lines {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+                let _ = io::stderr().write_all(out.as_bytes());
+            }
+            _ => {
+                let _ = io::stderr().write_all(text.as_bytes());
+            }
+        }
     }
 }
