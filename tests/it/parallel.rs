@@ -117,6 +117,47 @@ async fn split_tables_arrive_with_every_row_exactly_once() {
     }
 }
 
+/// A target table `big` whose inserts after row `after` wait on the user
+/// lock `lock` (held by the test): the target accepts the load, then stops
+/// reading.
+fn stalling_schema(lock: &str, after: u32) -> String {
+    format!(
+        "CREATE TABLE big (id INT PRIMARY KEY, payload TEXT);
+DELIMITER //
+CREATE TRIGGER big_stall BEFORE INSERT ON big FOR EACH ROW
+BEGIN
+  IF NEW.id > {after} THEN DO GET_LOCK('{lock}', 3600); DO RELEASE_LOCK('{lock}'); END IF;
+END//
+DELIMITER ;"
+    )
+}
+
+/// Waits until the case's load waits on the user lock (the trigger's
+/// statement shows in the process list); returns the watching connection.
+async fn wait_for_stall(case: &Case, child: &mut std::process::Child) -> mysql_async::Conn {
+    let mut watcher = mysql_connect(&case.servers.mysql_url).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let waiting: Option<i64> = watcher
+            .query_first(format!(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE DB = '{}' AND STATE = 'User lock'",
+                case.name
+            ))
+            .await
+            .unwrap();
+        if waiting.unwrap_or(0) > 0 {
+            return watcher;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "pg2dolt ended before the load stalled"
+        );
+        assert!(Instant::now() < deadline, "the load never stalled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Peak and current resident memory of a process, in KiB, from /proc.
 fn memory_kib(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -145,16 +186,7 @@ async fn a_target_that_stops_reading_does_not_grow_memory() {
     // Every insert waits on a user lock the test holds: the target accepts
     // the LOAD DATA and then stops reading.
     let lock = format!("{}_stall", case.name);
-    let schema = format!(
-        "CREATE TABLE big (id INT PRIMARY KEY, payload TEXT);
-         DELIMITER //
-         CREATE TRIGGER big_stall BEFORE INSERT ON big FOR EACH ROW
-         BEGIN
-           DO GET_LOCK('{lock}', 3600);
-           DO RELEASE_LOCK('{lock}');
-         END//
-         DELIMITER ;"
-    );
+    let schema = stalling_schema(&lock, 0);
     let directory = case.schema_dir(&[("010.sql", &schema)]);
     let mut holder = mysql_connect(&case.servers.mysql_url).await;
     let held: Option<i64> = holder
@@ -183,29 +215,7 @@ async fn a_target_that_stops_reading_does_not_grow_memory() {
         .unwrap();
     let pid = child.id();
 
-    // Wait until the load is stalled on the lock (the trigger's statement
-    // shows in the process list, waiting).
-    let mut watcher = mysql_connect(&case.servers.mysql_url).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let waiting: Option<i64> = watcher
-            .query_first(format!(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                 WHERE DB = '{}' AND STATE = 'User lock'",
-                case.name
-            ))
-            .await
-            .unwrap();
-        if waiting.unwrap_or(0) > 0 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "pg2dolt ended before the load stalled"
-        );
-        assert!(Instant::now() < deadline, "the load never stalled");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut watcher = wait_for_stall(&case, &mut child).await;
     // While stalled, Postgres could send all 80 MB at once; watch the
     // process for a while: its memory must stay bounded.
     let mut peak = 0;
@@ -247,15 +257,7 @@ async fn sigterm_in_the_middle_of_a_table_stops_within_ten_seconds() {
     )
     .await;
     let lock = format!("{}_stall", case.name);
-    let schema = format!(
-        "CREATE TABLE big (id INT PRIMARY KEY, payload TEXT);
-DELIMITER //
-CREATE TRIGGER big_stall BEFORE INSERT ON big FOR EACH ROW
-BEGIN
-  IF NEW.id > 100 THEN DO GET_LOCK('{lock}', 3600); DO RELEASE_LOCK('{lock}'); END IF;
-END//
-DELIMITER ;"
-    );
+    let schema = stalling_schema(&lock, 100);
     let directory = case.schema_dir(&[("010.sql", &schema)]);
     let mut holder = mysql_connect(&case.servers.mysql_url).await;
     holder
@@ -263,7 +265,7 @@ DELIMITER ;"
         .await
         .unwrap();
     let report_path = case.report_path();
-    let child = Command::new(env!("CARGO_BIN_EXE_pg2dolt"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pg2dolt"))
         .args([
             "--source",
             &case.source,
@@ -282,25 +284,7 @@ DELIMITER ;"
         .unwrap();
     let pid = child.id();
     // In the middle of the table: the first 100 rows are in, row 101 waits.
-    let mut watcher = mysql_connect(&case.servers.mysql_url).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let waiting: Option<i64> = watcher
-            .query_first(format!(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '{}' AND STATE = 'User lock'",
-                case.name
-            ))
-            .await
-            .unwrap();
-        if waiting.unwrap_or(0) > 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the load never reached the middle"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_stall(&case, &mut child).await;
     let sent = Instant::now();
     let killed = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
