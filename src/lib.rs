@@ -4,6 +4,7 @@
 //! The folders follow the data: `source` (Postgres) → `convert` (pure) →
 //! `target` (MySQL protocol), with `pipeline` calling the phases in order.
 
+pub mod archive;
 pub mod checks;
 pub mod cli;
 pub mod convert;

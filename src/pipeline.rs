@@ -446,13 +446,14 @@ async fn fill_database(
     let job = Arc::new(CopyJob {
         source: settings.source.clone(),
         snapshot_id: snapshot.id.clone(),
-        target: settings.target.clone(),
+        target: Some(settings.target.clone()),
         database: settings.database.clone(),
         method,
         binary_tables_by_insert: server.kind == TargetKind::Dolt,
         load_data_chunk: LOAD_DATA_CHUNK,
         insert_chunk,
         chunk_rows: settings.chunk_rows,
+        archive: None,
         plans,
     });
     let started = Instant::now();

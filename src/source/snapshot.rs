@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 /// The snapshot every reader shares.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Snapshot {
     /// `pg_export_snapshot()` id, e.g. `00000003-0000001B-1`.
     pub id: String,

@@ -128,6 +128,8 @@ fn is_sql_file(name: &str) -> bool {
 pub struct ParsedSchemaFile {
     /// file name
     pub name: String,
+    /// the file's text, as written (archived with the data)
+    pub sql: String,
     /// statements in file order, each with its first line
     pub statements: Vec<Statement>,
 }
@@ -157,6 +159,7 @@ pub fn parse_files(files: &[SchemaFile]) -> anyhow::Result<Vec<ParsedSchemaFile>
         });
         parsed.push(ParsedSchemaFile {
             name: file.name.clone(),
+            sql: file.sql.clone(),
             statements,
         });
     }

@@ -4,32 +4,22 @@
 //! load, through a bounded channel, so a slow target slows the reader
 //! instead of filling memory. Each chunk commits on its own.
 
+mod chunk;
+
 use std::collections::VecDeque;
-use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow};
-use bytes::Bytes;
-use futures_util::StreamExt as _;
-use mysql_async::Conn;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tracing::{info, instrument};
+use tracing::info;
 
-use crate::convert::mysql_text::Format;
-use crate::convert::row::{RowConverter, RowError, describe_key};
-use crate::error::{FailureKind, failure};
 use crate::plan::TablePlan;
-use crate::source::copy::{copy_statement, table_reference};
+use crate::source::copy::table_reference;
 use crate::source::snapshot::open_reader;
 use crate::source::split::{RowRange, SplitTable, split_table};
-use crate::target::load::{LoadColumn, LoadMethod, load_table};
-use crate::types::SourceExpression;
-
-/// Chunks in flight between a reader and its loader, per table.
-const CHANNEL_CAPACITY: usize = 8;
+use crate::target::load::LoadMethod;
 
 /// Everything the workers share.
 pub struct CopyJob {
@@ -37,8 +27,8 @@ pub struct CopyJob {
     pub source: crate::source::SourceAddress,
     /// the exported snapshot every reader imports
     pub snapshot_id: String,
-    /// target connection settings
-    pub target: crate::target::TargetAddress,
+    /// target connection settings (`None`: dump only, into the archive)
+    pub target: Option<crate::target::TargetAddress>,
     /// target database
     pub database: String,
     /// how rows are loaded
@@ -55,6 +45,16 @@ pub struct CopyJob {
     pub chunk_rows: u64,
     /// the tables
     pub plans: Vec<TablePlan>,
+    /// where each chunk's data is archived too
+    pub archive: Option<ArchiveJob>,
+}
+
+/// An archive being written by this run.
+pub struct ArchiveJob {
+    /// the store
+    pub store: crate::archive::store::Store,
+    /// the archive's key (its directory)
+    pub key: String,
 }
 
 /// One unit of work: a whole table, or one range of a split table.
@@ -62,6 +62,10 @@ pub struct CopyJob {
 struct Chunk {
     /// index into the job's plans
     table: usize,
+    /// which range of the table (0 for a whole table)
+    part: usize,
+    /// how many ranges the table was split into
+    parts: usize,
     /// the rows of this chunk (`None`: the whole table)
     range: Option<RowRange>,
     /// estimated bytes, for largest-first scheduling
@@ -72,11 +76,14 @@ struct Chunk {
 #[derive(Debug, Clone)]
 struct ChunkCopied {
     table: usize,
+    part: usize,
     rows: u64,
     bytes: u64,
     started: Instant,
     finished: Instant,
     method: LoadMethod,
+    /// the archived data file: path and what was stored
+    archived: Option<(String, crate::archive::data::WrittenFile)>,
 }
 
 /// What one table's copy did.
@@ -94,19 +101,9 @@ pub struct TableCopied {
     pub method: LoadMethod,
     /// how many chunks (load transactions) it was copied in
     pub chunks: usize,
+    /// its archived data files, in range order
+    pub archived: Vec<crate::archive::DataFile>,
 }
-
-/// The target stopped reading: its own error explains why.
-#[derive(Debug)]
-struct TargetStoppedReading;
-
-impl std::fmt::Display for TargetStoppedReading {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("the target stopped reading")
-    }
-}
-
-impl std::error::Error for TargetStoppedReading {}
 
 /// Copies every table with `jobs` workers; returns per-table results in
 /// plan order.
@@ -170,8 +167,9 @@ impl Drop for ProgressTicker {
 fn per_table(job: &CopyJob, copied: &[ChunkCopied]) -> Vec<TableCopied> {
     (0..job.plans.len())
         .filter_map(|table| {
-            let chunks: Vec<&ChunkCopied> =
+            let mut chunks: Vec<&ChunkCopied> =
                 copied.iter().filter(|chunk| chunk.table == table).collect();
+            chunks.sort_by_key(|chunk| chunk.part);
             let started = chunks.iter().map(|chunk| chunk.started).min()?;
             let finished = chunks.iter().map(|chunk| chunk.finished).max()?;
             Some(TableCopied {
@@ -181,6 +179,19 @@ fn per_table(job: &CopyJob, copied: &[ChunkCopied]) -> Vec<TableCopied> {
                 seconds: finished.duration_since(started).as_secs_f64(),
                 method: chunks[0].method,
                 chunks: chunks.len(),
+                archived: chunks
+                    .iter()
+                    .filter_map(|chunk| {
+                        let (path, file) = chunk.archived.as_ref()?;
+                        Some(crate::archive::DataFile {
+                            path: path.clone(),
+                            rows: chunk.rows,
+                            bytes: file.bytes,
+                            stored_bytes: file.stored_bytes,
+                            sha256: file.sha256.clone(),
+                        })
+                    })
+                    .collect(),
             })
         })
         .collect()
@@ -219,12 +230,14 @@ async fn split_tables(job: &CopyJob) -> anyhow::Result<Vec<Chunk>> {
         if ranges.len() > 1 {
             info!(table = %plan.source_name, chunks = ranges.len(), "table split into ranges");
         }
-        let parts = i64::try_from(ranges.len()).unwrap_or(1);
-        for range in ranges {
+        let parts = ranges.len();
+        for (part, range) in ranges.into_iter().enumerate() {
             chunks.push(Chunk {
                 table: index,
+                part,
+                parts,
                 range,
-                estimated_bytes: plan.source.estimated_bytes / parts,
+                estimated_bytes: plan.source.estimated_bytes / i64::try_from(parts).unwrap_or(1),
             });
         }
     }
@@ -248,7 +261,10 @@ async fn run_worker(
 ) -> anyhow::Result<Vec<ChunkCopied>> {
     let role = format!("reader {}", worker + 1);
     let reader = open_reader(&job.source, &job.snapshot_id, &role).await?;
-    let mut conn = crate::target::connect(&job.target, Some(&job.database)).await?;
+    let mut conn = match &job.target {
+        Some(target) => Some(crate::target::connect(target, Some(&job.database)).await?),
+        None => None,
+    };
     let mut copied = Vec::new();
     loop {
         let next = queue
@@ -256,253 +272,16 @@ async fn run_worker(
             .map_err(|_| anyhow!("chunk queue poisoned"))?
             .pop_front();
         let Some(chunk) = next else { break };
-        let result = copy_chunk(&reader, &mut conn, &job, &chunk, &progress[chunk.table]).await?;
+        let result =
+            chunk::copy_chunk(&reader, conn.as_mut(), &job, &chunk, &progress[chunk.table]).await?;
         copied.push(result);
     }
     // Best effort: the readers only read; ending their transactions is tidy.
     let _ = reader.batch_execute("COMMIT").await;
-    let _ = conn.disconnect().await;
+    if let Some(conn) = conn {
+        let _ = conn.disconnect().await;
+    }
     Ok(copied)
-}
-
-#[instrument(skip_all, fields(table = %job.plans[chunk.table].source_name))]
-async fn copy_chunk(
-    reader: &tokio_postgres::Client,
-    conn: &mut Conn,
-    job: &CopyJob,
-    chunk: &Chunk,
-    rows_done: &AtomicU64,
-) -> anyhow::Result<ChunkCopied> {
-    let plan = &job.plans[chunk.table];
-    let started = Instant::now();
-    let has_binary = plan
-        .columns
-        .iter()
-        .any(|column| column.converter.is_binary());
-    let method = if has_binary && job.binary_tables_by_insert {
-        LoadMethod::Insert
-    } else {
-        job.method
-    };
-    let (format, chunk_bytes) = match method {
-        LoadMethod::LoadData => (Format::LoadData, job.load_data_chunk),
-        LoadMethod::Insert => (Format::Insert, job.insert_chunk),
-    };
-    let converter = RowConverter::new(
-        format,
-        plan.columns
-            .iter()
-            .map(|column| column.converter.clone())
-            .collect(),
-    );
-    let source_columns: Vec<(&str, SourceExpression)> = plan
-        .columns
-        .iter()
-        .map(|column| (column.source.as_str(), column.expression))
-        .collect();
-    let condition = chunk.range.as_ref().map(RowRange::condition);
-    let statement = copy_statement(
-        &source_reference(plan),
-        &source_columns,
-        condition.as_deref(),
-    );
-    let load_columns: Vec<LoadColumn> = plan
-        .columns
-        .iter()
-        .map(|column| LoadColumn {
-            name: column.target.clone(),
-            binary: column.converter.is_binary(),
-        })
-        .collect();
-
-    let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-    let produce = produce_rows(
-        reader,
-        &statement,
-        &converter,
-        plan,
-        chunk_bytes,
-        sender,
-        rows_done,
-    );
-    let load = load_table(conn, method, &plan.target, &load_columns, receiver);
-    let (produced, loaded) = tokio::join!(produce, load);
-    let (rows, bytes) = match (produced, loaded) {
-        (Ok(counts), Ok(stored)) => {
-            if stored != counts.0 {
-                return Err(failure(
-                    FailureKind::Verify,
-                    format!(
-                        "{} → {}: read {} rows but the target stored {stored}",
-                        plan.source_name, plan.target, counts.0
-                    ),
-                ));
-            }
-            counts
-        }
-        (Err(error), _) if !error.is::<TargetStoppedReading>() => return Err(error),
-        (_, Err(error)) | (Err(error), Ok(_)) => {
-            return Err(error.context(format!("loading {} into {}", plan.source_name, plan.target)));
-        }
-    };
-    match &condition {
-        Some(condition) => {
-            info!(table = %plan.source_name, target_table = %plan.target, range = %condition, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "chunk copied");
-        }
-        None => {
-            info!(table = %plan.source_name, target_table = %plan.target, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "table copied");
-        }
-    }
-    Ok(ChunkCopied {
-        table: chunk.table,
-        rows,
-        bytes,
-        started,
-        finished: Instant::now(),
-        method,
-    })
-}
-
-/// Streams the table out of Postgres, converts every row, and sends whole
-/// rows in chunks. Returns (rows, bytes sent).
-async fn produce_rows(
-    reader: &tokio_postgres::Client,
-    statement: &str,
-    converter: &RowConverter,
-    plan: &TablePlan,
-    chunk_bytes: usize,
-    sender: mpsc::Sender<io::Result<Bytes>>,
-    rows_done: &AtomicU64,
-) -> anyhow::Result<(u64, u64)> {
-    let result = stream_rows(
-        reader,
-        statement,
-        converter,
-        plan,
-        chunk_bytes,
-        &sender,
-        rows_done,
-    )
-    .await;
-    if let Err(error) = &result {
-        // Make the load stop and roll back (it may already be gone).
-        let _ = sender.send(Err(io::Error::other(error.to_string()))).await;
-    }
-    result
-}
-
-async fn stream_rows(
-    reader: &tokio_postgres::Client,
-    statement: &str,
-    converter: &RowConverter,
-    plan: &TablePlan,
-    chunk_bytes: usize,
-    sender: &mpsc::Sender<io::Result<Bytes>>,
-    rows_done: &AtomicU64,
-) -> anyhow::Result<(u64, u64)> {
-    let stream = reader
-        .copy_out(statement)
-        .await
-        .map_err(|error| crate::source::pg_error(&error))
-        .with_context(|| format!("COPY out of {}", plan.source_name))?;
-    futures_util::pin_mut!(stream);
-    let key_columns = plan.key_columns();
-    let mut rows = 0_u64;
-    let mut reported = 0_u64;
-    let mut bytes = 0_u64;
-    let mut pending: Vec<u8> = Vec::new();
-    let mut out: Vec<u8> = Vec::with_capacity(chunk_bytes + 64 * 1024);
-    let convert = |line: &[u8], out: &mut Vec<u8>, rows: &mut u64| -> anyhow::Result<()> {
-        *rows += 1;
-        converter
-            .convert_row(line, out)
-            .map_err(|error| describe_row_error(plan, &key_columns, line, *rows, error))
-    };
-    while let Some(data) = stream.next().await {
-        let data = data
-            .map_err(|error| crate::source::pg_error(&error))
-            .with_context(|| format!("reading COPY data of {}", plan.source_name))?;
-        let mut rest: &[u8] = &data;
-        // A row split across messages is completed first.
-        if !pending.is_empty() {
-            let Some(end) = memchr::memchr(b'\n', rest) else {
-                pending.extend_from_slice(rest);
-                continue;
-            };
-            pending.extend_from_slice(&rest[..end]);
-            convert(&pending, &mut out, &mut rows)?;
-            pending.clear();
-            rest = &rest[end + 1..];
-        }
-        while let Some(end) = memchr::memchr(b'\n', rest) {
-            convert(&rest[..end], &mut out, &mut rows)?;
-            rest = &rest[end + 1..];
-        }
-        pending.extend_from_slice(rest);
-        if out.len() >= chunk_bytes {
-            bytes += out.len() as u64;
-            let chunk = std::mem::replace(&mut out, Vec::with_capacity(chunk_bytes + 64 * 1024));
-            sender
-                .send(Ok(Bytes::from(chunk)))
-                .await
-                .map_err(|_| TargetStoppedReading)?;
-        }
-        // Several chunks of a table may run at once: add, do not store.
-        rows_done.fetch_add(rows - reported, Ordering::Relaxed);
-        reported = rows;
-    }
-    anyhow::ensure!(
-        pending.is_empty(),
-        "COPY data of {} ended in the middle of a row",
-        plan.source_name
-    );
-    if !out.is_empty() {
-        bytes += out.len() as u64;
-        sender
-            .send(Ok(Bytes::from(out)))
-            .await
-            .map_err(|_| TargetStoppedReading)?;
-    }
-    rows_done.fetch_add(rows - reported, Ordering::Relaxed);
-    Ok((rows, bytes))
-}
-
-/// A value error names table, column, the row's key, the value and the
-/// target type.
-fn describe_row_error(
-    plan: &TablePlan,
-    key_columns: &[(usize, String)],
-    line: &[u8],
-    row: u64,
-    error: RowError,
-) -> anyhow::Error {
-    let key = if key_columns.is_empty() {
-        format!("row #{row} (no primary key)")
-    } else {
-        describe_key(line, key_columns)
-    };
-    match error {
-        RowError::Value {
-            column,
-            value,
-            reason,
-        } => {
-            let column = &plan.columns[column];
-            failure(
-                FailureKind::Data,
-                format!(
-                    "table {} → {}, column {} → {} ({}), row {key}: value {value} cannot be stored: {reason}",
-                    plan.source_name, plan.target, column.source, column.target, column.target_type
-                ),
-            )
-        }
-        RowError::FieldCount { expected, found } => {
-            anyhow!(
-                "table {}, row {key}: COPY sent {found} fields, expected {expected}",
-                plan.source_name
-            )
-        }
-    }
 }
 
 /// Shows progress: on a terminal a live block (one line per table being
