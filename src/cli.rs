@@ -72,6 +72,10 @@ pub enum PlanFormat {
 
 /// Flags of `pg2dolt copy`.
 #[derive(Debug, Args, Clone)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "command-line switches are booleans by nature"
+)]
 pub struct CopyArgs {
     /// Postgres source URL, e.g. postgres://user:password@host:5432/db.
     #[arg(
@@ -167,9 +171,32 @@ pub struct CopyArgs {
     )]
     pub author: String,
 
-    /// Write the JSON report to this file (also on failure).
-    #[arg(long, env = "PG2DOLT_REPORT", value_name = "FILE")]
-    pub report: Option<PathBuf>,
+    /// Write the JSON report to this file, or to s3://bucket/key.json (also
+    /// on failure).
+    #[arg(long, env = "PG2DOLT_REPORT", value_name = "FILE|S3-URL")]
+    pub report: Option<String>,
+
+    /// Also archive this copy (schema files, zstd data files, manifest)
+    /// under s3://bucket/prefix/ or a local directory, in a new directory
+    /// named by the snapshot time.
+    #[arg(long, env = "PG2DOLT_ARCHIVE", value_name = "S3-URL|DIR")]
+    pub archive: Option<String>,
+
+    /// Dump only: archive the copy without loading a target database. The
+    /// target server is still used to plan (a scratch database, dropped).
+    #[arg(long, env = "PG2DOLT_NO_TARGET", requires = "archive")]
+    pub no_target: bool,
+
+    /// S3: address buckets by path (http://host/bucket/key), as most
+    /// S3-compatible stores want (automatic for an AWS_ENDPOINT_URL on an IP
+    /// address or localhost).
+    #[arg(long, env = "PG2DOLT_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+
+    /// S3: bytes per multipart upload part (at least 5 MiB); smaller objects
+    /// are one PUT.
+    #[arg(long, env = "PG2DOLT_ARCHIVE_PART_SIZE", value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub archive_part_size: usize,
 
     /// Map a source name to a target name where the rules cannot:
     /// `table=TargetTable` or `table.column=TargetColumn`. Repeatable;

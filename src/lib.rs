@@ -5,6 +5,7 @@
 //! `target` (MySQL protocol), with `pipeline` calling the phases in order.
 
 pub mod archive;
+pub mod archiving;
 pub mod checks;
 pub mod cli;
 pub mod convert;
@@ -62,7 +63,7 @@ pub async fn run(command: Command) -> u8 {
     });
     let settings = match Settings::resolve(arguments) {
         Ok(settings) => settings,
-        Err(error) => return output.fail(&error, &mut report, None, started),
+        Err(error) => return output.fail(&error, &mut report, None, started).await,
     };
     settings.log_effective(&report.command);
     let outcome = tokio::select! {
@@ -92,12 +93,12 @@ pub async fn run(command: Command) -> u8 {
                 Status::Failed
             };
             report.exit_code = code;
-            let written = output.finish(&settings, &mut report, started);
+            let written = output.finish(&settings, &mut report, started).await;
             if written { code } else { error::EXIT_RUNTIME }
         }
         Some(Ok(())) => {
             report.status = Status::Succeeded;
-            let written = output.finish(&settings, &mut report, started);
+            let written = output.finish(&settings, &mut report, started).await;
             if let Some(hash) = &report.dolt_commit {
                 let mut stdout = std::io::stdout();
                 let _ = writeln!(stdout, "{hash}");
@@ -105,7 +106,11 @@ pub async fn run(command: Command) -> u8 {
             // A job that reads the report must not see success without it.
             if written { 0 } else { error::EXIT_RUNTIME }
         }
-        Some(Err(error)) => output.fail(&error, &mut report, Some(&settings), started),
+        Some(Err(error)) => {
+            output
+                .fail(&error, &mut report, Some(&settings), started)
+                .await
+        }
         None => {
             let signal = if report.exit_code == EXIT_SIGTERM {
                 "SIGTERM"
@@ -116,7 +121,7 @@ pub async fn run(command: Command) -> u8 {
             report.error = Some(format!(
                 "interrupted by {signal}: the copy stopped and no Dolt commit was made; {state}"
             ));
-            let _ = output.finish(&settings, &mut report, started);
+            let _ = output.finish(&settings, &mut report, started).await;
             if output.json {
                 tracing::warn!(
                     exit_code = report.exit_code,
@@ -140,12 +145,14 @@ struct Output {
 impl Output {
     /// Completes the report, writes it, and tells the outcome. False when
     /// the report could not be written.
-    fn finish(&self, settings: &Settings, report: &mut Report, started: Instant) -> bool {
+    async fn finish(&self, settings: &Settings, report: &mut Report, started: Instant) -> bool {
         report.finished_at = report::utc_now();
         report.seconds = started.elapsed().as_secs_f64();
         let mut written = true;
-        if let Some(path) = &settings.report
-            && let Err(error) = report.write(path)
+        if let Some((location, name)) = &settings.report
+            && let Err(error) = report
+                .write(location, name, settings.storage.path_style)
+                .await
         {
             self.error_line(&error::one_line(&error), error::EXIT_RUNTIME);
             written = false;
@@ -189,7 +196,7 @@ impl Output {
     }
 
     /// Records a failure in the report and tells it once.
-    fn fail(
+    async fn fail(
         &self,
         error: &anyhow::Error,
         report: &mut Report,
@@ -202,7 +209,7 @@ impl Output {
         report.exit_code = code;
         report.error = Some(line.clone());
         if let Some(settings) = settings {
-            let _ = self.finish(settings, report, started);
+            let _ = self.finish(settings, report, started).await;
         }
         self.error_line(&line, code);
         code

@@ -12,6 +12,7 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use tracing::{error, info, warn};
 
+use crate::archiving::ArchiveRun;
 use crate::checks::run_checks;
 use crate::cli::LoadMethodArg;
 use crate::copy::{CopyJob, copy_tables};
@@ -131,8 +132,9 @@ pub async fn run_plan(settings: &Settings, report: &mut Report) -> anyhow::Resul
 
 /// Runs one copy. The report is updated as phases complete.
 pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()> {
+    let archive_store = crate::archiving::open(settings).await?;
     let mut prepared = prepare(settings, report).await?;
-    if prepared.exists && !settings.replace {
+    if prepared.exists && !settings.replace && !settings.storage.dump_only {
         return Err(failure(
             FailureKind::Usage,
             format!(
@@ -145,6 +147,12 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     record_plan(report, &plan);
     refuse_problems(&plan.problems)?;
 
+    let archive = match archive_store {
+        Some((location, store)) => {
+            Some(crate::archiving::start(location, store, settings, &prepared.snapshot).await?)
+        }
+        None => None,
+    };
     let Prepared {
         coordinator,
         snapshot,
@@ -154,6 +162,12 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
         server,
         exists,
     } = prepared;
+    if let (true, Some(archive)) = (settings.storage.dump_only, &archive) {
+        let dumped = dump_only(settings, &snapshot, plan.tables, archive, report).await;
+        drop(coordinator);
+        let _ = admin.disconnect().await;
+        return dumped;
+    }
     if exists {
         warn!(database = %settings.database, "dropping the existing target database (--replace)");
         crate::target::drop_database(&mut admin, &settings.database).await?;
@@ -166,7 +180,15 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
         tables: &tables,
         excluded: &excluded,
     };
-    let filled = fill_database(settings, &server, &snapshot, sources, report).await;
+    let filled = fill_database(
+        settings,
+        &server,
+        &snapshot,
+        sources,
+        archive.as_ref(),
+        report,
+    )
+    .await;
     drop(coordinator);
     if let Err(error) = filled {
         if settings.keep_failed {
@@ -426,17 +448,11 @@ async fn fill_database(
     server: &TargetServer,
     snapshot: &Snapshot,
     sources: Sources<'_>,
+    archive: Option<&ArchiveRun>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let mut conn = crate::target::connect(&settings.target, Some(&settings.database)).await?;
-    let started = Instant::now();
-    let statements = schema::apply_schema_files(&mut conn, &settings.schema_files).await?;
-    info!(
-        statements,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "schema applied"
-    );
-    let targets = crate::target::catalog::read_catalog(&mut conn, &settings.database).await?;
+    let targets = apply_schema(&mut conn, settings, &settings.schema_files).await?;
     let plans = plan_tables(settings, sources, &targets)?;
     log_plan(&plans);
 
@@ -453,11 +469,98 @@ async fn fill_database(
         load_data_chunk: LOAD_DATA_CHUNK,
         insert_chunk,
         chunk_rows: settings.chunk_rows,
-        archive: None,
+        archive: archive.map(ArchiveRun::job),
         plans,
     });
+    let copied = run_copy(settings, &job, report).await?;
+    let expected: Vec<(String, String, u64)> = copied
+        .iter()
+        .map(|table| {
+            let plan = &job.plans[table.index];
+            (plan.source_name.clone(), plan.target.clone(), table.rows)
+        })
+        .collect();
+    settle_target(&mut conn, server, &targets, &expected, report).await?;
+    if let Some(archive) = archive {
+        report.archive = Some(
+            archive
+                .finish(settings, snapshot, &job.plans, &copied)
+                .await?,
+        );
+    }
+    let message = settings
+        .commit_message
+        .clone()
+        .unwrap_or_else(|| default_commit_message(snapshot));
+    commit_if_dolt(
+        &mut conn,
+        server,
+        &message,
+        &settings.author,
+        &snapshot.time,
+        report,
+    )
+    .await?;
+    let _ = conn.disconnect().await;
+    Ok(())
+}
+
+/// `copy --no-target`: the data goes into the archive only. The plan was
+/// made on the scratch database.
+async fn dump_only(
+    settings: &Settings,
+    snapshot: &Snapshot,
+    plans: Vec<TablePlan>,
+    archive: &ArchiveRun,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    log_plan(&plans);
+    let job = Arc::new(CopyJob {
+        source: settings.source.clone(),
+        snapshot_id: snapshot.id.clone(),
+        target: None,
+        database: settings.database.clone(),
+        method: LoadMethod::LoadData,
+        binary_tables_by_insert: false,
+        load_data_chunk: LOAD_DATA_CHUNK,
+        insert_chunk: LOAD_DATA_CHUNK,
+        chunk_rows: settings.chunk_rows,
+        archive: Some(archive.job()),
+        plans,
+    });
+    let copied = run_copy(settings, &job, report).await?;
+    report.archive = Some(
+        archive
+            .finish(settings, snapshot, &job.plans, &copied)
+            .await?,
+    );
+    Ok(())
+}
+
+/// Applies the schema files to the connected database; returns its catalog.
+pub(crate) async fn apply_schema(
+    conn: &mut Conn,
+    settings: &Settings,
+    files: &[schema::ParsedSchemaFile],
+) -> anyhow::Result<Vec<TargetTable>> {
     let started = Instant::now();
-    let copied = copy_tables(Arc::clone(&job), settings.jobs).await?;
+    let statements = schema::apply_schema_files(conn, files).await?;
+    info!(
+        statements,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "schema applied"
+    );
+    crate::target::catalog::read_catalog(conn, &settings.database).await
+}
+
+/// Runs the copy and records every table in the report.
+async fn run_copy(
+    settings: &Settings,
+    job: &Arc<CopyJob>,
+    report: &mut Report,
+) -> anyhow::Result<Vec<crate::copy::TableCopied>> {
+    let started = Instant::now();
+    let copied = copy_tables(Arc::clone(job), settings.jobs).await?;
     info!(
         tables = copied.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -483,9 +586,21 @@ async fn fill_database(
     report
         .tables
         .sort_by(|left, right| left.source.cmp(&right.source));
+    Ok(copied)
+}
 
-    let fixups = foreign_key_tables(&targets);
-    fixup::resolve_foreign_keys(&mut conn, &fixups).await?;
+/// After the data is in: foreign-key fix-ups, AUTO_INCREMENT counters,
+/// row counts (`expected`: label, target table, rows) and, on Dolt, the
+/// constraints.
+pub(crate) async fn settle_target(
+    conn: &mut Conn,
+    server: &TargetServer,
+    targets: &[TargetTable],
+    expected: &[(String, String, u64)],
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let fixups = foreign_key_tables(targets);
+    fixup::resolve_foreign_keys(conn, &fixups).await?;
     report.foreign_key_fixups = fixups.into_iter().map(|(table, _)| table).collect();
 
     let counters: Vec<(String, String)> = targets
@@ -495,30 +610,37 @@ async fn fill_database(
             Some((table.name.clone(), column.name.clone()))
         })
         .collect();
-    report.auto_increment = fixup::continue_auto_increment(&mut conn, &counters)
+    report.auto_increment = fixup::continue_auto_increment(conn, &counters)
         .await?
         .into_iter()
         .collect();
 
-    verify_counts(&mut conn, &job.plans, &copied).await?;
+    verify_counts(conn, expected).await?;
     if server.kind == TargetKind::Dolt {
-        dolt::verify_constraints(&mut conn).await?;
+        dolt::verify_constraints(conn).await?;
     }
     report.verified = true;
+    Ok(())
+}
 
-    if server.kind == TargetKind::Dolt {
-        let message = settings
-            .commit_message
-            .clone()
-            .unwrap_or_else(|| default_commit_message(snapshot));
-        // Dolt's --date takes RFC 3339 without fractional seconds.
-        let seconds = snapshot.time.split('.').next().unwrap_or(&snapshot.time);
-        let date = format!("{}Z", seconds.trim_end_matches('Z'));
-        let hash = dolt::commit(&mut conn, &message, &settings.author, &date).await?;
-        info!(hash = %hash, "dolt commit made");
-        report.dolt_commit = Some(hash);
+/// On Dolt, the commit (dated at `time`, the snapshot's); elsewhere nothing.
+pub(crate) async fn commit_if_dolt(
+    conn: &mut Conn,
+    server: &TargetServer,
+    message: &str,
+    author: &str,
+    time: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    if server.kind != TargetKind::Dolt {
+        return Ok(());
     }
-    let _ = conn.disconnect().await;
+    // Dolt's --date takes RFC 3339 without fractional seconds.
+    let seconds = time.split('.').next().unwrap_or(time);
+    let date = format!("{}Z", seconds.trim_end_matches('Z'));
+    let hash = dolt::commit(conn, message, author, &date).await?;
+    info!(hash = %hash, "dolt commit made");
+    report.dolt_commit = Some(hash);
     Ok(())
 }
 
@@ -556,31 +678,24 @@ fn foreign_key_tables(targets: &[TargetTable]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Rows read = rows stored (checked per load) = `COUNT(*)` on the target.
-async fn verify_counts(
-    conn: &mut Conn,
-    plans: &[TablePlan],
-    copied: &[crate::copy::TableCopied],
-) -> anyhow::Result<()> {
-    for table in copied {
-        let plan = &plans[table.index];
+/// Rows read = rows stored (checked per load) = `COUNT(*)` on the target;
+/// `expected` holds (label, target table, rows).
+async fn verify_counts(conn: &mut Conn, expected: &[(String, String, u64)]) -> anyhow::Result<()> {
+    for (label, target, rows) in expected {
         // language=MySQL
         let statement = format!(
             "SELECT COUNT(*) FROM {}",
-            crate::convert::mysql_text::quote_identifier(&plan.target)
+            crate::convert::mysql_text::quote_identifier(target)
         );
         let count: Option<u64> = conn
             .query_first(statement)
             .await
-            .with_context(|| format!("counting rows of {}", plan.target))?;
-        if count != Some(table.rows) {
+            .with_context(|| format!("counting rows of {target}"))?;
+        if count != Some(*rows) {
             return Err(failure(
                 FailureKind::Verify,
                 format!(
-                    "{}: the snapshot had {} rows, the target table {} has {}",
-                    plan.source_name,
-                    table.rows,
-                    plan.target,
+                    "{label}: {rows} rows expected, the target table {target} has {}",
                     count.unwrap_or(0)
                 ),
             ));

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use serde::Serialize;
 
+use crate::archive::store::{Location, MIN_PART_SIZE, Store};
 use crate::plan::{ColumnPlan, MatchRule, Problem, TablePlan};
 use crate::source::snapshot::Snapshot;
 use crate::target::TargetKind;
@@ -81,6 +81,8 @@ pub struct Report {
     pub verified: bool,
     /// the Dolt commit hash (Dolt targets only)
     pub dolt_commit: Option<String>,
+    /// the archive written (`--archive`)
+    pub archive: Option<crate::archiving::ArchiveReport>,
     /// total rows copied
     pub rows_total: u64,
     /// total bytes sent to the target
@@ -169,11 +171,22 @@ impl Report {
         }
     }
 
-    /// Writes the report as JSON.
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+    /// Writes the report as JSON (secrets scrubbed) to a file or S3.
+    pub async fn write(
+        &self,
+        location: &Location,
+        name: &str,
+        s3_path_style: bool,
+    ) -> anyhow::Result<()> {
         let json = serde_json::to_string_pretty(self).context("encoding the report")?;
-        std::fs::write(path, crate::logging::redact(&json) + "\n")
-            .with_context(|| format!("writing the report to {}", path.display()))
+        let json = crate::logging::redact(&json) + "\n";
+        let store = Store::open(location, s3_path_style, MIN_PART_SIZE)
+            .await
+            .with_context(|| format!("writing the report to {location}{name}"))?;
+        store
+            .put(name, json.into_bytes())
+            .await
+            .with_context(|| format!("writing the report to {location}{name}"))
     }
 
     /// The summary a person reads at the end of a run.
@@ -241,6 +254,15 @@ impl Report {
                 text,
                 "  verified: row counts match on all {} tables",
                 self.tables.len()
+            );
+        }
+        if let Some(archive) = &self.archive {
+            let _ = writeln!(
+                text,
+                "  archived: {} ({} data files, {})",
+                archive.location,
+                archive.files,
+                megabytes(archive.stored_bytes)
             );
         }
         match (&self.dolt_commit, self.target_kind) {

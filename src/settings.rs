@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
+use crate::archive::store::Location;
 use crate::cli::{CopyArgs, LoadMethodArg};
 use crate::error::{FailureKind, failure};
 use crate::plan::Mappings;
@@ -12,6 +13,20 @@ use crate::source::SourceAddress;
 use crate::target::TargetAddress;
 use crate::target::schema::{self, ParsedSchemaFile};
 use crate::tls::{Tls, TlsMode, take_url_parameters};
+
+/// A report's place: the directory or S3 prefix, and the file name.
+pub type ReportLocation = (Location, String);
+
+/// How archives and reports are stored.
+#[derive(Debug, Clone, Copy)]
+pub struct StorageSettings {
+    /// path-style addressing
+    pub path_style: bool,
+    /// archive only, load no target database (`--no-target`)
+    pub dump_only: bool,
+    /// multipart part size
+    pub part_size: usize,
+}
 
 /// Everything a copy run needs, validated.
 #[derive(Debug, Clone)]
@@ -36,8 +51,12 @@ pub struct Settings {
     pub commit_message: Option<String>,
     /// Dolt commit author, `Name <email>`
     pub author: String,
-    /// JSON report file
-    pub report: Option<PathBuf>,
+    /// where the JSON report goes: a directory or S3 prefix, and its name
+    pub report: Option<ReportLocation>,
+    /// where the copy is archived
+    pub archive: Option<Location>,
+    /// archive and report storage options
+    pub storage: StorageSettings,
     /// explicit name mappings
     pub mappings: Mappings,
     /// requested load method
@@ -132,6 +151,7 @@ impl Settings {
             Some(jobs) => jobs,
             None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         };
+        let (report, archive) = resolve_locations(arguments)?;
         if arguments.chunk_rows == 0 {
             return Err(usage("--chunk-rows must be at least 1".into()));
         }
@@ -146,7 +166,13 @@ impl Settings {
             schema_origin,
             commit_message: arguments.commit_message.clone(),
             author,
-            report: arguments.report.clone(),
+            report,
+            archive,
+            storage: StorageSettings {
+                path_style: arguments.s3_path_style,
+                dump_only: arguments.no_target,
+                part_size: arguments.archive_part_size,
+            },
             mappings,
             load_method: arguments.load_method,
             jobs,
@@ -181,12 +207,34 @@ impl Settings {
             jobs = self.jobs,
             chunk_rows = self.chunk_rows,
             keep_failed = self.keep_failed,
-            report = ?self.report,
+            report = ?self.report.as_ref().map(|(location, name)| format!("{location}{name}")),
+            archive = ?self.archive.as_ref().map(ToString::to_string),
+            no_target = self.storage.dump_only,
             source_tls = self.source.tls.mode.name(),
             target_tls = self.target.tls.name(),
             "pg2dolt starting"
         );
     }
+}
+
+/// Where the report and the archive go.
+fn resolve_locations(
+    arguments: &CopyArgs,
+) -> anyhow::Result<(Option<ReportLocation>, Option<Location>)> {
+    let usage = |message: String| failure(FailureKind::Usage, message);
+    let report = arguments
+        .report
+        .as_deref()
+        .map(Location::parse_object)
+        .transpose()
+        .map_err(|error| usage(format!("--report: {error}")))?;
+    let archive = arguments
+        .archive
+        .as_deref()
+        .map(Location::parse)
+        .transpose()
+        .map_err(|error| usage(format!("--archive: {error}")))?;
+    Ok((report, archive))
 }
 
 /// The two connections: URLs from flags or files, passwords from files.

@@ -82,10 +82,31 @@ impl Location {
     }
 }
 
+impl Location {
+    /// Parses the location of one object (`s3://bucket/dir/report.json`,
+    /// `reports/run.json`): its directory or prefix, and its name.
+    pub fn parse_object(text: &str) -> Result<(Location, String), String> {
+        let trimmed = text.trim_end_matches('/');
+        let (parent, name) = match trimmed.rsplit_once('/') {
+            Some((parent, name)) if !parent.ends_with(':') && !parent.ends_with("s3:/") => {
+                (parent.to_string(), name.to_string())
+            }
+            _ if trimmed.starts_with("s3://") => {
+                return Err(format!("{text} names a bucket but no object key"));
+            }
+            _ => (".".to_string(), trimmed.to_string()),
+        };
+        if name.is_empty() {
+            return Err(format!("{text} names no file"));
+        }
+        Ok((Location::parse(&parent)?, name))
+    }
+}
+
 impl std::fmt::Display for Location {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Location::Local(path) => write!(formatter, "{}", path.display()),
+            Location::Local(path) => write!(formatter, "{}/", path.display()),
             Location::S3 { bucket, prefix } => write!(formatter, "s3://{bucket}/{prefix}"),
         }
     }
@@ -589,6 +610,39 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_locations_parse() {
+        assert_eq!(
+            Location::parse_object("s3://b/runs/report.json"),
+            Ok((
+                Location::S3 {
+                    bucket: "b".into(),
+                    prefix: "runs/".into()
+                },
+                "report.json".into()
+            ))
+        );
+        assert_eq!(
+            Location::parse_object("s3://b/report.json"),
+            Ok((
+                Location::S3 {
+                    bucket: "b".into(),
+                    prefix: String::new()
+                },
+                "report.json".into()
+            ))
+        );
+        assert!(Location::parse_object("s3://b").is_err());
+        assert_eq!(
+            Location::parse_object("report.json"),
+            Ok((Location::Local(PathBuf::from(".")), "report.json".into()))
+        );
+        assert_eq!(
+            Location::parse_object("/tmp/x/r.json"),
+            Ok((Location::Local(PathBuf::from("/tmp/x")), "r.json".into()))
+        );
+    }
 
     #[test]
     fn locations_parse() {
