@@ -36,17 +36,146 @@ pub enum Command {
     /// scratch database) and source data the target cannot hold. Exit code
     /// 3 when the copy would fail.
     Plan(PlanArgs),
+    /// Load an archived copy (`copy --archive`) into a fresh target
+    /// database, without Postgres: schema files, data verified against the
+    /// manifest's checksums and counts, fix-ups, Dolt commit.
+    Restore(RestoreArgs),
+    /// List the archived copies under an archive location, newest first.
+    Archives(ArchivesArgs),
 }
 
 impl Command {
-    /// The copy flags every command shares.
+    /// The logging flags.
     #[must_use]
-    pub fn copy_args(&self) -> &CopyArgs {
+    pub fn logging(&self) -> &LoggingArgs {
         match self {
-            Command::Copy(arguments) => arguments,
-            Command::Plan(arguments) => &arguments.copy,
+            Command::Copy(arguments) => &arguments.logging,
+            Command::Plan(arguments) => &arguments.copy.logging,
+            Command::Restore(arguments) => &arguments.logging,
+            Command::Archives(arguments) => &arguments.logging,
         }
     }
+
+    /// The URLs given on the command line (their passwords are secrets).
+    #[must_use]
+    pub fn urls(&self) -> Vec<&str> {
+        let copy = match self {
+            Command::Copy(arguments) => arguments,
+            Command::Plan(arguments) => &arguments.copy,
+            Command::Restore(arguments) => {
+                return arguments.target.as_deref().into_iter().collect();
+            }
+            Command::Archives(_) => return Vec::new(),
+        };
+        [copy.source.as_deref(), copy.target.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
+/// Flags of `pg2dolt restore`.
+#[derive(Debug, Args, Clone)]
+pub struct RestoreArgs {
+    /// The archived copy: s3://bucket/prefix/<key>/ or a directory (as the
+    /// copy's report and `pg2dolt archives` name it).
+    #[arg(long, env = "PG2DOLT_FROM", value_name = "S3-URL|DIR")]
+    pub from: String,
+
+    /// MySQL-protocol target URL (Dolt sql-server, MySQL or MariaDB).
+    #[arg(
+        long,
+        env = "PG2DOLT_TARGET",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub target: Option<String>,
+
+    /// Read the target URL from this file instead of --target.
+    #[arg(
+        long,
+        env = "PG2DOLT_TARGET_URL_FILE",
+        value_name = "FILE",
+        conflicts_with = "target"
+    )]
+    pub target_url_file: Option<PathBuf>,
+
+    /// Read the target password from this file.
+    #[arg(long, env = "PG2DOLT_TARGET_PASSWORD_FILE", value_name = "FILE")]
+    pub target_password_file: Option<PathBuf>,
+
+    /// Target TLS: disable, prefer, require, verify-ca, verify-full.
+    #[arg(long, env = "PG2DOLT_TARGET_SSL_MODE", value_name = "MODE")]
+    pub target_ssl_mode: Option<String>,
+
+    /// CA certificates (PEM) the target's certificate must chain to.
+    #[arg(long, env = "PG2DOLT_TARGET_CA_FILE", value_name = "FILE")]
+    pub target_ca_file: Option<PathBuf>,
+
+    /// Target database name [default: the archived source database's name].
+    #[arg(long, env = "PG2DOLT_DATABASE", value_name = "NAME")]
+    pub database: Option<String>,
+
+    /// Drop and recreate the target database if it exists.
+    #[arg(long, env = "PG2DOLT_REPLACE")]
+    pub replace: bool,
+
+    /// Dolt commit message [default: names the archive and its snapshot].
+    #[arg(long, env = "PG2DOLT_COMMIT_MESSAGE", value_name = "TEXT")]
+    pub commit_message: Option<String>,
+
+    /// Dolt commit author, "Name <email>".
+    #[arg(
+        long,
+        env = "PG2DOLT_AUTHOR",
+        value_name = "AUTHOR",
+        default_value = "pg2dolt <pg2dolt@localhost>"
+    )]
+    pub author: String,
+
+    /// Write the JSON report to this file or s3://bucket/key.json.
+    #[arg(long, env = "PG2DOLT_REPORT", value_name = "FILE|S3-URL")]
+    pub report: Option<String>,
+
+    /// How rows reach the target.
+    #[arg(long, env = "PG2DOLT_LOAD_METHOD", value_enum, default_value_t = LoadMethodArg::Auto)]
+    pub load_method: LoadMethodArg,
+
+    /// Data files loaded at once [default: number of CPUs].
+    #[arg(long, env = "PG2DOLT_JOBS", value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Keep the target database when the restore fails.
+    #[arg(long, env = "PG2DOLT_KEEP_FAILED")]
+    pub keep_failed: bool,
+
+    /// S3: address buckets by path.
+    #[arg(long, env = "PG2DOLT_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+
+    /// Logging flags.
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+}
+
+/// Flags of `pg2dolt archives`.
+#[derive(Debug, Args, Clone)]
+pub struct ArchivesArgs {
+    /// The archive location: s3://bucket/prefix/ or a directory.
+    #[arg(value_name = "S3-URL|DIR", env = "PG2DOLT_ARCHIVE")]
+    pub location: String,
+
+    /// Output: a table, or JSON.
+    #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+
+    /// S3: address buckets by path.
+    #[arg(long, env = "PG2DOLT_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+
+    /// Logging flags.
+    #[command(flatten)]
+    pub logging: LoggingArgs,
 }
 
 /// Flags of `pg2dolt plan`: those of copy, and the output format.
@@ -61,7 +190,7 @@ pub struct PlanArgs {
     pub format: PlanFormat,
 }
 
-/// `--format` values of `pg2dolt plan`.
+/// `--format` values of `pg2dolt plan` and `pg2dolt archives`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
     /// A table for people, on stderr.

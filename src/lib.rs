@@ -5,6 +5,7 @@
 //! `target` (MySQL protocol), with `pipeline` calling the phases in order.
 
 pub mod archive;
+pub mod archives;
 pub mod archiving;
 pub mod checks;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod logging;
 pub mod pipeline;
 pub mod plan;
 pub mod report;
+pub mod restore;
 pub mod selection;
 pub mod settings;
 pub mod source;
@@ -29,10 +31,10 @@ use tracing::{error, info};
 
 use crate::error::FailureKind;
 
-use crate::cli::{Command, LogFormat, PlanFormat};
+use crate::cli::{Command, CopyArgs, LogFormat, PlanFormat};
 use crate::logging::redact;
 use crate::report::{Report, Status};
-use crate::settings::Settings;
+use crate::settings::{ReportLocation, RestoreSettings, Settings};
 
 /// How long connecting to a server may take (Postgres URLs may set their
 /// own `connect_timeout`).
@@ -46,16 +48,17 @@ pub const EXIT_SIGTERM: u8 = 143;
 /// Runs a command to the end and returns the exit code. Errors are
 /// printed once, on one line, with every secret redacted.
 pub async fn run(command: Command) -> u8 {
+    match command {
+        Command::Copy(arguments) => run_copy_or_plan(&arguments, None).await,
+        Command::Plan(arguments) => run_copy_or_plan(&arguments.copy, Some(arguments.format)).await,
+        Command::Restore(arguments) => run_restore(&arguments).await,
+        Command::Archives(arguments) => archives::run(&arguments).await,
+    }
+}
+
+async fn run_copy_or_plan(arguments: &CopyArgs, plan_format: Option<PlanFormat>) -> u8 {
     let started = Instant::now();
-    let arguments = command.copy_args();
-    let plan_format = match &command {
-        Command::Plan(plan) => Some(plan.format),
-        Command::Copy(_) => None,
-    };
-    let output = Output {
-        json: arguments.logging.log_format == LogFormat::Json,
-        plan_format,
-    };
+    let mut output = Output::new(arguments.logging.log_format, plan_format);
     let mut report = Report::start(if plan_format.is_some() {
         "plan"
     } else {
@@ -63,8 +66,9 @@ pub async fn run(command: Command) -> u8 {
     });
     let settings = match Settings::resolve(arguments) {
         Ok(settings) => settings,
-        Err(error) => return output.fail(&error, &mut report, None, started).await,
+        Err(error) => return output.fail(&error, &mut report, started).await,
     };
+    output.resolved(settings.report.clone(), settings.storage.path_style);
     settings.log_effective(&report.command);
     let outcome = tokio::select! {
         result = async {
@@ -93,43 +97,43 @@ pub async fn run(command: Command) -> u8 {
                 Status::Failed
             };
             report.exit_code = code;
-            let written = output.finish(&settings, &mut report, started).await;
+            let written = output.finish(&mut report, started).await;
             if written { code } else { error::EXIT_RUNTIME }
         }
-        Some(Ok(())) => {
-            report.status = Status::Succeeded;
-            let written = output.finish(&settings, &mut report, started).await;
-            if let Some(hash) = &report.dolt_commit {
-                let mut stdout = std::io::stdout();
-                let _ = writeln!(stdout, "{hash}");
-            }
-            // A job that reads the report must not see success without it.
-            if written { 0 } else { error::EXIT_RUNTIME }
-        }
-        Some(Err(error)) => {
-            output
-                .fail(&error, &mut report, Some(&settings), started)
-                .await
-        }
+        Some(Ok(())) => output.succeed(&mut report, started).await,
+        Some(Err(error)) => output.fail(&error, &mut report, started).await,
         None => {
-            let signal = if report.exit_code == EXIT_SIGTERM {
-                "SIGTERM"
-            } else {
-                "SIGINT"
-            };
             let state = pipeline::settle_interrupted_target(&settings, &mut report).await;
-            report.error = Some(format!(
-                "interrupted by {signal}: the copy stopped and no Dolt commit was made; {state}"
-            ));
-            let _ = output.finish(&settings, &mut report, started).await;
-            if output.json {
-                tracing::warn!(
-                    exit_code = report.exit_code,
-                    "{}",
-                    report.error.as_deref().unwrap_or_default()
-                );
-            }
-            report.exit_code
+            output.interrupted(&mut report, &state, started).await
+        }
+    }
+}
+
+async fn run_restore(arguments: &crate::cli::RestoreArgs) -> u8 {
+    let started = Instant::now();
+    let mut output = Output::new(arguments.logging.log_format, None);
+    let mut report = Report::start("restore");
+    let settings = match RestoreSettings::resolve(arguments) {
+        Ok(settings) => settings,
+        Err(error) => return output.fail(&error, &mut report, started).await,
+    };
+    output.resolved(settings.report.clone(), settings.path_style);
+    info!(from = %settings.from, target = %settings.target_display, database = ?settings.database,
+        replace = settings.replace, jobs = settings.jobs, "pg2dolt restore starting");
+    let outcome = tokio::select! {
+        result = restore::run(&settings, &mut report) => Some(result),
+        signal = wait_for_signal() => {
+            report.status = Status::Interrupted;
+            report.exit_code = signal;
+            None
+        }
+    };
+    match outcome {
+        Some(Ok(())) => output.succeed(&mut report, started).await,
+        Some(Err(error)) => output.fail(&error, &mut report, started).await,
+        None => {
+            let state = restore::settle_interrupted(&settings, &mut report).await;
+            output.interrupted(&mut report, &state, started).await
         }
     }
 }
@@ -140,19 +144,74 @@ struct Output {
     json: bool,
     /// `pg2dolt plan`'s output format (None for copy)
     plan_format: Option<PlanFormat>,
+    /// where the report goes, once the settings are known
+    report_to: Option<ReportLocation>,
+    /// S3 path-style addressing for the report
+    path_style: bool,
+    /// the settings resolved: a failure from now on writes the report
+    resolved: bool,
 }
 
 impl Output {
+    fn new(log_format: LogFormat, plan_format: Option<PlanFormat>) -> Output {
+        Output {
+            json: log_format == LogFormat::Json,
+            plan_format,
+            report_to: None,
+            path_style: false,
+            resolved: false,
+        }
+    }
+
+    fn resolved(&mut self, report_to: Option<ReportLocation>, path_style: bool) {
+        self.report_to = report_to;
+        self.path_style = path_style;
+        self.resolved = true;
+    }
+
+    /// A successful run: the report, the summary, the Dolt commit hash on
+    /// stdout.
+    async fn succeed(&self, report: &mut Report, started: Instant) -> u8 {
+        report.status = Status::Succeeded;
+        let written = self.finish(report, started).await;
+        if let Some(hash) = &report.dolt_commit {
+            let mut stdout = std::io::stdout();
+            let _ = writeln!(stdout, "{hash}");
+        }
+        // A job that reads the report must not see success without it.
+        if written { 0 } else { error::EXIT_RUNTIME }
+    }
+
+    /// A run stopped by a signal; `state` says what the target was left in.
+    async fn interrupted(&self, report: &mut Report, state: &str, started: Instant) -> u8 {
+        let signal = if report.exit_code == EXIT_SIGTERM {
+            "SIGTERM"
+        } else {
+            "SIGINT"
+        };
+        report.error = Some(format!(
+            "interrupted by {signal}: the {} stopped and no Dolt commit was made; {state}",
+            report.command
+        ));
+        let _ = self.finish(report, started).await;
+        if self.json {
+            tracing::warn!(
+                exit_code = report.exit_code,
+                "{}",
+                report.error.as_deref().unwrap_or_default()
+            );
+        }
+        report.exit_code
+    }
+
     /// Completes the report, writes it, and tells the outcome. False when
     /// the report could not be written.
-    async fn finish(&self, settings: &Settings, report: &mut Report, started: Instant) -> bool {
+    async fn finish(&self, report: &mut Report, started: Instant) -> bool {
         report.finished_at = report::utc_now();
         report.seconds = started.elapsed().as_secs_f64();
         let mut written = true;
-        if let Some((location, name)) = &settings.report
-            && let Err(error) = report
-                .write(location, name, settings.storage.path_style)
-                .await
+        if let Some((location, name)) = &self.report_to
+            && let Err(error) = report.write(location, name, self.path_style).await
         {
             self.error_line(&error::one_line(&error), error::EXIT_RUNTIME);
             written = false;
@@ -196,20 +255,14 @@ impl Output {
     }
 
     /// Records a failure in the report and tells it once.
-    async fn fail(
-        &self,
-        error: &anyhow::Error,
-        report: &mut Report,
-        settings: Option<&Settings>,
-        started: Instant,
-    ) -> u8 {
+    async fn fail(&self, error: &anyhow::Error, report: &mut Report, started: Instant) -> u8 {
         let code = error::exit_code(error);
         let line = redact(&error::one_line(error));
         report.status = Status::Failed;
         report.exit_code = code;
         report.error = Some(line.clone());
-        if let Some(settings) = settings {
-            let _ = self.finish(settings, report, started).await;
+        if self.resolved {
+            let _ = self.finish(report, started).await;
         }
         self.error_line(&line, code);
         code

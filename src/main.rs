@@ -16,8 +16,13 @@ fn main() -> ExitCode {
         }
     };
     let command = cli.into_command();
-    pg2dolt::logging::add_secrets(pg2dolt::settings::secrets_of(command.copy_args()));
-    pg2dolt::logging::init(&command.copy_args().logging);
+    pg2dolt::logging::add_secrets(
+        command
+            .urls()
+            .into_iter()
+            .flat_map(pg2dolt::settings::secrets_of_url),
+    );
+    pg2dolt::logging::init(command.logging());
     pg2dolt::tls::install_default_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -209,7 +209,22 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
 /// run created (unless --keep-failed), within a few seconds so the whole
 /// stop stays under ten; returns what state the target was left in.
 pub async fn settle_interrupted_target(settings: &Settings, report: &mut Report) -> String {
-    let database = &settings.database;
+    settle_interrupted(
+        &settings.target,
+        &settings.database,
+        settings.keep_failed,
+        report,
+    )
+    .await
+}
+
+/// [`settle_interrupted_target`] for any command that builds a database.
+pub async fn settle_interrupted(
+    target: &crate::target::TargetAddress,
+    database: &str,
+    keep_failed: bool,
+    report: &mut Report,
+) -> String {
     if !report.steps.created {
         let replaced = if report.steps.existing_dropped {
             " (the existing one had already been dropped: --replace)"
@@ -218,11 +233,11 @@ pub async fn settle_interrupted_target(settings: &Settings, report: &mut Report)
         };
         return format!("the target database {database} was not created{replaced}");
     }
-    if settings.keep_failed {
+    if keep_failed {
         return format!("the target database {database} is incomplete (kept: --keep-failed)");
     }
     let dropped = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-        let mut admin = crate::target::connect(&settings.target, None).await?;
+        let mut admin = crate::target::connect(target, None).await?;
         // The aborted load may still hold its table: do not wait for it long.
         admin
             .query_drop("SET SESSION lock_wait_timeout = 4")
@@ -452,7 +467,7 @@ async fn fill_database(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let mut conn = crate::target::connect(&settings.target, Some(&settings.database)).await?;
-    let targets = apply_schema(&mut conn, settings, &settings.schema_files).await?;
+    let targets = apply_schema(&mut conn, &settings.database, &settings.schema_files).await?;
     let plans = plan_tables(settings, sources, &targets)?;
     log_plan(&plans);
 
@@ -540,7 +555,7 @@ async fn dump_only(
 /// Applies the schema files to the connected database; returns its catalog.
 pub(crate) async fn apply_schema(
     conn: &mut Conn,
-    settings: &Settings,
+    database: &str,
     files: &[schema::ParsedSchemaFile],
 ) -> anyhow::Result<Vec<TargetTable>> {
     let started = Instant::now();
@@ -550,7 +565,7 @@ pub(crate) async fn apply_schema(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "schema applied"
     );
-    crate::target::catalog::read_catalog(conn, &settings.database).await
+    crate::target::catalog::read_catalog(conn, database).await
 }
 
 /// Runs the copy and records every table in the report.
@@ -705,7 +720,7 @@ async fn verify_counts(conn: &mut Conn, expected: &[(String, String, u64)]) -> a
 }
 
 /// `auto` uses LOAD DATA unless the server has `local_infile` off.
-async fn choose_load_method(conn: &mut Conn, requested: LoadMethodArg) -> LoadMethod {
+pub(crate) async fn choose_load_method(conn: &mut Conn, requested: LoadMethodArg) -> LoadMethod {
     match requested {
         LoadMethodArg::LoadData => LoadMethod::LoadData,
         LoadMethodArg::Insert => LoadMethod::Insert,
@@ -733,7 +748,7 @@ const LOAD_DATA_CHUNK: usize = 256 * 1024;
 
 /// An INSERT statement of at most 1 MiB, and at most a quarter of
 /// `max_allowed_packet`.
-async fn insert_chunk_size(conn: &mut Conn) -> usize {
+pub(crate) async fn insert_chunk_size(conn: &mut Conn) -> usize {
     const INSERT_CHUNK: usize = 1024 * 1024;
     let packet: Option<u64> = conn
         .query_first("SELECT @@max_allowed_packet")

@@ -200,11 +200,14 @@ impl Report {
         let _ = writeln!(
             text,
             "pg2dolt {}: {} tables, {} rows, {} into database {} ({}){snapshot} in {:.1} s",
-            match self.status {
-                Status::Succeeded => "copied",
-                Status::Failed => "FAILED after copying",
-                Status::Interrupted => "INTERRUPTED after copying",
-                Status::Running => "running:",
+            match (self.status, self.command == "restore") {
+                (Status::Succeeded, false) => "copied",
+                (Status::Succeeded, true) => "restored",
+                (Status::Failed, false) => "FAILED after copying",
+                (Status::Failed, true) => "FAILED after restoring",
+                (Status::Interrupted, false) => "INTERRUPTED after copying",
+                (Status::Interrupted, true) => "INTERRUPTED after restoring",
+                (Status::Running, _) => "running:",
             },
             self.tables.len(),
             self.rows_total,

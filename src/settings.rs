@@ -92,15 +92,7 @@ impl Settings {
                     usage("--database not given and the source URL names no database".into())
                 })?,
         };
-        if database.is_empty()
-            || database.len() > 64
-            || database.ends_with(' ')
-            || database.contains(['/', '\\', '.', '\0'])
-        {
-            return Err(usage(format!(
-                "{database:?} is not a usable target database name"
-            )));
-        }
+        check_database_name(&database)?;
         if let Some(named) = target.opts.db_name()
             && named != database
         {
@@ -108,15 +100,7 @@ impl Settings {
         }
 
         let (schema_files, schema_origin) = resolve_schema_files(arguments)?;
-        let author = arguments.author.trim().to_string();
-        let well_formed = author
-            .find('<')
-            .is_some_and(|open| open > 0 && author.ends_with('>') && author.len() > open + 2);
-        if !well_formed {
-            return Err(usage(format!(
-                "--author {author:?} must look like \"Name <email>\""
-            )));
-        }
+        let author = resolve_author(&arguments.author)?;
 
         let mut entries: Vec<String> = arguments.mappings.clone();
         if let Some(file) = &arguments.map_file {
@@ -146,11 +130,7 @@ impl Settings {
             source_schemas.push("public".to_string());
         }
 
-        let jobs = match arguments.jobs {
-            Some(0) => return Err(usage("--jobs must be at least 1".into())),
-            Some(jobs) => jobs,
-            None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-        };
+        let jobs = resolve_jobs(arguments.jobs)?;
         let (report, archive) = resolve_locations(arguments)?;
         if arguments.chunk_rows == 0 {
             return Err(usage("--chunk-rows must be at least 1".into()));
@@ -246,22 +226,11 @@ fn resolve_connections(
         arguments.source_url_file.as_deref(),
         "missing --source (or PG2DOLT_SOURCE, or --source-url-file): the Postgres URL to copy from",
     )?;
-    let target_url = url_from(
-        arguments.target.as_deref(),
-        arguments.target_url_file.as_deref(),
-        "missing --target (or PG2DOLT_TARGET, or --target-url-file): the MySQL-protocol URL to copy into",
-    )?;
     // The drivers know neither verify-ca/verify-full nor CA files: take the
     // TLS parameters out of the URLs; flags override them.
     let (source_url, source_mode, source_ca) =
         take_url_parameters(&source_url, &["sslmode"], &["sslrootcert"]);
-    let (target_url, target_mode, target_ca) = take_url_parameters(
-        &target_url,
-        &["ssl-mode", "sslmode"],
-        &["ssl-ca", "sslrootcert"],
-    );
     let (mut source, source_display) = parse_source(&source_url)?;
-    let (mut target, target_display) = parse_target(&target_url)?;
     let source_tls = tls_settings(
         arguments
             .source_ssl_mode
@@ -280,15 +249,126 @@ fn resolve_connections(
             tokio_postgres::config::SslMode::Require
         }
     });
-    let explicit_target_mode = arguments
-        .target_ssl_mode
-        .as_deref()
-        .or(target_mode.as_deref());
+    if let Some(file) = &arguments.source_password_file {
+        source.password(read_secret_file(file, "--source-password-file")?);
+    }
+    let (target, target_display) = resolve_target(&TargetFlags {
+        url: arguments.target.as_deref(),
+        url_file: arguments.target_url_file.as_deref(),
+        password_file: arguments.target_password_file.as_deref(),
+        ssl_mode: arguments.target_ssl_mode.as_deref(),
+        ca_file: arguments.target_ca_file.as_deref(),
+    })?;
+    Ok((
+        SourceAddress {
+            config: source,
+            tls: source_tls,
+        },
+        source_display,
+        target,
+        target_display,
+    ))
+}
+
+/// What `pg2dolt restore` needs, validated.
+#[derive(Debug, Clone)]
+pub struct RestoreSettings {
+    /// the archived copy
+    pub from: Location,
+    /// target connection settings
+    pub target: TargetAddress,
+    /// the target URL, password redacted
+    pub target_display: String,
+    /// target database name (`None`: the archived source database's)
+    pub database: Option<String>,
+    /// drop and recreate an existing target database
+    pub replace: bool,
+    /// keep a failed target database
+    pub keep_failed: bool,
+    /// Dolt commit message, when given
+    pub commit_message: Option<String>,
+    /// Dolt commit author
+    pub author: String,
+    /// where the JSON report goes
+    pub report: Option<ReportLocation>,
+    /// requested load method
+    pub load_method: LoadMethodArg,
+    /// files loaded at once
+    pub jobs: usize,
+    /// S3 path-style addressing
+    pub path_style: bool,
+}
+
+impl RestoreSettings {
+    /// Validates the flags.
+    pub fn resolve(arguments: &crate::cli::RestoreArgs) -> anyhow::Result<RestoreSettings> {
+        let usage = |message: String| failure(FailureKind::Usage, message);
+        let from =
+            Location::parse(&arguments.from).map_err(|error| usage(format!("--from: {error}")))?;
+        let (target, target_display) = resolve_target(&TargetFlags {
+            url: arguments.target.as_deref(),
+            url_file: arguments.target_url_file.as_deref(),
+            password_file: arguments.target_password_file.as_deref(),
+            ssl_mode: arguments.target_ssl_mode.as_deref(),
+            ca_file: arguments.target_ca_file.as_deref(),
+        })?;
+        let report = arguments
+            .report
+            .as_deref()
+            .map(Location::parse_object)
+            .transpose()
+            .map_err(|error| usage(format!("--report: {error}")))?;
+        Ok(RestoreSettings {
+            from,
+            target,
+            target_display,
+            database: arguments.database.clone(),
+            replace: arguments.replace,
+            keep_failed: arguments.keep_failed,
+            commit_message: arguments.commit_message.clone(),
+            author: resolve_author(&arguments.author)?,
+            report,
+            load_method: arguments.load_method,
+            jobs: resolve_jobs(arguments.jobs)?,
+            path_style: arguments.s3_path_style,
+        })
+    }
+}
+
+/// The target flags, as `copy` and `restore` both take them.
+pub struct TargetFlags<'a> {
+    /// --target
+    pub url: Option<&'a str>,
+    /// --target-url-file
+    pub url_file: Option<&'a Path>,
+    /// --target-password-file
+    pub password_file: Option<&'a Path>,
+    /// --target-ssl-mode
+    pub ssl_mode: Option<&'a str>,
+    /// --target-ca-file
+    pub ca_file: Option<&'a Path>,
+}
+
+/// The target connection: URL from the flag or a file, TLS from the URL or
+/// flags, password from a file. Returns it and its redacted display.
+pub fn resolve_target(flags: &TargetFlags<'_>) -> anyhow::Result<(TargetAddress, String)> {
+    let target_url = url_from(
+        flags.url,
+        flags.url_file,
+        "missing --target (or PG2DOLT_TARGET, or --target-url-file): the MySQL-protocol URL to copy into",
+    )?;
+    let (target_url, target_mode, target_ca) = take_url_parameters(
+        &target_url,
+        &["ssl-mode", "sslmode"],
+        &["ssl-ca", "sslrootcert"],
+    );
+    let (mut target, target_display) = parse_target(&target_url)?;
+    let explicit_target_mode = flags.ssl_mode.or(target_mode.as_deref());
     let target_tls = tls_settings(
         explicit_target_mode,
-        arguments
-            .target_ca_file
-            .clone()
+        flags
+            .ca_file
+            .map(Path::to_path_buf)
             .or(target_ca.map(PathBuf::from)),
         "--target-ssl-mode (or ssl-mode=)",
     )?;
@@ -299,28 +379,58 @@ fn resolve_connections(
             .ssl_opts(crate::tls::mysql_ssl_opts(&target_tls))
             .into();
     }
-    if let Some(file) = &arguments.source_password_file {
-        source.password(read_secret_file(file, "--source-password-file")?);
-    }
-    if let Some(file) = &arguments.target_password_file {
+    if let Some(file) = flags.password_file {
         let password = read_secret_file(file, "--target-password-file")?;
         target = mysql_async::OptsBuilder::from_opts(target)
             .pass(Some(password))
             .into();
     }
-
     Ok((
-        SourceAddress {
-            config: source,
-            tls: source_tls,
-        },
-        source_display,
         TargetAddress {
             opts: target,
             tls: target_tls.mode,
         },
         target_display,
     ))
+}
+
+/// A target database name MySQL, MariaDB and Dolt all accept.
+pub fn check_database_name(database: &str) -> anyhow::Result<()> {
+    if database.is_empty()
+        || database.len() > 64
+        || database.ends_with(' ')
+        || database.contains(['/', '\\', '.', '\0'])
+    {
+        return Err(failure(
+            FailureKind::Usage,
+            format!("{database:?} is not a usable target database name"),
+        ));
+    }
+    Ok(())
+}
+
+/// `--jobs`, or the number of CPUs.
+pub fn resolve_jobs(jobs: Option<usize>) -> anyhow::Result<usize> {
+    match jobs {
+        Some(0) => Err(failure(FailureKind::Usage, "--jobs must be at least 1")),
+        Some(jobs) => Ok(jobs),
+        None => Ok(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)),
+    }
+}
+
+/// `--author`, checked: `Name <email>`.
+pub fn resolve_author(author: &str) -> anyhow::Result<String> {
+    let author = author.trim().to_string();
+    let well_formed = author
+        .find('<')
+        .is_some_and(|open| open > 0 && author.ends_with('>') && author.len() > open + 2);
+    if !well_formed {
+        return Err(failure(
+            FailureKind::Usage,
+            format!("--author {author:?} must look like \"Name <email>\""),
+        ));
+    }
+    Ok(author)
 }
 
 /// A side's TLS settings; the CA file must exist.
@@ -519,16 +629,6 @@ pub fn redact_text(text: &str, secrets: &[String]) -> String {
         }
     }
     redacted
-}
-
-/// Every secret the flags carry.
-#[must_use]
-pub fn secrets_of(arguments: &CopyArgs) -> Vec<String> {
-    [&arguments.source, &arguments.target]
-        .into_iter()
-        .flatten()
-        .flat_map(|url| secrets_of_url(url))
-        .collect()
 }
 
 #[cfg(test)]

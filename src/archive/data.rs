@@ -80,17 +80,17 @@ pub async fn write_data_file(
     })
 }
 
-/// Streams the data file `file` of the archive at `key` as LOAD DATA text
+/// Streams the data file `file` (at `path` in `store`) as LOAD DATA text
 /// into `sender`. Its size and SHA-256 are checked as it ends: a mismatch
 /// is sent down the channel as an error (so the load rolls back) and
 /// returned, naming the file.
 pub async fn read_data_file(
     store: &Store,
-    key: &str,
+    path: &str,
     file: &DataFile,
     sender: &mpsc::Sender<io::Result<Bytes>>,
 ) -> anyhow::Result<u64> {
-    let location = format!("{key}/{}", file.path);
+    let location = path.to_string();
     let checked = stream_and_check(store, &location, file, sender).await;
     if let Err(error) = &checked {
         let _ = sender
