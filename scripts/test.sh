@@ -7,7 +7,8 @@
 # every test, and stops and removes them. A Dolt sql-server is started too
 # when `dolt` is on PATH; without it the Dolt tests print SKIPPED. The
 # Dockerfile and the Kubernetes manifests are linted and validated first
-# (scripts/lint-deploy.sh).
+# (scripts/lint-deploy.sh). An S3-protocol server (s3s-fs, installed with
+# cargo the first time) serves the archive tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/servers.sh
@@ -19,6 +20,9 @@ if [ -z "${PG2DOLT_TEST_PG_URL:-}" ] || [ -z "${PG2DOLT_TEST_MYSQL_URL:-}" ]; th
     install_missing_packages
     start_postgres
     start_mariadb
+fi
+if [ -z "${PG2DOLT_TEST_S3_ENDPOINT:-}" ]; then
+    start_s3
 fi
 if [ -z "${PG2DOLT_TEST_DOLT_URL:-}" ]; then
     if command -v dolt >/dev/null 2>&1; then

@@ -169,6 +169,32 @@ mariadb_ready() {
     mariadb-admin --no-defaults --socket="$MY_SOCKET" -uroot ping
 }
 
+# Starts s3s-fs, a real S3-protocol server with signature checks, on a free
+# port over a directory (a bucket is a directory in it); installs it with
+# cargo into a tools directory the first time. Sets PG2DOLT_TEST_S3_ENDPOINT,
+# PG2DOLT_TEST_S3_ROOT, PG2DOLT_TEST_S3_ACCESS_KEY, PG2DOLT_TEST_S3_SECRET_KEY.
+start_s3() {
+    init_servers_dir
+    local tools="${PG2DOLT_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pg2dolt-tools}"
+    if [ ! -x "$tools/bin/s3s-fs" ]; then
+        log "installing s3s-fs 0.14.1 (an S3 server for the archive tests) into $tools"
+        cargo install --quiet --locked --root "$tools" s3s-fs@0.14.1 --features binary >&2 \
+            || die "installing s3s-fs failed"
+    fi
+    S3_PORT=$(free_port)
+    local root="$SERVERS_DIR/s3"
+    mkdir -p "$root"
+    export PG2DOLT_TEST_S3_ACCESS_KEY=pg2dolt-test-key
+    export PG2DOLT_TEST_S3_SECRET_KEY="pg2dolt-test-secret-$RANDOM$RANDOM"
+    "$tools/bin/s3s-fs" --host 127.0.0.1 --port "$S3_PORT" --access-key "$PG2DOLT_TEST_S3_ACCESS_KEY" \
+        --secret-key "$PG2DOLT_TEST_S3_SECRET_KEY" "$root" >"$SERVERS_DIR/s3.log" 2>&1 &
+    S3_PID=$!
+    wait_for 30 "s3s-fs" bash -c "exec 3<>/dev/tcp/127.0.0.1/$S3_PORT"
+    export PG2DOLT_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+    export PG2DOLT_TEST_S3_ROOT="$root"
+    log "s3s-fs on port $S3_PORT"
+}
+
 # Starts a Dolt sql-server with local_infile on (config.yaml
 # system_variables); sets DOLT_PORT and PG2DOLT_TEST_DOLT_URL.
 start_dolt() {
@@ -217,6 +243,10 @@ stop_servers() {
     if [ -n "${DOLT_PID:-}" ]; then
         kill "$DOLT_PID" 2>/dev/null || true
         wait "$DOLT_PID" 2>/dev/null || true
+    fi
+    if [ -n "${S3_PID:-}" ]; then
+        kill "$S3_PID" 2>/dev/null || true
+        wait "$S3_PID" 2>/dev/null || true
     fi
     rm -rf "$SERVERS_DIR"
     SERVERS_DIR=""

@@ -552,7 +552,7 @@ where
         SdkError::DispatchFailure(failure_info) => {
             let detail = failure_info
                 .as_connector_error()
-                .map_or_else(|| "no answer".to_string(), ToString::to_string);
+                .map_or_else(|| "no answer".to_string(), |error| error_chain(error));
             (
                 FailureKind::Connect,
                 format!("cannot reach the S3 endpoint ({detail})"),

@@ -6,7 +6,7 @@ use mysql_async::prelude::Queryable as _;
 use crate::support::*;
 
 /// `Chinook_PostgreSql.sql` without its DROP/CREATE DATABASE and `\c` lines.
-fn chinook_postgres_sql() -> String {
+pub fn chinook_postgres_sql() -> String {
     let text = std::fs::read_to_string(repo_path("tests/fixtures/chinook/postgres.sql")).unwrap();
     text.lines()
         .filter(|line| !line.starts_with("\\c") && !line.contains("DATABASE"))

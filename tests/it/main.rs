@@ -7,6 +7,7 @@
 //! PostgreSQL and MariaDB servers (and Dolt when `dolt` is on PATH), started
 //! by `scripts/test.sh`. Each test uses databases of its own.
 
+mod archive;
 mod chinook;
 mod demo;
 mod dolt;

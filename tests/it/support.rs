@@ -183,8 +183,14 @@ impl Run {
 /// Runs the pg2dolt binary with `arguments` (the environment carries no
 /// PG2DOLT_* flag variables).
 pub fn run_pg2dolt(arguments: &[&str]) -> Run {
+    run_pg2dolt_with(arguments, &[])
+}
+
+/// The same, with extra environment variables.
+pub fn run_pg2dolt_with(arguments: &[&str], environment: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pg2dolt"));
     command.args(arguments).env("RUST_LOG", "pg2dolt=info");
+    command.envs(environment.iter().copied());
     for (key, _) in std::env::vars() {
         if key.starts_with("PG2DOLT_") && !key.starts_with("PG2DOLT_TEST_") {
             command.env_remove(key);
