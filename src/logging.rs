@@ -103,7 +103,13 @@ pub fn init(arguments: &LoggingArgs) {
             && io::IsTerminal::is_terminal(&io::stderr());
     }
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,pg2dolt={default_level}")));
+        // The AWS SDK warns about every credential source it tries in turn;
+        // pg2dolt says what failed in one line of its own.
+        .unwrap_or_else(|_| {
+            EnvFilter::new(format!(
+                "warn,aws_config=error,aws_smithy_runtime=error,pg2dolt={default_level}"
+            ))
+        });
     let writer = RedactingStderr;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

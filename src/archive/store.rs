@@ -553,10 +553,18 @@ where
             let detail = failure_info
                 .as_connector_error()
                 .map_or_else(|| "no answer".to_string(), |error| error_chain(error));
-            (
-                FailureKind::Connect,
-                format!("cannot reach the S3 endpoint ({detail})"),
-            )
+            if detail.contains("loading credentials") {
+                (
+                    FailureKind::Connect,
+                    "no usable AWS credentials (looked in the environment, web identity and the instance profile)"
+                        .to_string(),
+                )
+            } else {
+                (
+                    FailureKind::Connect,
+                    format!("cannot reach the S3 endpoint ({detail})"),
+                )
+            }
         }
         SdkError::TimeoutError(_) => (
             FailureKind::Connect,
