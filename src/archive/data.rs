@@ -118,13 +118,20 @@ async fn stream_and_check(
     let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
     let mut stored = 0_u64;
     let mut bytes = 0_u64;
+    // A file that stops decompressing is still read to its end, so the
+    // message can give its checksum against the manifest's.
+    let mut undecodable: Option<String> = None;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.with_context(|| format!("reading {location}"))?;
         hash.update(&chunk);
         stored += chunk.len() as u64;
-        decoder
-            .write_all(&chunk)
-            .map_err(|error| corrupt(format!("not a zstd stream ({error})")))?;
+        if undecodable.is_some() {
+            continue;
+        }
+        if let Err(error) = decoder.write_all(&chunk) {
+            undecodable = Some(error.to_string());
+            continue;
+        }
         let text = std::mem::take(decoder.get_mut());
         if !text.is_empty() {
             bytes += text.len() as u64;
@@ -134,21 +141,26 @@ async fn stream_and_check(
                 .map_err(|_| anyhow::anyhow!("the target stopped reading {location}"))?;
         }
     }
-    decoder
-        .flush()
-        .map_err(|error| corrupt(format!("not a zstd stream ({error})")))?;
+    if undecodable.is_none()
+        && let Err(error) = decoder.flush()
+    {
+        undecodable = Some(error.to_string());
+    }
     let text = std::mem::take(decoder.get_mut());
     bytes += text.len() as u64;
     let sha256 = hex(hash.finish().as_ref());
+    let decoding = undecodable.map_or_else(String::new, |error| {
+        format!("; it does not decompress ({error})")
+    });
     if sha256 != file.sha256 || stored != file.stored_bytes {
         return Err(corrupt(format!(
-            "SHA-256 {sha256} over {stored} bytes, the manifest says {} over {} bytes",
+            "checksum mismatch: SHA-256 {sha256} over {stored} bytes, the manifest says {} over {} bytes{decoding}",
             file.sha256, file.stored_bytes
         )));
     }
-    if bytes != file.bytes {
+    if !decoding.is_empty() || bytes != file.bytes {
         return Err(corrupt(format!(
-            "{bytes} bytes of data, the manifest says {}",
+            "{bytes} bytes of data, the manifest says {}{decoding}",
             file.bytes
         )));
     }

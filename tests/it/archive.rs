@@ -278,7 +278,9 @@ async fn a_damaged_archive_file_fails_the_restore_and_names_it() {
         ]);
         let error = run.assert_one_line_error(4);
         assert!(
-            error.contains("data/users.tsv.zst") && error.contains("damaged"),
+            error.contains("data/users.tsv.zst")
+                && error.contains("damaged")
+                && error.contains("checksum mismatch: SHA-256"),
             "{damage}: {error}"
         );
         let report = read_report(&report);
