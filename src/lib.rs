@@ -70,6 +70,14 @@ async fn run_copy_or_plan(arguments: &CopyArgs, plan_format: Option<PlanFormat>)
     };
     output.resolved(settings.report.clone(), settings.storage.path_style);
     settings.log_effective(&report.command);
+    if let Some((location, name)) = &settings.report
+        && let Err(error) = Report::check_location(location, settings.storage.path_style).await
+    {
+        // Nowhere to write the report: say so once.
+        output.report_to = None;
+        let error = error.context(format!("--report {location}{name}"));
+        return output.fail(&error, &mut report, started).await;
+    }
     let outcome = tokio::select! {
         result = async {
             if plan_format.is_some() {
@@ -118,6 +126,13 @@ async fn run_restore(arguments: &crate::cli::RestoreArgs) -> u8 {
         Err(error) => return output.fail(&error, &mut report, started).await,
     };
     output.resolved(settings.report.clone(), settings.path_style);
+    if let Some((location, name)) = &settings.report
+        && let Err(error) = Report::check_location(location, settings.path_style).await
+    {
+        output.report_to = None;
+        let error = error.context(format!("--report {location}{name}"));
+        return output.fail(&error, &mut report, started).await;
+    }
     info!(from = %settings.from, target = %settings.target_display, database = ?settings.database,
         replace = settings.replace, jobs = settings.jobs, "pg2dolt restore starting");
     let outcome = tokio::select! {

@@ -171,6 +171,13 @@ impl Report {
         }
     }
 
+    /// Checks a report location before the run (a missing bucket or
+    /// refused credentials must not surface only after hours of copying).
+    pub async fn check_location(location: &Location, s3_path_style: bool) -> anyhow::Result<()> {
+        Store::open(location, s3_path_style, MIN_PART_SIZE).await?;
+        Ok(())
+    }
+
     /// Writes the report as JSON (secrets scrubbed) to a file or S3.
     pub async fn write(
         &self,

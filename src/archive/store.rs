@@ -533,7 +533,7 @@ async fn check_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Resu
         .bucket(bucket)
         .send()
         .await
-        .map_err(|error| s3_error(&error, &format!("checking the archive bucket {bucket}")))?;
+        .map_err(|error| s3_error(&error, &format!("checking the bucket {bucket}")))?;
     Ok(())
 }
 
