@@ -42,6 +42,134 @@ pub enum Command {
     Restore(RestoreArgs),
     /// List the archived copies under an archive location, newest first.
     Archives(ArchivesArgs),
+    /// Draft target schema files from the Postgres catalog and its data, or
+    /// compare committed files with the source (schema drift).
+    Schema(SchemaArgs),
+}
+
+/// `pg2dolt schema …`.
+#[derive(Debug, Args, Clone)]
+pub struct SchemaArgs {
+    /// What to do with the schema.
+    #[command(subcommand)]
+    pub action: SchemaAction,
+}
+
+/// `pg2dolt schema draft|diff`.
+#[derive(Debug, Subcommand, Clone)]
+pub enum SchemaAction {
+    /// Write numbered schema files (tables, then foreign keys) drafted from
+    /// the source: types from the conversion table, string lengths measured
+    /// from the data, keys, indexes, checks, defaults, comments; every
+    /// choice to review marked `-- REVIEW:`.
+    Draft(DraftArgs),
+    /// Compare drafted schema files with the source now: new, dropped and
+    /// retyped tables and columns. Exit code 3 when something changed.
+    Diff(DiffArgs),
+}
+
+/// The source flags `schema draft` and `schema diff` take.
+#[derive(Debug, Args, Clone)]
+pub struct SourceArgs {
+    /// Postgres source URL.
+    #[arg(
+        long,
+        env = "PG2DOLT_SOURCE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub source: Option<String>,
+
+    /// Read the source URL from this file instead of --source.
+    #[arg(
+        long,
+        env = "PG2DOLT_SOURCE_URL_FILE",
+        value_name = "FILE",
+        conflicts_with = "source"
+    )]
+    pub source_url_file: Option<PathBuf>,
+
+    /// Read the source password from this file.
+    #[arg(long, env = "PG2DOLT_SOURCE_PASSWORD_FILE", value_name = "FILE")]
+    pub source_password_file: Option<PathBuf>,
+
+    /// Source TLS: disable, prefer, require, verify-ca, verify-full.
+    #[arg(long, env = "PG2DOLT_SOURCE_SSL_MODE", value_name = "MODE")]
+    pub source_ssl_mode: Option<String>,
+
+    /// CA certificates (PEM) for the source.
+    #[arg(long, env = "PG2DOLT_SOURCE_CA_FILE", value_name = "FILE")]
+    pub source_ca_file: Option<PathBuf>,
+
+    /// Postgres schema to read. Repeatable [default: public].
+    #[arg(
+        long = "source-schema",
+        env = "PG2DOLT_SOURCE_SCHEMA",
+        value_delimiter = ',',
+        value_name = "SCHEMA"
+    )]
+    pub source_schemas: Vec<String>,
+
+    /// Only tables matching this glob on schema.table. Repeatable.
+    #[arg(
+        long,
+        env = "PG2DOLT_INCLUDE",
+        value_delimiter = ',',
+        value_name = "GLOB"
+    )]
+    pub include: Vec<String>,
+
+    /// Leave out tables matching this glob. Repeatable.
+    #[arg(
+        long,
+        env = "PG2DOLT_EXCLUDE",
+        value_delimiter = ',',
+        value_name = "GLOB"
+    )]
+    pub exclude: Vec<String>,
+
+    /// Logging flags.
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+}
+
+/// Flags of `pg2dolt schema draft`.
+#[derive(Debug, Args, Clone)]
+pub struct DraftArgs {
+    /// The source.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Directory for the drafted files.
+    #[arg(
+        long,
+        env = "PG2DOLT_OUT",
+        value_name = "DIR",
+        default_value = "schema-draft"
+    )]
+    pub out: PathBuf,
+
+    /// Collation of every table (case-sensitive like Postgres by default;
+    /// on MariaDB pg2dolt applies it as utf8mb4_nopad_bin, its equal).
+    #[arg(
+        long,
+        env = "PG2DOLT_COLLATION",
+        value_name = "NAME",
+        default_value = "utf8mb4_0900_bin"
+    )]
+    pub collation: String,
+}
+
+/// Flags of `pg2dolt schema diff`.
+#[derive(Debug, Args, Clone)]
+pub struct DiffArgs {
+    /// The source.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// The drafted schema files to compare [default: the embedded ones].
+    #[arg(long, env = "PG2DOLT_SCHEMA_DIR", value_name = "DIR")]
+    pub schema_dir: Option<PathBuf>,
 }
 
 impl Command {
@@ -53,6 +181,10 @@ impl Command {
             Command::Plan(arguments) => &arguments.copy.logging,
             Command::Restore(arguments) => &arguments.logging,
             Command::Archives(arguments) => &arguments.logging,
+            Command::Schema(arguments) => match &arguments.action {
+                SchemaAction::Draft(draft) => &draft.source.logging,
+                SchemaAction::Diff(diff) => &diff.source.logging,
+            },
         }
     }
 
@@ -66,6 +198,13 @@ impl Command {
                 return arguments.target.as_deref().into_iter().collect();
             }
             Command::Archives(_) => return Vec::new(),
+            Command::Schema(arguments) => {
+                let source = match &arguments.action {
+                    SchemaAction::Draft(draft) => &draft.source,
+                    SchemaAction::Diff(diff) => &diff.source,
+                };
+                return source.source.as_deref().into_iter().collect();
+            }
         };
         [copy.source.as_deref(), copy.target.as_deref()]
             .into_iter()

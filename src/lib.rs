@@ -11,6 +11,7 @@ pub mod checks;
 pub mod cli;
 pub mod convert;
 pub mod copy;
+pub mod draft;
 pub mod error;
 pub mod logging;
 pub mod pipeline;
@@ -53,6 +54,7 @@ pub async fn run(command: Command) -> u8 {
         Command::Plan(arguments) => run_copy_or_plan(&arguments.copy, Some(arguments.format)).await,
         Command::Restore(arguments) => run_restore(&arguments).await,
         Command::Archives(arguments) => archives::run(&arguments).await,
+        Command::Schema(arguments) => draft::command::run(&arguments).await,
     }
 }
 

@@ -116,19 +116,7 @@ impl Settings {
 
         let selection =
             TableSelection::new(&arguments.include, &arguments.exclude).map_err(usage)?;
-        let mut source_schemas: Vec<String> = Vec::new();
-        for schema in &arguments.source_schemas {
-            let schema = schema.trim();
-            if schema.is_empty() {
-                return Err(usage("--source-schema has an empty name".into()));
-            }
-            if !source_schemas.iter().any(|known| known == schema) {
-                source_schemas.push(schema.to_string());
-            }
-        }
-        if source_schemas.is_empty() {
-            source_schemas.push("public".to_string());
-        }
+        let source_schemas = resolve_schemas(&arguments.source_schemas)?;
 
         let jobs = resolve_jobs(arguments.jobs)?;
         let (report, archive) = resolve_locations(arguments)?;
@@ -221,24 +209,55 @@ fn resolve_locations(
 fn resolve_connections(
     arguments: &CopyArgs,
 ) -> anyhow::Result<(SourceAddress, String, TargetAddress, String)> {
+    let (source, source_display) = resolve_source(&SourceFlags {
+        url: arguments.source.as_deref(),
+        url_file: arguments.source_url_file.as_deref(),
+        password_file: arguments.source_password_file.as_deref(),
+        ssl_mode: arguments.source_ssl_mode.as_deref(),
+        ca_file: arguments.source_ca_file.as_deref(),
+    })?;
+    let (target, target_display) = resolve_target(&TargetFlags {
+        url: arguments.target.as_deref(),
+        url_file: arguments.target_url_file.as_deref(),
+        password_file: arguments.target_password_file.as_deref(),
+        ssl_mode: arguments.target_ssl_mode.as_deref(),
+        ca_file: arguments.target_ca_file.as_deref(),
+    })?;
+    Ok((source, source_display, target, target_display))
+}
+
+/// The source flags, as `copy` and `schema` take them.
+pub struct SourceFlags<'a> {
+    /// --source
+    pub url: Option<&'a str>,
+    /// --source-url-file
+    pub url_file: Option<&'a Path>,
+    /// --source-password-file
+    pub password_file: Option<&'a Path>,
+    /// --source-ssl-mode
+    pub ssl_mode: Option<&'a str>,
+    /// --source-ca-file
+    pub ca_file: Option<&'a Path>,
+}
+
+/// The source connection: URL from the flag or a file, TLS from the URL or
+/// flags, password from a file. Returns it and its redacted display.
+pub fn resolve_source(flags: &SourceFlags<'_>) -> anyhow::Result<(SourceAddress, String)> {
     let source_url = url_from(
-        arguments.source.as_deref(),
-        arguments.source_url_file.as_deref(),
+        flags.url,
+        flags.url_file,
         "missing --source (or PG2DOLT_SOURCE, or --source-url-file): the Postgres URL to copy from",
     )?;
     // The drivers know neither verify-ca/verify-full nor CA files: take the
-    // TLS parameters out of the URLs; flags override them.
+    // TLS parameters out of the URL; flags override them.
     let (source_url, source_mode, source_ca) =
         take_url_parameters(&source_url, &["sslmode"], &["sslrootcert"]);
     let (mut source, source_display) = parse_source(&source_url)?;
     let source_tls = tls_settings(
-        arguments
-            .source_ssl_mode
-            .as_deref()
-            .or(source_mode.as_deref()),
-        arguments
-            .source_ca_file
-            .clone()
+        flags.ssl_mode.or(source_mode.as_deref()),
+        flags
+            .ca_file
+            .map(Path::to_path_buf)
             .or(source_ca.map(PathBuf::from)),
         "--source-ssl-mode (or sslmode=)",
     )?;
@@ -249,25 +268,58 @@ fn resolve_connections(
             tokio_postgres::config::SslMode::Require
         }
     });
-    if let Some(file) = &arguments.source_password_file {
+    if let Some(file) = flags.password_file {
         source.password(read_secret_file(file, "--source-password-file")?);
     }
-    let (target, target_display) = resolve_target(&TargetFlags {
-        url: arguments.target.as_deref(),
-        url_file: arguments.target_url_file.as_deref(),
-        password_file: arguments.target_password_file.as_deref(),
-        ssl_mode: arguments.target_ssl_mode.as_deref(),
-        ca_file: arguments.target_ca_file.as_deref(),
-    })?;
     Ok((
         SourceAddress {
             config: source,
             tls: source_tls,
         },
         source_display,
-        target,
-        target_display,
     ))
+}
+
+/// The source schemas to read: the flags' (once each), or `public`.
+pub fn resolve_schemas(schemas: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut resolved: Vec<String> = Vec::new();
+    for schema in schemas {
+        let schema = schema.trim();
+        if schema.is_empty() {
+            return Err(failure(
+                FailureKind::Usage,
+                "--source-schema has an empty name",
+            ));
+        }
+        if !resolved.iter().any(|known| known == schema) {
+            resolved.push(schema.to_string());
+        }
+    }
+    if resolved.is_empty() {
+        resolved.push("public".to_string());
+    }
+    Ok(resolved)
+}
+
+/// `schema draft`/`schema diff` settings.
+pub fn resolve_draft(
+    source: &crate::cli::SourceArgs,
+    collation: &str,
+) -> anyhow::Result<crate::draft::DraftSettings> {
+    let (address, _) = resolve_source(&SourceFlags {
+        url: source.source.as_deref(),
+        url_file: source.source_url_file.as_deref(),
+        password_file: source.source_password_file.as_deref(),
+        ssl_mode: source.source_ssl_mode.as_deref(),
+        ca_file: source.source_ca_file.as_deref(),
+    })?;
+    Ok(crate::draft::DraftSettings {
+        source: address,
+        source_schemas: resolve_schemas(&source.source_schemas)?,
+        selection: TableSelection::new(&source.include, &source.exclude)
+            .map_err(|error| failure(FailureKind::Usage, error))?,
+        collation: collation.to_string(),
+    })
 }
 
 /// What `pg2dolt restore` needs, validated.

@@ -6,7 +6,7 @@
 use std::fmt;
 
 /// A Postgres column's type, after resolving domains to their base type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum PgKind {
     /// smallint
     SmallInt,
@@ -64,6 +64,7 @@ pub enum PgKind {
     Hstore,
     /// any other type (inet, cidr, macaddr, xml, tsvector, geometric, …):
     /// only its text form is copied, into CHAR/VARCHAR/TEXT targets
+    #[default]
     Other,
 }
 

@@ -190,10 +190,15 @@ pub async fn apply_schema_files(
     files: &[ParsedSchemaFile],
 ) -> anyhow::Result<usize> {
     let mut applied = 0;
+    let collation_swap = collation_equivalent(conn, files).await;
     for file in files {
         for statement in &file.statements {
             debug!(file = %file.name, line = statement.line, "applying statement");
-            if let Err(error) = conn.query_drop(statement.text.as_str()).await {
+            let text = match &collation_swap {
+                Some((from, to)) => replace_ignoring_case(&statement.text, from, to),
+                None => statement.text.clone(),
+            };
+            if let Err(error) = conn.query_drop(text.as_str()).await {
                 let (line, message) = locate_error(statement, &error);
                 return Err(failure(
                     FailureKind::Plan,
@@ -205,6 +210,57 @@ pub async fn apply_schema_files(
         info!(file = %file.name, "schema file applied");
     }
     Ok(applied)
+}
+
+/// MySQL 8's and Dolt's `utf8mb4_0900_bin` (binary, no padding, as
+/// Postgres compares) is `utf8mb4_nopad_bin` on MariaDB, which does not
+/// know the 0900 name: when the files use it and the server lacks it,
+/// apply it under the name the server knows (said once in the log).
+async fn collation_equivalent(
+    conn: &mut Conn,
+    files: &[ParsedSchemaFile],
+) -> Option<(String, String)> {
+    const MYSQL: &str = "utf8mb4_0900_bin";
+    const MARIADB: &str = "utf8mb4_nopad_bin";
+    let used = files.iter().any(|file| {
+        file.statements
+            .iter()
+            .any(|statement| statement.text.to_ascii_lowercase().contains(MYSQL))
+    });
+    if !used {
+        return None;
+    }
+    // language=MySQL
+    let known: Vec<String> = conn
+        .exec(
+            "SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN (?, ?)",
+            (MYSQL, MARIADB),
+        )
+        .await
+        .unwrap_or_default();
+    if known.iter().any(|name| name == MYSQL) || !known.iter().any(|name| name == MARIADB) {
+        return None;
+    }
+    info!(
+        collation = MYSQL,
+        applied_as = MARIADB,
+        "the server has no utf8mb4_0900_bin: applying its equal, utf8mb4_nopad_bin"
+    );
+    Some((MYSQL.to_string(), MARIADB.to_string()))
+}
+
+/// `text` with every `from` (any case) replaced by `to`.
+fn replace_ignoring_case(text: &str, from: &str, to: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut position = 0;
+    while let Some(found) = lower[position..].find(from) {
+        out.push_str(&text[position..position + found]);
+        out.push_str(to);
+        position += found + from.len();
+    }
+    out.push_str(&text[position..]);
+    out
 }
 
 /// The file line of a failing statement: the statement's first line plus

@@ -11,6 +11,7 @@ mod archive;
 mod chinook;
 mod demo;
 mod dolt;
+mod draft;
 mod failures;
 mod operations;
 mod parallel;
