@@ -71,35 +71,9 @@ pub enum SchemaAction {
 /// The source flags `schema draft` and `schema diff` take.
 #[derive(Debug, Args, Clone)]
 pub struct SourceArgs {
-    /// Postgres source URL.
-    #[arg(
-        long,
-        env = "PG2DOLT_SOURCE",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    pub source: Option<String>,
-
-    /// Read the source URL from this file instead of --source.
-    #[arg(
-        long,
-        env = "PG2DOLT_SOURCE_URL_FILE",
-        value_name = "FILE",
-        conflicts_with = "source"
-    )]
-    pub source_url_file: Option<PathBuf>,
-
-    /// Read the source password from this file.
-    #[arg(long, env = "PG2DOLT_SOURCE_PASSWORD_FILE", value_name = "FILE")]
-    pub source_password_file: Option<PathBuf>,
-
-    /// Source TLS: disable, prefer, require, verify-ca, verify-full.
-    #[arg(long, env = "PG2DOLT_SOURCE_SSL_MODE", value_name = "MODE")]
-    pub source_ssl_mode: Option<String>,
-
-    /// CA certificates (PEM) for the source.
-    #[arg(long, env = "PG2DOLT_SOURCE_CA_FILE", value_name = "FILE")]
-    pub source_ca_file: Option<PathBuf>,
+    /// How to reach the source.
+    #[command(flatten)]
+    pub connection: SourceConnectionArgs,
 
     /// Postgres schema to read. Repeatable [default: public].
     #[arg(
@@ -195,7 +169,7 @@ impl Command {
             Command::Copy(arguments) => arguments,
             Command::Plan(arguments) => &arguments.copy,
             Command::Restore(arguments) => {
-                return arguments.target.as_deref().into_iter().collect();
+                return arguments.connection.target.as_deref().into_iter().collect();
             }
             Command::Archives(_) => return Vec::new(),
             Command::Schema(arguments) => {
@@ -203,10 +177,10 @@ impl Command {
                     SchemaAction::Draft(draft) => &draft.source,
                     SchemaAction::Diff(diff) => &diff.source,
                 };
-                return source.source.as_deref().into_iter().collect();
+                return source.connection.source.as_deref().into_iter().collect();
             }
         };
-        [copy.source.as_deref(), copy.target.as_deref()]
+        [copy.source.source.as_deref(), copy.target.target.as_deref()]
             .into_iter()
             .flatten()
             .collect()
@@ -221,35 +195,9 @@ pub struct RestoreArgs {
     #[arg(long, env = "PG2DOLT_FROM", value_name = "S3-URL|DIR")]
     pub from: String,
 
-    /// MySQL-protocol target URL (Dolt sql-server, MySQL or MariaDB).
-    #[arg(
-        long,
-        env = "PG2DOLT_TARGET",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    pub target: Option<String>,
-
-    /// Read the target URL from this file instead of --target.
-    #[arg(
-        long,
-        env = "PG2DOLT_TARGET_URL_FILE",
-        value_name = "FILE",
-        conflicts_with = "target"
-    )]
-    pub target_url_file: Option<PathBuf>,
-
-    /// Read the target password from this file.
-    #[arg(long, env = "PG2DOLT_TARGET_PASSWORD_FILE", value_name = "FILE")]
-    pub target_password_file: Option<PathBuf>,
-
-    /// Target TLS: disable, prefer, require, verify-ca, verify-full.
-    #[arg(long, env = "PG2DOLT_TARGET_SSL_MODE", value_name = "MODE")]
-    pub target_ssl_mode: Option<String>,
-
-    /// CA certificates (PEM) the target's certificate must chain to.
-    #[arg(long, env = "PG2DOLT_TARGET_CA_FILE", value_name = "FILE")]
-    pub target_ca_file: Option<PathBuf>,
+    /// How to reach the target.
+    #[command(flatten)]
+    pub connection: TargetConnectionArgs,
 
     /// Target database name [default: the archived source database's name].
     #[arg(long, env = "PG2DOLT_DATABASE", value_name = "NAME")]
@@ -338,13 +286,9 @@ pub enum PlanFormat {
     Json,
 }
 
-/// Flags of `pg2dolt copy`.
+/// How to reach the Postgres source (`copy`, `plan`, `schema`).
 #[derive(Debug, Args, Clone)]
-#[expect(
-    clippy::struct_excessive_bools,
-    reason = "command-line switches are booleans by nature"
-)]
-pub struct CopyArgs {
+pub struct SourceConnectionArgs {
     /// Postgres source URL, e.g. postgres://user:password@host:5432/db.
     #[arg(
         long,
@@ -353,16 +297,6 @@ pub struct CopyArgs {
         value_name = "URL"
     )]
     pub source: Option<String>,
-
-    /// MySQL-protocol target URL (Dolt sql-server, MySQL or MariaDB), e.g.
-    /// mysql://root:password@host:3306.
-    #[arg(
-        long,
-        env = "PG2DOLT_TARGET",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    pub target: Option<String>,
 
     /// Read the source URL from this file (a mounted secret) instead of
     /// --source.
@@ -374,22 +308,9 @@ pub struct CopyArgs {
     )]
     pub source_url_file: Option<PathBuf>,
 
-    /// Read the target URL from this file instead of --target.
-    #[arg(
-        long,
-        env = "PG2DOLT_TARGET_URL_FILE",
-        value_name = "FILE",
-        conflicts_with = "target"
-    )]
-    pub target_url_file: Option<PathBuf>,
-
     /// Read the source password from this file (the URL then needs none).
     #[arg(long, env = "PG2DOLT_SOURCE_PASSWORD_FILE", value_name = "FILE")]
     pub source_password_file: Option<PathBuf>,
-
-    /// Read the target password from this file.
-    #[arg(long, env = "PG2DOLT_TARGET_PASSWORD_FILE", value_name = "FILE")]
-    pub target_password_file: Option<PathBuf>,
 
     /// Source TLS: disable, prefer, require, verify-ca, verify-full
     /// [default: the URL's sslmode, else prefer].
@@ -400,6 +321,33 @@ pub struct CopyArgs {
     /// [default: the URL's sslrootcert, else the web PKI roots].
     #[arg(long, env = "PG2DOLT_SOURCE_CA_FILE", value_name = "FILE")]
     pub source_ca_file: Option<PathBuf>,
+}
+
+/// How to reach the MySQL-protocol target (`copy`, `plan`, `restore`).
+#[derive(Debug, Args, Clone)]
+pub struct TargetConnectionArgs {
+    /// MySQL-protocol target URL (Dolt sql-server, MySQL or MariaDB), e.g.
+    /// mysql://root:password@host:3306.
+    #[arg(
+        long,
+        env = "PG2DOLT_TARGET",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub target: Option<String>,
+
+    /// Read the target URL from this file instead of --target.
+    #[arg(
+        long,
+        env = "PG2DOLT_TARGET_URL_FILE",
+        value_name = "FILE",
+        conflicts_with = "target"
+    )]
+    pub target_url_file: Option<PathBuf>,
+
+    /// Read the target password from this file.
+    #[arg(long, env = "PG2DOLT_TARGET_PASSWORD_FILE", value_name = "FILE")]
+    pub target_password_file: Option<PathBuf>,
 
     /// Target TLS: disable, prefer, require, verify-ca, verify-full (the
     /// mysql client's names work too) [default: the URL's ssl-mode, else
@@ -411,6 +359,22 @@ pub struct CopyArgs {
     /// [default: the URL's ssl-ca, else the web PKI roots].
     #[arg(long, env = "PG2DOLT_TARGET_CA_FILE", value_name = "FILE")]
     pub target_ca_file: Option<PathBuf>,
+}
+
+/// Flags of `pg2dolt copy`.
+#[derive(Debug, Args, Clone)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "command-line switches are booleans by nature"
+)]
+pub struct CopyArgs {
+    /// How to reach the source.
+    #[command(flatten)]
+    pub source: SourceConnectionArgs,
+
+    /// How to reach the target.
+    #[command(flatten)]
+    pub target: TargetConnectionArgs,
 
     /// Target database name [default: the source database's name].
     #[arg(long, env = "PG2DOLT_DATABASE", value_name = "NAME")]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
 use crate::archive::store::Location;
-use crate::cli::{CopyArgs, LoadMethodArg};
+use crate::cli::{CopyArgs, LoadMethodArg, SourceConnectionArgs, TargetConnectionArgs};
 use crate::error::{FailureKind, failure};
 use crate::plan::Mappings;
 use crate::selection::TableSelection;
@@ -209,43 +209,17 @@ fn resolve_locations(
 fn resolve_connections(
     arguments: &CopyArgs,
 ) -> anyhow::Result<(SourceAddress, String, TargetAddress, String)> {
-    let (source, source_display) = resolve_source(&SourceFlags {
-        url: arguments.source.as_deref(),
-        url_file: arguments.source_url_file.as_deref(),
-        password_file: arguments.source_password_file.as_deref(),
-        ssl_mode: arguments.source_ssl_mode.as_deref(),
-        ca_file: arguments.source_ca_file.as_deref(),
-    })?;
-    let (target, target_display) = resolve_target(&TargetFlags {
-        url: arguments.target.as_deref(),
-        url_file: arguments.target_url_file.as_deref(),
-        password_file: arguments.target_password_file.as_deref(),
-        ssl_mode: arguments.target_ssl_mode.as_deref(),
-        ca_file: arguments.target_ca_file.as_deref(),
-    })?;
+    let (source, source_display) = resolve_source(&arguments.source)?;
+    let (target, target_display) = resolve_target(&arguments.target)?;
     Ok((source, source_display, target, target_display))
-}
-
-/// The source flags, as `copy` and `schema` take them.
-pub struct SourceFlags<'a> {
-    /// --source
-    pub url: Option<&'a str>,
-    /// --source-url-file
-    pub url_file: Option<&'a Path>,
-    /// --source-password-file
-    pub password_file: Option<&'a Path>,
-    /// --source-ssl-mode
-    pub ssl_mode: Option<&'a str>,
-    /// --source-ca-file
-    pub ca_file: Option<&'a Path>,
 }
 
 /// The source connection: URL from the flag or a file, TLS from the URL or
 /// flags, password from a file. Returns it and its redacted display.
-pub fn resolve_source(flags: &SourceFlags<'_>) -> anyhow::Result<(SourceAddress, String)> {
+pub fn resolve_source(flags: &SourceConnectionArgs) -> anyhow::Result<(SourceAddress, String)> {
     let source_url = url_from(
-        flags.url,
-        flags.url_file,
+        flags.source.as_deref(),
+        flags.source_url_file.as_deref(),
         "missing --source (or PG2DOLT_SOURCE, or --source-url-file): the Postgres URL to copy from",
     )?;
     // The drivers know neither verify-ca/verify-full nor CA files: take the
@@ -254,10 +228,10 @@ pub fn resolve_source(flags: &SourceFlags<'_>) -> anyhow::Result<(SourceAddress,
         take_url_parameters(&source_url, &["sslmode"], &["sslrootcert"]);
     let (mut source, source_display) = parse_source(&source_url)?;
     let source_tls = tls_settings(
-        flags.ssl_mode.or(source_mode.as_deref()),
+        flags.source_ssl_mode.as_deref().or(source_mode.as_deref()),
         flags
-            .ca_file
-            .map(Path::to_path_buf)
+            .source_ca_file
+            .clone()
             .or(source_ca.map(PathBuf::from)),
         "--source-ssl-mode (or sslmode=)",
     )?;
@@ -268,7 +242,7 @@ pub fn resolve_source(flags: &SourceFlags<'_>) -> anyhow::Result<(SourceAddress,
             tokio_postgres::config::SslMode::Require
         }
     });
-    if let Some(file) = flags.password_file {
+    if let Some(file) = &flags.source_password_file {
         source.password(read_secret_file(file, "--source-password-file")?);
     }
     Ok((
@@ -306,13 +280,7 @@ pub fn resolve_draft(
     source: &crate::cli::SourceArgs,
     collation: &str,
 ) -> anyhow::Result<crate::draft::DraftSettings> {
-    let (address, _) = resolve_source(&SourceFlags {
-        url: source.source.as_deref(),
-        url_file: source.source_url_file.as_deref(),
-        password_file: source.source_password_file.as_deref(),
-        ssl_mode: source.source_ssl_mode.as_deref(),
-        ca_file: source.source_ca_file.as_deref(),
-    })?;
+    let (address, _) = resolve_source(&source.connection)?;
     Ok(crate::draft::DraftSettings {
         source: address,
         source_schemas: resolve_schemas(&source.source_schemas)?,
@@ -357,13 +325,7 @@ impl RestoreSettings {
         let usage = |message: String| failure(FailureKind::Usage, message);
         let from =
             Location::parse(&arguments.from).map_err(|error| usage(format!("--from: {error}")))?;
-        let (target, target_display) = resolve_target(&TargetFlags {
-            url: arguments.target.as_deref(),
-            url_file: arguments.target_url_file.as_deref(),
-            password_file: arguments.target_password_file.as_deref(),
-            ssl_mode: arguments.target_ssl_mode.as_deref(),
-            ca_file: arguments.target_ca_file.as_deref(),
-        })?;
+        let (target, target_display) = resolve_target(&arguments.connection)?;
         let report = arguments
             .report
             .as_deref()
@@ -387,26 +349,12 @@ impl RestoreSettings {
     }
 }
 
-/// The target flags, as `copy` and `restore` both take them.
-pub struct TargetFlags<'a> {
-    /// --target
-    pub url: Option<&'a str>,
-    /// --target-url-file
-    pub url_file: Option<&'a Path>,
-    /// --target-password-file
-    pub password_file: Option<&'a Path>,
-    /// --target-ssl-mode
-    pub ssl_mode: Option<&'a str>,
-    /// --target-ca-file
-    pub ca_file: Option<&'a Path>,
-}
-
 /// The target connection: URL from the flag or a file, TLS from the URL or
 /// flags, password from a file. Returns it and its redacted display.
-pub fn resolve_target(flags: &TargetFlags<'_>) -> anyhow::Result<(TargetAddress, String)> {
+pub fn resolve_target(flags: &TargetConnectionArgs) -> anyhow::Result<(TargetAddress, String)> {
     let target_url = url_from(
-        flags.url,
-        flags.url_file,
+        flags.target.as_deref(),
+        flags.target_url_file.as_deref(),
         "missing --target (or PG2DOLT_TARGET, or --target-url-file): the MySQL-protocol URL to copy into",
     )?;
     let (target_url, target_mode, target_ca) = take_url_parameters(
@@ -415,12 +363,12 @@ pub fn resolve_target(flags: &TargetFlags<'_>) -> anyhow::Result<(TargetAddress,
         &["ssl-ca", "sslrootcert"],
     );
     let (mut target, target_display) = parse_target(&target_url)?;
-    let explicit_target_mode = flags.ssl_mode.or(target_mode.as_deref());
+    let explicit_target_mode = flags.target_ssl_mode.as_deref().or(target_mode.as_deref());
     let target_tls = tls_settings(
         explicit_target_mode,
         flags
-            .ca_file
-            .map(Path::to_path_buf)
+            .target_ca_file
+            .clone()
             .or(target_ca.map(PathBuf::from)),
         "--target-ssl-mode (or ssl-mode=)",
     )?;
@@ -431,7 +379,7 @@ pub fn resolve_target(flags: &TargetFlags<'_>) -> anyhow::Result<(TargetAddress,
             .ssl_opts(crate::tls::mysql_ssl_opts(&target_tls))
             .into();
     }
-    if let Some(file) = flags.password_file {
+    if let Some(file) = &flags.target_password_file {
         let password = read_secret_file(file, "--target-password-file")?;
         target = mysql_async::OptsBuilder::from_opts(target)
             .pass(Some(password))
