@@ -27,11 +27,7 @@ struct Listed {
 pub async fn run(arguments: &ArchivesArgs) -> u8 {
     match list(arguments).await {
         Ok(()) => 0,
-        Err(error) => {
-            let line = crate::logging::redact(&crate::error::one_line(&error));
-            eprintln!("pg2dolt: error: {line}");
-            crate::error::exit_code(&error)
-        }
+        Err(error) => crate::error::tell(&error),
     }
 }
 

@@ -91,6 +91,15 @@ pub fn one_line(error: &anyhow::Error) -> String {
     line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// For commands without a report: the error on one line (secrets
+/// redacted) on stderr; returns its exit code.
+#[must_use]
+pub fn tell(error: &anyhow::Error) -> u8 {
+    let line = crate::logging::redact(&one_line(error));
+    eprintln!("pg2dolt: error: {line}");
+    exit_code(error)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,22 +80,16 @@ async fn run_copy_or_plan(arguments: &CopyArgs, plan_format: Option<PlanFormat>)
         let error = error.context(format!("--report {location}{name}"));
         return output.fail(&error, &mut report, started).await;
     }
-    let outcome = tokio::select! {
-        result = async {
-            if plan_format.is_some() {
-                pipeline::run_plan(&settings, &mut report).await
-            } else {
-                pipeline::run(&settings, &mut report).await
-            }
-        } => Some(result),
-        signal = wait_for_signal() => {
-            report.status = Status::Interrupted;
-            report.exit_code = signal;
-            None
+    let outcome = until_signal(Box::pin(async {
+        if plan_format.is_some() {
+            pipeline::run_plan(&settings, &mut report).await
+        } else {
+            pipeline::run(&settings, &mut report).await
         }
-    };
+    }))
+    .await;
     match outcome {
-        Some(Ok(())) if plan_format.is_some() => {
+        Ok(Ok(())) if plan_format.is_some() => {
             let code = if report.problems.is_empty() {
                 0
             } else {
@@ -110,11 +104,13 @@ async fn run_copy_or_plan(arguments: &CopyArgs, plan_format: Option<PlanFormat>)
             let written = output.finish(&mut report, started).await;
             if written { code } else { error::EXIT_RUNTIME }
         }
-        Some(Ok(())) => output.succeed(&mut report, started).await,
-        Some(Err(error)) => output.fail(&error, &mut report, started).await,
-        None => {
+        Ok(Ok(())) => output.succeed(&mut report, started).await,
+        Ok(Err(error)) => output.fail(&error, &mut report, started).await,
+        Err(signal) => {
             let state = pipeline::settle_interrupted_target(&settings, &mut report).await;
-            output.interrupted(&mut report, &state, started).await
+            output
+                .interrupted(&mut report, signal, &state, started)
+                .await
         }
     }
 }
@@ -137,20 +133,14 @@ async fn run_restore(arguments: &crate::cli::RestoreArgs) -> u8 {
     }
     info!(from = %settings.from, target = %settings.target_display, database = ?settings.database,
         replace = settings.replace, jobs = settings.jobs, "pg2dolt restore starting");
-    let outcome = tokio::select! {
-        result = restore::run(&settings, &mut report) => Some(result),
-        signal = wait_for_signal() => {
-            report.status = Status::Interrupted;
-            report.exit_code = signal;
-            None
-        }
-    };
-    match outcome {
-        Some(Ok(())) => output.succeed(&mut report, started).await,
-        Some(Err(error)) => output.fail(&error, &mut report, started).await,
-        None => {
+    match until_signal(Box::pin(restore::run(&settings, &mut report))).await {
+        Ok(Ok(())) => output.succeed(&mut report, started).await,
+        Ok(Err(error)) => output.fail(&error, &mut report, started).await,
+        Err(signal) => {
             let state = restore::settle_interrupted(&settings, &mut report).await;
-            output.interrupted(&mut report, &state, started).await
+            output
+                .interrupted(&mut report, signal, &state, started)
+                .await
         }
     }
 }
@@ -200,8 +190,16 @@ impl Output {
     }
 
     /// A run stopped by a signal; `state` says what the target was left in.
-    async fn interrupted(&self, report: &mut Report, state: &str, started: Instant) -> u8 {
-        let signal = if report.exit_code == EXIT_SIGTERM {
+    async fn interrupted(
+        &self,
+        report: &mut Report,
+        signal: u8,
+        state: &str,
+        started: Instant,
+    ) -> u8 {
+        report.status = Status::Interrupted;
+        report.exit_code = signal;
+        let signal = if signal == EXIT_SIGTERM {
             "SIGTERM"
         } else {
             "SIGINT"
@@ -292,6 +290,18 @@ impl Output {
         } else {
             eprintln!("pg2dolt: error: {line}");
         }
+    }
+}
+
+/// Runs `work` unless SIGINT or SIGTERM comes first; then `Err` holds the
+/// exit code for the signal (and `work` is dropped: its connections close).
+/// The work is boxed: a whole pipeline is too large a future for the stack.
+async fn until_signal(
+    work: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + '_>>,
+) -> Result<anyhow::Result<()>, u8> {
+    tokio::select! {
+        result = work => Ok(result),
+        signal = wait_for_signal() => Err(signal),
     }
 }
 

@@ -20,6 +20,7 @@ use crate::archive::data::read_data_file;
 use crate::archive::store::{MIN_PART_SIZE, Store};
 use crate::archive::{ArchivedTable, DataFile, FORMAT, MANIFEST, Manifest, sha256_hex};
 use crate::convert::mysql_text::{Format, Value, decode_load_data};
+use crate::convert::value::decode_hex;
 use crate::error::{FailureKind, failure};
 use crate::pipeline::{
     apply_schema, choose_load_method, commit_if_dolt, insert_chunk_size, settle_target,
@@ -430,16 +431,9 @@ fn write_tuple(out: &mut Vec<u8>, row: &[Option<Vec<u8>>], binary: &[bool]) -> a
         }
         let value = match field {
             None => Value::Null,
-            Some(bytes) if binary.get(index).copied().unwrap_or(false) => {
-                let text = std::str::from_utf8(bytes).context("a binary value is not hex")?;
-                Value::Binary(std::borrow::Cow::Owned(
-                    (0..text.len())
-                        .step_by(2)
-                        .map(|at| u8::from_str_radix(text.get(at..at + 2).unwrap_or("zz"), 16))
-                        .collect::<Result<Vec<u8>, _>>()
-                        .context("a binary value is not hex")?,
-                ))
-            }
+            Some(bytes) if binary.get(index).copied().unwrap_or(false) => Value::Binary(
+                std::borrow::Cow::Owned(decode_hex(bytes).context("a binary value is not hex")?),
+            ),
             Some(bytes) => Value::Text(std::borrow::Cow::Borrowed(bytes)),
         };
         format.write_value(out, &value);

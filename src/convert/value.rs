@@ -459,7 +459,9 @@ fn convert_bits(raw: &[u8], width: u32) -> Result<Value<'static>, String> {
     )))
 }
 
-fn decode_hex(hex: &[u8]) -> Option<Vec<u8>> {
+/// Hex digits (either case) into bytes; `None` when not hex.
+#[must_use]
+pub fn decode_hex(hex: &[u8]) -> Option<Vec<u8>> {
     if hex.len() % 2 != 0 {
         return None;
     }

@@ -16,11 +16,7 @@ pub async fn run(arguments: &SchemaArgs) -> u8 {
     };
     match result {
         Ok(code) => code,
-        Err(error) => {
-            let line = crate::logging::redact(&crate::error::one_line(&error));
-            eprintln!("pg2dolt: error: {line}");
-            crate::error::exit_code(&error)
-        }
+        Err(error) => crate::error::tell(&error),
     }
 }
 

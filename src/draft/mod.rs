@@ -388,9 +388,8 @@ async fn warn_collisions(
     draft: &mut DraftTable,
     collation: &str,
 ) -> anyhow::Result<()> {
-    let ignores_case = collation.contains("_ci");
-    let pads =
-        !collation.contains("nopad") && !collation.contains("0900") && !collation.contains("1400");
+    let ignores_case = crate::target::catalog::ignores_case(collation);
+    let pads = crate::target::catalog::pads_spaces(collation);
     if !ignores_case && !pads {
         return Ok(());
     }

@@ -47,25 +47,31 @@ pub struct TargetColumn {
 }
 
 impl TargetColumn {
-    /// Compares text ignoring case (a `_ci` collation; MySQL 8's `_ai_ci`
-    /// also ignores accents).
+    /// Compares text ignoring case (see [`ignores_case`]).
     #[must_use]
     pub fn ignores_case(&self) -> bool {
-        self.collation
-            .as_deref()
-            .is_some_and(|collation| collation.contains("_ci"))
+        self.collation.as_deref().is_some_and(ignores_case)
     }
 
-    /// Compares text ignoring trailing spaces (PAD SPACE: every collation
-    /// but the `nopad` and 0900 ones; only CHAR/VARCHAR/TEXT columns).
+    /// Compares text ignoring trailing spaces (see [`pads_spaces`]; only
+    /// CHAR/VARCHAR/TEXT columns have a collation).
     #[must_use]
     pub fn pads_spaces(&self) -> bool {
-        self.collation.as_deref().is_some_and(|collation| {
-            !collation.contains("nopad")
-                && !collation.contains("0900")
-                && !collation.contains("1400")
-        })
+        self.collation.as_deref().is_some_and(pads_spaces)
     }
+}
+
+/// A `_ci` collation ignores case (MySQL 8's `_ai_ci` accents too).
+#[must_use]
+pub fn ignores_case(collation: &str) -> bool {
+    collation.contains("_ci")
+}
+
+/// PAD SPACE: every collation but the `nopad`, 0900 and 1400 ones ignores
+/// trailing spaces when comparing.
+#[must_use]
+pub fn pads_spaces(collation: &str) -> bool {
+    !collation.contains("nopad") && !collation.contains("0900") && !collation.contains("1400")
 }
 
 /// Reads the base tables of `database`.
