@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::Context as _;
 use tokio_postgres::Client;
 
-use crate::convert::number::FloatSource;
+use crate::convert::number::{FloatSource, YEAR_RANGE};
 use crate::convert::row::shorten_text;
 use crate::convert::value::Converter;
 use crate::plan::{ColumnPlan, Problem, ProblemKind, TablePlan};
@@ -108,7 +108,7 @@ fn column_predicates(column: &ColumnPlan) -> Vec<(String, String)> {
             *bmp_only,
             &mut checks,
         ),
-        Converter::Integer { .. } | Converter::Decimal { .. } => {
+        Converter::Integer { .. } | Converter::Decimal { .. } | Converter::Year => {
             checks.extend(number_predicate(
                 &column.converter,
                 &value,
@@ -247,6 +247,15 @@ fn number_predicate(
                     "NaN, infinity, or more than {integer_digits} digits before or {scale} after the point"
                 ),
             ))
+        }
+        Converter::Year => {
+            let (first, last) = (YEAR_RANGE.start(), YEAR_RANGE.end());
+            let mut predicate =
+                format!("NOT ({number} = 0 OR {number} BETWEEN {first} AND {last})");
+            if is_numeric {
+                predicate = format!("{not_finite} OR {predicate} OR {number} <> trunc({number})");
+            }
+            Some((predicate, format!("not a year in {first}..{last}, or 0")))
         }
         _ => None,
     }
@@ -550,14 +559,13 @@ async fn check_table(reader: &Client, plan: &TablePlan) -> anyhow::Result<Vec<Pr
                 value_examples(reader, plan, &table, &copied_text(column), &check.predicate)
                     .await?;
             problems.push(Problem {
-                kind: ProblemKind::Value,
-                source_table: Some(plan.source_name.clone()),
-                target_table: Some(plan.target.clone()),
-                column: Some(format!("{} → {}", column.source, column.target)),
+                source_type: Some(column.source_type.clone()),
                 target_type: Some(column.target_type.clone()),
-                detail: check.detail.clone(),
                 rows: u64::try_from(rows).ok(),
                 examples,
+                ..Problem::new(ProblemKind::Value, check.detail.clone())
+                    .tables(Some(&plan.source_name), Some(&plan.target))
+                    .column(format!("{} → {}", column.source, column.target))
             });
         }
     }
@@ -658,14 +666,14 @@ async fn find_collisions(
     let groups: i64 = first.get(0);
     let rows_affected: i64 = first.get(1);
     Ok(Some(Problem {
-        kind: ProblemKind::Collision,
-        source_table: Some(plan.source_name.clone()),
-        target_table: Some(plan.target.clone()),
-        column: Some(check.target_columns.join(", ")),
-        target_type: None,
-        detail: format!("{} ({groups} colliding groups)", check.detail),
         rows: u64::try_from(rows_affected).ok(),
         examples: rows.iter().map(|row| row.get::<_, String>(2)).collect(),
+        ..Problem::new(
+            ProblemKind::Collision,
+            format!("{} ({groups} colliding groups)", check.detail),
+        )
+        .tables(Some(&plan.source_name), Some(&plan.target))
+        .column(check.target_columns.join(", "))
     }))
 }
 

@@ -111,19 +111,13 @@ pub async fn run_plan(settings: &Settings, report: &mut Report) -> anyhow::Resul
     let mut prepared = prepare(settings, report).await?;
     let mut plan = check_plan_on_scratch(settings, &mut prepared).await?;
     if prepared.exists && !settings.replace {
-        plan.problems.push(Problem {
-            kind: ProblemKind::TargetExists,
-            source_table: None,
-            target_table: None,
-            column: None,
-            target_type: None,
-            detail: format!(
+        plan.problems.push(Problem::new(
+            ProblemKind::TargetExists,
+            format!(
                 "database {} exists; copy would refuse it without --replace",
                 settings.database
             ),
-            rows: None,
-            examples: Vec::new(),
-        });
+        ));
     }
     record_plan(report, &plan);
     let _ = prepared.admin.disconnect().await;

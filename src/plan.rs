@@ -114,6 +114,10 @@ pub struct Problem {
     pub target_table: Option<String>,
     /// the column (`source → target`, or one side's name)
     pub column: Option<String>,
+    /// the source column type, for value problems (a domain as
+    /// `year (domain over integer)`)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_type: Option<String>,
     /// the target column type, for type and value problems
     pub target_type: Option<String>,
     /// what is wrong
@@ -125,12 +129,13 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(kind: ProblemKind, detail: impl Into<String>) -> Problem {
+    pub(crate) fn new(kind: ProblemKind, detail: impl Into<String>) -> Problem {
         Problem {
             kind,
             source_table: None,
             target_table: None,
             column: None,
+            source_type: None,
             target_type: None,
             detail: detail.into(),
             rows: None,
@@ -138,13 +143,13 @@ impl Problem {
         }
     }
 
-    fn tables(mut self, source: Option<&str>, target: Option<&str>) -> Problem {
+    pub(crate) fn tables(mut self, source: Option<&str>, target: Option<&str>) -> Problem {
         self.source_table = source.map(str::to_string);
         self.target_table = target.map(str::to_string);
         self
     }
 
-    fn column(mut self, column: impl Into<String>) -> Problem {
+    pub(crate) fn column(mut self, column: impl Into<String>) -> Problem {
         self.column = Some(column.into());
         self
     }
@@ -161,8 +166,12 @@ impl std::fmt::Display for Problem {
         if let Some(column) = &self.column {
             write!(formatter, ", column {column}")?;
         }
-        if let Some(target_type) = &self.target_type {
-            write!(formatter, " ({target_type})")?;
+        match (&self.source_type, &self.target_type) {
+            (Some(source_type), Some(target_type)) => {
+                write!(formatter, " ({source_type} → {target_type})")?;
+            }
+            (None, Some(target_type)) => write!(formatter, " ({target_type})")?,
+            _ => {}
         }
         write!(formatter, ": {}", self.detail)?;
         if let Some(rows) = self.rows {
@@ -460,13 +469,14 @@ fn plan_column(
         .map_err(|reason| {
             format!(
                 "{} cannot become {}: {reason}",
-                source.type_name, target.column_type
+                source.display_type(),
+                target.column_type
             )
         })?
         .for_charset(target.charset.as_deref());
     Ok(ColumnPlan {
         source: source.name.clone(),
-        source_type: source.type_name.clone(),
+        source_type: source.display_type(),
         source_kind: source.kind.clone(),
         expression: SourceExpression::choose(&source.kind, &target.kind),
         source_max_chars: source.max_chars,
@@ -545,6 +555,7 @@ mod tests {
                     type_name: "t".into(),
                     kind: kind.clone(),
                     max_chars: None,
+                    domain_base: None,
                 })
                 .collect(),
             primary_key: vec![columns[0].0.into()],

@@ -204,6 +204,8 @@ pub enum MySqlType {
     Time(u8),
     /// BIT(n), n bits
     Bit(u32),
+    /// YEAR: 1901–2155, and 0 (stored as 0000)
+    Year,
     /// JSON
     Json,
     /// ENUM('a', …)
@@ -266,6 +268,7 @@ impl MySqlType {
             "timestamp" => MySqlType::Timestamp(fsp(first(0))),
             "time" => MySqlType::Time(fsp(first(0))),
             "bit" => MySqlType::Bit(narrow(first(1))),
+            "year" => MySqlType::Year,
             "json" => MySqlType::Json,
             "enum" => MySqlType::Enum(parse_quoted_list(&arguments)),
             _ => MySqlType::Other(column_type.to_string()),
@@ -310,6 +313,7 @@ impl fmt::Display for MySqlType {
             MySqlType::Timestamp(fsp) => write!(formatter, "TIMESTAMP({fsp})"),
             MySqlType::Time(fsp) => write!(formatter, "TIME({fsp})"),
             MySqlType::Bit(bits) => write!(formatter, "BIT({bits})"),
+            MySqlType::Year => write!(formatter, "YEAR"),
             MySqlType::Json => write!(formatter, "JSON"),
             MySqlType::Enum(labels) => write!(formatter, "ENUM({} labels)", labels.len()),
             MySqlType::Other(text) => write!(formatter, "{}", text.to_uppercase()),

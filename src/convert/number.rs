@@ -41,6 +41,28 @@ pub fn convert_integer(raw: Cow<'_, [u8]>, min: i128, max: i128) -> Result<Value
     }
 }
 
+/// YEAR's range, in the values the target keeps as given.
+pub const YEAR_RANGE: std::ops::RangeInclusive<i128> = 1901..=2155;
+
+/// An integer into YEAR: 1901–2155 as they are, 0 as `0000` (the string
+/// `0` would become 2000), anything else refused.
+pub fn convert_year(raw: Cow<'_, [u8]>) -> Result<Value<'_>, String> {
+    const REASON: &str = "not a year YEAR holds (1901–2155, or 0)";
+    let Value::Text(digits) =
+        convert_integer(raw, 0, *YEAR_RANGE.end()).map_err(|_| REASON.to_string())?
+    else {
+        return Err(REASON.to_string());
+    };
+    match std::str::from_utf8(&digits)
+        .ok()
+        .and_then(|text| text.parse::<i128>().ok())
+    {
+        Some(0) => Ok(Value::Text(Cow::Borrowed(b"0000"))),
+        Some(year) if YEAR_RANGE.contains(&year) => Ok(Value::Text(digits)),
+        _ => Err(REASON.to_string()),
+    }
+}
+
 /// numeric (or an integer) into DECIMAL: digits before the point checked,
 /// only zeros may be dropped after it.
 pub fn convert_decimal(
@@ -299,6 +321,17 @@ mod tests {
             convert_integer(owned("123456789012345678901234567890123456789012"), 0, 255).is_err()
         );
         assert!(convert_integer(owned("NaN"), 0, 255).is_err());
+    }
+
+    #[test]
+    fn years_keep_1901_to_2155_and_zero_as_0000() {
+        assert_eq!(convert_year(owned("1901")), Ok(text("1901")));
+        assert_eq!(convert_year(owned("2155")), Ok(text("2155")));
+        assert_eq!(convert_year(owned("1999.000")), Ok(text("1999")));
+        assert_eq!(convert_year(owned("0")), Ok(text("0000")));
+        for refused in ["1900", "2156", "1", "99", "-1", "1999.5", "NaN"] {
+            assert!(convert_year(owned(refused)).is_err(), "{refused}");
+        }
     }
 
     #[test]

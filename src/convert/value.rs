@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::mysql_text::Value;
-use super::number::{FloatSource, convert_decimal, convert_float, convert_integer};
+use super::number::{FloatSource, convert_decimal, convert_float, convert_integer, convert_year};
 use super::temporal::{convert_interval_to_time, convert_temporal, convert_timetz, trim_fraction};
 use crate::types::{MySqlType, PgKind};
 
@@ -31,6 +31,9 @@ pub enum Converter {
         /// largest value the target holds
         max: i128,
     },
+    /// An integer into YEAR: 1901–2155, or 0 (sent as `0000`: MySQL reads
+    /// the strings `0`–`99` as 2000–2099 and 1970–1999).
+    Year,
     /// numeric into DECIMAL(p,s): NaN/±Infinity refused, digits checked.
     Decimal {
         /// digits allowed before the point (p − s)
@@ -123,6 +126,9 @@ impl Converter {
         let converter = match (source, target) {
             (S::SmallInt | S::Integer | S::BigInt | S::Oid, T::Integer { bytes, unsigned }) => {
                 integer_converter(source, *bytes, *unsigned)
+            }
+            (S::SmallInt | S::Integer | S::BigInt | S::Oid | S::Numeric, T::Year) => {
+                Converter::Year
             }
             (S::Numeric | S::Money, T::Integer { bytes, unsigned }) => {
                 let (min, max) = integer_range(*bytes, *unsigned);
@@ -256,6 +262,7 @@ impl Converter {
                 bmp_only,
             } => convert_text(raw, *max_chars, *max_bytes, *bmp_only),
             Converter::Integer { min, max } => convert_integer(raw, *min, *max),
+            Converter::Year => convert_year(raw),
             Converter::Decimal {
                 integer_digits,
                 scale,

@@ -55,6 +55,21 @@ pub struct SourceColumn {
     /// modifier, a domain's included), so checks it implies can be skipped
     #[serde(skip)]
     pub max_chars: Option<u32>,
+    /// a domain's base type as Postgres prints it (`integer`), through any
+    /// chain of domains; `None` for a column that is not of a domain
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain_base: Option<String>,
+}
+
+impl SourceColumn {
+    /// The type for people: `year (domain over integer)` for a domain.
+    #[must_use]
+    pub fn display_type(&self) -> String {
+        match &self.domain_base {
+            Some(base) => format!("{} (domain over {base})", self.type_name),
+            None => self.type_name.clone(),
+        }
+    }
 }
 
 /// Reads the tables of `schemas`: ordinary tables and partitioned parents
@@ -123,7 +138,10 @@ pub async fn read_catalog(
     let mut columns: HashMap<u32, Vec<SourceColumn>> = HashMap::new();
     for row in &column_rows {
         let type_oid: u32 = row.get(3);
-        let kind = kinds.get(&type_oid).cloned().unwrap_or(PgKind::Other);
+        let (kind, domain_base) = kinds
+            .get(&type_oid)
+            .cloned()
+            .unwrap_or((PgKind::Other, None));
         // varchar and bpchar keep n + 4 in their type modifier.
         let modifier: i32 = row.get(4);
         let max_chars = match kind {
@@ -135,6 +153,7 @@ pub async fn read_catalog(
             type_name: row.get(2),
             kind,
             max_chars,
+            domain_base,
         });
     }
     let mut keys: HashMap<u32, Vec<String>> = HashMap::new();
@@ -170,8 +189,12 @@ pub async fn read_catalog(
         .collect())
 }
 
-/// Resolves type oids (through any chain of domains) to the base type's kind.
-async fn resolve_types(client: &Client, type_oids: &[u32]) -> anyhow::Result<HashMap<u32, PgKind>> {
+/// Resolves type oids (through any chain of domains) to the base type's
+/// kind, and for a domain the base type's name.
+async fn resolve_types(
+    client: &Client,
+    type_oids: &[u32],
+) -> anyhow::Result<HashMap<u32, (PgKind, Option<String>)>> {
     // language=PostgreSQL
     let rows = client
         .query(
@@ -180,7 +203,8 @@ async fn resolve_types(client: &Client, type_oids: &[u32]) -> anyhow::Result<Has
                  UNION ALL \
                  SELECT c.start, t.typbasetype, c.depth + 1 \
                  FROM chain c JOIN pg_catalog.pg_type t ON t.oid = c.current WHERE t.typtype = 'd') \
-             SELECT DISTINCT ON (c.start) c.start, b.oid, b.typname::text, b.typtype::text, b.typcategory = 'A' \
+             SELECT DISTINCT ON (c.start) c.start, b.oid, b.typname::text, b.typtype::text, b.typcategory = 'A', \
+                 CASE WHEN c.depth > 0 THEN pg_catalog.format_type(b.oid, NULL) END \
              FROM chain c JOIN pg_catalog.pg_type b ON b.oid = c.current \
              ORDER BY c.start, c.depth DESC",
             &[&type_oids],
@@ -213,7 +237,7 @@ async fn resolve_types(client: &Client, type_oids: &[u32]) -> anyhow::Result<Has
                 row.get(4),
                 labels.get(&base).map(Vec::as_slice),
             );
-            (row.get(0), kind)
+            (row.get(0), (kind, row.get(5)))
         })
         .collect())
 }
