@@ -26,7 +26,9 @@ if [ ! -x /usr/bin/time ]; then
     [ "$(id -u)" -eq 0 ] || die "missing /usr/bin/time: apt-get install time"
     apt-get install -y -qq --no-install-recommends time >&2
 fi
-cargo build --release --locked --quiet
+# PG2DOLT_BENCH_BINARY: another build to measure (e.g. an older commit's).
+binary=${PG2DOLT_BENCH_BINARY:-./target/release/pg2dolt}
+[ -n "${PG2DOLT_BENCH_BINARY:-}" ] || cargo build --release --locked --quiet
 start_postgres
 start_mariadb
 
@@ -72,16 +74,19 @@ ingest_seconds=$(since "$start")
 
 # (c) pg2dolt, timed by /usr/bin/time (elapsed seconds, peak RSS in KiB).
 copy() { # copy JOBS DATABASE
-    /usr/bin/time -f "%e %M" -o "$SERVERS_DIR/time-$1" ./target/release/pg2dolt copy -q \
+    /usr/bin/time -f "%e %M" -o "$SERVERS_DIR/time-$1" "$binary" copy -q \
         --source "$source_url" --target "$PG2DOLT_TEST_MYSQL_URL" --database "$2" \
         --schema-dir benches/pgbench-schema --jobs "$1" --report "$SERVERS_DIR/report-$1.json" \
         >/dev/null 2>"$SERVERS_DIR/copy-$1.log" || { cat "$SERVERS_DIR/copy-$1.log" >&2; die "pg2dolt copy failed"; }
     cat "$SERVERS_DIR/time-$1"
 }
 log "(c) pg2dolt copy --jobs $jobs"
-read -r copy_seconds copy_kib < <(copy "$jobs" bench_copy)
+# Not `read < <(copy …)`: a failed copy must stop the script.
+copy "$jobs" bench_copy >"$SERVERS_DIR/copy-jobs"
+read -r copy_seconds copy_kib <"$SERVERS_DIR/copy-jobs"
 log "(c) pg2dolt copy --jobs 1"
-read -r single_seconds single_kib < <(copy 1 bench_copy_single)
+copy 1 bench_copy_single >"$SERVERS_DIR/copy-single"
+read -r single_seconds single_kib <"$SERVERS_DIR/copy-single"
 
 versions="PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') → MariaDB $(mysql_client -N -e 'SELECT VERSION()')"
 awk -v scale="$scale" -v rows="$rows" -v bytes="$bytes" -v jobs="$jobs" -v cpus="$(nproc)" -v versions="$versions" \

@@ -88,7 +88,16 @@ pub fn one_line(error: &anyhow::Error) -> String {
         }
         line.push_str(&text);
     }
-    line.split_whitespace().collect::<Vec<_>>().join(" ")
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    // mysql_async prints an I/O error as `Input/output error: Input/output
+    // error: …`: a segment the same as the one before it says nothing new.
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in line.split(": ") {
+        if segments.last() != Some(&segment) {
+            segments.push(segment);
+        }
+    }
+    segments.join(": ")
 }
 
 /// For commands without a report: the error on one line (secrets
@@ -116,6 +125,14 @@ mod tests {
         assert_eq!(
             one_line(&repeated),
             "dropping database x: Server error: `ERROR 1205: lock wait'"
+        );
+        let io = anyhow::anyhow!(
+            "Input/output error: Input/output error: Connection reset by peer (os error 104)"
+        )
+        .context("LOAD DATA failed");
+        assert_eq!(
+            one_line(&io),
+            "LOAD DATA failed: Input/output error: Connection reset by peer (os error 104)"
         );
     }
 }

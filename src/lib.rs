@@ -34,7 +34,7 @@ use crate::error::FailureKind;
 
 use crate::cli::{Command, CopyArgs, LogFormat, PlanFormat};
 use crate::logging::redact;
-use crate::report::{Report, Status};
+use crate::report::{Report, Status, TargetState};
 use crate::settings::{ReportLocation, RestoreSettings, Settings};
 
 /// How long connecting to a server may take (Postgres URLs may set their
@@ -104,10 +104,19 @@ async fn run_copy_or_plan(arguments: &CopyArgs, plan_format: Option<PlanFormat>)
             let written = output.finish(&mut report, started).await;
             if written { code } else { error::EXIT_RUNTIME }
         }
-        Ok(Ok(())) => output.succeed(&mut report, started).await,
-        Ok(Err(error)) => output.fail(&error, &mut report, started).await,
+        Ok(Ok(())) => {
+            if !settings.storage.dump_only {
+                report.complete_target();
+            }
+            output.succeed(&mut report, started).await
+        }
+        Ok(Err(error)) => {
+            pipeline::abandon_target(&settings, &mut report, pipeline::DROP_AFTER_FAILURE).await;
+            output.fail(&error, &mut report, started).await
+        }
         Err(signal) => {
-            let state = pipeline::settle_interrupted_target(&settings, &mut report).await;
+            let state =
+                pipeline::abandon_target(&settings, &mut report, pipeline::DROP_AFTER_SIGNAL).await;
             output
                 .interrupted(&mut report, signal, &state, started)
                 .await
@@ -134,10 +143,17 @@ async fn run_restore(arguments: &crate::cli::RestoreArgs) -> u8 {
     info!(from = %settings.from, target = %settings.target_display, database = ?settings.database,
         replace = settings.replace, jobs = settings.jobs, "pg2dolt restore starting");
     match until_signal(Box::pin(restore::run(&settings, &mut report))).await {
-        Ok(Ok(())) => output.succeed(&mut report, started).await,
-        Ok(Err(error)) => output.fail(&error, &mut report, started).await,
+        Ok(Ok(())) => {
+            report.complete_target();
+            output.succeed(&mut report, started).await
+        }
+        Ok(Err(error)) => {
+            restore::abandon_target(&settings, &mut report, pipeline::DROP_AFTER_FAILURE).await;
+            output.fail(&error, &mut report, started).await
+        }
         Err(signal) => {
-            let state = restore::settle_interrupted(&settings, &mut report).await;
+            let state =
+                restore::abandon_target(&settings, &mut report, pipeline::DROP_AFTER_SIGNAL).await;
             output
                 .interrupted(&mut report, signal, &state, started)
                 .await
@@ -235,7 +251,15 @@ impl Output {
             self.tell_plan(format, report);
             return written;
         }
-        if report.status == Status::Failed && report.tables.is_empty() && !report.target_dropped {
+        // A failure before anything touched the target is told by its
+        // error line alone.
+        if report.status == Status::Failed
+            && report.tables.is_empty()
+            && report
+                .target_state
+                .is_none_or(|state| state == TargetState::NotCreated)
+            && !report.steps.existing_dropped
+        {
             return written;
         }
         if self.json {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use mysql_async::Conn;
@@ -15,10 +15,10 @@ use tracing::{error, info, warn};
 use crate::archiving::ArchiveRun;
 use crate::checks::run_checks;
 use crate::cli::LoadMethodArg;
-use crate::copy::{CopyJob, copy_tables};
+use crate::copy::{CopyJob, MEMORY_BUDGET, MemoryBudget, copy_tables};
 use crate::error::{FailureKind, failure};
 use crate::plan::{Plan, Problem, ProblemKind, TablePlan, build_plan};
-use crate::report::{PlannedTable, Report, TableReport};
+use crate::report::{PlannedTable, Report, TableReport, TargetState};
 use crate::settings::Settings;
 use crate::source::catalog::{SourceTable, read_catalog};
 use crate::source::snapshot::{Snapshot, export_snapshot, open_reader};
@@ -184,74 +184,105 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     )
     .await;
     drop(coordinator);
-    if let Err(error) = filled {
-        if settings.keep_failed {
-            warn!(database = %settings.database, "the run failed; the target database is kept (--keep-failed)");
-        } else if crate::target::drop_database(&mut admin, &settings.database)
-            .await
-            .is_ok()
-        {
-            report.target_dropped = true;
-        }
-        return Err(error);
-    }
+    // A failure is settled by the caller, on a connection of its own.
     let _ = admin.disconnect().await;
-    Ok(())
+    filled
 }
 
-/// After SIGTERM/SIGINT stopped a copy: drops the incomplete database this
-/// run created (unless --keep-failed), within a few seconds so the whole
-/// stop stays under ten; returns what state the target was left in.
-pub async fn settle_interrupted_target(settings: &Settings, report: &mut Report) -> String {
-    settle_interrupted(
+/// How long dropping an incomplete database may take after a signal (the
+/// whole stop stays under ten seconds: a pod's grace period) and after a
+/// failure.
+pub const DROP_AFTER_SIGNAL: Duration = Duration::from_secs(5);
+/// See [`DROP_AFTER_SIGNAL`].
+pub const DROP_AFTER_FAILURE: Duration = Duration::from_secs(60);
+
+/// After a failed or interrupted copy: drops the incomplete database this
+/// run created (unless --keep-failed) and records what state the target
+/// was left in; returns that state for people.
+pub async fn abandon_target(settings: &Settings, report: &mut Report, limit: Duration) -> String {
+    if settings.storage.dump_only {
+        return "no target database (dump only)".to_string();
+    }
+    abandon(
         &settings.target,
         &settings.database,
         settings.keep_failed,
         report,
+        limit,
     )
     .await
 }
 
-/// [`settle_interrupted_target`] for any command that builds a database.
-pub async fn settle_interrupted(
+/// [`abandon_target`] for any command that builds a database. The drop runs
+/// on a connection of its own: the run's may have died with the server.
+pub async fn abandon(
     target: &crate::target::TargetAddress,
     database: &str,
     keep_failed: bool,
     report: &mut Report,
+    limit: Duration,
 ) -> String {
+    let (state, detail) = settled_state(target, database, keep_failed, report, limit).await;
+    report.target_dropped = state == TargetState::Dropped;
+    report.target_state = Some(state);
+    report.target_state_detail = Some(detail.clone());
+    detail
+}
+
+async fn settled_state(
+    target: &crate::target::TargetAddress,
+    database: &str,
+    keep_failed: bool,
+    report: &Report,
+    limit: Duration,
+) -> (TargetState, String) {
     if !report.steps.created {
         let replaced = if report.steps.existing_dropped {
             " (the existing one had already been dropped: --replace)"
         } else {
             ""
         };
-        return format!("the target database {database} was not created{replaced}");
+        return (
+            TargetState::NotCreated,
+            format!("the target database {database} was not created{replaced}"),
+        );
     }
     if keep_failed {
-        return format!("the target database {database} is incomplete (kept: --keep-failed)");
+        return (
+            TargetState::Partial,
+            format!("the target database {database} holds a partial copy (kept: --keep-failed)"),
+        );
     }
-    let dropped = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+    let dropped = tokio::time::timeout(limit, async {
         let mut admin = crate::target::connect(target, None).await?;
         // The aborted load may still hold its table: do not wait for it long.
         admin
-            .query_drop("SET SESSION lock_wait_timeout = 4")
+            .query_drop(format!(
+                "SET SESSION lock_wait_timeout = {}",
+                limit.as_secs().saturating_sub(1).max(1)
+            ))
             .await?;
         crate::target::drop_database(&mut admin, database).await
     })
     .await;
-    match dropped {
+    let failed = match dropped {
         Ok(Ok(())) => {
-            report.target_dropped = true;
-            format!("the incomplete target database {database} was dropped")
+            return (
+                TargetState::Dropped,
+                format!(
+                    "the incomplete target database {database} was dropped; a re-run starts clean"
+                ),
+            );
         }
-        Ok(Err(error)) => format!(
-            "the target database {database} is incomplete: drop it before use (dropping it failed: {})",
-            crate::error::one_line(&error)
+        Ok(Err(error)) => crate::error::one_line(&error),
+        Err(_) => format!("it did not finish within {} s", limit.as_secs()),
+    };
+    (
+        TargetState::Partial,
+        format!(
+            "the target database {database} holds a partial copy: drop it before use (dropping it failed: {failed})"
         ),
-        Err(_) => format!(
-            "the target database {database} is incomplete: drop it before use (dropping it did not finish within 5 s)"
-        ),
-    }
+    )
 }
 
 /// The plan's problems and warnings, in the log and the report.
@@ -364,7 +395,8 @@ async fn check_plan_on_scratch(
                 &prepared.snapshot.id,
                 &format!("checker {index}"),
             )
-            .await?,
+            .await?
+            .client,
         );
     }
     let found = run_checks(&clients, &plan.tables).await?;
@@ -480,6 +512,7 @@ async fn fill_database(
         chunk_rows: settings.chunk_rows,
         archive: archive.map(ArchiveRun::job),
         plans,
+        budget: MemoryBudget::new(MEMORY_BUDGET),
     });
     let copied = run_copy(settings, &job, report).await?;
     let expected: Vec<(String, String, u64)> = copied
@@ -536,6 +569,7 @@ async fn dump_only(
         chunk_rows: settings.chunk_rows,
         archive: Some(archive.job()),
         plans,
+        budget: MemoryBudget::new(MEMORY_BUDGET),
     });
     let copied = run_copy(settings, &job, report).await?;
     report.archive = Some(

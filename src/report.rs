@@ -89,9 +89,31 @@ pub struct Report {
     pub bytes_total: u64,
     /// the target database was dropped after a failure or an interruption
     pub target_dropped: bool,
+    /// what the target database holds now (absent for plan and dump-only)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_state: Option<TargetState>,
+    /// the same, for people: what happened to it and what to do
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_state_detail: Option<String>,
     /// what this run did to the target database so far
     #[serde(skip)]
     pub steps: TargetSteps,
+}
+
+/// What the target database holds when the run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetState {
+    /// the run made it, whole: verified (and committed on Dolt)
+    Complete,
+    /// this run did not create it (an existing one was left as it was,
+    /// unless --replace had dropped it)
+    NotCreated,
+    /// it was incomplete and has been dropped
+    Dropped,
+    /// it exists and holds a partial copy: kept by --keep-failed, or it
+    /// could not be dropped
+    Partial,
 }
 
 /// What a run did to the target database, to tell (and settle) its state
@@ -169,6 +191,15 @@ impl Report {
             started_at: utc_now(),
             ..Report::default()
         }
+    }
+
+    /// Records that the run made the target database whole.
+    pub fn complete_target(&mut self) {
+        self.target_state = Some(TargetState::Complete);
+        self.target_state_detail = Some(format!(
+            "the target database {} holds the complete copy",
+            self.database
+        ));
     }
 
     /// Checks a report location before the run (a missing bucket or
@@ -284,15 +315,13 @@ impl Report {
             }
             _ => {}
         }
-        if let Some(error) = &self.error {
+        // A failure's error line follows the summary; an interruption has
+        // none.
+        if let (Some(error), Status::Interrupted) = (&self.error, self.status) {
             let _ = writeln!(text, "  error: {error}");
         }
-        if self.target_dropped {
-            let _ = writeln!(
-                text,
-                "  the target database {} was dropped; a re-run starts clean",
-                self.database
-            );
+        if let Some(detail) = &self.target_state_detail {
+            let _ = writeln!(text, "  target: {detail}");
         }
         text
     }

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use mysql_async::Conn;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -80,29 +81,29 @@ pub async fn run(settings: &RestoreSettings, report: &mut Report) -> anyhow::Res
         report,
     )
     .await;
-    if let Err(error) = restored {
-        if settings.keep_failed {
-            warn!(database = %database, "the restore failed; the target database is kept (--keep-failed)");
-        } else if crate::target::drop_database(&mut admin, &database)
-            .await
-            .is_ok()
-        {
-            report.target_dropped = true;
-        }
-        return Err(error);
-    }
+    // A failure is settled by the caller, on a connection of its own.
     let _ = admin.disconnect().await;
-    Ok(())
+    restored
 }
 
-/// After SIGTERM/SIGINT: the same settling as a copy's.
-pub async fn settle_interrupted(settings: &RestoreSettings, report: &mut Report) -> String {
+/// After a failure or SIGTERM/SIGINT: the same settling as a copy's.
+pub async fn abandon_target(
+    settings: &RestoreSettings,
+    report: &mut Report,
+    limit: std::time::Duration,
+) -> String {
     let database = report.database.clone();
     if database.is_empty() {
         return "the target was not touched".to_string();
     }
-    crate::pipeline::settle_interrupted(&settings.target, &database, settings.keep_failed, report)
-        .await
+    crate::pipeline::abandon(
+        &settings.target,
+        &database,
+        settings.keep_failed,
+        report,
+        limit,
+    )
+    .await
 }
 
 async fn read_manifest(store: &Store, settings: &RestoreSettings) -> anyhow::Result<Manifest> {
@@ -266,12 +267,13 @@ async fn load_files(context: &LoadContext<'_>) -> anyhow::Result<Vec<Loaded>> {
     work.sort_by_key(|(_, file)| std::cmp::Reverse(file.stored_bytes));
     let workers = context.settings.jobs.clamp(1, work.len().max(1));
     let queue: WorkQueue<'_> = Arc::new(Mutex::new(work.into_iter().collect()));
-    let results = futures_util::future::join_all(
-        (0..workers).map(|_| load_worker(context, Arc::clone(&queue))),
-    )
-    .await;
+    // The first failure ends the restore, as it ends a copy: the other
+    // workers are dropped, and their loads roll back with their sessions.
+    let mut running: futures_util::stream::FuturesUnordered<_> = (0..workers)
+        .map(|_| load_worker(context, Arc::clone(&queue)))
+        .collect();
     let mut loaded = Vec::new();
-    for result in results {
+    while let Some(result) = running.next().await {
         loaded.extend(result?);
     }
     Ok(loaded)

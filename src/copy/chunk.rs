@@ -14,6 +14,7 @@ use mysql_async::Conn;
 use tokio::sync::mpsc;
 use tracing::{info, instrument};
 
+use super::budget::{self, Held, MemoryBudget};
 use super::{Chunk, ChunkCopied, CopyJob, source_reference};
 use crate::archive::data::{WrittenFile, write_data_file};
 use crate::convert::mysql_text::Format;
@@ -21,6 +22,7 @@ use crate::convert::row::{RowConverter, RowError, describe_key};
 use crate::error::{FailureKind, failure};
 use crate::plan::TablePlan;
 use crate::source::copy::copy_statement;
+use crate::source::reader::{Reader, copy_rows};
 use crate::source::split::RowRange;
 use crate::target::load::{LoadColumn, LoadMethod, load_table};
 use crate::types::SourceExpression;
@@ -74,7 +76,7 @@ impl Sinks {
 
 #[instrument(skip_all, fields(table = %job.plans[chunk.table].source_name))]
 pub(super) async fn copy_chunk(
-    reader: &tokio_postgres::Client,
+    reader: &Reader,
     conn: Option<&mut Conn>,
     job: &CopyJob,
     chunk: &Chunk,
@@ -129,6 +131,7 @@ pub(super) async fn copy_chunk(
         plan,
         chunk_bytes,
         sinks,
+        &job.budget,
         rows_done,
     );
     let load = async {
@@ -233,13 +236,15 @@ fn settle(
 
 /// Streams the chunk out of Postgres, converts every row, and sends whole
 /// rows in chunks to the sinks. Returns (rows, bytes of load data).
+#[expect(clippy::too_many_arguments, reason = "one chunk's parts, passed once")]
 async fn produce_rows(
-    reader: &tokio_postgres::Client,
+    reader: &Reader,
     statement: &str,
     converter: &RowConverter,
     plan: &TablePlan,
     chunk_bytes: usize,
     sinks: Sinks,
+    budget: &MemoryBudget,
     rows_done: &AtomicU64,
 ) -> anyhow::Result<(u64, u64)> {
     let result = stream_rows(
@@ -249,6 +254,7 @@ async fn produce_rows(
         plan,
         chunk_bytes,
         &sinks,
+        budget,
         rows_done,
     )
     .await;
@@ -259,16 +265,16 @@ async fn produce_rows(
 }
 
 async fn stream_rows(
-    reader: &tokio_postgres::Client,
+    reader: &Reader,
     statement: &str,
     converter: &RowConverter,
     plan: &TablePlan,
     chunk_bytes: usize,
     sinks: &Sinks,
+    budget: &MemoryBudget,
     rows_done: &AtomicU64,
 ) -> anyhow::Result<(u64, u64)> {
-    let stream = reader
-        .copy_out(statement)
+    let stream = copy_rows(reader, statement)
         .await
         .map_err(|error| crate::source::pg_error(&error))
         .with_context(|| format!("COPY out of {}", plan.source_name))?;
@@ -277,6 +283,7 @@ async fn stream_rows(
     let mut rows = 0_u64;
     let mut reported = 0_u64;
     let mut bytes = 0_u64;
+    let mut held = Held::default();
     let mut pending: Vec<u8> = Vec::new();
     let fresh = || Vec::with_capacity(chunk_bytes + 64 * 1024);
     let mut out: Vec<u8> = fresh();
@@ -299,6 +306,22 @@ async fn stream_rows(
         let data = data
             .map_err(|error| crate::source::pg_error(&error))
             .with_context(|| format!("reading COPY data of {}", plan.source_name))?;
+        // Converted text is about as long as COPY text: cover it before
+        // converting, sending what is converted first when the budget
+        // must be waited for.
+        let wanted = out.len() + pending.len() + data.len();
+        if !budget.try_cover(&mut held, wanted, chunk_bytes) {
+            if !out.is_empty() {
+                bytes += out.len() as u64;
+                let archive = take_archive(sinks, &mut archive_out);
+                let full = std::mem::replace(&mut out, fresh());
+                sinks.send(budget::chunk(full, &mut held), archive).await?;
+            }
+            budget
+                .cover(&mut held, pending.len() + data.len(), chunk_bytes)
+                .await;
+        }
+        out.reserve(data.len());
         let mut rest: &[u8] = &data;
         // A row split across messages is completed first.
         if !pending.is_empty() {
@@ -316,12 +339,16 @@ async fn stream_rows(
             rest = &rest[end + 1..];
         }
         pending.extend_from_slice(rest);
+        // The COPY text is converted: free it before waiting on a sink.
+        drop(data);
         if out.len() >= chunk_bytes {
+            // Escapes may have made the text a little longer: take what
+            // is free, never wait while holding unsent rows.
+            budget.try_cover(&mut held, out.len(), 0);
             bytes += out.len() as u64;
             let archive = take_archive(sinks, &mut archive_out);
-            sinks
-                .send(Bytes::from(std::mem::replace(&mut out, fresh())), archive)
-                .await?;
+            let full = std::mem::replace(&mut out, fresh());
+            sinks.send(budget::chunk(full, &mut held), archive).await?;
         }
         // Several chunks of a table may run at once: add, do not store.
         rows_done.fetch_add(rows - reported, Ordering::Relaxed);
@@ -335,7 +362,7 @@ async fn stream_rows(
     if !out.is_empty() {
         bytes += out.len() as u64;
         let archive = take_archive(sinks, &mut archive_out);
-        sinks.send(Bytes::from(out), archive).await?;
+        sinks.send(budget::chunk(out, &mut held), archive).await?;
     }
     rows_done.fetch_add(rows - reported, Ordering::Relaxed);
     Ok((rows, bytes))

@@ -4,7 +4,10 @@
 //! load, through a bounded channel, so a slow target slows the reader
 //! instead of filling memory. Each chunk commits on its own.
 
+mod budget;
 mod chunk;
+
+pub use budget::{MEMORY_BUDGET, MemoryBudget};
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,6 +50,8 @@ pub struct CopyJob {
     pub plans: Vec<TablePlan>,
     /// where each chunk's data is archived too
     pub archive: Option<ArchiveJob>,
+    /// bytes of converted rows in memory at once, across all workers
+    pub budget: MemoryBudget,
 }
 
 /// An archive being written by this run.

@@ -3,11 +3,16 @@
 
 pub mod catalog;
 pub mod copy;
+pub mod reader;
 pub mod snapshot;
 pub mod split;
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
 use tokio_postgres::{Client, Config};
+
+use self::reader::{GatedConnection, ReadGate, Reader};
 
 use crate::tls::Tls;
 use tracing::debug;
@@ -38,6 +43,12 @@ pub struct SourceAddress {
 /// Opens a connection with pg2dolt's session settings. `role` names the
 /// connection in logs (coordinator, reader 2, …).
 pub async fn connect(address: &SourceAddress, role: &str) -> anyhow::Result<Client> {
+    Ok(connect_reader(address, role).await?.client)
+}
+
+/// [`connect`], keeping the gate that lets [`reader::copy_rows`] read the
+/// socket only on demand.
+pub async fn connect_reader(address: &SourceAddress, role: &str) -> anyhow::Result<Reader> {
     let connector = crate::tls::postgres_connector(&address.tls).map_err(|error| {
         failure(
             FailureKind::Usage,
@@ -55,6 +66,11 @@ pub async fn connect(address: &SourceAddress, role: &str) -> anyhow::Result<Clie
         )
     })?;
     let role_name = role.to_string();
+    let gate = Arc::new(ReadGate::default());
+    let connection = GatedConnection {
+        connection: Box::pin(connection),
+        gate: Arc::clone(&gate),
+    };
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             debug!(connection = %role_name, %error, "postgres connection ended");
@@ -64,7 +80,7 @@ pub async fn connect(address: &SourceAddress, role: &str) -> anyhow::Result<Clie
         .batch_execute(SESSION_SETTINGS)
         .await
         .with_context(|| format!("setting up the {role} session"))?;
-    Ok(client)
+    Ok(Reader { client, gate })
 }
 
 /// A Postgres error as an anyhow error carrying [`describe_pg_error`]'s line.

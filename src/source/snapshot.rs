@@ -10,6 +10,8 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
+use super::reader::Reader;
+
 /// The snapshot every reader shares.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Snapshot {
@@ -64,9 +66,9 @@ pub async fn open_reader(
     source: &super::SourceAddress,
     snapshot_id: &str,
     role: &str,
-) -> anyhow::Result<Client> {
+) -> anyhow::Result<Reader> {
     validate_snapshot_id(snapshot_id)?;
-    let client = super::connect(source, role).await?;
+    let client = super::connect_reader(source, role).await?;
     // The id cannot be a bind parameter: it was validated above, so quoting
     // it is safe.
     // language=PostgreSQL

@@ -17,6 +17,9 @@ use crate::convert::mysql_text::quote_identifier;
 /// Chunks of encoded rows, each holding whole rows; an `Err` aborts the load.
 pub type Chunks = mpsc::Receiver<io::Result<Bytes>>;
 
+/// The most bytes handed to the driver at once under LOAD DATA.
+const INFILE_SLICE: usize = 1024 * 1024;
+
 /// How rows reach the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -130,14 +133,24 @@ async fn load_data(
     chunks: Chunks,
 ) -> anyhow::Result<u64> {
     // The handler future must be Sync: it captures only the receiver and
-    // builds the (non-Sync) stream when polled.
+    // builds the (non-Sync) stream when polled. Chunks go out in slices:
+    // the driver copies each piece it writes into a pooled buffer, and a
+    // row of 48 MB should not be copied whole.
     conn.set_infile_handler(async move {
-        Ok(
-            futures_util::stream::unfold(chunks, |mut receiver| async move {
-                receiver.recv().await.map(|item| (item, receiver))
-            })
-            .boxed(),
+        Ok(futures_util::stream::unfold(
+            (chunks, Bytes::new()),
+            |(mut receiver, mut rest)| async move {
+                if rest.is_empty() {
+                    match receiver.recv().await? {
+                        Ok(chunk) => rest = chunk,
+                        Err(error) => return Some((Err(error), (receiver, rest))),
+                    }
+                }
+                let piece = rest.split_to(rest.len().min(INFILE_SLICE));
+                Some((Ok(piece), (receiver, rest)))
+            },
         )
+        .boxed())
     });
     let statement = load_data_statement(table, columns);
     if let Err(error) = conn.query_drop(statement.as_str()).await {
