@@ -101,12 +101,18 @@ pub fn one_line(error: &anyhow::Error) -> String {
 }
 
 /// For commands without a report: the error on one line (secrets
-/// redacted) on stderr; returns its exit code.
+/// redacted) on stderr, a JSON event under `--log-format json`; returns
+/// its exit code.
 #[must_use]
 pub fn tell(error: &anyhow::Error) -> u8 {
     let line = crate::logging::redact(&one_line(error));
-    eprintln!("pg2dolt: error: {line}");
-    exit_code(error)
+    let code = exit_code(error);
+    if crate::logging::json() {
+        tracing::error!(exit_code = code, "{line}");
+    } else {
+        eprintln!("pg2dolt: error: {line}");
+    }
+    code
 }
 
 #[cfg(test)]

@@ -86,8 +86,27 @@ fn erase(count: usize) -> String {
     }
 }
 
+/// Set once by [`init`]: every line on stderr must be JSON.
+static JSON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// True when logs are JSON (`--log-format json`).
+pub fn json() -> bool {
+    JSON.get().copied().unwrap_or(false)
+}
+
+/// Tells a command's closing line on stderr: as is for people, as a log
+/// event when every line must be JSON.
+pub fn tell(line: &str) {
+    if json() {
+        tracing::info!("{line}");
+    } else {
+        eprintln!("{}", redact(line));
+    }
+}
+
 /// Installs the global subscriber. `RUST_LOG` overrides `-v`/`-q`.
 pub fn init(arguments: &LoggingArgs) {
+    let _ = JSON.set(arguments.log_format == LogFormat::Json);
     let default_level = if arguments.quiet {
         "warn"
     } else {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::archiving::ArchiveRun;
 use crate::checks::run_checks;
@@ -465,11 +465,12 @@ fn plan_tables(
     Ok(plan.tables)
 }
 
+/// The plan, column by column, at `-v` (the report has it too).
 fn log_plan(plans: &[TablePlan]) {
     for plan in plans {
-        info!(table = %plan.source_name, target = %plan.target, rule = %plan.rule, "plan: table");
+        debug!(table = %plan.source_name, target = %plan.target, rule = %plan.rule, "plan: table");
         for column in &plan.columns {
-            info!(
+            debug!(
                 table = %plan.source_name, target_table = %plan.target,
                 source = %column.source, source_type = %column.source_type,
                 target = %column.target, target_type = %column.target_type,
@@ -477,7 +478,7 @@ fn log_plan(plans: &[TablePlan]) {
             );
         }
         for generated in &plan.skipped_generated {
-            info!(table = %plan.source_name, target_table = %plan.target, column = %generated, "plan: generated column skipped (the target computes it)");
+            debug!(table = %plan.source_name, target_table = %plan.target, column = %generated, "plan: generated column skipped (the target computes it)");
         }
     }
 }
@@ -497,7 +498,12 @@ async fn fill_database(
     let plans = plan_tables(settings, sources, &targets)?;
     log_plan(&plans);
 
-    let method = choose_load_method(&mut conn, settings.load_method).await;
+    let method = choose_load_method(
+        &mut conn,
+        settings.load_method,
+        targets.first().map(|table| table.name.as_str()),
+    )
+    .await?;
     report.load_method = Some(method);
     let insert_chunk = insert_chunk_size(&mut conn).await;
     let job = Arc::new(CopyJob {
@@ -747,28 +753,34 @@ async fn verify_counts(conn: &mut Conn, expected: &[(String, String, u64)]) -> a
     Ok(())
 }
 
-/// `auto` uses LOAD DATA unless the server has `local_infile` off.
-pub(crate) async fn choose_load_method(conn: &mut Conn, requested: LoadMethodArg) -> LoadMethod {
-    match requested {
-        LoadMethodArg::LoadData => LoadMethod::LoadData,
-        LoadMethodArg::Insert => LoadMethod::Insert,
-        LoadMethodArg::Auto => {
-            let enabled: Option<String> = conn
-                .query_first("SELECT @@GLOBAL.local_infile")
-                .await
-                .ok()
-                .flatten();
-            match enabled.as_deref() {
-                Some("0" | "OFF" | "off") => {
-                    warn!(
-                        "the target has local_infile off: loading with INSERT statements (slower); enable local_infile for LOAD DATA"
-                    );
-                    LoadMethod::Insert
-                }
-                _ => LoadMethod::LoadData,
-            }
-        }
+/// The load method: INSERT when asked for; otherwise LOAD DATA, if the
+/// server takes it, tried on `probe_table` (any table of the new
+/// database). `auto` falls back to INSERT when it does not; `load-data`
+/// stops with the fix (exit 2).
+pub(crate) async fn choose_load_method(
+    conn: &mut Conn,
+    requested: LoadMethodArg,
+    probe_table: Option<&str>,
+) -> anyhow::Result<LoadMethod> {
+    if requested == LoadMethodArg::Insert {
+        return Ok(LoadMethod::Insert);
     }
+    let Some(table) = probe_table else {
+        return Ok(LoadMethod::LoadData);
+    };
+    if crate::target::load::accepts_local_infile(conn, table).await? {
+        return Ok(LoadMethod::LoadData);
+    }
+    if requested == LoadMethodArg::LoadData {
+        return Err(failure(
+            FailureKind::Usage,
+            "the target refuses LOAD DATA LOCAL INFILE (--load-method load-data): enable local_infile on the server, or use --load-method auto or insert",
+        ));
+    }
+    warn!(
+        "the target refuses LOAD DATA LOCAL INFILE: loading with INSERT statements (slower); enable local_infile for LOAD DATA"
+    );
+    Ok(LoadMethod::Insert)
 }
 
 /// LOAD DATA streams chunks of this size.

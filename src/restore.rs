@@ -166,7 +166,12 @@ async fn fill(
 ) -> anyhow::Result<()> {
     let mut conn = crate::target::connect(&settings.target, Some(database)).await?;
     let targets = apply_schema(&mut conn, database, schema_files).await?;
-    let method = choose_load_method(&mut conn, settings.load_method).await;
+    let method = choose_load_method(
+        &mut conn,
+        settings.load_method,
+        targets.first().map(|table| table.name.as_str()),
+    )
+    .await?;
     report.load_method = Some(method);
     let insert_chunk = insert_chunk_size(&mut conn).await;
     let started = Instant::now();

@@ -13,9 +13,9 @@ die() { printf '[servers] error: %s\n' "$*" >&2; exit 1; }
 
 find_pg_bin() {
     local dir
-    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    while IFS= read -r dir; do
         if [ -x "$dir/initdb" ] && [ -x "$dir/postgres" ]; then PG_BIN=$dir; return 0; fi
-    done
+    done < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r)
     return 1
 }
 
@@ -49,13 +49,30 @@ free_port() {
     die "no free port found"
 }
 
+# Runs the probe COMMAND until it succeeds; its output is thrown away, so
+# a probe that knows the server is gone returns 2 to stop waiting. On
+# failure the servers' logs are printed before the cleanup removes them.
 wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
-    local seconds=$1 description=$2; shift 2
+    local seconds=$1 description=$2 status; shift 2
     for _ in $(seq 1 $(( seconds * 10 ))); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
+        status=0
+        "$@" >/dev/null 2>&1 || status=$?
+        [ "$status" -eq 0 ] && return 0
+        [ "$status" -eq 2 ] && { show_server_logs; die "$description exited while starting"; }
         sleep 0.1
     done
+    show_server_logs
     die "$description did not start in ${seconds}s"
+}
+
+# The last lines of every server log, for a start-up that failed.
+show_server_logs() {
+    local file
+    [ -n "$SERVERS_DIR" ] || return 0
+    while IFS= read -r file; do
+        printf '[servers] --- %s\n' "${file#"$SERVERS_DIR"/}" >&2
+        tail -n 40 "$file" >&2
+    done < <(find "$SERVERS_DIR" -name '*.log' -type f 2>/dev/null | sort)
 }
 
 init_servers_dir() {
@@ -152,7 +169,8 @@ start_mariadb() {
         --port="$MY_PORT" --bind-address=127.0.0.1 --socket="$MY_SOCKET" --pid-file="$run/mariadb.pid" \
         --log-error="$run/mariadb.log" --local-infile=1 --skip-name-resolve \
         --ssl-ca="$CERTS_DIR/ca.pem" --ssl-cert="$CERTS_DIR/server.pem" --ssl-key="$key" \
-        --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=256M --max-connections=300 2>"$run/stderr.log" &
+        --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=256M --max-connections=300 \
+        --max-allowed-packet=1G 2>"$run/stderr.log" &
     MY_PID=$!
     wait_for 60 "MariaDB" mariadb_ready
     mariadb --no-defaults --socket="$MY_SOCKET" -uroot -e \
@@ -162,10 +180,7 @@ start_mariadb() {
 }
 
 mariadb_ready() {
-    if ! kill -0 "$MY_PID" 2>/dev/null; then
-        cat "$SERVERS_DIR/mariadb/mariadb.log" >&2 2>/dev/null || true
-        die "MariaDB exited while starting"
-    fi
+    kill -0 "$MY_PID" 2>/dev/null || return 2
     mariadb-admin --no-defaults --socket="$MY_SOCKET" -uroot ping
 }
 

@@ -28,12 +28,12 @@ async fn run_draft(arguments: &crate::cli::DraftArgs) -> anyhow::Result<u8> {
     for path in &written {
         writeln!(stdout, "{}", path.display())?;
     }
-    eprintln!(
+    crate::logging::tell(&format!(
         "pg2dolt schema draft: {} tables into {}; {} REVIEW note(s) to read before committing the files to schema/",
         draft.signature.len(),
         arguments.out.display(),
         draft.reviews
-    );
+    ));
     Ok(0)
 }
 
@@ -60,16 +60,16 @@ async fn run_diff(arguments: &crate::cli::DiffArgs) -> anyhow::Result<u8> {
         writeln!(stdout, "{change}")?;
     }
     if changes.is_empty() {
-        eprintln!(
+        crate::logging::tell(&format!(
             "pg2dolt schema diff: the source matches the schema files ({} tables)",
             current.len()
-        );
+        ));
         Ok(0)
     } else {
-        eprintln!(
+        crate::logging::tell(&format!(
             "pg2dolt schema diff: {} change(s) in the source since the schema files were drafted",
             changes.len()
-        );
+        ));
         Ok(FailureKind::Plan.exit_code())
     }
 }

@@ -5,7 +5,7 @@
 use anyhow::Context as _;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::convert::mysql_text::quote_identifier;
 
@@ -34,7 +34,7 @@ pub async fn resolve_foreign_keys(
             deleted == 0,
             "foreign key fix-up on {table} deleted {deleted} rows"
         );
-        info!(table = %table, "foreign keys resolved");
+        debug!(table = %table, "foreign keys resolved");
     }
     conn.query_drop("SET FOREIGN_KEY_CHECKS = 0")
         .await

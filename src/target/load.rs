@@ -13,6 +13,7 @@ use mysql_async::prelude::Queryable as _;
 use tokio::sync::mpsc;
 
 use crate::convert::mysql_text::quote_identifier;
+use crate::error::{FailureKind, failure};
 
 /// Chunks of encoded rows, each holding whole rows; an `Err` aborts the load.
 pub type Chunks = mpsc::Receiver<io::Result<Bytes>>;
@@ -39,21 +40,49 @@ pub struct LoadColumn {
     pub binary: bool,
 }
 
-/// The server refused LOAD DATA LOCAL (MySQL errors 1148, 3948).
-#[derive(Debug)]
-pub struct LocalInfileRefused(pub String);
-
-impl std::fmt::Display for LocalInfileRefused {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            formatter,
-            "the target refused LOAD DATA LOCAL INFILE ({}); enable local_infile on the server or use --load-method insert",
-            self.0
-        )
+/// The server's message when it refused LOAD DATA LOCAL (MySQL errors
+/// 1148, 3948: local_infile off, or LOCAL not allowed for this client).
+fn refused_local(error: &mysql_async::Error) -> Option<&str> {
+    match error {
+        mysql_async::Error::Server(server) if server.code == 1148 || server.code == 3948 => {
+            Some(&server.message)
+        }
+        _ => None,
     }
 }
 
-impl std::error::Error for LocalInfileRefused {}
+/// The error for a LOAD DATA the server refused: a configuration to fix.
+fn local_refused_error(message: &str) -> anyhow::Error {
+    failure(
+        FailureKind::Usage,
+        format!(
+            "the target refused LOAD DATA LOCAL INFILE ({message}); enable local_infile on the server or use --load-method insert"
+        ),
+    )
+}
+
+/// Whether the server takes LOAD DATA LOCAL here and now: an empty load
+/// into `table`, rolled back. The server's own answer, not a setting read
+/// beforehand: `@@local_infile` can be on and LOCAL still refused (a
+/// server that allows it only to some clients, a setting changed since).
+pub async fn accepts_local_infile(conn: &mut Conn, table: &str) -> anyhow::Result<bool> {
+    conn.query_drop("START TRANSACTION")
+        .await
+        .context("starting the LOAD DATA probe")?;
+    conn.set_infile_handler(async { Ok(futures_util::stream::empty().boxed()) });
+    // language=MySQL
+    let statement = format!(
+        "LOAD DATA LOCAL INFILE 'pg2dolt-probe' INTO TABLE {}",
+        quote_identifier(table)
+    );
+    let probed = conn.query_drop(statement).await;
+    let _ = conn.query_drop("ROLLBACK").await;
+    match probed {
+        Ok(()) => Ok(true),
+        Err(error) if refused_local(&error).is_some() => Ok(false),
+        Err(error) => Err(anyhow::Error::new(error).context("trying LOAD DATA LOCAL")),
+    }
+}
 
 /// The LOAD DATA statement for `table`. Binary columns are read into user
 /// variables and decoded with `UNHEX`, so no character set conversion can
@@ -154,10 +183,8 @@ async fn load_data(
     });
     let statement = load_data_statement(table, columns);
     if let Err(error) = conn.query_drop(statement.as_str()).await {
-        if let mysql_async::Error::Server(server) = &error
-            && (server.code == 1148 || server.code == 3948)
-        {
-            return Err(LocalInfileRefused(server.message.clone()).into());
+        if let Some(message) = refused_local(&error) {
+            return Err(local_refused_error(message));
         }
         return Err(anyhow::Error::new(error).context("LOAD DATA failed"));
     }

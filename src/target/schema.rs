@@ -207,7 +207,7 @@ pub async fn apply_schema_files(
             }
             applied += 1;
         }
-        info!(file = %file.name, "schema file applied");
+        debug!(file = %file.name, "schema file applied");
     }
     Ok(applied)
 }
