@@ -124,16 +124,14 @@ pub(super) async fn copy_chunk(
             .then(|| RowConverter::new(Format::LoadData, converters)),
     };
     let archive_path = crate::archive::data_path(&plan.target, chunk.part, chunk.parts);
-    let produce = produce_rows(
+    let rows = Rows {
         reader,
-        &statement,
-        &converter,
+        statement: &statement,
+        converter: &converter,
         plan,
         chunk_bytes,
-        sinks,
-        &job.budget,
-        rows_done,
-    );
+    };
+    let produce = produce_rows(&rows, sinks, &job.budget, rows_done);
     let load = async {
         match (conn, load_receiver) {
             (Some(conn), Some(receiver)) => {
@@ -236,44 +234,43 @@ fn settle(
 
 /// Streams the chunk out of Postgres, converts every row, and sends whole
 /// rows in chunks to the sinks. Returns (rows, bytes of load data).
-#[expect(clippy::too_many_arguments, reason = "one chunk's parts, passed once")]
 async fn produce_rows(
-    reader: &Reader,
-    statement: &str,
-    converter: &RowConverter,
-    plan: &TablePlan,
-    chunk_bytes: usize,
+    rows: &Rows<'_>,
     sinks: Sinks,
     budget: &MemoryBudget,
     rows_done: &AtomicU64,
 ) -> anyhow::Result<(u64, u64)> {
-    let result = stream_rows(
-        reader,
-        statement,
-        converter,
-        plan,
-        chunk_bytes,
-        &sinks,
-        budget,
-        rows_done,
-    )
-    .await;
+    let result = stream_rows(rows, &sinks, budget, rows_done).await;
     if let Err(error) = &result {
         sinks.fail(error).await;
     }
     result
 }
 
-async fn stream_rows(
-    reader: &Reader,
-    statement: &str,
-    converter: &RowConverter,
-    plan: &TablePlan,
+/// Where one chunk's rows come from and how they are converted.
+struct Rows<'a> {
+    reader: &'a Reader,
+    /// the COPY statement
+    statement: &'a str,
+    converter: &'a RowConverter,
+    plan: &'a TablePlan,
+    /// converted bytes sent to the sinks at a time
     chunk_bytes: usize,
+}
+
+async fn stream_rows(
+    source: &Rows<'_>,
     sinks: &Sinks,
     budget: &MemoryBudget,
     rows_done: &AtomicU64,
 ) -> anyhow::Result<(u64, u64)> {
+    let Rows {
+        reader,
+        statement,
+        converter,
+        plan,
+        chunk_bytes,
+    } = *source;
     let stream = copy_rows(reader, statement)
         .await
         .map_err(|error| crate::source::pg_error(&error))

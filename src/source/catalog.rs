@@ -135,27 +135,7 @@ pub async fn read_catalog(
         .await
         .context("reading source keys")?;
 
-    let mut columns: HashMap<u32, Vec<SourceColumn>> = HashMap::new();
-    for row in &column_rows {
-        let type_oid: u32 = row.get(3);
-        let (kind, domain_base) = kinds
-            .get(&type_oid)
-            .cloned()
-            .unwrap_or((PgKind::Other, None));
-        // varchar and bpchar keep n + 4 in their type modifier.
-        let modifier: i32 = row.get(4);
-        let max_chars = match kind {
-            PgKind::Text | PgKind::Char if modifier >= 4 => u32::try_from(modifier - 4).ok(),
-            _ => None,
-        };
-        columns.entry(row.get(0)).or_default().push(SourceColumn {
-            name: row.get(1),
-            type_name: row.get(2),
-            kind,
-            max_chars,
-            domain_base,
-        });
-    }
+    let mut columns = columns_by_table(&column_rows, &kinds);
     let mut keys: HashMap<u32, Vec<String>> = HashMap::new();
     let mut unique: HashMap<(u32, u32), Vec<String>> = HashMap::new();
     for row in &key_rows {
@@ -187,6 +167,35 @@ pub async fn read_catalog(
             }
         })
         .collect())
+}
+
+/// The columns of each table (by oid), in order, with their kinds.
+fn columns_by_table(
+    rows: &[tokio_postgres::Row],
+    kinds: &HashMap<u32, (PgKind, Option<String>)>,
+) -> HashMap<u32, Vec<SourceColumn>> {
+    let mut columns: HashMap<u32, Vec<SourceColumn>> = HashMap::new();
+    for row in rows {
+        let type_oid: u32 = row.get(3);
+        let (kind, domain_base) = kinds
+            .get(&type_oid)
+            .cloned()
+            .unwrap_or((PgKind::Other, None));
+        // varchar and bpchar keep n + 4 in their type modifier.
+        let modifier: i32 = row.get(4);
+        let max_chars = match kind {
+            PgKind::Text | PgKind::Char if modifier >= 4 => u32::try_from(modifier - 4).ok(),
+            _ => None,
+        };
+        columns.entry(row.get(0)).or_default().push(SourceColumn {
+            name: row.get(1),
+            type_name: row.get(2),
+            kind,
+            max_chars,
+            domain_base,
+        });
+    }
+    columns
 }
 
 /// Resolves type oids (through any chain of domains) to the base type's

@@ -40,11 +40,12 @@ pub struct LoadColumn {
     pub binary: bool,
 }
 
-/// The server's message when it refused LOAD DATA LOCAL (MySQL errors
-/// 1148, 3948: local_infile off, or LOCAL not allowed for this client).
+/// The server's message when it refused LOAD DATA LOCAL: MySQL's 1148
+/// and 3948, MariaDB's 4166 (local_infile off, or LOCAL not allowed for
+/// this client).
 fn refused_local(error: &mysql_async::Error) -> Option<&str> {
     match error {
-        mysql_async::Error::Server(server) if server.code == 1148 || server.code == 3948 => {
+        mysql_async::Error::Server(server) if matches!(server.code, 1148 | 3948 | 4166) => {
             Some(&server.message)
         }
         _ => None,

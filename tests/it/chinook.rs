@@ -20,7 +20,7 @@ async fn chinook_copies_into_its_own_mysql_schema_exactly() {
     let (servers, name, source) = (&case.servers, case.name.as_str(), case.source.as_str());
     let report_path = case.report_path();
     let schema_dir = repo_path("tests/fixtures/chinook/mysql-schema");
-    let run = run_pg2dolt(&[
+    let run = run_pg2dolt_as_user(&[
         "copy",
         "--source",
         source,
@@ -32,6 +32,7 @@ async fn chinook_copies_into_its_own_mysql_schema_exactly() {
         schema_dir.to_str().unwrap(),
         "--report",
         report_path.to_str().unwrap(),
+        "-v",
     ]);
     run.assert_success();
     let report = read_report(&report_path);

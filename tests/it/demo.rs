@@ -149,3 +149,36 @@ async fn values_differing_only_in_case_stay_distinct_keys() {
         .unwrap();
     assert_eq!(logins, vec!["Ada", "ada", "ADA", "straße", "STRASSE"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_output_fits_one_screen_and_v_shows_every_planned_column() {
+    let case = Case::new("screen", &demo_sql()).await;
+    let report_path = case.report_path();
+    let arguments = [
+        "--source",
+        case.source.as_str(),
+        "--target",
+        case.servers.mysql_url.as_str(),
+        "--report",
+        report_path.to_str().unwrap(),
+        "--replace",
+    ];
+    let run = run_pg2dolt_as_user(&arguments);
+    run.assert_success();
+    let lines = run.stderr.lines().count();
+    assert!(lines <= 30, "{lines} lines:\n{}", run.stderr);
+    assert!(!run.stderr.contains("plan: column"), "{}", run.stderr);
+    assert!(run.stderr.contains("pg2dolt copied: 4 tables, 13060 rows"));
+
+    let verbose = run_pg2dolt_as_user(&[&arguments[..], &["-v"]].concat());
+    verbose.assert_success();
+    let report = read_report(&report_path);
+    let planned: usize = report["planned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|table| table["columns"].as_array().unwrap().len())
+        .sum();
+    assert!(planned >= 28, "{report}");
+    assert_eq!(verbose.stderr.matches("plan: column").count(), planned);
+}

@@ -259,7 +259,7 @@ async fn every_json_log_line_is_json_with_level_message_and_table() {
         "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT NOT NULL);
          CREATE TABLE tags (id INT PRIMARY KEY, name TEXT NOT NULL);",
     )]);
-    let run = run_pg2dolt(&[
+    let run = run_pg2dolt_as_user(&[
         "--source",
         &case.source,
         "--target",

@@ -191,6 +191,17 @@ pub fn run_pg2dolt_with(arguments: &[&str], environment: &[(&str, &str)]) -> Run
     let mut command = Command::new(env!("CARGO_BIN_EXE_pg2dolt"));
     command.args(arguments).env("RUST_LOG", "pg2dolt=info");
     command.envs(environment.iter().copied());
+    run_command(command)
+}
+
+/// As a user runs it: no RUST_LOG, so `-v`/`-q` pick the log level.
+pub fn run_pg2dolt_as_user(arguments: &[&str]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pg2dolt"));
+    command.args(arguments).env_remove("RUST_LOG");
+    run_command(command)
+}
+
+fn run_command(mut command: Command) -> Run {
     for (key, _) in std::env::vars() {
         if key.starts_with("PG2DOLT_") && !key.starts_with("PG2DOLT_TEST_") {
             command.env_remove(key);
