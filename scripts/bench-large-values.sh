@@ -61,8 +61,6 @@ INSERT INTO mixed SELECT g, decode(repeat(md5((g * 7)::text), 2560 * 1024 / 16),
 VACUUM ANALYZE;
 SQL
 bytes=$(psql -qAt "$source_url" -c "SELECT (SELECT sum(octet_length(body)) FROM big_text) + (SELECT sum(octet_length(data) * 2 + octet_length(body)) FROM mixed)")
-# Large values need a large packet on the target (a LOAD DATA line is one).
-mysql_client -e "SET GLOBAL max_allowed_packet = 1073741824"
 
 log "pg2dolt copy (default settings: --jobs $jobs)"
 /usr/bin/time -f "%e %M" -o "$work/time" "$binary" copy -q \

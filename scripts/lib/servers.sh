@@ -169,8 +169,7 @@ start_mariadb() {
         --port="$MY_PORT" --bind-address=127.0.0.1 --socket="$MY_SOCKET" --pid-file="$run/mariadb.pid" \
         --log-error="$run/mariadb.log" --local-infile=1 --skip-name-resolve \
         --ssl-ca="$CERTS_DIR/ca.pem" --ssl-cert="$CERTS_DIR/server.pem" --ssl-key="$key" \
-        --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=256M --max-connections=300 \
-        --max-allowed-packet=1G 2>"$run/stderr.log" &
+        --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=256M --max-connections=300 2>"$run/stderr.log" &
     MY_PID=$!
     wait_for 60 "MariaDB" mariadb_ready
     mariadb --no-defaults --socket="$MY_SOCKET" -uroot -e \

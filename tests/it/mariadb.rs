@@ -81,7 +81,6 @@ impl Mariadb {
                 "--skip-grant-tables",
                 "--innodb-buffer-pool-size=32M",
                 "--innodb-log-file-size=16M",
-                "--max-allowed-packet=1G",
             ])
             .args(&user)
             .args(options)
