@@ -6,7 +6,8 @@
 CREATE TABLE organizations (
     id          BIGINT        NOT NULL,
     name        VARCHAR(100)  NOT NULL,
-    plan        VARCHAR(20)   NOT NULL,
+    -- quoted: PLAN is a keyword in Dolt's parser (not in MySQL's)
+    `plan`      VARCHAR(20)   NOT NULL,
     founded     DATE          NULL,
     created_at  DATETIME(6)   NOT NULL,
     settings    JSON          NULL,

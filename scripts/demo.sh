@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The pg2dolt demo: starts a throwaway PostgreSQL and a throwaway target (a
-# `dolt sql-server` when `dolt` is on PATH, MariaDB otherwise), loads the
+# `dolt sql-server` of the pinned Dolt, built once when Go is there; MariaDB
+# otherwise), loads the
 # demo data (demo/postgres.sql), runs `pg2dolt copy` with the embedded demo
 # schema, prints the summary, and stops and removes everything.
 set -euo pipefail
@@ -13,11 +14,11 @@ stop_servers_on_exit
 install_missing_packages
 cargo build --release --locked --quiet
 start_postgres
-if command -v dolt >/dev/null 2>&1; then
+if ensure_dolt; then
     start_dolt
     target_url=$PG2DOLT_TEST_DOLT_URL
 else
-    log "dolt is not on PATH: using MariaDB as the target (no Dolt commit)"
+    log "no dolt and no Go to build it: using MariaDB as the target (no Dolt commit)"
     start_mariadb
     target_url=$PG2DOLT_TEST_MYSQL_URL
 fi

@@ -209,6 +209,41 @@ start_s3() {
     log "s3s-fs on port $S3_PORT"
 }
 
+# Puts the pinned Dolt (scripts/dolt-version) on PATH: the `dolt` already
+# there when it is that version, else a cached build, else one built now
+# with `go install` from the Go module proxy (minutes the first time; the
+# binary is then cached by version). Returns 1 when there is no Go to build
+# it with.
+ensure_dolt() {
+    # shellcheck source=scripts/dolt-version
+    source scripts/dolt-version
+    if command -v dolt >/dev/null 2>&1 && dolt version 2>/dev/null | grep -q "dolt version $DOLT_VERSION\$"; then
+        return 0
+    fi
+    local tools="${PG2DOLT_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pg2dolt-tools}"
+    local bin="$tools/dolt-$DOLT_MODULE_VERSION/bin"
+    if [ ! -x "$bin/dolt" ]; then
+        command -v go >/dev/null 2>&1 || return 1
+        local packages=()
+        command -v gcc >/dev/null 2>&1 || packages+=(gcc)
+        command -v g++ >/dev/null 2>&1 || packages+=(g++)
+        [ -e /usr/include/unicode/uregex.h ] || packages+=(libicu-dev)
+        if [ ${#packages[@]} -gt 0 ]; then
+            [ "$(id -u)" -eq 0 ] || die "building dolt needs ${packages[*]}: sudo apt-get install -y ${packages[*]}"
+            log "installing ${packages[*]} with apt-get (to build dolt)"
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >&2 \
+                || { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >&2; } \
+                || die "installing ${packages[*]} failed"
+        fi
+        log "building dolt $DOLT_VERSION ($DOLT_MODULE_VERSION) with go install into $bin (minutes, once)"
+        mkdir -p "$bin"
+        CGO_ENABLED=1 GOBIN="$bin" GOFLAGS=-mod=mod go install \
+            "github.com/dolthub/dolt/go/cmd/dolt@$DOLT_MODULE_VERSION" >&2 \
+            || die "building dolt failed (go install github.com/dolthub/dolt/go/cmd/dolt@$DOLT_MODULE_VERSION)"
+    fi
+    export PATH="$bin:$PATH"
+}
+
 # Starts a Dolt sql-server with local_infile on (config.yaml
 # system_variables); sets DOLT_PORT and PG2DOLT_TEST_DOLT_URL.
 start_dolt() {

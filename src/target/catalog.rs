@@ -9,6 +9,7 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use serde::Serialize;
 
+use crate::convert::mysql_text::quote_identifier;
 use crate::types::MySqlType;
 
 /// One target table.
@@ -136,6 +137,7 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
             });
         }
     }
+    mark_generated_from_ddl(conn, database, &mut by_name).await?;
     read_unique_keys(conn, database, &mut by_name).await?;
 
     // language=MySQL
@@ -172,6 +174,73 @@ type ColumnRow = (
     Option<String>,
     Option<String>,
 );
+
+/// Dolt leaves EXTRA and GENERATION_EXPRESSION empty for generated columns
+/// (go-mysql-server, sql/information_schema/columns_table.go, fills
+/// `generation_expression` with "" and EXTRA only from defaults), so on
+/// Dolt they are read from SHOW CREATE TABLE. Elsewhere nothing is asked.
+async fn mark_generated_from_ddl(
+    conn: &mut Conn,
+    database: &str,
+    tables: &mut BTreeMap<String, TargetTable>,
+) -> anyhow::Result<()> {
+    let dolt: Option<String> = conn
+        .query_first("SELECT dolt_version()")
+        .await
+        .ok()
+        .flatten();
+    if dolt.is_none() {
+        return Ok(());
+    }
+    for (name, table) in tables.iter_mut() {
+        // language=MySQL
+        let created: Option<(String, String)> = conn
+            .query_first(format!(
+                "SHOW CREATE TABLE {}.{}",
+                quote_identifier(database),
+                quote_identifier(name)
+            ))
+            .await
+            .with_context(|| format!("reading the definition of {name}"))?;
+        let Some((_, ddl)) = created else { continue };
+        for generated in generated_columns(&ddl) {
+            if let Some(column) = table
+                .columns
+                .iter_mut()
+                .find(|column| column.name == generated)
+            {
+                column.generated = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The columns a `SHOW CREATE TABLE` text defines as `GENERATED ALWAYS AS`.
+fn generated_columns(ddl: &str) -> Vec<String> {
+    ddl.lines()
+        .filter_map(|line| {
+            let rest = line.trim_start().strip_prefix('`')?;
+            let mut name = String::new();
+            let mut characters = rest.chars().peekable();
+            while let Some(character) = characters.next() {
+                if character == '`' {
+                    if characters.peek() == Some(&'`') {
+                        characters.next();
+                    } else {
+                        break;
+                    }
+                }
+                name.push(character);
+            }
+            let definition: String = characters.collect();
+            definition
+                .to_ascii_uppercase()
+                .contains(" GENERATED ALWAYS AS ")
+                .then_some(name)
+        })
+        .collect()
+}
 
 /// MariaDB's JSON is LONGTEXT with a `json_valid(col)` check; it must be
 /// told apart from plain LONGTEXT. (MySQL and Dolt say `json`, and their
@@ -224,4 +293,17 @@ async fn read_unique_keys(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_columns_are_read_from_dolt_ddl() {
+        let ddl = "CREATE TABLE `u` (\n  `id` int NOT NULL,\n  `e``x` varchar(20),\n  \
+                   `d` varchar(20) GENERATED ALWAYS AS (SUBSTRING_INDEX(`e``x`, '@', -1)) STORED,\n  \
+                   `v` int GENERATED ALWAYS AS ((`id` + 1)),\n  PRIMARY KEY (`id`)\n)";
+        assert_eq!(generated_columns(ddl), ["d", "v"]);
+    }
 }
