@@ -148,6 +148,16 @@ fn column_predicates(column: &ColumnPlan) -> Vec<(String, String)> {
         Converter::Time { fsp } | Converter::Timetz { fsp } | Converter::IntervalTime { fsp } => {
             checks.extend(time_predicate(&column.converter, &value, *fsp));
         }
+        Converter::JsonDoubles => checks.push((
+            format!(
+                "EXISTS (SELECT 1 FROM jsonb_path_query(({value})::jsonb, \
+                 'strict $.** ? (@.type() == \"number\")') AS n(v) \
+                 WHERE CASE WHEN abs(v::text::numeric) > 1.7976931348623157e308 THEN true \
+                 ELSE (v::text::float8)::text::numeric <> v::text::numeric END)"
+            ),
+            "a JSON number a double cannot hold exactly (the target keeps JSON numbers as doubles)"
+                .to_string(),
+        )),
         Converter::Boolean | Converter::BooleanBit | Converter::UuidBinary => {}
     }
     checks

@@ -473,7 +473,8 @@ fn plan_column(
                 target.column_type
             )
         })?
-        .for_charset(target.charset.as_deref());
+        .for_charset(target.charset.as_deref())
+        .for_json_doubles(target.json_numbers_are_doubles);
     Ok(ColumnPlan {
         source: source.name.clone(),
         source_type: source.display_type(),
@@ -579,6 +580,7 @@ mod tests {
                     auto_increment: false,
                     charset: None,
                     collation: None,
+                    json_numbers_are_doubles: false,
                 })
                 .collect(),
             primary_key: Vec::new(),

@@ -41,6 +41,61 @@ pub fn convert_integer(raw: Cow<'_, [u8]>, min: i128, max: i128) -> Result<Value
     }
 }
 
+/// Checks that every number in a JSON text reads back the same from a
+/// double (Dolt keeps JSON numbers as float64): `0.1` does, and
+/// `12345678901234567890` does not (it would become 12345678901234567000).
+pub fn json_numbers_as_doubles(json: &[u8]) -> Result<(), String> {
+    let mut index = 0;
+    let mut in_string = false;
+    while index < json.len() {
+        let byte = json[index];
+        if in_string {
+            match byte {
+                b'\\' => index += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            index += 1;
+            continue;
+        }
+        if byte == b'"' {
+            in_string = true;
+            index += 1;
+            continue;
+        }
+        if byte == b'-' || byte.is_ascii_digit() {
+            let start = index;
+            while index < json.len()
+                && matches!(json[index], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+            {
+                index += 1;
+            }
+            let token = std::str::from_utf8(&json[start..index]).unwrap_or_default();
+            let stored = token
+                .parse::<f64>()
+                .ok()
+                .filter(|value| value.is_finite())
+                .map(|value| value.to_string());
+            match stored {
+                Some(stored) if normalize_decimal(&stored) == normalize_decimal(token) => {}
+                Some(stored) => {
+                    return Err(format!(
+                        "JSON number {token} would become {stored}: the target keeps JSON numbers as doubles"
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "JSON number {token} is beyond a double, which the target keeps JSON numbers as"
+                    ));
+                }
+            }
+            continue;
+        }
+        index += 1;
+    }
+    Ok(())
+}
+
 /// YEAR's range, in the values the target keeps as given.
 pub const YEAR_RANGE: std::ops::RangeInclusive<i128> = 1901..=2155;
 
@@ -321,6 +376,20 @@ mod tests {
             convert_integer(owned("123456789012345678901234567890123456789012"), 0, 255).is_err()
         );
         assert!(convert_integer(owned("NaN"), 0, 255).is_err());
+    }
+
+    #[test]
+    fn json_numbers_must_survive_a_double() {
+        assert!(
+            json_numbers_as_doubles(
+                br#"{"a": [0.1, -2.5e-3, 1234567890123456], "b": "12345678901234567890"}"#
+            )
+            .is_ok()
+        );
+        assert!(json_numbers_as_doubles(br#"{"a\"": 1e400}"#).is_err());
+        let error = json_numbers_as_doubles(b"[1, 12345678901234567890]").unwrap_err();
+        assert!(error.contains("12345678901234567000"), "{error}");
+        assert!(json_numbers_as_doubles(b"3.141592653589793238").is_err());
     }
 
     #[test]

@@ -19,6 +19,14 @@ pub enum RowError {
         /// why it does not fit
         reason: String,
     },
+    /// A text value reads `NULL`, which the target's LOAD DATA would store
+    /// as SQL NULL (Dolt: go-mysql-server reads a field `NULL` as NULL,
+    /// enclosed or not, sql/rowexec/ddl_iters.go parseFields): such rows
+    /// must go another way.
+    TextReadAsNull {
+        /// index of the column in the row
+        column: usize,
+    },
     /// The row had a different number of fields than planned.
     FieldCount {
         /// fields expected
@@ -33,13 +41,26 @@ pub enum RowError {
 pub struct RowConverter {
     format: Format,
     converters: Vec<Converter>,
+    /// refuse text values that read `NULL` (see [`RowError::TextReadAsNull`])
+    refuse_text_null: bool,
 }
 
 impl RowConverter {
     /// A converter for rows whose fields map, in order, to `converters`.
     #[must_use]
     pub fn new(format: Format, converters: Vec<Converter>) -> RowConverter {
-        RowConverter { format, converters }
+        RowConverter {
+            format,
+            converters,
+            refuse_text_null: false,
+        }
+    }
+
+    /// The same, refusing a text value `NULL` (for Dolt's LOAD DATA).
+    #[must_use]
+    pub fn refusing_text_null(mut self) -> RowConverter {
+        self.refuse_text_null = true;
+        self
     }
 
     /// Appends one converted row to `out`. On error `out` is left as it was.
@@ -97,6 +118,11 @@ impl RowConverter {
                         })?
                 }
             };
+            if self.refuse_text_null
+                && matches!(&value, Value::Text(text) if text.as_ref() == b"NULL")
+            {
+                return Err(RowError::TextReadAsNull { column });
+            }
             self.format.write_value(out, &value);
         }
         let extra = fields.count();
@@ -165,6 +191,28 @@ mod tests {
                 })
                 .collect(),
         )
+    }
+
+    #[test]
+    fn a_text_null_is_refused_only_when_asked() {
+        let plain = converter(
+            &[(PgKind::Text, "text"), (PgKind::Text, "text")],
+            Format::LoadData,
+        );
+        let mut out = Vec::new();
+        plain.convert_row(b"NULL\t\\N", &mut out).unwrap();
+        assert_eq!(out, b"NULL\t\\N\n");
+        let refusing = plain.refusing_text_null();
+        let mut out = Vec::new();
+        assert_eq!(
+            refusing.convert_row(b"null\t\\N", &mut out),
+            Ok(()),
+            "only NULL itself, and SQL NULL stays NULL"
+        );
+        assert_eq!(
+            refusing.convert_row(b"x\tNULL", &mut out),
+            Err(RowError::TextReadAsNull { column: 1 })
+        );
     }
 
     #[test]

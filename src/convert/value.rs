@@ -8,7 +8,10 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::mysql_text::Value;
-use super::number::{FloatSource, convert_decimal, convert_float, convert_integer, convert_year};
+use super::number::{
+    FloatSource, convert_decimal, convert_float, convert_integer, convert_year,
+    json_numbers_as_doubles,
+};
 use super::temporal::{convert_interval_to_time, convert_temporal, convert_timetz, trim_fraction};
 use crate::types::{MySqlType, PgKind};
 
@@ -97,6 +100,9 @@ pub enum Converter {
     },
     /// uuid into BINARY(16).
     UuidBinary,
+    /// JSON into a JSON column that keeps numbers as doubles (Dolt): a
+    /// number a double cannot hold exactly is refused.
+    JsonDoubles,
 }
 
 const VERBATIM: Converter = Converter::Text {
@@ -233,6 +239,16 @@ impl Converter {
         }
     }
 
+    /// The same converter, for a JSON column that keeps numbers as doubles.
+    #[must_use]
+    pub fn for_json_doubles(self, doubles: bool) -> Converter {
+        if doubles && self == VERBATIM {
+            Converter::JsonDoubles
+        } else {
+            self
+        }
+    }
+
     /// True when no value can fail this converter (verbatim text without
     /// limits), so a failing value need not be kept for the message.
     #[must_use]
@@ -299,6 +315,7 @@ impl Converter {
             Converter::Time { fsp } => trim_fraction(raw, *fsp).map(Value::Text),
             Converter::Timetz { fsp } => convert_timetz(&raw, *fsp),
             Converter::IntervalTime { fsp } => convert_interval_to_time(&raw, *fsp),
+            Converter::JsonDoubles => json_numbers_as_doubles(&raw).map(|()| Value::Text(raw)),
             Converter::UuidBinary => {
                 let hex: Vec<u8> = raw.iter().copied().filter(|&byte| byte != b'-').collect();
                 match decode_hex(&hex) {

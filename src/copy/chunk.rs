@@ -30,6 +30,19 @@ use crate::types::SourceExpression;
 /// Chunks in flight between the reader and each sink.
 const CHANNEL_CAPACITY: usize = 8;
 
+/// A text value reads `NULL` and the load is Dolt's LOAD DATA, which would
+/// store SQL NULL: the chunk is loaded again with INSERT.
+#[derive(Debug)]
+struct TextReadAsNull(String);
+
+impl std::fmt::Display for TextReadAsNull {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}: a text value reads NULL", self.0)
+    }
+}
+
+impl std::error::Error for TextReadAsNull {}
+
 /// A sink stopped reading: its own error explains why.
 #[derive(Debug)]
 struct SinkStopped;
@@ -74,17 +87,43 @@ impl Sinks {
     }
 }
 
+/// Copies one chunk with the table's load method; a chunk holding a text
+/// `NULL` that Dolt's LOAD DATA would turn into SQL NULL is rolled back and
+/// loaded again with INSERT (only such chunks pay for it).
 #[instrument(skip_all, fields(table = %job.plans[chunk.table].source_name))]
 pub(super) async fn copy_chunk(
+    reader: &Reader,
+    mut conn: Option<&mut Conn>,
+    job: &CopyJob,
+    chunk: &Chunk,
+    rows_done: &AtomicU64,
+) -> anyhow::Result<ChunkCopied> {
+    let method = load_method(job, &job.plans[chunk.table]);
+    let copied = copy_chunk_as(reader, conn.as_deref_mut(), job, chunk, rows_done, method).await;
+    match copied {
+        Err(error) if error.is::<TextReadAsNull>() => {
+            info!(table = %job.plans[chunk.table].source_name, reason = %error,
+                "loading the chunk again with INSERT");
+            // The driver closes a connection whose LOAD DATA stream failed.
+            if let (Some(conn), Some(target)) = (conn.as_deref_mut(), &job.target) {
+                *conn = crate::target::connect(target, Some(&job.database)).await?;
+            }
+            copy_chunk_as(reader, conn, job, chunk, rows_done, LoadMethod::Insert).await
+        }
+        other => other,
+    }
+}
+
+async fn copy_chunk_as(
     reader: &Reader,
     conn: Option<&mut Conn>,
     job: &CopyJob,
     chunk: &Chunk,
     rows_done: &AtomicU64,
+    method: LoadMethod,
 ) -> anyhow::Result<ChunkCopied> {
     let plan = &job.plans[chunk.table];
     let started = Instant::now();
-    let method = load_method(job, plan);
     let (format, chunk_bytes) = match (conn.is_some(), method) {
         (true, LoadMethod::Insert) => (Format::Insert, job.insert_chunk),
         _ => (Format::LoadData, job.load_data_chunk),
@@ -94,7 +133,10 @@ pub(super) async fn copy_chunk(
         .iter()
         .map(|column| column.converter.clone())
         .collect();
-    let converter = RowConverter::new(format, converters.clone());
+    let mut converter = RowConverter::new(format, converters.clone());
+    if job.text_null_is_null && format == Format::LoadData && conn.is_some() {
+        converter = converter.refusing_text_null();
+    }
     let source_columns: Vec<(&str, SourceExpression)> = plan
         .columns
         .iter()
@@ -402,6 +444,10 @@ fn describe_row_error(
                 ),
             )
         }
+        RowError::TextReadAsNull { column } => anyhow::Error::new(TextReadAsNull(format!(
+            "table {}, column {}, row {key}",
+            plan.source_name, plan.columns[column].source
+        ))),
         RowError::FieldCount { expected, found } => {
             anyhow!(
                 "table {}, row {key}: COPY sent {found} fields, expected {expected}",

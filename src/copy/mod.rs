@@ -40,6 +40,9 @@ pub struct CopyJob {
     /// maps fields read into user variables correctly only since
     /// dolthub/go-mysql-server#3349, and `UNHEX(@v)` needs them)
     pub binary_tables_by_insert: bool,
+    /// the target's LOAD DATA stores a field reading `NULL` as SQL NULL
+    /// (Dolt): chunks holding such a text value are loaded with INSERT
+    pub text_null_is_null: bool,
     /// bytes per LOAD DATA chunk
     pub load_data_chunk: usize,
     /// bytes per INSERT statement (well under `max_allowed_packet`)

@@ -45,6 +45,10 @@ pub struct TargetColumn {
     pub charset: Option<String>,
     /// collation of a text column (decides which values collide in a key)
     pub collation: Option<String>,
+    /// a JSON column that keeps every number as a double (Dolt), so a
+    /// number with more digits than a double holds would change
+    #[serde(skip)]
+    pub json_numbers_are_doubles: bool,
 }
 
 impl TargetColumn {
@@ -102,7 +106,17 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
         })
         .collect();
 
-    let json_columns = mariadb_json_columns(conn, database).await;
+    let dolt = conn
+        .query_first::<String, _>("SELECT dolt_version()")
+        .await
+        .ok()
+        .flatten()
+        .is_some();
+    let json_columns = if dolt {
+        BTreeSet::new()
+    } else {
+        mariadb_json_columns(conn, database).await
+    };
     // language=MySQL
     let columns: Vec<ColumnRow> = conn
         .exec(
@@ -125,6 +139,7 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
         } else {
             MySqlType::parse(&column_type)
         };
+        let kind_is_json = kind == MySqlType::Json;
         if let Some(entry) = by_name.get_mut(&table) {
             entry.columns.push(TargetColumn {
                 kind,
@@ -134,10 +149,13 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
                 auto_increment: extra.contains("AUTO_INCREMENT"),
                 charset,
                 collation,
+                json_numbers_are_doubles: dolt && kind_is_json,
             });
         }
     }
-    mark_generated_from_ddl(conn, database, &mut by_name).await?;
+    if dolt {
+        mark_generated_from_ddl(conn, database, &mut by_name).await?;
+    }
     read_unique_keys(conn, database, &mut by_name).await?;
 
     // language=MySQL

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -34,6 +35,38 @@ pub fn servers() -> Servers {
         pg_url: read("PG2DOLT_TEST_PG_URL"),
         mysql_url: read("PG2DOLT_TEST_MYSQL_URL"),
     }
+}
+
+/// A target server the end-to-end tests copy into.
+pub struct Target {
+    /// `mariadb` or `dolt`
+    pub name: &'static str,
+    /// `mysql://root@127.0.0.1:PORT`
+    pub url: String,
+}
+
+/// Every target the test command started: MariaDB, and Dolt. Without Dolt
+/// the Dolt half is skipped, saying so, unless the Dolt tests are required
+/// (PG2DOLT_TEST_REQUIRE_DOLT=1, as in CI).
+pub fn targets(test: &str) -> Vec<Target> {
+    let mut targets = vec![Target {
+        name: "mariadb",
+        url: servers().mysql_url,
+    }];
+    if let Ok(url) = std::env::var("PG2DOLT_TEST_DOLT_URL") {
+        targets.push(Target { name: "dolt", url });
+    } else {
+        assert!(
+            std::env::var("PG2DOLT_TEST_REQUIRE_DOLT").as_deref() != Ok("1"),
+            "PG2DOLT_TEST_DOLT_URL is not set, and the Dolt tests are required"
+        );
+        // Written past the test harness's capture, so it shows.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {test} on Dolt (no Dolt server)"
+        );
+    }
+    targets
 }
 
 /// A database name no other test (or run) uses.
