@@ -17,7 +17,13 @@ pub fn chinook_postgres_sql() -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn chinook_copies_into_its_own_mysql_schema_exactly() {
     let case = Case::new("chinook", &chinook_postgres_sql()).await;
-    let (servers, name, source) = (&case.servers, case.name.as_str(), case.source.as_str());
+    for target in targets("chinook_copies_into_its_own_mysql_schema_exactly") {
+        copy_chinook(&case, &target).await;
+    }
+}
+
+async fn copy_chinook(case: &Case, target: &Target) {
+    let (name, source) = (case.name.as_str(), case.source.as_str());
     let report_path = case.report_path();
     let schema_dir = repo_path("tests/fixtures/chinook/mysql-schema");
     let run = run_pg2dolt_as_user(&[
@@ -25,7 +31,7 @@ async fn chinook_copies_into_its_own_mysql_schema_exactly() {
         "--source",
         source,
         "--target",
-        &servers.mysql_url,
+        &target.url,
         "--database",
         name,
         "--schema-dir",
@@ -62,11 +68,14 @@ async fn chinook_copies_into_its_own_mysql_schema_exactly() {
 
     // Row counts from the dataset's README, and every value equal.
     let total: u64 = tables.iter().map(|t| t["rows"].as_u64().unwrap()).sum();
-    assert_eq!(total, 15_607);
-    let target = case.target_url();
-    assert_eq!(assert_tables_equal(source, &target, &report).await, 15_607);
+    assert_eq!(total, 15_607, "{}", target.name);
+    let target_url = with_database(&target.url, name);
+    assert_eq!(
+        assert_tables_equal(source, &target_url, &report).await,
+        15_607
+    );
 
-    assert_upstream_quirks(&target).await;
+    assert_upstream_quirks(&target_url).await;
 }
 
 /// The dataset's two quirks: backslashes kept, Postgres' trimmed 'Edinburgh'.

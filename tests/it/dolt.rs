@@ -69,4 +69,79 @@ async fn demo_copy_into_dolt_makes_one_commit() {
         .unwrap();
     assert_eq!(pending, Some(0));
     assert_eq!(assert_tables_equal(source, &target, &report).await, 13_060);
+    foreign_keys_are_resolved_and_survive_merges(&mut conn).await;
+}
+
+/// The keys loaded with checks off are resolved: enforced, verified clean,
+/// and checked by a merge (dolthub/dolt issues 5529, 5531, 7956: unresolved
+/// keys are skipped by merges, so a merge could bring in orphans).
+async fn foreign_keys_are_resolved_and_survive_merges(conn: &mut mysql_async::Conn) {
+    // First, before anything here writes with checks on (a write resolves
+    // the keys of its table): a merge that would orphan a child is stopped
+    // by the key. Its writes run with checks off, as a bulk load would.
+    for statement in [
+        "SET SESSION foreign_key_checks = 0",
+        "CALL DOLT_BRANCH('orphan')",
+        "DELETE FROM memberships WHERE organization_id = 3",
+        "DELETE FROM repositories WHERE organization_id = 3",
+        "DELETE FROM organizations WHERE id = 3",
+        "CALL DOLT_COMMIT('-am', 'main drops organization 3')",
+        "CALL DOLT_CHECKOUT('orphan')",
+        "INSERT INTO memberships (organization_id, user_id, role, joined_on) \
+         SELECT 3, u.id, 'member', '2020-01-01' FROM users u WHERE NOT EXISTS \
+         (SELECT 1 FROM memberships m WHERE m.organization_id = 3 AND m.user_id = u.id) LIMIT 1",
+        "CALL DOLT_COMMIT('-am', 'a branch adds a member of organization 3')",
+        "CALL DOLT_CHECKOUT('main')",
+    ] {
+        conn.query_drop(statement).await.unwrap();
+    }
+    let merged = conn.query_drop("CALL DOLT_MERGE('orphan')").await;
+    assert!(
+        merged.is_err_and(|error| error.to_string().contains("constraint violation")),
+        "the merge reports the orphan"
+    );
+    conn.query_drop("CALL DOLT_MERGE('--abort')").await.ok();
+    conn.query_drop("SET SESSION foreign_key_checks = 1")
+        .await
+        .unwrap();
+
+    let orphan = conn
+        .query_drop(
+            "INSERT INTO memberships (organization_id, user_id, role, joined_on) \
+             VALUES (999999, 1, 'member', '2020-01-01')",
+        )
+        .await;
+    assert!(
+        orphan.is_err_and(|error| error.to_string().contains("Foreign key violation")),
+        "a child row without its parent is refused"
+    );
+    let violations: Option<i64> = conn
+        .query_first("CALL DOLT_VERIFY_CONSTRAINTS('--all')")
+        .await
+        .unwrap();
+    assert_eq!(violations, Some(0));
+
+    // A clean merge: a parent added on main, a child of another parent on
+    // a branch.
+    for statement in [
+        "CALL DOLT_BRANCH('member')",
+        "INSERT INTO organizations (id, name, `plan`, created_at) VALUES (999001, 'merged org', 'free', NOW())",
+        "CALL DOLT_COMMIT('-am', 'main adds an organization')",
+        "CALL DOLT_CHECKOUT('member')",
+        "INSERT INTO memberships (organization_id, user_id, role, joined_on) \
+         SELECT 2, u.id, 'member', '2020-01-01' FROM users u WHERE NOT EXISTS \
+         (SELECT 1 FROM memberships m WHERE m.organization_id = 2 AND m.user_id = u.id) LIMIT 1",
+        "CALL DOLT_COMMIT('-am', 'a branch adds a member')",
+        "CALL DOLT_CHECKOUT('main')",
+        "CALL DOLT_MERGE('member')",
+    ] {
+        conn.query_drop(statement).await.unwrap();
+    }
+    let after_merge = conn
+        .query_drop(
+            "INSERT INTO memberships (organization_id, user_id, role, joined_on) \
+             VALUES (999999, 1, 'member', '2020-01-01')",
+        )
+        .await;
+    assert!(after_merge.is_err(), "the key is enforced after a merge");
 }
