@@ -108,7 +108,7 @@ fn column_predicates(column: &ColumnPlan) -> Vec<(String, String)> {
             *bmp_only,
             &mut checks,
         ),
-        Converter::Integer { .. } | Converter::Decimal { .. } | Converter::Year => {
+        Converter::Integer { .. } | Converter::Decimal { .. } | Converter::Year { .. } => {
             checks.extend(number_predicate(
                 &column.converter,
                 &value,
@@ -258,14 +258,24 @@ fn number_predicate(
                 ),
             ))
         }
-        Converter::Year => {
+        Converter::Year { zero } => {
             let (first, last) = (YEAR_RANGE.start(), YEAR_RANGE.end());
-            let mut predicate =
-                format!("NOT ({number} = 0 OR {number} BETWEEN {first} AND {last})");
+            let (zero, detail) = if *zero {
+                (
+                    format!("{number} = 0 OR "),
+                    format!("not a year in {first}..{last}, or 0"),
+                )
+            } else {
+                (
+                    String::new(),
+                    format!("not a year in {first}..{last} (Dolt stores the year 0 as 2000)"),
+                )
+            };
+            let mut predicate = format!("NOT ({zero}{number} BETWEEN {first} AND {last})");
             if is_numeric {
                 predicate = format!("{not_finite} OR {predicate} OR {number} <> trunc({number})");
             }
-            Some((predicate, format!("not a year in {first}..{last}, or 0")))
+            Some((predicate, detail))
         }
         _ => None,
     }

@@ -474,7 +474,7 @@ fn plan_column(
             )
         })?
         .for_charset(target.charset.as_deref())
-        .for_json_doubles(target.json_numbers_are_doubles);
+        .for_dolt(target.on_dolt, &target.kind);
     Ok(ColumnPlan {
         source: source.name.clone(),
         source_type: source.display_type(),
@@ -580,7 +580,7 @@ mod tests {
                     auto_increment: false,
                     charset: None,
                     collation: None,
-                    json_numbers_are_doubles: false,
+                    on_dolt: false,
                 })
                 .collect(),
             primary_key: Vec::new(),

@@ -100,8 +100,9 @@ pub fn json_numbers_as_doubles(json: &[u8]) -> Result<(), String> {
 pub const YEAR_RANGE: std::ops::RangeInclusive<i128> = 1901..=2155;
 
 /// An integer into YEAR: 1901–2155 as they are, 0 as `0000` (the string
-/// `0` would become 2000), anything else refused.
-pub fn convert_year(raw: Cow<'_, [u8]>) -> Result<Value<'_>, String> {
+/// `0` would become 2000) where `zero` says the target keeps it, anything
+/// else refused.
+pub fn convert_year(raw: Cow<'_, [u8]>, zero: bool) -> Result<Value<'_>, String> {
     const REASON: &str = "not a year YEAR holds (1901–2155, or 0)";
     let Value::Text(digits) =
         convert_integer(raw, 0, *YEAR_RANGE.end()).map_err(|_| REASON.to_string())?
@@ -112,7 +113,8 @@ pub fn convert_year(raw: Cow<'_, [u8]>) -> Result<Value<'_>, String> {
         .ok()
         .and_then(|text| text.parse::<i128>().ok())
     {
-        Some(0) => Ok(Value::Text(Cow::Borrowed(b"0000"))),
+        Some(0) if zero => Ok(Value::Text(Cow::Borrowed(b"0000"))),
+        Some(0) => Err("the year 0, which Dolt would store as 2000".to_string()),
         Some(year) if YEAR_RANGE.contains(&year) => Ok(Value::Text(digits)),
         _ => Err(REASON.to_string()),
     }
@@ -394,12 +396,13 @@ mod tests {
 
     #[test]
     fn years_keep_1901_to_2155_and_zero_as_0000() {
-        assert_eq!(convert_year(owned("1901")), Ok(text("1901")));
-        assert_eq!(convert_year(owned("2155")), Ok(text("2155")));
-        assert_eq!(convert_year(owned("1999.000")), Ok(text("1999")));
-        assert_eq!(convert_year(owned("0")), Ok(text("0000")));
+        assert_eq!(convert_year(owned("1901"), true), Ok(text("1901")));
+        assert_eq!(convert_year(owned("2155"), true), Ok(text("2155")));
+        assert_eq!(convert_year(owned("1999.000"), true), Ok(text("1999")));
+        assert_eq!(convert_year(owned("0"), true), Ok(text("0000")));
+        assert!(convert_year(owned("0"), false).is_err(), "Dolt");
         for refused in ["1900", "2156", "1", "99", "-1", "1999.5", "NaN"] {
-            assert!(convert_year(owned(refused)).is_err(), "{refused}");
+            assert!(convert_year(owned(refused), true).is_err(), "{refused}");
         }
     }
 

@@ -36,7 +36,10 @@ pub enum Converter {
     },
     /// An integer into YEAR: 1901–2155, or 0 (sent as `0000`: MySQL reads
     /// the strings `0`–`99` as 2000–2099 and 1970–1999).
-    Year,
+    Year {
+        /// 0 can be stored (not on Dolt, which reads the text `0000` as 2000)
+        zero: bool,
+    },
     /// numeric into DECIMAL(p,s): NaN/±Infinity refused, digits checked.
     Decimal {
         /// digits allowed before the point (p − s)
@@ -134,7 +137,7 @@ impl Converter {
                 integer_converter(source, *bytes, *unsigned)
             }
             (S::SmallInt | S::Integer | S::BigInt | S::Oid | S::Numeric, T::Year) => {
-                Converter::Year
+                Converter::Year { zero: true }
             }
             (S::Numeric | S::Money, T::Integer { bytes, unsigned }) => {
                 let (min, max) = integer_range(*bytes, *unsigned);
@@ -239,13 +242,14 @@ impl Converter {
         }
     }
 
-    /// The same converter, for a JSON column that keeps numbers as doubles.
+    /// The same converter, for a column on Dolt (`on_dolt`): Dolt keeps JSON
+    /// numbers as doubles, and reads the year `0000` (any text) as 2000.
     #[must_use]
-    pub fn for_json_doubles(self, doubles: bool) -> Converter {
-        if doubles && self == VERBATIM {
-            Converter::JsonDoubles
-        } else {
-            self
+    pub fn for_dolt(self, on_dolt: bool, target: &MySqlType) -> Converter {
+        match (on_dolt, self, target) {
+            (true, converter, MySqlType::Json) if converter == VERBATIM => Converter::JsonDoubles,
+            (true, Converter::Year { .. }, _) => Converter::Year { zero: false },
+            (_, converter, _) => converter,
         }
     }
 
@@ -278,7 +282,7 @@ impl Converter {
                 bmp_only,
             } => convert_text(raw, *max_chars, *max_bytes, *bmp_only),
             Converter::Integer { min, max } => convert_integer(raw, *min, *max),
-            Converter::Year => convert_year(raw),
+            Converter::Year { zero } => convert_year(raw, *zero),
             Converter::Decimal {
                 integer_digits,
                 scale,

@@ -45,10 +45,10 @@ pub struct TargetColumn {
     pub charset: Option<String>,
     /// collation of a text column (decides which values collide in a key)
     pub collation: Option<String>,
-    /// a JSON column that keeps every number as a double (Dolt), so a
-    /// number with more digits than a double holds would change
+    /// the column is on Dolt, which stores some values differently (JSON
+    /// numbers as doubles, the year 0 read from text as 2000)
     #[serde(skip)]
-    pub json_numbers_are_doubles: bool,
+    pub on_dolt: bool,
 }
 
 impl TargetColumn {
@@ -139,7 +139,6 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
         } else {
             MySqlType::parse(&column_type)
         };
-        let kind_is_json = kind == MySqlType::Json;
         if let Some(entry) = by_name.get_mut(&table) {
             entry.columns.push(TargetColumn {
                 kind,
@@ -149,7 +148,7 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
                 auto_increment: extra.contains("AUTO_INCREMENT"),
                 charset,
                 collation,
-                json_numbers_are_doubles: dolt && kind_is_json,
+                on_dolt: dolt,
             });
         }
     }
