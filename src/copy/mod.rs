@@ -6,12 +6,12 @@
 
 mod budget;
 mod chunk;
+mod queue;
 
 pub use budget::{MEMORY_BUDGET, MemoryBudget};
 
-use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow};
@@ -22,6 +22,8 @@ use crate::plan::TablePlan;
 use crate::source::copy::table_reference;
 use crate::source::snapshot::open_reader;
 use crate::source::split::{RowRange, SplitTable, split_table};
+
+use self::queue::ChunkQueue;
 use crate::target::load::LoadMethod;
 
 /// Everything the workers share.
@@ -43,6 +45,8 @@ pub struct CopyJob {
     /// the target's LOAD DATA stores a field reading `NULL` as SQL NULL
     /// (Dolt): chunks holding such a text value are loaded with INSERT
     pub text_null_is_null: bool,
+    /// copy the ranges of one table one after another (Dolt: see queue.rs)
+    pub one_range_per_table: bool,
     /// bytes per LOAD DATA chunk
     pub load_data_chunk: usize,
     /// bytes per INSERT statement (well under `max_allowed_packet`)
@@ -120,7 +124,7 @@ pub async fn copy_tables(job: Arc<CopyJob>, jobs: usize) -> anyhow::Result<Vec<T
     // Largest first; a split table's chunks stay together.
     chunks.sort_by_key(|chunk| std::cmp::Reverse(chunk.estimated_bytes));
     let total_chunks = chunks.len();
-    let queue = Arc::new(Mutex::new(chunks.into_iter().collect::<VecDeque<_>>()));
+    let queue = Arc::new(ChunkQueue::new(chunks, job.one_range_per_table));
     let progress: Arc<Vec<AtomicU64>> =
         Arc::new(job.plans.iter().map(|_| AtomicU64::new(0)).collect());
     // Stopped (and the display cleared) however this function ends, also
@@ -264,7 +268,7 @@ fn source_reference(plan: &TablePlan) -> String {
 async fn run_worker(
     worker: usize,
     job: Arc<CopyJob>,
-    queue: Arc<Mutex<VecDeque<Chunk>>>,
+    queue: Arc<ChunkQueue>,
     progress: Arc<Vec<AtomicU64>>,
 ) -> anyhow::Result<Vec<ChunkCopied>> {
     let role = format!("reader {}", worker + 1);
@@ -275,13 +279,13 @@ async fn run_worker(
     };
     let mut copied = Vec::new();
     loop {
-        let next = queue
-            .lock()
-            .map_err(|_| anyhow!("chunk queue poisoned"))?
-            .pop_front();
-        let Some(chunk) = next else { break };
+        let Some(chunk) = queue.next().await? else {
+            break;
+        };
         let result =
-            chunk::copy_chunk(&reader, conn.as_mut(), &job, &chunk, &progress[chunk.table]).await?;
+            chunk::copy_chunk(&reader, conn.as_mut(), &job, &chunk, &progress[chunk.table]).await;
+        queue.finish(chunk.table);
+        let result = result?;
         copied.push(result);
     }
     // Best effort: the readers only read; ending their transactions is tidy.

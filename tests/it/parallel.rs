@@ -69,13 +69,19 @@ async fn target_checksum(
 #[tokio::test(flavor = "multi_thread")]
 async fn split_tables_arrive_with_every_row_exactly_once() {
     let case = Case::new("split", SPLIT_SOURCE).await;
+    for target in targets("split_tables_arrive_with_every_row_exactly_once") {
+        copy_split(&case, &target).await;
+    }
+}
+
+async fn copy_split(case: &Case, target: &Target) {
     let directory = case.schema_dir(&[("010.sql", SPLIT_SCHEMA)]);
     let report_path = case.report_path();
     let run = run_pg2dolt(&[
         "--source",
         &case.source,
         "--target",
-        &case.servers.mysql_url,
+        &target.url,
         "--schema-dir",
         directory.to_str().unwrap(),
         "--report",
@@ -96,8 +102,8 @@ async fn split_tables_arrive_with_every_row_exactly_once() {
     }
 
     let source = pg_connect(&case.source).await;
-    let mut target = mysql_connect(&case.target_url()).await;
-    // (table, Postgres row text, MariaDB row text, order)
+    let mut copied = mysql_connect(&with_database(&target.url, &case.name)).await;
+    // (table, Postgres row text, MySQL row text, order)
     let checks = [
         ("with_key", "id || ':' || v", "CONCAT(id, ':', v)", "id"),
         (
@@ -111,8 +117,12 @@ async fn split_tables_arrive_with_every_row_exactly_once() {
     ];
     for (table, pg_row, mysql_row, order) in checks {
         let expected = source_checksum(&source, table, pg_row, order).await;
-        let actual = target_checksum(&mut target, table, mysql_row, order).await;
-        assert_eq!(expected, actual, "{table}: count and checksum");
+        let actual = target_checksum(&mut copied, table, mysql_row, order).await;
+        assert_eq!(
+            expected, actual,
+            "{} {table}: count and checksum",
+            target.name
+        );
         assert!(expected.0 > 19_000, "{table} has its rows");
     }
 }
