@@ -297,9 +297,11 @@ async fn load_worker(
             .pop_front();
         let Some((index, file)) = next else { break };
         let table = &context.manifest.tables[index];
-        // Binary columns load through INSERT on Dolt (see copy).
-        let has_binary = table.columns.iter().any(|column| column.binary);
-        let method = if has_binary && context.server.kind == TargetKind::Dolt {
+        // Everything loads through INSERT on Dolt: its LOAD DATA stores a
+        // field reading `NULL` as SQL NULL (go-mysql-server,
+        // sql/rowexec/ddl_iters.go parseFields), which archived text may
+        // hold, and maps user variables (binary columns) only lately.
+        let method = if context.server.kind == TargetKind::Dolt {
             LoadMethod::Insert
         } else {
             context.method

@@ -79,8 +79,24 @@ pub fn pads_spaces(collation: &str) -> bool {
     !collation.contains("nopad") && !collation.contains("0900") && !collation.contains("1400")
 }
 
-/// Reads the base tables of `database`.
+/// Reads the base tables of `database`. Dolt answers a query on
+/// information_schema with "no root value found in session" while another
+/// session drops a database (seen on Dolt 1.86.4 with copies running side
+/// by side): such a read is tried again, a few times.
 pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec<TargetTable>> {
+    let mut attempt = 1;
+    loop {
+        match read_catalog_once(conn, database).await {
+            Err(error) if attempt < 5 && format!("{error:#}").contains("no root value found") => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            read => return read,
+        }
+    }
+}
+
+async fn read_catalog_once(conn: &mut Conn, database: &str) -> anyhow::Result<Vec<TargetTable>> {
     // language=MySQL
     let tables: Vec<String> = conn
         .exec(
