@@ -66,7 +66,7 @@ async fn run_copy_or_plan(arguments: &CopyArgs, plan_format: Option<PlanFormat>)
     } else {
         "copy"
     });
-    let settings = match Settings::resolve(arguments) {
+    let mut settings = match Settings::resolve(arguments) {
         Ok(settings) => settings,
         Err(error) => return output.fail(&error, &mut report, started).await,
     };
@@ -80,11 +80,28 @@ async fn run_copy_or_plan(arguments: &CopyArgs, plan_format: Option<PlanFormat>)
         let error = error.context(format!("--report {location}{name}"));
         return output.fail(&error, &mut report, started).await;
     }
+    let local = match start_local_dolt(&mut settings.target).await {
+        Ok(local) => local,
+        Err(error) => return output.fail(&error, &mut report, started).await,
+    };
+    let code = copy_or_plan(&settings, plan_format, &output, &mut report, started).await;
+    stop_local_dolt(local).await;
+    code
+}
+
+/// Runs copy or plan and tells the outcome; returns the exit code.
+async fn copy_or_plan(
+    settings: &Settings,
+    plan_format: Option<PlanFormat>,
+    output: &Output,
+    report: &mut Report,
+    started: Instant,
+) -> u8 {
     let outcome = until_signal(Box::pin(async {
         if plan_format.is_some() {
-            pipeline::run_plan(&settings, &mut report).await
+            pipeline::run_plan(settings, report).await
         } else {
-            pipeline::run(&settings, &mut report).await
+            pipeline::run(settings, report).await
         }
     }))
     .await;
@@ -101,26 +118,44 @@ async fn run_copy_or_plan(arguments: &CopyArgs, plan_format: Option<PlanFormat>)
                 Status::Failed
             };
             report.exit_code = code;
-            let written = output.finish(&mut report, started).await;
+            let written = output.finish(report, started).await;
             if written { code } else { error::EXIT_RUNTIME }
         }
         Ok(Ok(())) => {
             if !settings.storage.dump_only {
                 report.complete_target();
             }
-            output.succeed(&mut report, started).await
+            output.succeed(report, started).await
         }
         Ok(Err(error)) => {
-            pipeline::abandon_target(&settings, &mut report, pipeline::DROP_AFTER_FAILURE).await;
-            output.fail(&error, &mut report, started).await
+            pipeline::abandon_target(settings, report, pipeline::DROP_AFTER_FAILURE).await;
+            output.fail(&error, report, started).await
         }
         Err(signal) => {
             let state =
-                pipeline::abandon_target(&settings, &mut report, pipeline::DROP_AFTER_SIGNAL).await;
-            output
-                .interrupted(&mut report, signal, &state, started)
-                .await
+                pipeline::abandon_target(settings, report, pipeline::DROP_AFTER_SIGNAL).await;
+            output.interrupted(report, signal, &state, started).await
         }
+    }
+}
+
+/// `--target dolt:PATH`: starts the private sql-server and points the
+/// target at it.
+async fn start_local_dolt(
+    target: &mut crate::target::TargetAddress,
+) -> anyhow::Result<Option<crate::target::local::LocalDolt>> {
+    let Some(directory) = target.local_dolt.clone() else {
+        return Ok(None);
+    };
+    let server = crate::target::local::LocalDolt::start(&directory).await?;
+    target.opts = mysql_async::Opts::from_url(&server.url)
+        .map_err(|error| anyhow::anyhow!("the local dolt sql-server's URL: {error}"))?;
+    Ok(Some(server))
+}
+
+async fn stop_local_dolt(server: Option<crate::target::local::LocalDolt>) {
+    if let Some(server) = server {
+        server.stop().await;
     }
 }
 
@@ -128,7 +163,7 @@ async fn run_restore(arguments: &crate::cli::RestoreArgs) -> u8 {
     let started = Instant::now();
     let mut output = Output::new(arguments.logging.log_format, None);
     let mut report = Report::start("restore");
-    let settings = match RestoreSettings::resolve(arguments) {
+    let mut settings = match RestoreSettings::resolve(arguments) {
         Ok(settings) => settings,
         Err(error) => return output.fail(&error, &mut report, started).await,
     };
@@ -142,21 +177,35 @@ async fn run_restore(arguments: &crate::cli::RestoreArgs) -> u8 {
     }
     info!(from = %settings.from, target = %settings.target_display, database = ?settings.database,
         replace = settings.replace, jobs = settings.jobs, "pg2dolt restore starting");
-    match until_signal(Box::pin(restore::run(&settings, &mut report))).await {
+    let local = match start_local_dolt(&mut settings.target).await {
+        Ok(local) => local,
+        Err(error) => return output.fail(&error, &mut report, started).await,
+    };
+    let code = restore_and_tell(&settings, &output, &mut report, started).await;
+    stop_local_dolt(local).await;
+    code
+}
+
+/// Runs a restore and tells the outcome; returns the exit code.
+async fn restore_and_tell(
+    settings: &RestoreSettings,
+    output: &Output,
+    report: &mut Report,
+    started: Instant,
+) -> u8 {
+    match until_signal(Box::pin(restore::run(settings, report))).await {
         Ok(Ok(())) => {
             report.complete_target();
-            output.succeed(&mut report, started).await
+            output.succeed(report, started).await
         }
         Ok(Err(error)) => {
-            restore::abandon_target(&settings, &mut report, pipeline::DROP_AFTER_FAILURE).await;
-            output.fail(&error, &mut report, started).await
+            restore::abandon_target(settings, report, pipeline::DROP_AFTER_FAILURE).await;
+            output.fail(&error, report, started).await
         }
         Err(signal) => {
             let state =
-                restore::abandon_target(&settings, &mut report, pipeline::DROP_AFTER_SIGNAL).await;
-            output
-                .interrupted(&mut report, signal, &state, started)
-                .await
+                restore::abandon_target(settings, report, pipeline::DROP_AFTER_SIGNAL).await;
+            output.interrupted(report, signal, &state, started).await
         }
     }
 }

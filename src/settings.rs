@@ -357,6 +357,9 @@ pub fn resolve_target(flags: &TargetConnectionArgs) -> anyhow::Result<(TargetAdd
         flags.target_url_file.as_deref(),
         "missing --target (or PG2DOLT_TARGET, or --target-url-file): the MySQL-protocol URL to copy into",
     )?;
+    if let Some(directory) = target_url.strip_prefix("dolt:") {
+        return local_dolt_target(directory);
+    }
     let (target_url, target_mode, target_ca) = take_url_parameters(
         &target_url,
         &["ssl-mode", "sslmode"],
@@ -389,6 +392,7 @@ pub fn resolve_target(flags: &TargetConnectionArgs) -> anyhow::Result<(TargetAdd
         TargetAddress {
             opts: target,
             tls: target_tls.mode,
+            local_dolt: None,
         },
         target_display,
     ))
@@ -536,6 +540,33 @@ fn parse_source(url: &str) -> anyhow::Result<(tokio_postgres::Config, String)> {
         config.connect_timeout(crate::CONNECT_TIMEOUT);
     }
     Ok((config, redact_url(url)))
+}
+
+/// `--target dolt:PATH`: checked now (a directory name, `dolt` on PATH);
+/// the server starts when the run does.
+fn local_dolt_target(directory: &str) -> anyhow::Result<(TargetAddress, String)> {
+    if directory.is_empty() {
+        return Err(failure(
+            FailureKind::Usage,
+            "--target dolt:PATH names no directory (e.g. dolt:./staging)",
+        ));
+    }
+    if crate::target::local::dolt_on_path().is_none() {
+        return Err(failure(
+            FailureKind::Usage,
+            "--target dolt:PATH needs the dolt command on PATH (https://docs.dolthub.com/introduction/installation)",
+        ));
+    }
+    let opts = mysql_async::Opts::from_url("mysql://root@127.0.0.1:3306")
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    Ok((
+        TargetAddress {
+            opts,
+            tls: TlsMode::Disable,
+            local_dolt: Some(PathBuf::from(directory)),
+        },
+        format!("dolt:{directory}"),
+    ))
 }
 
 fn parse_target(url: &str) -> anyhow::Result<(mysql_async::Opts, String)> {

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod dolt;
 pub mod fixup;
 pub mod load;
+pub mod local;
 pub mod schema;
 pub mod splitter;
 
@@ -119,6 +120,9 @@ pub struct TargetAddress {
     pub opts: Opts,
     /// the TLS mode the options were built for
     pub tls: TlsMode,
+    /// `--target dolt:PATH`: pg2dolt runs its own sql-server over PATH, and
+    /// `opts` point at it once it runs
+    pub local_dolt: Option<std::path::PathBuf>,
 }
 
 /// Finds out whether the target is Dolt (`dolt_version()` exists only there;

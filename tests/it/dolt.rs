@@ -145,3 +145,53 @@ async fn foreign_keys_are_resolved_and_survive_merges(conn: &mut mysql_async::Co
         .await;
     assert!(after_merge.is_err(), "the key is enforced after a merge");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_dolt_directory_is_a_target() {
+    if std::env::var("PG2DOLT_TEST_DOLT_URL").is_err() {
+        assert!(
+            std::env::var("PG2DOLT_TEST_REQUIRE_DOLT").as_deref() != Ok("1"),
+            "the Dolt tests are required"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: a_local_dolt_directory_is_a_target (no dolt)"
+        );
+        return;
+    }
+    let case = Case::new("dolt_dir", &demo_sql()).await;
+    let directory = std::env::temp_dir().join(format!("{}-dolt", case.name));
+    let _ = std::fs::remove_dir_all(&directory);
+    let target = format!("dolt:{}", directory.display());
+    let run = run_pg2dolt(&["--source", &case.source, "--target", &target]);
+    run.assert_success();
+    let hash = run.stdout.trim();
+
+    // An ordinary Dolt database, for the dolt command itself.
+    let dolt = |arguments: &[&str]| {
+        let output = std::process::Command::new("dolt")
+            .args(arguments)
+            .current_dir(directory.join(&case.name))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let log = dolt(&["log", "-n", "1", "--oneline"]);
+    assert!(log.contains(hash), "{log}");
+    let count = dolt(&["sql", "-r", "csv", "-q", "SELECT COUNT(*) FROM users"]);
+    assert_eq!(count.lines().nth(1), Some("2000"), "{count}");
+
+    // Without dolt on PATH: one line, exit 2.
+    let run = run_pg2dolt_with(
+        &["--source", &case.source, "--target", &target],
+        &[("PATH", "/usr/bin:/bin")],
+    );
+    let error = run.assert_one_line_error(2);
+    assert!(error.contains("dolt command on PATH"), "{error}");
+    let _ = std::fs::remove_dir_all(&directory);
+}

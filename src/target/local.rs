@@ -1,0 +1,155 @@
+//! `--target dolt:PATH`: a private `dolt sql-server` (the `dolt` on PATH)
+//! over the directory PATH, on a free loopback port with LOAD DATA LOCAL
+//! on, for one run. Each database is then an ordinary Dolt database in
+//! PATH/<database> (`dolt log`, `dolt sql`, `dolt push` work there).
+
+use std::io::{Read as _, Seek as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tracing::{debug, info};
+
+use crate::error::{FailureKind, failure};
+
+/// How long the server may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `dolt` executable on PATH, if there is one.
+#[must_use]
+pub fn dolt_on_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|directory| directory.join("dolt"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A running private sql-server; stopped by [`LocalDolt::stop`] (or, as a
+/// last resort, when dropped).
+pub struct LocalDolt {
+    child: Child,
+    /// the server's config file and log, removed when it stops
+    scratch: PathBuf,
+    /// `mysql://root@127.0.0.1:PORT`
+    pub url: String,
+}
+
+impl LocalDolt {
+    /// Starts a sql-server over `directory` (created when missing).
+    pub async fn start(directory: &Path) -> anyhow::Result<LocalDolt> {
+        let dolt = dolt_on_path().ok_or_else(|| {
+            failure(
+                FailureKind::Usage,
+                "--target dolt:PATH needs the dolt command on PATH (https://docs.dolthub.com/introduction/installation)",
+            )
+        })?;
+        std::fs::create_dir_all(directory)
+            .with_context(|| format!("creating the Dolt directory {}", directory.display()))?;
+        let directory = directory
+            .canonicalize()
+            .with_context(|| format!("the Dolt directory {}", directory.display()))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .context("finding a free loopback port for dolt sql-server")?
+            .port();
+        let scratch =
+            std::env::temp_dir().join(format!("pg2dolt-dolt-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&scratch).context("creating the sql-server's config directory")?;
+        let config = scratch.join("config.yaml");
+        // The YAML string is quoted: a directory may hold any character.
+        let quoted = serde_json::to_string(&directory.to_string_lossy())?;
+        std::fs::write(
+            &config,
+            format!(
+                "log_level: warning\nlistener:\n  host: 127.0.0.1\n  port: {port}\ndata_dir: {quoted}\n\
+                 system_variables:\n  local_infile: 1\n"
+            ),
+        )
+        .context("writing the sql-server's config")?;
+        let log = std::fs::File::create(scratch.join("server.log"))
+            .context("creating the sql-server's log")?;
+        let child = Command::new(&dolt)
+            .arg("sql-server")
+            .arg("--config")
+            .arg(&config)
+            .current_dir(&directory)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {} sql-server", dolt.display()))?;
+        let mut server = LocalDolt {
+            child,
+            scratch,
+            url: format!("mysql://root@127.0.0.1:{port}"),
+        };
+        server.wait_until_listening(port).await?;
+        info!(directory = %directory.display(), port, "dolt sql-server started");
+        Ok(server)
+    }
+
+    async fn wait_until_listening(&mut self, port: u16) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!(
+                    "dolt sql-server exited while starting ({status}): {}",
+                    self.log_tail()
+                );
+            }
+            if started.elapsed() > START_TIMEOUT {
+                anyhow::bail!(
+                    "dolt sql-server did not listen within {} s: {}",
+                    START_TIMEOUT.as_secs(),
+                    self.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The end of the server's log, on one line.
+    fn log_tail(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = std::fs::File::open(self.scratch.join("server.log")) {
+            let length = file.metadata().map_or(0, |metadata| metadata.len());
+            let _ = file.seek(std::io::SeekFrom::Start(length.saturating_sub(2000)));
+            let _ = file.read_to_string(&mut text);
+        }
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Stops the server: SIGTERM (it finishes what it writes), then SIGKILL
+    /// after 10 s.
+    pub async fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                debug!("dolt sql-server stopped");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LocalDolt {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
