@@ -365,14 +365,20 @@ async fn check_plan_on_scratch(
         let mut conn = crate::target::connect(&settings.target, Some(&scratch)).await?;
         schema::apply_schema_files(&mut conn, &settings.schema_files).await?;
         let targets = crate::target::catalog::read_catalog(&mut conn, &scratch).await?;
+        let local = match (settings.load_method, targets.first()) {
+            (LoadMethodArg::Insert, _) | (_, None) => true,
+            (_, Some(table)) => {
+                crate::target::load::accepts_local_infile(&mut conn, &table.name).await?
+            }
+        };
         let _ = conn.disconnect().await;
-        anyhow::Ok(targets)
+        anyhow::Ok((targets, local))
     }
     .await;
     crate::target::drop_database(&mut prepared.admin, &scratch)
         .await
         .context("dropping the scratch database")?;
-    let targets = targets?;
+    let (targets, local_infile) = targets?;
     let mut plan = build_plan(
         &prepared.tables,
         &prepared.excluded,
@@ -407,7 +413,32 @@ async fn check_plan_on_scratch(
     );
     plan.problems.extend(found);
     plan.warnings.extend(collation_warnings(&plan.tables));
+    if !local_infile {
+        plan.warnings.push(local_infile_refused(
+            prepared.server.kind,
+            settings.load_method,
+        ));
+    }
     Ok(plan)
+}
+
+/// What the plan says once when the target refuses LOAD DATA LOCAL, with
+/// the setting that enables it.
+fn local_infile_refused(kind: TargetKind, requested: LoadMethodArg) -> String {
+    let fix = match kind {
+        TargetKind::Dolt => {
+            "in the sql-server's config.yaml: `system_variables: {local_infile: 1}` (or SET GLOBAL local_infile = 1)"
+        }
+        TargetKind::Mysql => {
+            "SET GLOBAL local_infile = 1 (or local_infile=1 in the server's config)"
+        }
+    };
+    let consequence = if requested == LoadMethodArg::LoadData {
+        "copy --load-method load-data stops (exit 2)"
+    } else {
+        "rows are loaded with INSERT statements, several times slower"
+    };
+    format!("the target refuses LOAD DATA LOCAL INFILE: {consequence}; to enable it, {fix}")
 }
 
 /// A unique key that ignores case may turn distinct Postgres values into
@@ -778,12 +809,11 @@ pub(crate) async fn choose_load_method(
     if requested == LoadMethodArg::LoadData {
         return Err(failure(
             FailureKind::Usage,
-            "the target refuses LOAD DATA LOCAL INFILE (--load-method load-data): enable local_infile on the server, or use --load-method auto or insert",
+            "the target refuses LOAD DATA LOCAL INFILE (--load-method load-data): set local_infile = 1 on the server (Dolt: `system_variables: {local_infile: 1}` in config.yaml), or use --load-method auto or insert",
         ));
     }
-    warn!(
-        "the target refuses LOAD DATA LOCAL INFILE: loading with INSERT statements (slower); enable local_infile for LOAD DATA"
-    );
+    // The plan has said so, with the fix.
+    debug!("the target refuses LOAD DATA LOCAL INFILE: loading with INSERT statements");
     Ok(LoadMethod::Insert)
 }
 

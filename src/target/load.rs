@@ -42,10 +42,14 @@ pub struct LoadColumn {
 
 /// The server's message when it refused LOAD DATA LOCAL: MySQL's 1148
 /// and 3948, MariaDB's 4166 (local_infile off, or LOCAL not allowed for
-/// this client).
+/// this client), and Dolt's generic 1105 "local_infile needs to be set to 1
+/// to use LOCAL" (go-mysql-server sql/rowexec/ddl.go).
 fn refused_local(error: &mysql_async::Error) -> Option<&str> {
     match error {
-        mysql_async::Error::Server(server) if matches!(server.code, 1148 | 3948 | 4166) => {
+        mysql_async::Error::Server(server)
+            if matches!(server.code, 1148 | 3948 | 4166)
+                || (server.code == 1105 && server.message.contains("local_infile")) =>
+        {
             Some(&server.message)
         }
         _ => None,
