@@ -195,3 +195,125 @@ async fn a_local_dolt_directory_is_a_target() {
     assert!(error.contains("dolt command on PATH"), "{error}");
     let _ = std::fs::remove_dir_all(&directory);
 }
+
+/// A `dolt sql-server` of the test's own with Dolt's defaults (local_infile
+/// off), on a free port; killed and removed on drop.
+struct DefaultDolt {
+    child: std::process::Child,
+    directory: std::path::PathBuf,
+    url: String,
+}
+
+impl DefaultDolt {
+    async fn start(name: &str) -> DefaultDolt {
+        let directory = std::env::temp_dir().join(format!("{name}-server"));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(directory.join("data")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = directory.join("config.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "listener:\n  host: 127.0.0.1\n  port: {port}\ndata_dir: {}\n",
+                directory.join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("dolt")
+            .args(["sql-server", "--config", config.to_str().unwrap()])
+            .current_dir(&directory)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("mysql://root@127.0.0.1:{port}");
+        let started = std::time::Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed().as_secs() < 60,
+                "dolt sql-server did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        DefaultDolt {
+            child,
+            directory,
+            url,
+        }
+    }
+}
+
+impl Drop for DefaultDolt {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dolt_server_without_local_infile_gets_insert_and_the_config_line() {
+    if std::env::var("PG2DOLT_TEST_DOLT_URL").is_err() {
+        assert!(
+            std::env::var("PG2DOLT_TEST_REQUIRE_DOLT").as_deref() != Ok("1"),
+            "the Dolt tests are required"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: a_dolt_server_without_local_infile_gets_insert_and_the_config_line (no dolt)"
+        );
+        return;
+    }
+    let case = Case::new("dolt_nolocal", &demo_sql()).await;
+    let server = DefaultDolt::start(&case.name).await;
+    let plan = run_pg2dolt(&["plan", "--source", &case.source, "--target", &server.url]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let said = plan
+        .stderr
+        .lines()
+        .filter(|line| line.contains("warning: the target refuses LOAD DATA LOCAL INFILE"))
+        .collect::<Vec<_>>();
+    assert_eq!(said.len(), 1, "{}", plan.stderr);
+    assert!(
+        said[0].contains("system_variables: {local_infile: 1}"),
+        "{}",
+        said[0]
+    );
+
+    let report_path = case.report_path();
+    let run = run_pg2dolt(&[
+        "--source",
+        &case.source,
+        "--target",
+        &server.url,
+        "--report",
+        report_path.to_str().unwrap(),
+    ]);
+    run.assert_success();
+    let report = read_report(&report_path);
+    assert_eq!(report["load_method"], "insert");
+    let target = with_database(&server.url, &case.name);
+    assert_eq!(
+        assert_tables_equal(&case.source, &target, &report).await,
+        13_060
+    );
+
+    let forced = run_pg2dolt(&[
+        "--source",
+        &case.source,
+        "--target",
+        &server.url,
+        "--replace",
+        "--load-method",
+        "load-data",
+    ]);
+    let error = forced.assert_one_line_error(2);
+    assert!(error.contains("local_infile"), "{error}");
+}
