@@ -169,6 +169,7 @@ async fn fill(
     let method = choose_load_method(
         &mut conn,
         settings.load_method,
+        server.kind,
         targets.first().map(|table| table.name.as_str()),
     )
     .await?;

@@ -80,20 +80,28 @@ pub fn pads_spaces(collation: &str) -> bool {
 }
 
 /// Reads the base tables of `database`. Dolt answers a query on
-/// information_schema with "no root value found in session" while another
-/// session drops a database (seen on Dolt 1.86.4 with copies running side
-/// by side): such a read is tried again, a few times.
+/// information_schema with "no root value found in session" or "could not
+/// resolve initial root for database …" while another session creates or
+/// drops a database (seen on Dolt 1.86.4 with copies running side by
+/// side): such a read is tried again, a few times.
 pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec<TargetTable>> {
     let mut attempt = 1;
     loop {
         match read_catalog_once(conn, database).await {
-            Err(error) if attempt < 5 && format!("{error:#}").contains("no root value found") => {
+            Err(error) if attempt < 5 && is_dolt_root_race(&error) => {
                 attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
             read => return read,
         }
     }
+}
+
+/// Dolt's transient errors while another session creates or drops a
+/// database.
+pub(crate) fn is_dolt_root_race(error: &anyhow::Error) -> bool {
+    let text = format!("{error:#}");
+    text.contains("no root value found") || text.contains("could not resolve initial root")
 }
 
 async fn read_catalog_once(conn: &mut Conn, database: &str) -> anyhow::Result<Vec<TargetTable>> {

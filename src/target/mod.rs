@@ -151,17 +151,28 @@ pub async fn detect_server(conn: &mut Conn) -> anyhow::Result<TargetServer> {
     })
 }
 
-/// Whether `database` exists on the target.
+/// Whether `database` exists on the target (asked again, a few times, when
+/// Dolt answers with its race against another session's DDL: see
+/// [`catalog::is_dolt_root_race`]).
 pub async fn database_exists(conn: &mut Conn, database: &str) -> anyhow::Result<bool> {
-    // language=MySQL
-    let found: Option<String> = conn
-        .exec_first(
-            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
-            (database,),
-        )
-        .await
-        .context("checking whether the target database exists")?;
-    Ok(found.is_some())
+    let mut attempt = 1;
+    loop {
+        // language=MySQL
+        let found: anyhow::Result<Option<String>> = conn
+            .exec_first(
+                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                (database,),
+            )
+            .await
+            .context("checking whether the target database exists");
+        match found {
+            Err(error) if attempt < 5 && catalog::is_dolt_root_race(&error) => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            found => return Ok(found?.is_some()),
+        }
+    }
 }
 
 /// Creates `database` with a case-sensitive default collation, like

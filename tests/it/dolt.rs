@@ -63,6 +63,20 @@ async fn demo_copy_into_dolt_makes_one_commit() {
         ("Nightly Job", "nightly@example.com"),
         "{log:?}"
     );
+    // Dated at the snapshot, and the message names it.
+    let snapshot_time = report["snapshot"]["time"].as_str().unwrap();
+    let date: Option<String> = conn
+        .exec_first(
+            "SELECT DATE_FORMAT(date, '%Y-%m-%dT%H:%i:%s') FROM dolt_log WHERE commit_hash = ?",
+            (hash.as_str(),),
+        )
+        .await
+        .unwrap();
+    assert_eq!(date.as_deref(), Some(&snapshot_time[..19]), "{log:?}");
+    assert!(
+        ours[0].3.contains(snapshot_time) && ours[0].3.contains(&case.name),
+        "{log:?}"
+    );
     let pending: Option<i64> = conn
         .query_first("SELECT COUNT(*) FROM dolt_status")
         .await

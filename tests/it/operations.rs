@@ -30,7 +30,7 @@ struct Accounts {
     target: String,
 }
 
-async fn accounts(case: &Case) -> Accounts {
+async fn accounts(case: &Case, target: &str) -> Accounts {
     let pg_password = format!("Pg-Pa55-{}", case.name);
     let mysql_password = format!("My-Pa55-{}", case.name);
     let role = format!("{}_role", case.name);
@@ -48,15 +48,17 @@ async fn accounts(case: &Case) -> Accounts {
         ))
         .await
         .unwrap();
-    let mut conn = mysql_connect(&case.servers.mysql_url).await;
+    let mut conn = mysql_connect(target).await;
     conn.query_drop(format!(
-        "CREATE USER '{role}'@'%' IDENTIFIED BY '{mysql_password}'; \
-         GRANT ALL PRIVILEGES ON *.* TO '{role}'@'%'"
+        "CREATE USER '{role}'@'%' IDENTIFIED BY '{mysql_password}'"
     ))
     .await
     .unwrap();
+    conn.query_drop(format!("GRANT ALL PRIVILEGES ON *.* TO '{role}'@'%'"))
+        .await
+        .unwrap();
     let pg = url::Url::parse(&case.source).unwrap();
-    let my = url::Url::parse(&case.servers.mysql_url).unwrap();
+    let my = url::Url::parse(target).unwrap();
     Accounts {
         source: format!(
             "postgres://{role}:{pg_password}@{}:{}{}",
@@ -101,8 +103,14 @@ fn assert_no_secret(accounts: &Accounts, run: &Run, report: Option<&PathBuf>, wh
 
 #[tokio::test(flavor = "multi_thread")]
 async fn passwords_in_urls_appear_nowhere() {
-    let case = Case::new("secrets", SOURCE).await;
-    let accounts = accounts(&case).await;
+    for target in targets("passwords_in_urls_appear_nowhere") {
+        let case = Case::new(&format!("secrets_{}", target.name), SOURCE).await;
+        passwords_in_urls(&case, &target.url).await;
+    }
+}
+
+async fn passwords_in_urls(case: &Case, target: &str) {
+    let accounts = accounts(case, target).await;
     let schema = case.schema_dir(&[("010.sql", SCHEMA)]);
     let schema = schema.to_str().unwrap();
     let report = case.report_path();
@@ -124,8 +132,8 @@ async fn passwords_in_urls_appear_nowhere() {
     assert_no_secret(&accounts, &run, Some(&report), "data failure, text logs");
 
     // URLs from files, JSON logs: the same failure.
-    let source_file = write_file(&case, "source-url", &format!("{}\n", accounts.source));
-    let target_file = write_file(&case, "target-url", &accounts.target);
+    let source_file = write_file(case, "source-url", &format!("{}\n", accounts.source));
+    let target_file = write_file(case, "target-url", &accounts.target);
     let files = [
         "--source-url-file",
         source_file.to_str().unwrap(),
@@ -185,8 +193,14 @@ async fn passwords_in_urls_appear_nowhere() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn passwords_in_files_appear_nowhere() {
-    let case = Case::new("pwfiles", SOURCE).await;
-    let accounts = accounts(&case).await;
+    for target in targets("passwords_in_files_appear_nowhere") {
+        let case = Case::new(&format!("pwfiles_{}", target.name), SOURCE).await;
+        passwords_in_files(&case, &target.url).await;
+    }
+}
+
+async fn passwords_in_files(case: &Case, target: &str) {
+    let accounts = accounts(case, target).await;
     let report = case.report_path();
     let report_arg = report.to_str().unwrap();
     let fitting = case.schema_dir(&[(
@@ -204,8 +218,8 @@ async fn passwords_in_files_appear_nowhere() {
         .target
         .replace(&format!(":{}@", accounts.mysql_password), "@");
     assert!(!bare_source.contains(&accounts.pg_password) && bare_source.contains(&role));
-    let pg_file = write_file(&case, "pg-password", &format!("{}\n", accounts.pg_password));
-    let my_file = write_file(&case, "my-password", &accounts.mysql_password);
+    let pg_file = write_file(case, "pg-password", &format!("{}\n", accounts.pg_password));
+    let my_file = write_file(case, "my-password", &accounts.mysql_password);
     let run = run_pg2dolt(&[
         "--source",
         &bare_source,
@@ -226,7 +240,7 @@ async fn passwords_in_files_appear_nowhere() {
 
     // A wrong password in a file: a connection error, the password unsaid.
     let wrong = write_file(
-        &case,
+        case,
         "wrong-password",
         &format!("{}-wrong", accounts.mysql_password),
     );
