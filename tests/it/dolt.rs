@@ -331,3 +331,86 @@ async fn a_dolt_server_without_local_infile_gets_insert_and_the_config_line() {
     let error = forced.assert_one_line_error(2);
     assert!(error.contains("local_infile"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_in_the_middle_of_a_dolt_copy_leaves_no_commit() {
+    let Ok(dolt_url) = std::env::var("PG2DOLT_TEST_DOLT_URL") else {
+        assert!(
+            std::env::var("PG2DOLT_TEST_REQUIRE_DOLT").as_deref() != Ok("1"),
+            "the Dolt tests are required"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: sigterm_in_the_middle_of_a_dolt_copy_leaves_no_commit (no dolt)"
+        );
+        return;
+    };
+    // Seconds of loading on Dolt (tens of thousands of rows a second).
+    let case = Case::new(
+        "dolt_sigterm",
+        "CREATE TABLE big (id int PRIMARY KEY, payload text);
+         INSERT INTO big SELECT n, repeat(md5(n::text), 4) FROM generate_series(1, 400000) n;",
+    )
+    .await;
+    let directory = case.schema_dir(&[(
+        "010.sql",
+        "CREATE TABLE big (id INT PRIMARY KEY, payload TEXT);",
+    )]);
+    let report_path = case.report_path();
+    let _ = std::fs::remove_file(&report_path);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pg2dolt"))
+        .args([
+            "--source",
+            &case.source,
+            "--target",
+            &dolt_url,
+            "--schema-dir",
+            directory.to_str().unwrap(),
+            "--report",
+            report_path.to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "pg2dolt=info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The copy has begun once its database exists.
+    let mut watcher = mysql_connect(&dolt_url).await;
+    let started = std::time::Instant::now();
+    loop {
+        let databases: Vec<String> = watcher.query("SHOW DATABASES").await.unwrap();
+        if databases.contains(&case.name) {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "the copy did not begin");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let sent = std::time::Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    assert!(
+        sent.elapsed().as_secs() < 10,
+        "stopped after {:?}",
+        sent.elapsed()
+    );
+    assert!(output.stdout.is_empty(), "no commit hash on stdout");
+    let report = read_report(&report_path);
+    assert_eq!(report["status"], "interrupted");
+    assert_eq!(report["dolt_commit"], serde_json::Value::Null);
+    assert_eq!(report["target_state"], "dropped", "{report}");
+    let databases: Vec<String> = watcher.query("SHOW DATABASES").await.unwrap();
+    assert!(
+        !databases.contains(&case.name),
+        "the incomplete database was dropped"
+    );
+}
