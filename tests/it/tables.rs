@@ -27,61 +27,63 @@ INSERT INTO special_events VALUES (2, 'child', 'x');
 #[tokio::test(flavor = "multi_thread")]
 async fn a_partitioned_table_arrives_as_one_table_with_all_rows() {
     let case = Case::new("partitions", PARTITIONED).await;
-    let directory = case.schema_dir(&[(
-        "010.sql",
-        "CREATE TABLE measurements (id INT, taken DATE NOT NULL, value DECIMAL(6,2), PRIMARY KEY (id, taken));
-         CREATE TABLE events (id INT PRIMARY KEY, name TEXT);
-         CREATE TABLE special_events (id INT PRIMARY KEY, name TEXT, extra TEXT);",
-    )]);
-    let report_path = case.report_path();
-    let run = run_pg2dolt(&[
-        "--source",
-        &case.source,
-        "--target",
-        &case.servers.mysql_url,
-        "--schema-dir",
-        directory.to_str().unwrap(),
-        "--report",
-        report_path.to_str().unwrap(),
-    ]);
-    run.assert_success();
-    let report = read_report(&report_path);
-    let sources: Vec<&str> = report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|table| table["source"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        sources,
-        [
-            "public.events",
-            "public.measurements",
-            "public.special_events"
-        ],
-        "partitions are not copied as tables of their own"
-    );
-    let mut target = mysql_connect(&case.target_url()).await;
-    let (rows, sum): (u64, String) = target
-        .query_first("SELECT COUNT(*), CAST(SUM(value) AS CHAR) FROM measurements")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        rows, 1500,
-        "rows of every partition, sub-partitions included"
-    );
-    assert_eq!(sum, "11257.50");
-    let events: Vec<(i32, String)> = target
-        .query("SELECT id, name FROM events ORDER BY id")
-        .await
-        .unwrap();
-    assert_eq!(
-        events,
-        [(1, "parent".to_string())],
-        "an inheritance parent does not take its children's rows"
-    );
-    assert_eq!(rows_in(&mut target, "special_events").await, 1);
+    for target in targets("a_partitioned_table_arrives_as_one_table_with_all_rows") {
+        let directory = case.schema_dir(&[(
+            "010.sql",
+            "CREATE TABLE measurements (id INT, taken DATE NOT NULL, value DECIMAL(6,2), PRIMARY KEY (id, taken));
+             CREATE TABLE events (id INT PRIMARY KEY, name TEXT);
+             CREATE TABLE special_events (id INT PRIMARY KEY, name TEXT, extra TEXT);",
+        )]);
+        let report_path = case.report_path();
+        let run = run_pg2dolt(&[
+            "--source",
+            &case.source,
+            "--target",
+            &target.url,
+            "--schema-dir",
+            directory.to_str().unwrap(),
+            "--report",
+            report_path.to_str().unwrap(),
+        ]);
+        run.assert_success();
+        let report = read_report(&report_path);
+        let sources: Vec<&str> = report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|table| table["source"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                "public.events",
+                "public.measurements",
+                "public.special_events"
+            ],
+            "partitions are not copied as tables of their own"
+        );
+        let mut target = mysql_connect(&with_database(&target.url, &case.name)).await;
+        let (rows, sum): (u64, String) = target
+            .query_first("SELECT COUNT(*), CAST(SUM(value) AS CHAR) FROM measurements")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            rows, 1500,
+            "rows of every partition, sub-partitions included"
+        );
+        assert_eq!(sum, "11257.50");
+        let events: Vec<(i32, String)> = target
+            .query("SELECT id, name FROM events ORDER BY id")
+            .await
+            .unwrap();
+        assert_eq!(
+            events,
+            [(1, "parent".to_string())],
+            "an inheritance parent does not take its children's rows"
+        );
+        assert_eq!(rows_in(&mut target, "special_events").await, 1);
+    }
 }
 
 async fn rows_in(target: &mut mysql_async::Conn, table: &str) -> u64 {
@@ -95,33 +97,35 @@ async fn rows_in(target: &mut mysql_async::Conn, table: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn partitions_as_tables_copies_the_leaves_when_asked() {
     let case = Case::new("leaves", PARTITIONED).await;
-    let leaves = ["2023", "2024_h1", "2024_h2", "other"]
-        .map(|suffix| {
-            format!("CREATE TABLE measurements_{suffix} (id INT, taken DATE NOT NULL, value DECIMAL(6,2), PRIMARY KEY (id, taken));")
-        })
-        .join("\n");
-    let schema = format!(
-        "{leaves}\nCREATE TABLE events (id INT PRIMARY KEY, name TEXT);\nCREATE TABLE special_events (id INT PRIMARY KEY, name TEXT, extra TEXT);"
-    );
-    let directory = case.schema_dir(&[("010.sql", &schema)]);
-    let run = run_pg2dolt(&[
-        "--source",
-        &case.source,
-        "--target",
-        &case.servers.mysql_url,
-        "--schema-dir",
-        directory.to_str().unwrap(),
-        "--partitions-as-tables",
-    ]);
-    run.assert_success();
-    let mut target = mysql_connect(&case.target_url()).await;
-    let mut total = 0;
-    for suffix in ["2023", "2024_h1", "2024_h2", "other"] {
-        let rows = rows_in(&mut target, &format!("measurements_{suffix}")).await;
-        assert!(rows > 0, "measurements_{suffix} has rows");
-        total += rows;
+    for target in targets("partitions_as_tables_copies_the_leaves_when_asked") {
+        let leaves = ["2023", "2024_h1", "2024_h2", "other"]
+            .map(|suffix| {
+                format!("CREATE TABLE measurements_{suffix} (id INT, taken DATE NOT NULL, value DECIMAL(6,2), PRIMARY KEY (id, taken));")
+            })
+            .join("\n");
+        let schema = format!(
+            "{leaves}\nCREATE TABLE events (id INT PRIMARY KEY, name TEXT);\nCREATE TABLE special_events (id INT PRIMARY KEY, name TEXT, extra TEXT);"
+        );
+        let directory = case.schema_dir(&[("010.sql", &schema)]);
+        let run = run_pg2dolt(&[
+            "--source",
+            &case.source,
+            "--target",
+            &target.url,
+            "--schema-dir",
+            directory.to_str().unwrap(),
+            "--partitions-as-tables",
+        ]);
+        run.assert_success();
+        let mut target = mysql_connect(&with_database(&target.url, &case.name)).await;
+        let mut total = 0;
+        for suffix in ["2023", "2024_h1", "2024_h2", "other"] {
+            let rows = rows_in(&mut target, &format!("measurements_{suffix}")).await;
+            assert!(rows > 0, "measurements_{suffix} has rows");
+            total += rows;
+        }
+        assert_eq!(total, 1500);
     }
-    assert_eq!(total, 1500);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -137,48 +141,50 @@ async fn auto_increment_continues_after_the_largest_copied_id() {
          CREATE TABLE empty_one (id serial PRIMARY KEY);",
     )
     .await;
-    let directory = case.schema_dir(&[(
-        "010.sql",
-        "CREATE TABLE tickets (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(100) NOT NULL);
-         CREATE TABLE orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, total INT);
-         CREATE TABLE empty_one (id INT AUTO_INCREMENT PRIMARY KEY);",
-    )]);
-    let report_path = case.report_path();
-    let run = run_pg2dolt(&[
-        "--source",
-        &case.source,
-        "--target",
-        &case.servers.mysql_url,
-        "--schema-dir",
-        directory.to_str().unwrap(),
-        "--report",
-        report_path.to_str().unwrap(),
-    ]);
-    run.assert_success();
-    let report = read_report(&report_path);
-    assert_eq!(report["auto_increment"]["tickets"], 38);
-    assert_eq!(report["auto_increment"]["orders"], 1001);
+    for target in targets("auto_increment_continues_after_the_largest_copied_id") {
+        let directory = case.schema_dir(&[(
+            "010.sql",
+            "CREATE TABLE tickets (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(100) NOT NULL);
+             CREATE TABLE orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, total INT);
+             CREATE TABLE empty_one (id INT AUTO_INCREMENT PRIMARY KEY);",
+        )]);
+        let report_path = case.report_path();
+        let run = run_pg2dolt(&[
+            "--source",
+            &case.source,
+            "--target",
+            &target.url,
+            "--schema-dir",
+            directory.to_str().unwrap(),
+            "--report",
+            report_path.to_str().unwrap(),
+        ]);
+        run.assert_success();
+        let report = read_report(&report_path);
+        assert_eq!(report["auto_increment"]["tickets"], 38);
+        assert_eq!(report["auto_increment"]["orders"], 1001);
 
-    let mut target = mysql_connect(&case.target_url()).await;
-    target
-        .query_drop("INSERT INTO tickets (title) VALUES ('new')")
-        .await
-        .unwrap();
-    assert_eq!(target.last_insert_id(), Some(38), "max(id) + 1");
-    target
-        .query_drop("INSERT INTO orders (total) VALUES (40)")
-        .await
-        .unwrap();
-    assert_eq!(target.last_insert_id(), Some(1001));
-    target
-        .query_drop("INSERT INTO empty_one () VALUES ()")
-        .await
-        .unwrap();
-    assert_eq!(
-        target.last_insert_id(),
-        Some(1),
-        "an empty table starts at 1"
-    );
+        let mut target = mysql_connect(&with_database(&target.url, &case.name)).await;
+        target
+            .query_drop("INSERT INTO tickets (title) VALUES ('new')")
+            .await
+            .unwrap();
+        assert_eq!(target.last_insert_id(), Some(38), "max(id) + 1");
+        target
+            .query_drop("INSERT INTO orders (total) VALUES (40)")
+            .await
+            .unwrap();
+        assert_eq!(target.last_insert_id(), Some(1001));
+        target
+            .query_drop("INSERT INTO empty_one () VALUES ()")
+            .await
+            .unwrap();
+        assert_eq!(
+            target.last_insert_id(),
+            Some(1),
+            "an empty table starts at 1"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -198,51 +204,54 @@ async fn include_exclude_and_source_schemas_pick_the_tables() {
          INSERT INTO audit.events VALUES (1), (2), (3);",
     )
     .await;
-    let directory = case.schema_dir(&[(
-        "010.sql",
-        "CREATE TABLE users (id INT PRIMARY KEY);
-         CREATE TABLE sessions (id INT PRIMARY KEY);
-         CREATE TABLE events (id INT PRIMARY KEY);",
-    )]);
-    let report_path = case.report_path();
-    let run = run_pg2dolt(&[
-        "--source",
-        &case.source,
-        "--target",
-        &case.servers.mysql_url,
-        "--schema-dir",
-        directory.to_str().unwrap(),
-        "--report",
-        report_path.to_str().unwrap(),
-        "--source-schema",
-        "app",
-        "--source-schema",
-        "audit",
-        "--include",
-        "app.*",
-        "--include",
-        "audit.events",
-        "--exclude",
-        "*_tmp",
-        "--exclude",
-        "sessions",
-    ]);
-    run.assert_success();
-    let report = read_report(&report_path);
-    let sources: Vec<&str> = report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|table| table["source"].as_str().unwrap())
-        .collect();
-    assert_eq!(sources, ["app.users", "audit.events"]);
-    let warnings = report["warnings"].to_string();
-    assert!(
-        warnings.contains("target table sessions stays empty: its source app.sessions is excluded"),
-        "{warnings}"
-    );
-    let mut target = mysql_connect(&case.target_url()).await;
-    assert_eq!(rows_in(&mut target, "users").await, 2);
-    assert_eq!(rows_in(&mut target, "events").await, 3);
-    assert_eq!(rows_in(&mut target, "sessions").await, 0);
+    for target in targets("include_exclude_and_source_schemas_pick_the_tables") {
+        let directory = case.schema_dir(&[(
+            "010.sql",
+            "CREATE TABLE users (id INT PRIMARY KEY);
+             CREATE TABLE sessions (id INT PRIMARY KEY);
+             CREATE TABLE events (id INT PRIMARY KEY);",
+        )]);
+        let report_path = case.report_path();
+        let run = run_pg2dolt(&[
+            "--source",
+            &case.source,
+            "--target",
+            &target.url,
+            "--schema-dir",
+            directory.to_str().unwrap(),
+            "--report",
+            report_path.to_str().unwrap(),
+            "--source-schema",
+            "app",
+            "--source-schema",
+            "audit",
+            "--include",
+            "app.*",
+            "--include",
+            "audit.events",
+            "--exclude",
+            "*_tmp",
+            "--exclude",
+            "sessions",
+        ]);
+        run.assert_success();
+        let report = read_report(&report_path);
+        let sources: Vec<&str> = report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|table| table["source"].as_str().unwrap())
+            .collect();
+        assert_eq!(sources, ["app.users", "audit.events"]);
+        let warnings = report["warnings"].to_string();
+        assert!(
+            warnings
+                .contains("target table sessions stays empty: its source app.sessions is excluded"),
+            "{warnings}"
+        );
+        let mut target = mysql_connect(&with_database(&target.url, &case.name)).await;
+        assert_eq!(rows_in(&mut target, "users").await, 2);
+        assert_eq!(rows_in(&mut target, "events").await, 3);
+        assert_eq!(rows_in(&mut target, "sessions").await, 0);
+    }
 }
