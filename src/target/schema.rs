@@ -280,9 +280,17 @@ fn locate_error(statement: &Statement, error: &mysql_async::Error) -> (usize, St
     let line = if let Some(relative) = number_after(" at line ") {
         statement.line + relative.saturating_sub(1)
     } else if let Some(offset) = number_after(" at position ") {
-        let offset = offset.min(statement.text.len());
+        // Dolt's position is where its tokenizer stopped, past the
+        // whitespace after the offending token (`NOT NULL,,\n` stops at the
+        // next line): the error is on the line of the last character that
+        // is not whitespace.
+        let bytes = statement.text.as_bytes();
+        let mut offset = offset.min(bytes.len());
+        while offset > 0 && bytes[offset - 1].is_ascii_whitespace() {
+            offset -= 1;
+        }
         statement.line
-            + statement.text.as_bytes()[..offset]
+            + bytes[..offset]
                 .iter()
                 .filter(|&&byte| byte == b'\n')
                 .count()
@@ -365,5 +373,21 @@ mod tests {
             state: "42000".into(),
         });
         assert_eq!(locate_error(&statement, &error).0, 12);
+    }
+
+    #[test]
+    fn dolt_positions_past_a_line_end_name_the_line_before() {
+        let statement = Statement {
+            text: "CREATE TABLE tags (\n  id INT PRIMARY KEY,\n  name VARCHAR(100) NOT NULL,,\n);"
+                .into(),
+            line: 3,
+        };
+        // Dolt 1.86.4 says so of the doubled comma, whose line is 5.
+        let error = mysql_async::Error::Server(mysql_async::ServerError {
+            code: 1105,
+            message: "syntax error at position 73 near 'NULL'".into(),
+            state: "HY000".into(),
+        });
+        assert_eq!(locate_error(&statement, &error).0, 5);
     }
 }

@@ -164,6 +164,14 @@ pub async fn database_exists(servers: &Servers, name: &str) -> bool {
     found.is_some()
 }
 
+/// True when the server at `url` has a database of this name (SHOW
+/// DATABASES: Dolt's information_schema races with other sessions' DDL).
+pub async fn database_exists_at(url: &str, name: &str) -> bool {
+    let mut conn = mysql_connect(url).await;
+    let databases: Vec<String> = conn.query("SHOW DATABASES").await.unwrap();
+    databases.iter().any(|database| database == name)
+}
+
 pub async fn mysql_connect(url: &str) -> mysql_async::Conn {
     mysql_async::Conn::new(mysql_async::Opts::from_url(url).unwrap())
         .await
