@@ -99,23 +99,25 @@ async fn demo_copy_keeps_foreign_keys_and_reports_every_table() {
 #[tokio::test(flavor = "multi_thread")]
 async fn insert_fallback_copies_the_same_values() {
     let case = Case::new("demo_insert", &demo_sql()).await;
-    let (servers, source) = (&case.servers, case.source.as_str());
-    let report_path = case.report_path();
-    let run = run_pg2dolt(&[
-        "--source",
-        source,
-        "--target",
-        &servers.mysql_url,
-        "--load-method",
-        "insert",
-        "--report",
-        report_path.to_str().unwrap(),
-    ]);
-    run.assert_success();
-    let report = read_report(&report_path);
-    assert_eq!(report["load_method"], "insert");
-    let target = case.target_url();
-    assert_eq!(assert_tables_equal(source, &target, &report).await, 13_060);
+    for target in targets("insert_fallback_copies_the_same_values") {
+        let source = case.source.as_str();
+        let report_path = case.report_path();
+        let run = run_pg2dolt(&[
+            "--source",
+            source,
+            "--target",
+            &target.url,
+            "--load-method",
+            "insert",
+            "--report",
+            report_path.to_str().unwrap(),
+        ]);
+        run.assert_success();
+        let report = read_report(&report_path);
+        assert_eq!(report["load_method"], "insert");
+        let target = with_database(&target.url, &case.name);
+        assert_eq!(assert_tables_equal(source, &target, &report).await, 13_060);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -128,26 +130,28 @@ async fn values_differing_only_in_case_stay_distinct_keys() {
          INSERT INTO logins VALUES (1, 'Ada'), (2, 'ada'), (3, 'ADA'), (4, 'straße'), (5, 'STRASSE');",
     )
     .await;
-    let (servers, source) = (&case.servers, &case.source);
-    let directory = case.schema_dir(&[(
-        "010_logins.sql",
-        "CREATE TABLE logins (id INT PRIMARY KEY, login VARCHAR(40) NOT NULL, UNIQUE KEY (login));\n",
-    )]);
-    let run = run_pg2dolt(&[
-        "--source",
-        source,
-        "--target",
-        &servers.mysql_url,
-        "--schema-dir",
-        directory.to_str().unwrap(),
-    ]);
-    run.assert_success();
-    let mut conn = mysql_connect(&case.target_url()).await;
-    let logins: Vec<String> = conn
-        .query("SELECT login FROM logins ORDER BY id")
-        .await
-        .unwrap();
-    assert_eq!(logins, vec!["Ada", "ada", "ADA", "straße", "STRASSE"]);
+    for target in targets("values_differing_only_in_case_stay_distinct_keys") {
+        let source = &case.source;
+        let directory = case.schema_dir(&[(
+            "010_logins.sql",
+            "CREATE TABLE logins (id INT PRIMARY KEY, login VARCHAR(40) NOT NULL, UNIQUE KEY (login));\n",
+        )]);
+        let run = run_pg2dolt(&[
+            "--source",
+            source,
+            "--target",
+            &target.url,
+            "--schema-dir",
+            directory.to_str().unwrap(),
+        ]);
+        run.assert_success();
+        let mut conn = mysql_connect(&with_database(&target.url, &case.name)).await;
+        let logins: Vec<String> = conn
+            .query("SELECT login FROM logins ORDER BY id")
+            .await
+            .unwrap();
+        assert_eq!(logins, vec!["Ada", "ada", "ADA", "straße", "STRASSE"]);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
