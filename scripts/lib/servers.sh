@@ -245,18 +245,22 @@ ensure_dolt() {
 }
 
 # Starts a Dolt sql-server with local_infile on (config.yaml
-# system_variables); sets DOLT_PORT and PG2DOLT_TEST_DOLT_URL.
+# system_variables) and TLS from the test CA; sets DOLT_PORT and
+# PG2DOLT_TEST_DOLT_URL.
 start_dolt() {
     init_servers_dir
     command -v dolt >/dev/null 2>&1 || die "dolt not found"
     local root="$SERVERS_DIR/dolt"
     mkdir -p "$root/data" "$root/home"
     DOLT_PORT=$(free_port)
+    make_test_certificates
     cat >"$root/config.yaml" <<YAML
 log_level: warning
 listener:
   host: 127.0.0.1
   port: $DOLT_PORT
+  tls_key: $CERTS_DIR/server.key
+  tls_cert: $CERTS_DIR/server.pem
 data_dir: $root/data
 system_variables:
   local_infile: 1

@@ -28,92 +28,95 @@ async fn verify_full_succeeds_with_the_ca_and_fails_without_it() {
         "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'over TLS');",
     )
     .await;
-    let directory = case.schema_dir(&[("010.sql", "CREATE TABLE t (id INT PRIMARY KEY, v TEXT);")]);
-    let directory = directory.to_str().unwrap();
-    // 127.0.0.1 is in the certificate's names: verify-full can pass.
-    let source = format!("{}?sslmode=verify-full&sslrootcert={ca}", case.source);
-    let target = format!("{}?ssl-mode=VERIFY_IDENTITY", case.servers.mysql_url);
+    for server in targets("verify_full_succeeds_with_the_ca_and_fails_without_it") {
+        let directory =
+            case.schema_dir(&[("010.sql", "CREATE TABLE t (id INT PRIMARY KEY, v TEXT);")]);
+        let directory = directory.to_str().unwrap();
+        // 127.0.0.1 is in the certificate's names: verify-full can pass.
+        let source = format!("{}?sslmode=verify-full&sslrootcert={ca}", case.source);
+        let target = format!("{}?ssl-mode=VERIFY_IDENTITY", server.url);
 
-    let run = run_pg2dolt(&[
-        "--source",
-        &source,
-        "--target",
-        &target,
-        "--target-ca-file",
-        &ca,
-        "--schema-dir",
-        directory,
-        "--replace",
-    ]);
-    run.assert_success();
-    assert!(
-        run.stderr.contains("source_tls=\"verify-full\"")
-            && run.stderr.contains("target_tls=\"verify-full\""),
-        "the effective configuration names the TLS modes:\n{}",
-        run.stderr
-    );
-    let copied: Option<String> = {
-        use mysql_async::prelude::Queryable as _;
-        mysql_connect(&case.target_url())
-            .await
-            .query_first("SELECT v FROM t WHERE id = 1")
-            .await
-            .unwrap()
-    };
-    assert_eq!(copied.as_deref(), Some("over TLS"));
+        let run = run_pg2dolt(&[
+            "--source",
+            &source,
+            "--target",
+            &target,
+            "--target-ca-file",
+            &ca,
+            "--schema-dir",
+            directory,
+            "--replace",
+        ]);
+        run.assert_success();
+        assert!(
+            run.stderr.contains("source_tls=\"verify-full\"")
+                && run.stderr.contains("target_tls=\"verify-full\""),
+            "the effective configuration names the TLS modes:\n{}",
+            run.stderr
+        );
+        let copied: Option<String> = {
+            use mysql_async::prelude::Queryable as _;
+            mysql_connect(&with_database(&server.url, &case.name))
+                .await
+                .query_first("SELECT v FROM t WHERE id = 1")
+                .await
+                .unwrap()
+        };
+        assert_eq!(copied.as_deref(), Some("over TLS"));
 
-    // Without the CA the certificate cannot be trusted: on each side alone.
-    let plain_source = format!("{}?sslmode=verify-full", case.source);
-    let run = run_pg2dolt(&[
-        "--source",
-        &plain_source,
-        "--target",
-        &target,
-        "--target-ca-file",
-        &ca,
-        "--schema-dir",
-        directory,
-        "--replace",
-    ]);
-    let error = run.assert_one_line_error(5);
-    assert!(
-        error.contains("cannot connect to the Postgres source")
-            && error.contains("--source-ca-file"),
-        "{error}"
-    );
-    let run = run_pg2dolt(&[
-        "--source",
-        &source,
-        "--target",
-        &target,
-        "--schema-dir",
-        directory,
-        "--replace",
-    ]);
-    let error = run.assert_one_line_error(5);
-    assert!(
-        error.contains("cannot connect to the target") && error.contains("--target-ca-file"),
-        "{error}"
-    );
+        // Without the CA the certificate cannot be trusted: on each side alone.
+        let plain_source = format!("{}?sslmode=verify-full", case.source);
+        let run = run_pg2dolt(&[
+            "--source",
+            &plain_source,
+            "--target",
+            &target,
+            "--target-ca-file",
+            &ca,
+            "--schema-dir",
+            directory,
+            "--replace",
+        ]);
+        let error = run.assert_one_line_error(5);
+        assert!(
+            error.contains("cannot connect to the Postgres source")
+                && error.contains("--source-ca-file"),
+            "{error}"
+        );
+        let run = run_pg2dolt(&[
+            "--source",
+            &source,
+            "--target",
+            &target,
+            "--schema-dir",
+            directory,
+            "--replace",
+        ]);
+        let error = run.assert_one_line_error(5);
+        assert!(
+            error.contains("cannot connect to the target") && error.contains("--target-ca-file"),
+            "{error}"
+        );
 
-    // verify-ca checks the chain but not the name: "localhost" is in the
-    // certificate too, but any host name would do with the right CA.
-    let run = run_pg2dolt(&[
-        "--source",
-        &case.source,
-        "--source-ssl-mode",
-        "verify-ca",
-        "--source-ca-file",
-        &ca,
-        "--target",
-        &case.servers.mysql_url,
-        "--target-ssl-mode",
-        "verify-ca",
-        "--target-ca-file",
-        &ca,
-        "--schema-dir",
-        directory,
-        "--replace",
-    ]);
-    run.assert_success();
+        // verify-ca checks the chain but not the name: "localhost" is in the
+        // certificate too, but any host name would do with the right CA.
+        let run = run_pg2dolt(&[
+            "--source",
+            &case.source,
+            "--source-ssl-mode",
+            "verify-ca",
+            "--source-ca-file",
+            &ca,
+            "--target",
+            &server.url,
+            "--target-ssl-mode",
+            "verify-ca",
+            "--target-ca-file",
+            &ca,
+            "--schema-dir",
+            directory,
+            "--replace",
+        ]);
+        run.assert_success();
+    }
 }
