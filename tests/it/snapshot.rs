@@ -59,99 +59,101 @@ async fn write_batches(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_copy_is_the_state_of_one_instant() {
-    let case = Case::new("pit", SOURCE).await;
-    let (servers, source) = (&case.servers, case.source.as_str());
-    let schema_dir = case.schema_dir(&[("010_tables.sql", TARGET_SCHEMA)]);
+    for target in targets("the_copy_is_the_state_of_one_instant") {
+        let case = Case::new(&format!("pit_{}", target.name), SOURCE).await;
+        let source = case.source.as_str();
+        let schema_dir = case.schema_dir(&[("010_tables.sql", TARGET_SCHEMA)]);
 
-    let writer = pg_connect(source).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let batches = Arc::new(AtomicI64::new(0));
-    let writer_task = tokio::spawn(write_batches(
-        writer,
-        Arc::clone(&stop),
-        Arc::clone(&batches),
-    ));
-    while batches.load(Ordering::SeqCst) < 20 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-
-    let report_path = case.report_path();
-    let run = tokio::task::spawn_blocking({
-        let (source, target, schema, report) = (
-            case.source.clone(),
-            servers.mysql_url.clone(),
-            schema_dir.clone(),
-            report_path.clone(),
-        );
-        move || {
-            run_pg2dolt(&[
-                "--source",
-                &source,
-                "--target",
-                &target,
-                "--schema-dir",
-                schema.to_str().unwrap(),
-                "--report",
-                report.to_str().unwrap(),
-                "--jobs",
-                "2",
-            ])
+        let writer = pg_connect(source).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let batches = Arc::new(AtomicI64::new(0));
+        let writer_task = tokio::spawn(write_batches(
+            writer,
+            Arc::clone(&stop),
+            Arc::clone(&batches),
+        ));
+        while batches.load(Ordering::SeqCst) < 20 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-    })
-    .await
-    .unwrap();
-    let writes_during_copy = batches.load(Ordering::SeqCst);
-    stop.store(true, Ordering::SeqCst);
-    writer_task.await.unwrap();
-    run.assert_success();
 
-    let mut target = mysql_connect(&case.target_url()).await;
-    let newest: Option<i64> = target
-        .query_first("SELECT MAX(id) FROM parent")
+        let report_path = case.report_path();
+        let run = tokio::task::spawn_blocking({
+            let (source, target, schema, report) = (
+                case.source.clone(),
+                target.url.clone(),
+                schema_dir.clone(),
+                report_path.clone(),
+            );
+            move || {
+                run_pg2dolt(&[
+                    "--source",
+                    &source,
+                    "--target",
+                    &target,
+                    "--schema-dir",
+                    schema.to_str().unwrap(),
+                    "--report",
+                    report.to_str().unwrap(),
+                    "--jobs",
+                    "2",
+                ])
+            }
+        })
         .await
         .unwrap();
-    let k = newest.unwrap() - BASE_PARENTS;
-    assert!(
-        k >= 20,
-        "the snapshot was taken after the writer started (k = {k})"
-    );
-    assert!(
-        k < writes_during_copy,
-        "the writer kept writing while the copy ran (k = {k}, writes = {writes_during_copy})"
-    );
+        let writes_during_copy = batches.load(Ordering::SeqCst);
+        stop.store(true, Ordering::SeqCst);
+        writer_task.await.unwrap();
+        run.assert_success();
 
-    // Exactly the state after batch k.
-    let parents: Vec<i64> = target
-        .query("SELECT id FROM parent ORDER BY id")
-        .await
-        .unwrap();
-    let expected: Vec<i64> = (k + 1..=BASE_PARENTS + k).collect();
-    assert_eq!(
-        parents, expected,
-        "parents are exactly those alive after batch {k}"
-    );
-    let children: Option<i64> = target
-        .query_first("SELECT COUNT(*) FROM child")
-        .await
-        .unwrap();
-    assert_eq!(
-        children,
-        Some((BASE_PARENTS - k) * BASE_CHILDREN_EACH + k * NEW_CHILDREN_EACH)
-    );
-    let orphans: Option<i64> = target
-        .query_first("SELECT COUNT(*) FROM child c LEFT JOIN parent p ON p.id = c.parent_id WHERE p.id IS NULL")
-        .await
-        .unwrap();
-    assert_eq!(orphans, Some(0), "no child without its parent");
-    let report = read_report(&report_path);
-    let reported: u64 = report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["rows"].as_u64().unwrap())
-        .sum();
-    assert_eq!(
-        i64::try_from(reported).unwrap(),
-        BASE_PARENTS + (BASE_PARENTS - k) * BASE_CHILDREN_EACH + k * NEW_CHILDREN_EACH
-    );
+        let mut target = mysql_connect(&with_database(&target.url, &case.name)).await;
+        let newest: Option<i64> = target
+            .query_first("SELECT MAX(id) FROM parent")
+            .await
+            .unwrap();
+        let k = newest.unwrap() - BASE_PARENTS;
+        assert!(
+            k >= 20,
+            "the snapshot was taken after the writer started (k = {k})"
+        );
+        assert!(
+            k < writes_during_copy,
+            "the writer kept writing while the copy ran (k = {k}, writes = {writes_during_copy})"
+        );
+
+        // Exactly the state after batch k.
+        let parents: Vec<i64> = target
+            .query("SELECT id FROM parent ORDER BY id")
+            .await
+            .unwrap();
+        let expected: Vec<i64> = (k + 1..=BASE_PARENTS + k).collect();
+        assert_eq!(
+            parents, expected,
+            "parents are exactly those alive after batch {k}"
+        );
+        let children: Option<i64> = target
+            .query_first("SELECT COUNT(*) FROM child")
+            .await
+            .unwrap();
+        assert_eq!(
+            children,
+            Some((BASE_PARENTS - k) * BASE_CHILDREN_EACH + k * NEW_CHILDREN_EACH)
+        );
+        let orphans: Option<i64> = target
+            .query_first("SELECT COUNT(*) FROM child c LEFT JOIN parent p ON p.id = c.parent_id WHERE p.id IS NULL")
+            .await
+            .unwrap();
+        assert_eq!(orphans, Some(0), "no child without its parent");
+        let report = read_report(&report_path);
+        let reported: u64 = report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["rows"].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            i64::try_from(reported).unwrap(),
+            BASE_PARENTS + (BASE_PARENTS - k) * BASE_CHILDREN_EACH + k * NEW_CHILDREN_EACH
+        );
+    }
 }
