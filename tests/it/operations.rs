@@ -267,59 +267,61 @@ async fn passwords_in_files(case: &Case, target: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_json_log_line_is_json_with_level_message_and_table() {
-    let case = Case::new("jsonlogs", SOURCE).await;
-    let schema = case.schema_dir(&[(
-        "010.sql",
-        "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT NOT NULL);
-         CREATE TABLE tags (id INT PRIMARY KEY, name TEXT NOT NULL);",
-    )]);
-    let run = run_pg2dolt_as_user(&[
-        "--source",
-        &case.source,
-        "--target",
-        &case.servers.mysql_url,
-        "--schema-dir",
-        schema.to_str().unwrap(),
-        "--log-format",
-        "json",
-        "--chunk-rows",
-        "1000",
-        "-v",
-    ]);
-    run.assert_success();
-    let mut per_table = 0;
-    for line in run.stderr.lines() {
-        let event: serde_json::Value =
-            serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}"));
-        assert!(event["level"].is_string(), "no level: {line}");
-        assert!(event["message"].is_string(), "no message: {line}");
-        let message = event["message"].as_str().unwrap();
-        if [
-            "table copied",
-            "chunk copied",
-            "table split into ranges",
-            "plan: table",
-            "plan: column",
-        ]
-        .contains(&message)
-        {
-            assert!(
-                event["table"]
-                    .as_str()
-                    .is_some_and(|table| table.starts_with("public.")),
-                "an event about a table names it: {line}"
-            );
-            per_table += 1;
+    for target in targets("every_json_log_line_is_json_with_level_message_and_table") {
+        let case = Case::new(&format!("jsonlogs_{}", target.name), SOURCE).await;
+        let schema = case.schema_dir(&[(
+            "010.sql",
+            "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT NOT NULL);
+             CREATE TABLE tags (id INT PRIMARY KEY, name TEXT NOT NULL);",
+        )]);
+        let run = run_pg2dolt_as_user(&[
+            "--source",
+            &case.source,
+            "--target",
+            &target.url,
+            "--schema-dir",
+            schema.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "--chunk-rows",
+            "1000",
+            "-v",
+        ]);
+        run.assert_success();
+        let mut per_table = 0;
+        for line in run.stderr.lines() {
+            let event: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("not JSON ({error}): {line}"));
+            assert!(event["level"].is_string(), "no level: {line}");
+            assert!(event["message"].is_string(), "no message: {line}");
+            let message = event["message"].as_str().unwrap();
+            if [
+                "table copied",
+                "chunk copied",
+                "table split into ranges",
+                "plan: table",
+                "plan: column",
+            ]
+            .contains(&message)
+            {
+                assert!(
+                    event["table"]
+                        .as_str()
+                        .is_some_and(|table| table.starts_with("public.")),
+                    "an event about a table names it: {line}"
+                );
+                per_table += 1;
+            }
         }
+        assert!(
+            per_table >= 8,
+            "events about tables: {per_table}\n{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("\"message\":\"run finished\""),
+            "the end of the run is an event too:\n{}",
+            run.stderr
+        );
     }
-    assert!(
-        per_table >= 8,
-        "events about tables: {per_table}\n{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("\"message\":\"run finished\""),
-        "the end of the run is an event too:\n{}",
-        run.stderr
-    );
 }
