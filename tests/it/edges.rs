@@ -398,54 +398,60 @@ async fn a_server_that_refuses_local_infile_gets_insert_or_the_fix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restore_stops_at_the_first_damaged_file() {
-    let case = Case::new("firstdamaged", &crate::demo::demo_sql()).await;
-    let archive_root = std::env::temp_dir().join(format!("{}-archive", case.name));
-    let _ = std::fs::remove_dir_all(&archive_root);
-    run_pg2dolt(&[
-        "--source",
-        &case.source,
-        "--target",
-        &case.servers.mysql_url,
-        "--archive",
-        archive_root.to_str().unwrap(),
-        "--no-target",
-    ])
-    .assert_success();
-    let archive = std::fs::read_dir(&archive_root)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    // The largest file, taken first: its frame header is gone, so it fails
-    // at once while the other worker is still loading.
-    let largest = std::fs::read_dir(archive.join("data"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .max_by_key(|path| std::fs::metadata(path).unwrap().len())
-        .unwrap();
-    let mut bytes = std::fs::read(&largest).unwrap();
-    bytes[..4].copy_from_slice(b"oops");
-    std::fs::write(&largest, bytes).unwrap();
-    let database = format!("{}_restored", case.name);
-    let run = run_pg2dolt(&[
-        "restore",
-        "--from",
-        archive.to_str().unwrap(),
-        "--target",
-        &case.servers.mysql_url,
-        "--database",
-        &database,
-        "--jobs",
-        "2",
-    ]);
-    let error = run.assert_one_line_error(4);
-    let name = largest.file_name().unwrap().to_str().unwrap();
-    assert!(error.contains(name), "{error}");
-    assert!(
-        run.stderr.matches("data file loaded").count() <= 1,
-        "the other worker stopped too:\n{}",
-        run.stderr
-    );
-    assert!(!database_exists(&case.servers, &database).await);
+    for target in targets("a_restore_stops_at_the_first_damaged_file") {
+        let case = Case::new(
+            &format!("firstdamaged_{}", target.name),
+            &crate::demo::demo_sql(),
+        )
+        .await;
+        let archive_root = std::env::temp_dir().join(format!("{}-archive", case.name));
+        let _ = std::fs::remove_dir_all(&archive_root);
+        run_pg2dolt(&[
+            "--source",
+            &case.source,
+            "--target",
+            &target.url,
+            "--archive",
+            archive_root.to_str().unwrap(),
+            "--no-target",
+        ])
+        .assert_success();
+        let archive = std::fs::read_dir(&archive_root)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        // The largest file, taken first: its frame header is gone, so it fails
+        // at once while the other worker is still loading.
+        let largest = std::fs::read_dir(archive.join("data"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .max_by_key(|path| std::fs::metadata(path).unwrap().len())
+            .unwrap();
+        let mut bytes = std::fs::read(&largest).unwrap();
+        bytes[..4].copy_from_slice(b"oops");
+        std::fs::write(&largest, bytes).unwrap();
+        let database = format!("{}_restored", case.name);
+        let run = run_pg2dolt(&[
+            "restore",
+            "--from",
+            archive.to_str().unwrap(),
+            "--target",
+            &target.url,
+            "--database",
+            &database,
+            "--jobs",
+            "2",
+        ]);
+        let error = run.assert_one_line_error(4);
+        let name = largest.file_name().unwrap().to_str().unwrap();
+        assert!(error.contains(name), "{error}");
+        assert!(
+            run.stderr.matches("data file loaded").count() <= 1,
+            "the other worker stopped too:\n{}",
+            run.stderr
+        );
+        assert!(!database_exists_at(&target.url, &database).await);
+    }
 }
