@@ -102,6 +102,33 @@ async fn a_type_matrix_draft_applies_and_copies() {
         tables.contains("ENUM('happy', 'sad', 'it''s complicated')"),
         "{tables}"
     );
+    // On Dolt the drafted files apply too; the copy stops only on the two
+    // JSON numbers a double cannot hold (Dolt keeps JSON numbers as doubles).
+    for target in targets("a_type_matrix_draft_applies_and_copies")
+        .into_iter()
+        .filter(|target| target.name == "dolt")
+    {
+        let run = run_pg2dolt(&[
+            "plan",
+            "--source",
+            &case.source,
+            "--target",
+            &target.url,
+            "--schema-dir",
+            directory.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let problems = plan["problems"].as_array().unwrap();
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert!(
+            problems.iter().all(|problem| problem["kind"] == "value"
+                && problem["detail"].as_str().unwrap().contains("double")),
+            "{problems:#?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
