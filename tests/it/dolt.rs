@@ -1,8 +1,6 @@
 //! Acceptance 9: the Dolt path, against a real `dolt sql-server` (started by
 //! scripts/test.sh when `dolt` is on PATH). Without one it prints SKIPPED.
 
-use std::io::Write as _;
-
 use mysql_async::prelude::Queryable as _;
 
 use crate::demo::demo_sql;
@@ -10,16 +8,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_copy_into_dolt_makes_one_commit() {
-    let Ok(dolt_url) = std::env::var("PG2DOLT_TEST_DOLT_URL") else {
-        assert!(
-            std::env::var("PG2DOLT_TEST_REQUIRE_DOLT").as_deref() != Ok("1"),
-            "PG2DOLT_TEST_DOLT_URL is not set, and the Dolt tests are required"
-        );
-        // Written past the test harness's capture, so it shows in the output.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: demo_copy_into_dolt_makes_one_commit (dolt is not on PATH)"
-        );
+    let Some(dolt_url) = dolt_url("demo_copy_into_dolt_makes_one_commit") else {
         return;
     };
     let case = Case::new("dolt_demo", &demo_sql()).await;
@@ -162,15 +151,7 @@ async fn foreign_keys_are_resolved_and_survive_merges(conn: &mut mysql_async::Co
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_local_dolt_directory_is_a_target() {
-    if std::env::var("PG2DOLT_TEST_DOLT_URL").is_err() {
-        assert!(
-            std::env::var("PG2DOLT_TEST_REQUIRE_DOLT").as_deref() != Ok("1"),
-            "the Dolt tests are required"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: a_local_dolt_directory_is_a_target (no dolt)"
-        );
+    if dolt_url("a_local_dolt_directory_is_a_target").is_none() {
         return;
     }
     let case = Case::new("dolt_dir", &demo_sql()).await;
@@ -274,15 +255,7 @@ impl Drop for DefaultDolt {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dolt_server_without_local_infile_gets_insert_and_the_config_line() {
-    if std::env::var("PG2DOLT_TEST_DOLT_URL").is_err() {
-        assert!(
-            std::env::var("PG2DOLT_TEST_REQUIRE_DOLT").as_deref() != Ok("1"),
-            "the Dolt tests are required"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: a_dolt_server_without_local_infile_gets_insert_and_the_config_line (no dolt)"
-        );
+    if dolt_url("a_dolt_server_without_local_infile_gets_insert_and_the_config_line").is_none() {
         return;
     }
     let case = Case::new("dolt_nolocal", &demo_sql()).await;
@@ -334,15 +307,7 @@ async fn a_dolt_server_without_local_infile_gets_insert_and_the_config_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_in_the_middle_of_a_dolt_copy_leaves_no_commit() {
-    let Ok(dolt_url) = std::env::var("PG2DOLT_TEST_DOLT_URL") else {
-        assert!(
-            std::env::var("PG2DOLT_TEST_REQUIRE_DOLT").as_deref() != Ok("1"),
-            "the Dolt tests are required"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: sigterm_in_the_middle_of_a_dolt_copy_leaves_no_commit (no dolt)"
-        );
+    let Some(dolt_url) = dolt_url("sigterm_in_the_middle_of_a_dolt_copy_leaves_no_commit") else {
         return;
     };
     // Seconds of loading on Dolt (tens of thousands of rows a second).

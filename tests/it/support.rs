@@ -69,6 +69,15 @@ pub fn targets(test: &str) -> Vec<Target> {
     targets
 }
 
+/// The Dolt server's URL, or `None` (said, and refused when the Dolt tests
+/// are required) when the test command started none.
+pub fn dolt_url(test: &str) -> Option<String> {
+    targets(test)
+        .into_iter()
+        .find(|target| target.name == "dolt")
+        .map(|target| target.url)
+}
+
 /// A database name no other test (or run) uses.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
