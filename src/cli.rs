@@ -446,7 +446,8 @@ pub struct CopyArgs {
     pub map_file: Option<PathBuf>,
 
     /// How rows reach the target: LOAD DATA LOCAL INFILE (streamed) or
-    /// multi-row INSERT; auto uses LOAD DATA when the server allows it.
+    /// multi-row INSERT; auto uses LOAD DATA when the server allows it, and
+    /// INSERT on Dolt (faster there).
     #[arg(long, env = "PG2DOLT_LOAD_METHOD", value_enum, default_value_t = LoadMethodArg::Auto)]
     pub load_method: LoadMethodArg,
 
@@ -513,7 +514,7 @@ pub struct CopyArgs {
 /// `--load-method` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LoadMethodArg {
-    /// LOAD DATA when the server allows LOCAL, INSERT otherwise.
+    /// LOAD DATA when the server allows LOCAL, INSERT otherwise and on Dolt.
     Auto,
     /// Always LOAD DATA LOCAL INFILE (fails with the fix if refused).
     LoadData,
