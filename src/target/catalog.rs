@@ -80,9 +80,9 @@ pub fn pads_spaces(collation: &str) -> bool {
 }
 
 /// Reads the base tables of `database`. Dolt answers a query on
-/// information_schema with "no root value found in session" or "could not
-/// resolve initial root for database …" while another session creates or
-/// drops a database (seen on Dolt 1.86.4 with copies running side by
+/// information_schema with "no root value found in session", "could not
+/// resolve initial root for database …" or "root hash doesn't exist: …"
+/// while another session creates or drops a database (seen on Dolt 1.86.4 with copies running side by
 /// side): such a read is tried again, a few times.
 pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec<TargetTable>> {
     let mut attempt = 1;
@@ -101,7 +101,9 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
 /// database.
 pub(crate) fn is_dolt_root_race(error: &anyhow::Error) -> bool {
     let text = format!("{error:#}");
-    text.contains("no root value found") || text.contains("could not resolve initial root")
+    ["no root value found", "could not resolve initial root", "root hash doesn't exist"]
+        .iter()
+        .any(|message| text.contains(message))
 }
 
 async fn read_catalog_once(conn: &mut Conn, database: &str) -> anyhow::Result<Vec<TargetTable>> {
