@@ -101,9 +101,13 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> anyhow::Result<Vec
 /// database.
 pub(crate) fn is_dolt_root_race(error: &anyhow::Error) -> bool {
     let text = format!("{error:#}");
-    ["no root value found", "could not resolve initial root", "root hash doesn't exist"]
-        .iter()
-        .any(|message| text.contains(message))
+    [
+        "no root value found",
+        "could not resolve initial root",
+        "root hash doesn't exist",
+    ]
+    .iter()
+    .any(|message| text.contains(message))
 }
 
 async fn read_catalog_once(conn: &mut Conn, database: &str) -> anyhow::Result<Vec<TargetTable>> {

@@ -245,10 +245,17 @@ impl DefaultDolt {
     }
 }
 
-impl Drop for DefaultDolt {
-    fn drop(&mut self) {
+impl DefaultDolt {
+    /// Kills the server at once (SIGKILL).
+    fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for DefaultDolt {
+    fn drop(&mut self) {
+        self.kill();
         let _ = std::fs::remove_dir_all(&self.directory);
     }
 }
@@ -378,4 +385,81 @@ async fn sigterm_in_the_middle_of_a_dolt_copy_leaves_no_commit() {
         !databases.contains(&case.name),
         "the incomplete database was dropped"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dolt_server_killed_mid_copy_ends_the_run_saying_what_it_left() {
+    if dolt_url("a_dolt_server_killed_mid_copy_ends_the_run_saying_what_it_left").is_none() {
+        return;
+    }
+    let case = Case::new(
+        "dolt_killed",
+        "CREATE TABLE events (id bigint PRIMARY KEY, payload text NOT NULL);
+         INSERT INTO events SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 400000) g;",
+    )
+    .await;
+    let directory = case.schema_dir(&[(
+        "010.sql",
+        "CREATE TABLE events (id BIGINT PRIMARY KEY, payload TEXT NOT NULL);",
+    )]);
+    let mut server = DefaultDolt::start(&case.name).await;
+    let report_path = case.report_path();
+    let _ = std::fs::remove_file(&report_path);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pg2dolt"))
+        .args([
+            "--source",
+            &case.source,
+            "--target",
+            &server.url,
+            "--schema-dir",
+            directory.to_str().unwrap(),
+            "--report",
+            report_path.to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "pg2dolt=info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Mid-copy: the database exists and rows are going in.
+    let mut watcher = mysql_connect(&server.url).await;
+    let started = std::time::Instant::now();
+    loop {
+        let databases: Vec<String> = watcher.query("SHOW DATABASES").await.unwrap();
+        if databases.contains(&case.name) {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "the copy did not begin");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    drop(watcher);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    server.kill();
+    let killed = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        killed.elapsed().as_secs() < 30,
+        "stopped after {:?}",
+        killed.elapsed()
+    );
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr,
+    };
+    let error = run.assert_one_line_error(1);
+    assert_eq!(error.matches("public.events").count(), 1, "{error}");
+    assert!(
+        run.stderr.contains("target: the target database") && run.stderr.contains("partial copy"),
+        "{}",
+        run.stderr
+    );
+    let report = read_report(&report_path);
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["target_state"], "partial");
+    assert_eq!(report["dolt_commit"], serde_json::Value::Null);
 }
