@@ -105,7 +105,7 @@ pub fn one_line(error: &anyhow::Error) -> String {
 /// its exit code.
 #[must_use]
 pub fn tell(error: &anyhow::Error) -> u8 {
-    let line = crate::logging::redact(&one_line(error));
+    let line = crate::redact::redact(&one_line(error));
     let code = exit_code(error);
     if crate::logging::json() {
         tracing::error!(exit_code = code, "{line}");

@@ -16,6 +16,7 @@ pub mod error;
 pub mod logging;
 pub mod pipeline;
 pub mod plan;
+pub mod redact;
 pub mod report;
 pub mod restore;
 pub mod selection;
@@ -33,7 +34,7 @@ use tracing::{error, info};
 use crate::error::FailureKind;
 
 use crate::cli::{Command, CopyArgs, LogFormat, PlanFormat};
-use crate::logging::redact;
+use crate::redact::redact;
 use crate::report::{Report, Status, TargetState};
 use crate::settings::{ReportLocation, RestoreSettings, Settings};
 

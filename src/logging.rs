@@ -5,39 +5,12 @@
 //! error line, report, plan JSON) is scrubbed with the same list.
 
 use std::io::{self, Write};
-use std::sync::RwLock;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::cli::{LogFormat, LoggingArgs};
-use crate::settings::redact_text;
-
-/// Every secret known so far.
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
-
-/// Adds secrets to scrub from every output from now on (shorter than 3
-/// characters are ignored: they would mangle ordinary text).
-pub fn add_secrets(secrets: impl IntoIterator<Item = String>) {
-    if let Ok(mut known) = SECRETS.write() {
-        for secret in secrets {
-            if secret.len() >= 3 && !known.contains(&secret) {
-                known.push(secret);
-            }
-        }
-        // Longest first: a secret containing another is scrubbed whole.
-        known.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-    }
-}
-
-/// The text with every known secret replaced by `***`.
-#[must_use]
-pub fn redact(text: &str) -> String {
-    match SECRETS.read() {
-        Ok(known) => redact_text(text, &known),
-        Err(_) => text.to_string(),
-    }
-}
+pub use crate::redact::redact;
 
 /// The live progress block at the bottom of a terminal: the lines drawn,
 /// erased and redrawn around every log line so the two never mix.

@@ -16,11 +16,11 @@ fn main() -> ExitCode {
         }
     };
     let command = cli.into_command();
-    pg2dolt::logging::add_secrets(
+    pg2dolt::redact::add_secrets(
         command
             .urls()
             .into_iter()
-            .flat_map(pg2dolt::settings::secrets_of_url),
+            .flat_map(pg2dolt::redact::secrets_of_url),
     );
     pg2dolt::logging::init(command.logging());
     pg2dolt::tls::install_default_provider();

@@ -217,7 +217,7 @@ impl Report {
         s3_path_style: bool,
     ) -> anyhow::Result<()> {
         let json = serde_json::to_string_pretty(self).context("encoding the report")?;
-        let json = crate::logging::redact(&json) + "\n";
+        let json = crate::redact::redact(&json) + "\n";
         let store = Store::open(location, s3_path_style, MIN_PART_SIZE)
             .await
             .with_context(|| format!("writing the report to {location}{name}"))?;
