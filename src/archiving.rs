@@ -3,7 +3,6 @@
 //! data files themselves are written by each chunk's stream (copy/chunk.rs).
 
 use anyhow::Context as _;
-use serde::Serialize;
 use tracing::info;
 
 use crate::archive::store::{Location, Store};
@@ -12,6 +11,7 @@ use crate::archive::{
 };
 use crate::copy::{ArchiveJob, TableCopied};
 use crate::plan::TablePlan;
+use crate::report::ArchiveReport;
 use crate::settings::Settings;
 use crate::source::snapshot::Snapshot;
 
@@ -25,21 +25,6 @@ pub struct ArchiveRun {
     pub key: String,
     /// the schema files, as archived
     pub schema_files: Vec<ArchivedFile>,
-}
-
-/// What the report says of the archive.
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct ArchiveReport {
-    /// the archive location and key: what `restore --from` takes
-    pub location: String,
-    /// the copy's directory under the location
-    pub key: String,
-    /// data files written
-    pub files: usize,
-    /// bytes stored (compressed data and schema files)
-    pub stored_bytes: u64,
-    /// the manifest was written (the archive is complete)
-    pub complete: bool,
 }
 
 /// Opens the archive location given with `--archive`, checking it before
@@ -137,7 +122,7 @@ impl ArchiveRun {
         let manifest = Manifest {
             format: FORMAT.to_string(),
             pg2dolt_version: env!("CARGO_PKG_VERSION").to_string(),
-            created_at: crate::report::utc_now(),
+            created_at: crate::clock::utc_now(),
             key: self.key.clone(),
             snapshot: snapshot.clone(),
             source: settings.source_display.clone(),

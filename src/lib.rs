@@ -9,6 +9,7 @@ pub mod archives;
 pub mod archiving;
 pub mod checks;
 pub mod cli;
+pub mod clock;
 pub mod convert;
 pub mod copy;
 pub mod draft;
@@ -288,7 +289,7 @@ impl Output {
     /// Completes the report, writes it, and tells the outcome. False when
     /// the report could not be written.
     async fn finish(&self, report: &mut Report, started: Instant) -> bool {
-        report.finished_at = report::utc_now();
+        report.finished_at = clock::utc_now();
         report.seconds = started.elapsed().as_secs_f64();
         let mut written = true;
         if let Some((location, name)) = &self.report_to
