@@ -61,6 +61,11 @@ impl std::error::Error for Failure {}
 /// unexpected).
 pub const EXIT_RUNTIME: u8 = 1;
 
+/// Exit code for SIGINT.
+pub const EXIT_SIGINT: u8 = 130;
+/// Exit code for SIGTERM.
+pub const EXIT_SIGTERM: u8 = 143;
+
 /// The exit code for an error: the kind of the first [`Failure`] in its
 /// chain, else a runtime failure.
 #[must_use]

@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use tracing::{error, info};
 
-use crate::error::FailureKind;
+use crate::error::{EXIT_SIGINT, EXIT_SIGTERM, FailureKind};
 
 use crate::cli::{Command, CopyArgs, LogFormat, PlanFormat};
 use crate::redact::redact;
@@ -42,11 +42,6 @@ use crate::settings::{ReportLocation, RestoreSettings, Settings};
 /// How long connecting to a server may take (Postgres URLs may set their
 /// own `connect_timeout`).
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Exit code for SIGINT.
-pub const EXIT_SIGINT: u8 = 130;
-/// Exit code for SIGTERM.
-pub const EXIT_SIGTERM: u8 = 143;
 
 /// Runs a command to the end and returns the exit code. Errors are
 /// printed once, on one line, with every secret redacted.
