@@ -276,13 +276,26 @@ pub fn resolve_schemas(schemas: &[String]) -> anyhow::Result<Vec<String>> {
     Ok(resolved)
 }
 
+/// What `schema draft` and `schema diff` need.
+#[derive(Debug, Clone)]
+pub struct DraftSettings {
+    /// the source
+    pub source: SourceAddress,
+    /// source schemas
+    pub source_schemas: Vec<String>,
+    /// which tables
+    pub selection: TableSelection,
+    /// the collation of every table
+    pub collation: String,
+}
+
 /// `schema draft`/`schema diff` settings.
 pub fn resolve_draft(
     source: &crate::cli::SourceArgs,
     collation: &str,
-) -> anyhow::Result<crate::draft::DraftSettings> {
+) -> anyhow::Result<DraftSettings> {
     let (address, _) = resolve_source(&source.connection)?;
-    Ok(crate::draft::DraftSettings {
+    Ok(DraftSettings {
         source: address,
         source_schemas: resolve_schemas(&source.source_schemas)?,
         selection: TableSelection::new(&source.include, &source.exclude)

@@ -23,8 +23,6 @@ use self::render::{
 use self::types::{ColumnFacts, DraftedDefault, draft_check, draft_default, draft_type};
 use crate::convert::value::Converter;
 use crate::error::{FailureKind, failure};
-use crate::selection::TableSelection;
-use crate::source::SourceAddress;
 use crate::source::catalog::{SourceTable, read_catalog};
 use crate::source::snapshot::{Snapshot, export_snapshot};
 use crate::types::{MySqlType, PgKind};
@@ -32,18 +30,7 @@ use crate::types::{MySqlType, PgKind};
 /// The marker before the signature line.
 const SIGNATURE_MARKER: &str = "-- pg2dolt source signature";
 
-/// What `schema draft` and `schema diff` need.
-#[derive(Debug, Clone)]
-pub struct DraftSettings {
-    /// the source
-    pub source: SourceAddress,
-    /// source schemas
-    pub source_schemas: Vec<String>,
-    /// which tables
-    pub selection: TableSelection,
-    /// the collation of every table
-    pub collation: String,
-}
+pub use crate::settings::DraftSettings;
 
 /// A source signature: `schema.table` → columns and their Postgres types.
 pub type Signature = BTreeMap<String, Vec<(String, String)>>;
