@@ -39,10 +39,6 @@ use crate::redact::redact;
 use crate::report::{Report, Status, TargetState};
 use crate::settings::{ReportLocation, RestoreSettings, Settings};
 
-/// How long connecting to a server may take (Postgres URLs may set their
-/// own `connect_timeout`).
-pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// Runs a command to the end and returns the exit code. Errors are
 /// printed once, on one line, with every secret redacted.
 pub async fn run(command: Command) -> u8 {

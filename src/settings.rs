@@ -551,7 +551,7 @@ fn parse_source(url: &str) -> anyhow::Result<(tokio_postgres::Config, String)> {
     }
     config.application_name("pg2dolt");
     if config.get_connect_timeout().is_none() {
-        config.connect_timeout(crate::CONNECT_TIMEOUT);
+        config.connect_timeout(crate::target::CONNECT_TIMEOUT);
     }
     Ok((config, redact_url(url)))
 }

@@ -20,6 +20,10 @@ use serde::Serialize;
 use crate::convert::mysql_text::quote_identifier;
 use crate::error::{FailureKind, failure};
 
+/// How long connecting to a server may take (Postgres URLs may set their
+/// own `connect_timeout`).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Session settings for every target connection: UTF-8, UTC, strict mode
 /// (a value that does not fit is an error, not a silent change),
 /// `NO_AUTO_VALUE_ON_ZERO` (else a row with id 0 gets a new id) and foreign
@@ -71,8 +75,7 @@ pub async fn connect(address: &TargetAddress, database: Option<&str>) -> anyhow:
     let builder = OptsBuilder::from_opts(address.opts.clone())
         .db_name(database)
         .prefer_socket(false);
-    let mut connecting =
-        tokio::time::timeout(crate::CONNECT_TIMEOUT, Conn::new(builder.clone())).await;
+    let mut connecting = tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(builder.clone())).await;
     // prefer: a server without TLS gets a plain connection.
     if address.tls == TlsMode::Prefer
         && matches!(
@@ -83,7 +86,7 @@ pub async fn connect(address: &TargetAddress, database: Option<&str>) -> anyhow:
         )
     {
         let plain = builder.ssl_opts(None::<mysql_async::SslOpts>);
-        connecting = tokio::time::timeout(crate::CONNECT_TIMEOUT, Conn::new(plain)).await;
+        connecting = tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(plain)).await;
     }
     let mut conn = match connecting {
         Ok(Ok(conn)) => conn,
@@ -98,7 +101,7 @@ pub async fn connect(address: &TargetAddress, database: Option<&str>) -> anyhow:
         Err(_) => {
             let message = format!(
                 "cannot connect to the target: no answer within {} s",
-                crate::CONNECT_TIMEOUT.as_secs()
+                CONNECT_TIMEOUT.as_secs()
             );
             return Err(failure(FailureKind::Connect, message));
         }
