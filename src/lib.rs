@@ -121,12 +121,17 @@ async fn copy_or_plan(
             output.succeed(report, started).await
         }
         Ok(Err(error)) => {
-            pipeline::abandon_target(settings, report, pipeline::DROP_AFTER_FAILURE).await;
+            pipeline::abandon_target(settings, report, crate::target::finish::DROP_AFTER_FAILURE)
+                .await;
             output.fail(&error, report, started).await
         }
         Err(signal) => {
-            let state =
-                pipeline::abandon_target(settings, report, pipeline::DROP_AFTER_SIGNAL).await;
+            let state = pipeline::abandon_target(
+                settings,
+                report,
+                crate::target::finish::DROP_AFTER_SIGNAL,
+            )
+            .await;
             output.interrupted(report, signal, &state, started).await
         }
     }
@@ -192,12 +197,14 @@ async fn restore_and_tell(
             output.succeed(report, started).await
         }
         Ok(Err(error)) => {
-            restore::abandon_target(settings, report, pipeline::DROP_AFTER_FAILURE).await;
+            restore::abandon_target(settings, report, crate::target::finish::DROP_AFTER_FAILURE)
+                .await;
             output.fail(&error, report, started).await
         }
         Err(signal) => {
             let state =
-                restore::abandon_target(settings, report, pipeline::DROP_AFTER_SIGNAL).await;
+                restore::abandon_target(settings, report, crate::target::finish::DROP_AFTER_SIGNAL)
+                    .await;
             output.interrupted(report, signal, &state, started).await
         }
     }

@@ -3,13 +3,11 @@
 //! duration; the report is filled in as the run goes, so a failed run still
 //! reports how far it got.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use mysql_async::Conn;
-use mysql_async::prelude::Queryable as _;
 use tracing::{debug, error, info, warn};
 
 use crate::archiving::ArchiveRun;
@@ -18,13 +16,15 @@ use crate::cli::LoadMethodArg;
 use crate::copy::{CopyJob, MEMORY_BUDGET, MemoryBudget, copy_tables};
 use crate::error::{FailureKind, failure};
 use crate::plan::{Plan, Problem, ProblemKind, TablePlan, build_plan};
-use crate::report::{PlannedTable, Report, TableReport, TargetState};
+use crate::report::{PlannedTable, Report, TableReport};
 use crate::settings::Settings;
 use crate::source::catalog::{SourceTable, read_catalog};
 use crate::source::snapshot::{Snapshot, export_snapshot, open_reader};
 use crate::target::catalog::TargetTable;
+use crate::target::finish::{abandon, apply_schema, commit_if_dolt, finish};
 use crate::target::load::LoadMethod;
-use crate::target::{TargetKind, TargetServer, dolt, fixup, schema};
+use crate::target::load::{choose_load_method, insert_chunk_size};
+use crate::target::{TargetKind, TargetServer, schema};
 
 /// What the phases before the copy learned.
 struct Prepared {
@@ -189,13 +189,6 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     filled
 }
 
-/// How long dropping an incomplete database may take after a signal (the
-/// whole stop stays under ten seconds: a pod's grace period) and after a
-/// failure.
-pub const DROP_AFTER_SIGNAL: Duration = Duration::from_secs(5);
-/// See [`DROP_AFTER_SIGNAL`].
-pub const DROP_AFTER_FAILURE: Duration = Duration::from_secs(60);
-
 /// After a failed or interrupted copy: drops the incomplete database this
 /// run created (unless --keep-failed) and records what state the target
 /// was left in; returns that state for people.
@@ -203,86 +196,16 @@ pub async fn abandon_target(settings: &Settings, report: &mut Report, limit: Dur
     if settings.storage.dump_only {
         return "no target database (dump only)".to_string();
     }
-    abandon(
+    let (state, detail) = abandon(
         &settings.target,
         &settings.database,
         settings.keep_failed,
-        report,
+        report.steps,
         limit,
     )
-    .await
-}
-
-/// [`abandon_target`] for any command that builds a database. The drop runs
-/// on a connection of its own: the run's may have died with the server.
-pub async fn abandon(
-    target: &crate::target::TargetAddress,
-    database: &str,
-    keep_failed: bool,
-    report: &mut Report,
-    limit: Duration,
-) -> String {
-    let (state, detail) = settled_state(target, database, keep_failed, report, limit).await;
-    report.target_dropped = state == TargetState::Dropped;
-    report.target_state = Some(state);
-    report.target_state_detail = Some(detail.clone());
-    detail
-}
-
-async fn settled_state(
-    target: &crate::target::TargetAddress,
-    database: &str,
-    keep_failed: bool,
-    report: &Report,
-    limit: Duration,
-) -> (TargetState, String) {
-    if !report.steps.created {
-        let replaced = if report.steps.existing_dropped {
-            " (the existing one had already been dropped: --replace)"
-        } else {
-            ""
-        };
-        return (
-            TargetState::NotCreated,
-            format!("the target database {database} was not created{replaced}"),
-        );
-    }
-    if keep_failed {
-        return (
-            TargetState::Partial,
-            format!("the target database {database} holds a partial copy (kept: --keep-failed)"),
-        );
-    }
-    let dropped = tokio::time::timeout(limit, async {
-        let mut admin = crate::target::connect(target, None).await?;
-        // The aborted load may still hold its table: do not wait for it long.
-        admin
-            .query_drop(format!(
-                "SET SESSION lock_wait_timeout = {}",
-                limit.as_secs().saturating_sub(1).max(1)
-            ))
-            .await?;
-        crate::target::drop_database(&mut admin, database).await
-    })
     .await;
-    let failed = match dropped {
-        Ok(Ok(())) => {
-            return (
-                TargetState::Dropped,
-                format!(
-                    "the incomplete target database {database} was dropped; a re-run starts clean"
-                ),
-            );
-        }
-        Ok(Err(error)) => crate::error::one_line(&error),
-        Err(_) => format!("it did not finish within {} s", limit.as_secs()),
-    };
-    (
-        TargetState::Partial,
-        format!(
-            "the target database {database} holds a partial copy: drop it before use (dropping it failed: {failed})"
-        ),
-    )
+    report.record_target_state(state, &detail);
+    detail
 }
 
 /// The plan's problems and warnings, in the log and the report.
@@ -564,7 +487,7 @@ async fn fill_database(
             (plan.source_name.clone(), plan.target.clone(), table.rows)
         })
         .collect();
-    settle_target(&mut conn, server, &targets, &expected, report).await?;
+    report.record_finish(finish(&mut conn, server, &targets, &expected).await?);
     if let Some(archive) = archive {
         report.archive = Some(
             archive
@@ -576,13 +499,12 @@ async fn fill_database(
         .commit_message
         .clone()
         .unwrap_or_else(|| default_commit_message(snapshot));
-    commit_if_dolt(
+    report.dolt_commit = commit_if_dolt(
         &mut conn,
         server,
         &message,
         &settings.author,
         &snapshot.time,
-        report,
     )
     .await?;
     let _ = conn.disconnect().await;
@@ -624,22 +546,6 @@ async fn dump_only(
     Ok(())
 }
 
-/// Applies the schema files to the connected database; returns its catalog.
-pub(crate) async fn apply_schema(
-    conn: &mut Conn,
-    database: &str,
-    files: &[schema::ParsedSchemaFile],
-) -> anyhow::Result<Vec<TargetTable>> {
-    let started = Instant::now();
-    let statements = schema::apply_schema_files(conn, files).await?;
-    info!(
-        statements,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "schema applied"
-    );
-    crate::target::catalog::read_catalog(conn, database).await
-}
-
 /// Runs the copy and records every table in the report.
 async fn run_copy(
     settings: &Settings,
@@ -676,60 +582,8 @@ async fn run_copy(
     Ok(copied)
 }
 
-/// After the data is in: foreign-key fix-ups, AUTO_INCREMENT counters,
-/// row counts (`expected`: label, target table, rows) and, on Dolt, the
-/// constraints.
-pub(crate) async fn settle_target(
-    conn: &mut Conn,
-    server: &TargetServer,
-    targets: &[TargetTable],
-    expected: &[(String, String, u64)],
-    report: &mut Report,
-) -> anyhow::Result<()> {
-    let fixups = foreign_key_tables(targets);
-    fixup::resolve_foreign_keys(conn, &fixups).await?;
-    report.foreign_key_fixups = fixups.into_iter().map(|(table, _)| table).collect();
-
-    let counters: Vec<(String, String)> = targets
-        .iter()
-        .filter_map(|table| {
-            let column = table.columns.iter().find(|column| column.auto_increment)?;
-            Some((table.name.clone(), column.name.clone()))
-        })
-        .collect();
-    report.auto_increment = fixup::continue_auto_increment(conn, &counters)
-        .await?
-        .into_iter()
-        .collect();
-
-    verify_counts(conn, expected).await?;
-    if server.kind == TargetKind::Dolt {
-        dolt::verify_constraints(conn).await?;
-    }
-    report.verified = true;
-    Ok(())
-}
-
-/// On Dolt, the commit (dated at `time`, the snapshot's); elsewhere nothing.
-pub(crate) async fn commit_if_dolt(
-    conn: &mut Conn,
-    server: &TargetServer,
-    message: &str,
-    author: &str,
-    time: &str,
-    report: &mut Report,
-) -> anyhow::Result<()> {
-    if server.kind != TargetKind::Dolt {
-        return Ok(());
-    }
-    // Dolt's --date takes RFC 3339 without fractional seconds.
-    let seconds = time.split('.').next().unwrap_or(time);
-    let date = format!("{}Z", seconds.trim_end_matches('Z'));
-    let hash = dolt::commit(conn, message, author, &date).await?;
-    info!(hash = %hash, "dolt commit made");
-    report.dolt_commit = Some(hash);
-    Ok(())
-}
+/// LOAD DATA streams chunks of this size.
+const LOAD_DATA_CHUNK: usize = 256 * 1024;
 
 fn default_commit_message(snapshot: &Snapshot) -> String {
     let lsn = snapshot
@@ -740,106 +594,4 @@ fn default_commit_message(snapshot: &Snapshot) -> String {
         "pg2dolt: copy of Postgres database {} as of {} (snapshot {}{lsn})",
         snapshot.database, snapshot.time, snapshot.id
     )
-}
-
-/// Every target table that has or is referenced by a foreign key, with the
-/// column its no-op delete compares (the first key column, else the first).
-fn foreign_key_tables(targets: &[TargetTable]) -> Vec<(String, String)> {
-    let mut involved = BTreeSet::new();
-    for table in targets {
-        if !table.references.is_empty() {
-            involved.insert(table.name.clone());
-            involved.extend(table.references.iter().cloned());
-        }
-    }
-    targets
-        .iter()
-        .filter(|table| involved.contains(&table.name))
-        .filter_map(|table| {
-            let column = table
-                .primary_key
-                .first()
-                .or_else(|| table.columns.first().map(|column| &column.name))?;
-            Some((table.name.clone(), column.clone()))
-        })
-        .collect()
-}
-
-/// Rows read = rows stored (checked per load) = `COUNT(*)` on the target;
-/// `expected` holds (label, target table, rows).
-async fn verify_counts(conn: &mut Conn, expected: &[(String, String, u64)]) -> anyhow::Result<()> {
-    for (label, target, rows) in expected {
-        // language=MySQL
-        let statement = format!(
-            "SELECT COUNT(*) FROM {}",
-            crate::convert::mysql_text::quote_identifier(target)
-        );
-        let count: Option<u64> = conn
-            .query_first(statement)
-            .await
-            .with_context(|| format!("counting rows of {target}"))?;
-        if count != Some(*rows) {
-            return Err(failure(
-                FailureKind::Verify,
-                format!(
-                    "{label}: {rows} rows expected, the target table {target} has {}",
-                    count.unwrap_or(0)
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The load method: INSERT when asked for, and for `auto` on Dolt (its
-/// LOAD DATA was the slower route in every run of scripts/bench.sh: pgbench
-/// scale 10, 14.5–16.7 s against 12.2–13.9 s with INSERT, and it must
-/// re-load chunks holding a text `NULL`); otherwise LOAD DATA, if the
-/// server takes it, tried on `probe_table` (any table of the new
-/// database). `auto` falls back to INSERT when it does not; `load-data`
-/// stops with the fix (exit 2).
-pub(crate) async fn choose_load_method(
-    conn: &mut Conn,
-    requested: LoadMethodArg,
-    kind: TargetKind,
-    probe_table: Option<&str>,
-) -> anyhow::Result<LoadMethod> {
-    if requested == LoadMethodArg::Insert
-        || (requested == LoadMethodArg::Auto && kind == TargetKind::Dolt)
-    {
-        return Ok(LoadMethod::Insert);
-    }
-    let Some(table) = probe_table else {
-        return Ok(LoadMethod::LoadData);
-    };
-    if crate::target::load::accepts_local_infile(conn, table).await? {
-        return Ok(LoadMethod::LoadData);
-    }
-    if requested == LoadMethodArg::LoadData {
-        return Err(failure(
-            FailureKind::Usage,
-            "the target refuses LOAD DATA LOCAL INFILE (--load-method load-data): set local_infile = 1 on the server (Dolt: `system_variables: {local_infile: 1}` in config.yaml), or use --load-method auto or insert",
-        ));
-    }
-    // The plan has said so, with the fix.
-    debug!("the target refuses LOAD DATA LOCAL INFILE: loading with INSERT statements");
-    Ok(LoadMethod::Insert)
-}
-
-/// LOAD DATA streams chunks of this size.
-const LOAD_DATA_CHUNK: usize = 256 * 1024;
-
-/// An INSERT statement of at most 1 MiB, and at most a quarter of
-/// `max_allowed_packet`.
-pub(crate) async fn insert_chunk_size(conn: &mut Conn) -> usize {
-    const INSERT_CHUNK: usize = 1024 * 1024;
-    let packet: Option<u64> = conn
-        .query_first("SELECT @@max_allowed_packet")
-        .await
-        .ok()
-        .flatten();
-    let limit = packet.map_or(INSERT_CHUNK, |packet| {
-        usize::try_from(packet / 4).unwrap_or(INSERT_CHUNK)
-    });
-    INSERT_CHUNK.min(limit).max(16 * 1024)
 }

@@ -100,31 +100,7 @@ pub struct Report {
     pub steps: TargetSteps,
 }
 
-/// What the target database holds when the run ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TargetState {
-    /// the run made it, whole: verified (and committed on Dolt)
-    Complete,
-    /// this run did not create it (an existing one was left as it was,
-    /// unless --replace had dropped it)
-    NotCreated,
-    /// it was incomplete and has been dropped
-    Dropped,
-    /// it exists and holds a partial copy: kept by --keep-failed, or it
-    /// could not be dropped
-    Partial,
-}
-
-/// What a run did to the target database, to tell (and settle) its state
-/// after an interruption.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TargetSteps {
-    /// this run created the target database
-    pub created: bool,
-    /// this run dropped an existing target database (--replace)
-    pub existing_dropped: bool,
-}
+pub use crate::target::finish::{TargetState, TargetSteps};
 
 /// One copied table.
 #[derive(Debug, Clone, Serialize)]
@@ -191,6 +167,21 @@ impl Report {
             started_at: utc_now(),
             ..Report::default()
         }
+    }
+
+    /// Records what [`crate::target::finish::finish`] did: the copy is
+    /// verified.
+    pub fn record_finish(&mut self, finished: crate::target::finish::Finished) {
+        self.foreign_key_fixups = finished.foreign_key_fixups;
+        self.auto_increment = finished.auto_increment;
+        self.verified = true;
+    }
+
+    /// Records the state a failed or interrupted run left the target in.
+    pub fn record_target_state(&mut self, state: TargetState, detail: &str) {
+        self.target_dropped = state == TargetState::Dropped;
+        self.target_state = Some(state);
+        self.target_state_detail = Some(detail.to_string());
     }
 
     /// Records that the run made the target database whole.

@@ -23,13 +23,12 @@ use crate::archive::{ArchivedTable, DataFile, FORMAT, MANIFEST, Manifest, sha256
 use crate::convert::mysql_text::{Format, Value, decode_load_data};
 use crate::convert::value::decode_hex;
 use crate::error::{FailureKind, failure};
-use crate::pipeline::{
-    apply_schema, choose_load_method, commit_if_dolt, insert_chunk_size, settle_target,
-};
 use crate::plan::MatchRule;
 use crate::report::{Report, TableReport};
 use crate::settings::{RestoreSettings, check_database_name};
+use crate::target::finish::{abandon, apply_schema, commit_if_dolt, finish};
 use crate::target::load::{LoadColumn, LoadMethod, load_table};
+use crate::target::load::{choose_load_method, insert_chunk_size};
 use crate::target::schema::{SchemaFile, parse_files};
 use crate::target::{TargetKind, TargetServer};
 
@@ -96,14 +95,16 @@ pub async fn abandon_target(
     if database.is_empty() {
         return "the target was not touched".to_string();
     }
-    crate::pipeline::abandon(
+    let (state, detail) = abandon(
         &settings.target,
         &database,
         settings.keep_failed,
-        report,
+        report.steps,
         limit,
     )
-    .await
+    .await;
+    report.record_target_state(state, &detail);
+    detail
 }
 
 async fn read_manifest(store: &Store, settings: &RestoreSettings) -> anyhow::Result<Manifest> {
@@ -214,7 +215,7 @@ async fn fill(
         .iter()
         .map(|table| (table.source.clone(), table.target.clone(), table.rows))
         .collect();
-    settle_target(&mut conn, server, &targets, &expected, report).await?;
+    report.record_finish(finish(&mut conn, server, &targets, &expected).await?);
     let snapshot = &manifest.snapshot;
     let message = settings.commit_message.clone().unwrap_or_else(|| {
         format!(
@@ -229,13 +230,12 @@ async fn fill(
                 .map_or_else(String::new, |lsn| format!(", WAL {lsn}"))
         )
     });
-    commit_if_dolt(
+    report.dolt_commit = commit_if_dolt(
         &mut conn,
         server,
         &message,
         &settings.author,
         &snapshot.time,
-        report,
     )
     .await?;
     let _ = conn.disconnect().await;

@@ -12,8 +12,10 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use tokio::sync::mpsc;
 
+use crate::cli::LoadMethodArg;
 use crate::convert::mysql_text::quote_identifier;
 use crate::error::{FailureKind, failure};
+use crate::target::TargetKind;
 
 /// Chunks of encoded rows, each holding whole rows; an `Err` aborts the load.
 pub type Chunks = mpsc::Receiver<io::Result<Bytes>>;
@@ -245,6 +247,56 @@ async fn check_warnings(conn: &mut Conn) -> anyhow::Result<()> {
         "the target reported {count} warning(s), treated as errors: {}",
         shown.join("; ")
     )
+}
+
+/// The load method: INSERT when asked for, and for `auto` on Dolt (its
+/// LOAD DATA was the slower route in every run of scripts/bench.sh: pgbench
+/// scale 10, 14.5–16.7 s against 12.2–13.9 s with INSERT, and it must
+/// re-load chunks holding a text `NULL`); otherwise LOAD DATA, if the
+/// server takes it, tried on `probe_table` (any table of the new
+/// database). `auto` falls back to INSERT when it does not; `load-data`
+/// stops with the fix (exit 2).
+pub async fn choose_load_method(
+    conn: &mut Conn,
+    requested: LoadMethodArg,
+    kind: TargetKind,
+    probe_table: Option<&str>,
+) -> anyhow::Result<LoadMethod> {
+    if requested == LoadMethodArg::Insert
+        || (requested == LoadMethodArg::Auto && kind == TargetKind::Dolt)
+    {
+        return Ok(LoadMethod::Insert);
+    }
+    let Some(table) = probe_table else {
+        return Ok(LoadMethod::LoadData);
+    };
+    if accepts_local_infile(conn, table).await? {
+        return Ok(LoadMethod::LoadData);
+    }
+    if requested == LoadMethodArg::LoadData {
+        return Err(failure(
+            FailureKind::Usage,
+            "the target refuses LOAD DATA LOCAL INFILE (--load-method load-data): set local_infile = 1 on the server (Dolt: `system_variables: {local_infile: 1}` in config.yaml), or use --load-method auto or insert",
+        ));
+    }
+    // The plan has said so, with the fix.
+    tracing::debug!("the target refuses LOAD DATA LOCAL INFILE: loading with INSERT statements");
+    Ok(LoadMethod::Insert)
+}
+
+/// An INSERT statement of at most 1 MiB, and at most a quarter of
+/// `max_allowed_packet`.
+pub async fn insert_chunk_size(conn: &mut Conn) -> usize {
+    const INSERT_CHUNK: usize = 1024 * 1024;
+    let packet: Option<u64> = conn
+        .query_first("SELECT @@max_allowed_packet")
+        .await
+        .ok()
+        .flatten();
+    let limit = packet.map_or(INSERT_CHUNK, |packet| {
+        usize::try_from(packet / 4).unwrap_or(INSERT_CHUNK)
+    });
+    INSERT_CHUNK.min(limit).max(16 * 1024)
 }
 
 #[cfg(test)]

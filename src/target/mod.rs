@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod dolt;
+pub mod finish;
 pub mod fixup;
 pub mod load;
 pub mod local;
