@@ -329,34 +329,8 @@ async fn sigterm_in_the_middle_of_a_dolt_copy_leaves_no_commit() {
         "CREATE TABLE big (id INT PRIMARY KEY, payload TEXT);",
     )]);
     let report_path = case.report_path();
-    let _ = std::fs::remove_file(&report_path);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pg2dolt"))
-        .args([
-            "--source",
-            &case.source,
-            "--target",
-            &dolt_url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-            "--report",
-            report_path.to_str().unwrap(),
-        ])
-        .env("RUST_LOG", "pg2dolt=info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The copy has begun once its database exists.
+    let child = copy_in_background(&case, &dolt_url, &directory).await;
     let mut watcher = mysql_connect(&dolt_url).await;
-    let started = std::time::Instant::now();
-    loop {
-        let databases: Vec<String> = watcher.query("SHOW DATABASES").await.unwrap();
-        if databases.contains(&case.name) {
-            break;
-        }
-        assert!(started.elapsed().as_secs() < 60, "the copy did not begin");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let sent = std::time::Instant::now();
     let killed = std::process::Command::new("kill")
@@ -404,35 +378,8 @@ async fn a_dolt_server_killed_mid_copy_ends_the_run_saying_what_it_left() {
     )]);
     let mut server = DefaultDolt::start(&case.name).await;
     let report_path = case.report_path();
-    let _ = std::fs::remove_file(&report_path);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pg2dolt"))
-        .args([
-            "--source",
-            &case.source,
-            "--target",
-            &server.url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-            "--report",
-            report_path.to_str().unwrap(),
-        ])
-        .env("RUST_LOG", "pg2dolt=info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // Mid-copy: the database exists and rows are going in.
-    let mut watcher = mysql_connect(&server.url).await;
-    let started = std::time::Instant::now();
-    loop {
-        let databases: Vec<String> = watcher.query("SHOW DATABASES").await.unwrap();
-        if databases.contains(&case.name) {
-            break;
-        }
-        assert!(started.elapsed().as_secs() < 60, "the copy did not begin");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    drop(watcher);
+    let child = copy_in_background(&case, &server.url, &directory).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     server.kill();
     let killed = std::time::Instant::now();
@@ -462,4 +409,49 @@ async fn a_dolt_server_killed_mid_copy_ends_the_run_saying_what_it_left() {
     assert_eq!(report["status"], "failed");
     assert_eq!(report["target_state"], "partial");
     assert_eq!(report["dolt_commit"], serde_json::Value::Null);
+}
+
+/// Starts `pg2dolt copy` of `case` into `target` in the background (stderr
+/// piped) and returns once the copy has created its database.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the caller waits for the child; a failed test ends the whole process"
+)]
+async fn copy_in_background(
+    case: &Case,
+    target: &str,
+    directory: &std::path::Path,
+) -> std::process::Child {
+    let report_path = case.report_path();
+    let _ = std::fs::remove_file(&report_path);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pg2dolt"))
+        .args([
+            "--source",
+            &case.source,
+            "--target",
+            target,
+            "--schema-dir",
+            directory.to_str().unwrap(),
+            "--report",
+            report_path.to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "pg2dolt=info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut watcher = mysql_connect(target).await;
+    let started = std::time::Instant::now();
+    loop {
+        let databases: Vec<String> = watcher.query("SHOW DATABASES").await.unwrap();
+        if databases.contains(&case.name) {
+            return child;
+        }
+        if started.elapsed().as_secs() >= 60 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the copy did not begin");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
