@@ -275,8 +275,13 @@ async fn a_damaged_archive_file_fails_the_restore_and_names_it() {
     let middle = flipped.len() / 2;
     flipped[middle] ^= 0x40;
     let cut = original[..original.len() - 7].to_vec();
-    for (damage, bytes) in [("a changed byte", flipped), ("a truncated file", cut)] {
-        std::fs::write(&data, &bytes).unwrap();
+    let damages = [("a changed byte", flipped), ("a truncated file", cut)];
+    for (target, (damage, bytes)) in
+        targets("a_damaged_archive_file_fails_the_restore_and_names_it")
+            .iter()
+            .flat_map(|target| damages.iter().map(move |damage| (target, damage)))
+    {
+        std::fs::write(&data, bytes).unwrap();
         let report = case.report_path();
         let database = format!("{}_restored", case.name);
         let run = run_pg2dolt(&[
@@ -284,7 +289,7 @@ async fn a_damaged_archive_file_fails_the_restore_and_names_it() {
             "--from",
             archive.to_str().unwrap(),
             "--target",
-            &case.servers.mysql_url,
+            &target.url,
             "--database",
             &database,
             "--report",
@@ -301,8 +306,9 @@ async fn a_damaged_archive_file_fails_the_restore_and_names_it() {
         assert_eq!(report["status"], "failed", "{damage}");
         assert_eq!(report["dolt_commit"], serde_json::Value::Null, "{damage}");
         assert!(
-            !database_exists(&case.servers, &database).await,
-            "{damage}: the half-restored database was dropped"
+            !database_exists_at(&target.url, &database).await,
+            "{} {damage}: the half-restored database was dropped",
+            target.name
         );
     }
 }
