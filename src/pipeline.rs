@@ -21,9 +21,9 @@ use crate::settings::Settings;
 use crate::source::catalog::{SourceTable, read_catalog};
 use crate::source::snapshot::{Snapshot, export_snapshot, open_reader};
 use crate::target::catalog::TargetTable;
-use crate::target::finish::{abandon, apply_schema, commit_if_dolt, finish};
+use crate::target::finish::{apply_schema, commit_if_dolt, finish};
 use crate::target::load::LoadMethod;
-use crate::target::load::{choose_load_method, insert_chunk_size};
+use crate::target::load::choose_route;
 use crate::target::{TargetKind, TargetServer, schema};
 
 /// What the phases before the copy learned.
@@ -196,16 +196,14 @@ pub async fn abandon_target(settings: &Settings, report: &mut Report, limit: Dur
     if settings.storage.dump_only {
         return "no target database (dump only)".to_string();
     }
-    let (state, detail) = abandon(
-        &settings.target,
-        &settings.database,
-        settings.keep_failed,
-        report.steps,
-        limit,
-    )
-    .await;
-    report.record_target_state(state, &detail);
-    detail
+    report
+        .abandon_target(
+            &settings.target,
+            &settings.database,
+            settings.keep_failed,
+            limit,
+        )
+        .await
 }
 
 /// The plan's problems and warnings, in the log and the report.
@@ -454,15 +452,9 @@ async fn fill_database(
     let plans = plan_tables(settings, sources, &targets)?;
     log_plan(&plans);
 
-    let method = choose_load_method(
-        &mut conn,
-        settings.load_method,
-        server.kind,
-        targets.first().map(|table| table.name.as_str()),
-    )
-    .await?;
+    let (method, insert_chunk) =
+        choose_route(&mut conn, settings.load_method, server.kind, &targets).await?;
     report.load_method = Some(method);
-    let insert_chunk = insert_chunk_size(&mut conn).await;
     let job = Arc::new(CopyJob {
         source: settings.source.clone(),
         snapshot_id: snapshot.id.clone(),

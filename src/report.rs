@@ -177,11 +177,22 @@ impl Report {
         self.verified = true;
     }
 
-    /// Records the state a failed or interrupted run left the target in.
-    pub fn record_target_state(&mut self, state: TargetState, detail: &str) {
+    /// After a failure or a signal: abandons the target database (see
+    /// [`crate::target::finish::abandon`]) and records the state it was
+    /// left in; returns that state for people.
+    pub async fn abandon_target(
+        &mut self,
+        target: &crate::target::TargetAddress,
+        database: &str,
+        keep_failed: bool,
+        limit: std::time::Duration,
+    ) -> String {
+        let (state, detail) =
+            crate::target::finish::abandon(target, database, keep_failed, self.steps, limit).await;
         self.target_dropped = state == TargetState::Dropped;
         self.target_state = Some(state);
-        self.target_state_detail = Some(detail.to_string());
+        self.target_state_detail = Some(detail.clone());
+        detail
     }
 
     /// Records that the run made the target database whole.

@@ -26,9 +26,9 @@ use crate::error::{FailureKind, failure};
 use crate::plan::MatchRule;
 use crate::report::{Report, TableReport};
 use crate::settings::{RestoreSettings, check_database_name};
-use crate::target::finish::{abandon, apply_schema, commit_if_dolt, finish};
+use crate::target::finish::{apply_schema, commit_if_dolt, finish};
+use crate::target::load::choose_route;
 use crate::target::load::{LoadColumn, LoadMethod, load_table};
-use crate::target::load::{choose_load_method, insert_chunk_size};
 use crate::target::schema::{SchemaFile, parse_files};
 use crate::target::{TargetKind, TargetServer};
 
@@ -95,16 +95,9 @@ pub async fn abandon_target(
     if database.is_empty() {
         return "the target was not touched".to_string();
     }
-    let (state, detail) = abandon(
-        &settings.target,
-        &database,
-        settings.keep_failed,
-        report.steps,
-        limit,
-    )
-    .await;
-    report.record_target_state(state, &detail);
-    detail
+    report
+        .abandon_target(&settings.target, &database, settings.keep_failed, limit)
+        .await
 }
 
 async fn read_manifest(store: &Store, settings: &RestoreSettings) -> anyhow::Result<Manifest> {
@@ -167,15 +160,9 @@ async fn fill(
 ) -> anyhow::Result<()> {
     let mut conn = crate::target::connect(&settings.target, Some(database)).await?;
     let targets = apply_schema(&mut conn, database, schema_files).await?;
-    let method = choose_load_method(
-        &mut conn,
-        settings.load_method,
-        server.kind,
-        targets.first().map(|table| table.name.as_str()),
-    )
-    .await?;
+    let (method, insert_chunk) =
+        choose_route(&mut conn, settings.load_method, server.kind, &targets).await?;
     report.load_method = Some(method);
-    let insert_chunk = insert_chunk_size(&mut conn).await;
     let started = Instant::now();
     let loaded = load_files(&LoadContext {
         settings,

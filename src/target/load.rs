@@ -286,6 +286,19 @@ pub async fn choose_load_method(
 
 /// An INSERT statement of at most 1 MiB, and at most a quarter of
 /// `max_allowed_packet`.
+/// The load method for a database whose tables are `targets` (the first
+/// one takes the LOAD DATA probe) and the size of an INSERT statement.
+pub async fn choose_route(
+    conn: &mut Conn,
+    requested: LoadMethodArg,
+    kind: TargetKind,
+    targets: &[super::catalog::TargetTable],
+) -> anyhow::Result<(LoadMethod, usize)> {
+    let probe_table = targets.first().map(|table| table.name.as_str());
+    let method = choose_load_method(conn, requested, kind, probe_table).await?;
+    Ok((method, insert_chunk_size(conn).await))
+}
+
 pub async fn insert_chunk_size(conn: &mut Conn) -> usize {
     const INSERT_CHUNK: usize = 1024 * 1024;
     let packet: Option<u64> = conn
