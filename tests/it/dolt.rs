@@ -383,32 +383,7 @@ async fn a_dolt_server_killed_mid_copy_ends_the_run_saying_what_it_left() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     server.kill();
     let killed = std::time::Instant::now();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        killed.elapsed().as_secs() < 30,
-        "stopped after {:?}",
-        killed.elapsed()
-    );
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::new(),
-        stderr,
-    };
-    let error = run.assert_one_line_error(1);
-    assert_eq!(error.matches("public.events").count(), 1, "{error}");
-    assert!(
-        run.stderr.contains("target: the target database") && run.stderr.contains("partial copy"),
-        "{}",
-        run.stderr
-    );
-    let report = read_report(&report_path);
-    assert_eq!(report["status"], "failed");
-    assert_eq!(report["target_state"], "partial");
-    assert_eq!(report["dolt_commit"], serde_json::Value::Null);
+    assert_ends_partial_after_kill(child, killed, &report_path, "public.events").await;
 }
 
 /// Starts `pg2dolt copy` of `case` into `target` in the background (stderr

@@ -309,36 +309,7 @@ async fn a_target_killed_mid_load_ends_the_run_saying_what_it_left() {
     drop(watcher);
     server.kill();
     let killed = Instant::now();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        killed.elapsed() < Duration::from_secs(30),
-        "pg2dolt took {:?} to stop:\n{stderr}",
-        killed.elapsed()
-    );
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::new(),
-        stderr,
-    };
-    let error = run.assert_one_line_error(1);
-    assert_eq!(error.matches("public.events").count(), 1, "{error}");
-    assert!(
-        !error.contains("Input/output error: Input/output error"),
-        "{error}"
-    );
-    assert!(
-        run.stderr.contains("target: the target database") && run.stderr.contains("partial copy"),
-        "the summary tells the state:\n{}",
-        run.stderr
-    );
-    let report = read_report(&report);
-    assert_eq!(report["status"], "failed");
-    assert_eq!(report["target_state"], "partial");
-    assert_eq!(report["target_dropped"], false);
+    assert_ends_partial_after_kill(child, killed, &report, "public.events").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

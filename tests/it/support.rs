@@ -269,6 +269,49 @@ fn run_command(mut command: Command) -> Run {
     }
 }
 
+/// Waits for a copy whose target server was killed at `killed`, and checks
+/// that it ended as a user must be told: within 30 s, exit 1 with one error
+/// line naming `table` once, and the summary and the report saying the
+/// target holds a partial copy (and no Dolt commit was made).
+pub async fn assert_ends_partial_after_kill(
+    child: std::process::Child,
+    killed: std::time::Instant,
+    report: &Path,
+    table: &str,
+) {
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        killed.elapsed().as_secs() < 30,
+        "pg2dolt took {:?} to stop:\n{stderr}",
+        killed.elapsed()
+    );
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr,
+    };
+    let error = run.assert_one_line_error(1);
+    assert_eq!(error.matches(table).count(), 1, "{error}");
+    assert!(
+        !error.contains("Input/output error: Input/output error"),
+        "{error}"
+    );
+    assert!(
+        run.stderr.contains("target: the target database") && run.stderr.contains("partial copy"),
+        "the summary tells the state:\n{}",
+        run.stderr
+    );
+    let report = read_report(report);
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["target_state"], "partial");
+    assert_eq!(report["target_dropped"], false);
+    assert_eq!(report["dolt_commit"], Json::Null);
+}
+
 pub fn read_report(path: &Path) -> Json {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
