@@ -13,7 +13,7 @@ use crate::copy::{ArchiveJob, TableCopied};
 use crate::plan::TablePlan;
 use crate::report::ArchiveReport;
 use crate::settings::Settings;
-use crate::source::snapshot::Snapshot;
+use crate::postgres::snapshot::Snapshot;
 
 /// The archive a run is writing.
 pub struct ArchiveRun {

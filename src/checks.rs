@@ -18,7 +18,7 @@ use crate::convert::number::{FloatSource, YEAR_RANGE};
 use crate::convert::row::shorten_text;
 use crate::convert::value::Converter;
 use crate::plan::{ColumnPlan, Problem, ProblemKind, TablePlan};
-use crate::source::copy::{quote_identifier, table_reference};
+use crate::postgres::copy::{quote_identifier, table_reference};
 use crate::types::PgKind;
 
 /// Postgres stores no field larger than 1 GB.
@@ -567,7 +567,7 @@ async fn check_table(reader: &Client, plan: &TablePlan) -> anyhow::Result<Vec<Pr
         let row = reader
             .query_one(&statement, &[])
             .await
-            .map_err(|error| crate::source::pg_error(&error))
+            .map_err(|error| crate::postgres::pg_error(&error))
             .with_context(|| format!("checking the values of {}", plan.source_name))?;
         for (index, check) in checks.iter().enumerate() {
             let rows: i64 = row.get(index);
@@ -633,7 +633,7 @@ async fn value_examples(
     let rows = reader
         .query(&statement, &[])
         .await
-        .map_err(|error| crate::source::pg_error(&error))
+        .map_err(|error| crate::postgres::pg_error(&error))
         .with_context(|| format!("finding example rows of {}", plan.source_name))?;
     Ok(rows
         .iter()
@@ -678,7 +678,7 @@ async fn find_collisions(
     let rows = reader
         .query(&statement, &[])
         .await
-        .map_err(|error| crate::source::pg_error(&error))
+        .map_err(|error| crate::postgres::pg_error(&error))
         .with_context(|| format!("checking unique keys of {}", plan.source_name))?;
     let Some(first) = rows.first() else {
         return Ok(None);

@@ -22,8 +22,8 @@ pub mod report;
 pub mod restore;
 pub mod selection;
 pub mod settings;
-pub mod source;
-pub mod target;
+pub mod postgres;
+pub mod mysql;
 pub mod tls;
 pub mod types;
 
@@ -121,7 +121,7 @@ async fn copy_or_plan(
             output.succeed(report, started).await
         }
         Ok(Err(error)) => {
-            pipeline::abandon_target(settings, report, crate::target::finish::DROP_AFTER_FAILURE)
+            pipeline::abandon_target(settings, report, crate::mysql::finish::DROP_AFTER_FAILURE)
                 .await;
             output.fail(&error, report, started).await
         }
@@ -129,7 +129,7 @@ async fn copy_or_plan(
             let state = pipeline::abandon_target(
                 settings,
                 report,
-                crate::target::finish::DROP_AFTER_SIGNAL,
+                crate::mysql::finish::DROP_AFTER_SIGNAL,
             )
             .await;
             output.interrupted(report, signal, &state, started).await
@@ -140,18 +140,18 @@ async fn copy_or_plan(
 /// `--target dolt:PATH`: starts the private sql-server and points the
 /// target at it.
 async fn start_local_dolt(
-    target: &mut crate::target::TargetAddress,
-) -> anyhow::Result<Option<crate::target::local::LocalDolt>> {
+    target: &mut crate::mysql::TargetAddress,
+) -> anyhow::Result<Option<crate::mysql::local::LocalDolt>> {
     let Some(directory) = target.local_dolt.clone() else {
         return Ok(None);
     };
-    let server = crate::target::local::LocalDolt::start(&directory).await?;
+    let server = crate::mysql::local::LocalDolt::start(&directory).await?;
     target.opts = mysql_async::Opts::from_url(&server.url)
         .map_err(|error| anyhow::anyhow!("the local dolt sql-server's URL: {error}"))?;
     Ok(Some(server))
 }
 
-async fn stop_local_dolt(server: Option<crate::target::local::LocalDolt>) {
+async fn stop_local_dolt(server: Option<crate::mysql::local::LocalDolt>) {
     if let Some(server) = server {
         server.stop().await;
     }
@@ -197,13 +197,13 @@ async fn restore_and_tell(
             output.succeed(report, started).await
         }
         Ok(Err(error)) => {
-            restore::abandon_target(settings, report, crate::target::finish::DROP_AFTER_FAILURE)
+            restore::abandon_target(settings, report, crate::mysql::finish::DROP_AFTER_FAILURE)
                 .await;
             output.fail(&error, report, started).await
         }
         Err(signal) => {
             let state =
-                restore::abandon_target(settings, report, crate::target::finish::DROP_AFTER_SIGNAL)
+                restore::abandon_target(settings, report, crate::mysql::finish::DROP_AFTER_SIGNAL)
                     .await;
             output.interrupted(report, signal, &state, started).await
         }

@@ -18,13 +18,13 @@ use crate::error::{FailureKind, failure};
 use crate::plan::{Plan, Problem, ProblemKind, TablePlan, build_plan};
 use crate::report::{PlannedTable, Report, TableReport};
 use crate::settings::Settings;
-use crate::source::catalog::{SourceTable, read_catalog};
-use crate::source::snapshot::{Snapshot, export_snapshot, open_reader};
-use crate::target::catalog::TargetTable;
-use crate::target::finish::{apply_schema, commit_if_dolt, finish};
-use crate::target::load::LoadMethod;
-use crate::target::load::choose_route;
-use crate::target::{TargetKind, TargetServer, schema};
+use crate::postgres::catalog::{SourceTable, read_catalog};
+use crate::postgres::snapshot::{Snapshot, export_snapshot, open_reader};
+use crate::mysql::catalog::TargetTable;
+use crate::mysql::finish::{apply_schema, commit_if_dolt, finish};
+use crate::mysql::load::LoadMethod;
+use crate::mysql::load::choose_route;
+use crate::mysql::{TargetKind, TargetServer, schema};
 
 /// What the phases before the copy learned.
 struct Prepared {
@@ -50,7 +50,7 @@ async fn prepare(settings: &Settings, report: &mut Report) -> anyhow::Result<Pre
     report.database.clone_from(&settings.database);
     report.schema.clone_from(&settings.schema_origin);
 
-    let coordinator = crate::source::connect(&settings.source, "coordinator").await?;
+    let coordinator = crate::postgres::connect(&settings.source, "coordinator").await?;
     let started = Instant::now();
     let snapshot = export_snapshot(&coordinator).await?;
     info!(snapshot = %snapshot.id, time = %snapshot.time, wal_lsn = ?snapshot.wal_lsn, elapsed_ms = started.elapsed().as_millis() as u64, "snapshot exported");
@@ -88,12 +88,12 @@ async fn prepare(settings: &Settings, report: &mut Report) -> anyhow::Result<Pre
         ));
     }
 
-    let mut admin = crate::target::connect(&settings.target, None).await?;
-    let server = crate::target::detect_server(&mut admin).await?;
+    let mut admin = crate::mysql::connect(&settings.target, None).await?;
+    let server = crate::mysql::detect_server(&mut admin).await?;
     info!(kind = ?server.kind, version = %server.describe(), "target server");
     report.target_kind = Some(server.kind);
     report.target_version = Some(server.describe());
-    let exists = crate::target::database_exists(&mut admin, &settings.database).await?;
+    let exists = crate::mysql::database_exists(&mut admin, &settings.database).await?;
     Ok(Prepared {
         coordinator,
         snapshot,
@@ -164,10 +164,10 @@ pub async fn run(settings: &Settings, report: &mut Report) -> anyhow::Result<()>
     }
     if exists {
         warn!(database = %settings.database, "dropping the existing target database (--replace)");
-        crate::target::drop_database(&mut admin, &settings.database).await?;
+        crate::mysql::drop_database(&mut admin, &settings.database).await?;
         report.steps.existing_dropped = true;
     }
-    crate::target::create_database(&mut admin, &settings.database, server.kind).await?;
+    crate::mysql::create_database(&mut admin, &settings.database, server.kind).await?;
     report.steps.created = true;
     info!(database = %settings.database, "target database created");
     let sources = Sources {
@@ -281,22 +281,22 @@ async fn check_plan_on_scratch(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos());
     let scratch = format!("pg2dolt_plan_{}_{nanos}", std::process::id());
-    crate::target::create_database(&mut prepared.admin, &scratch, prepared.server.kind).await?;
+    crate::mysql::create_database(&mut prepared.admin, &scratch, prepared.server.kind).await?;
     let targets = async {
-        let mut conn = crate::target::connect(&settings.target, Some(&scratch)).await?;
+        let mut conn = crate::mysql::connect(&settings.target, Some(&scratch)).await?;
         schema::apply_schema_files(&mut conn, &settings.schema_files).await?;
-        let targets = crate::target::catalog::read_catalog(&mut conn, &scratch).await?;
+        let targets = crate::mysql::catalog::read_catalog(&mut conn, &scratch).await?;
         let local = match (settings.load_method, targets.first()) {
             (LoadMethodArg::Insert, _) | (_, None) => true,
             (_, Some(table)) => {
-                crate::target::load::accepts_local_infile(&mut conn, &table.name).await?
+                crate::mysql::load::accepts_local_infile(&mut conn, &table.name).await?
             }
         };
         let _ = conn.disconnect().await;
         anyhow::Ok((targets, local))
     }
     .await;
-    crate::target::drop_database(&mut prepared.admin, &scratch)
+    crate::mysql::drop_database(&mut prepared.admin, &scratch)
         .await
         .context("dropping the scratch database")?;
     let (targets, local_infile) = targets?;
@@ -447,7 +447,7 @@ async fn fill_database(
     archive: Option<&ArchiveRun>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let mut conn = crate::target::connect(&settings.target, Some(&settings.database)).await?;
+    let mut conn = crate::mysql::connect(&settings.target, Some(&settings.database)).await?;
     let targets = apply_schema(&mut conn, &settings.database, &settings.schema_files).await?;
     let plans = plan_tables(settings, sources, &targets)?;
     log_plan(&plans);

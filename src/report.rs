@@ -10,9 +10,9 @@ use serde::Serialize;
 use crate::archive::store::{Location, MIN_PART_SIZE, Store};
 use crate::clock::utc_now;
 use crate::plan::{ColumnPlan, MatchRule, Problem, TablePlan};
-use crate::source::snapshot::Snapshot;
-use crate::target::TargetKind;
-use crate::target::load::LoadMethod;
+use crate::postgres::snapshot::Snapshot;
+use crate::mysql::TargetKind;
+use crate::mysql::load::LoadMethod;
 
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -100,7 +100,7 @@ pub struct Report {
     pub steps: TargetSteps,
 }
 
-pub use crate::target::finish::{TargetState, TargetSteps};
+pub use crate::mysql::finish::{TargetState, TargetSteps};
 
 /// One copied table.
 #[derive(Debug, Clone, Serialize)]
@@ -169,26 +169,26 @@ impl Report {
         }
     }
 
-    /// Records what [`crate::target::finish::finish`] did: the copy is
+    /// Records what [`crate::mysql::finish::finish`] did: the copy is
     /// verified.
-    pub fn record_finish(&mut self, finished: crate::target::finish::Finished) {
+    pub fn record_finish(&mut self, finished: crate::mysql::finish::Finished) {
         self.foreign_key_fixups = finished.foreign_key_fixups;
         self.auto_increment = finished.auto_increment;
         self.verified = true;
     }
 
     /// After a failure or a signal: abandons the target database (see
-    /// [`crate::target::finish::abandon`]) and records the state it was
+    /// [`crate::mysql::finish::abandon`]) and records the state it was
     /// left in; returns that state for people.
     pub async fn abandon_target(
         &mut self,
-        target: &crate::target::TargetAddress,
+        target: &crate::mysql::TargetAddress,
         database: &str,
         keep_failed: bool,
         limit: std::time::Duration,
     ) -> String {
         let (state, detail) =
-            crate::target::finish::abandon(target, database, keep_failed, self.steps, limit).await;
+            crate::mysql::finish::abandon(target, database, keep_failed, self.steps, limit).await;
         self.target_dropped = state == TargetState::Dropped;
         self.target_state = Some(state);
         self.target_state_detail = Some(detail.clone());

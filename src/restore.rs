@@ -26,11 +26,11 @@ use crate::error::{FailureKind, failure};
 use crate::plan::MatchRule;
 use crate::report::{Report, TableReport};
 use crate::settings::{RestoreSettings, check_database_name};
-use crate::target::finish::{apply_schema, commit_if_dolt, finish};
-use crate::target::load::choose_route;
-use crate::target::load::{LoadColumn, LoadMethod, load_table};
-use crate::target::schema::{SchemaFile, parse_files};
-use crate::target::{TargetKind, TargetServer};
+use crate::mysql::finish::{apply_schema, commit_if_dolt, finish};
+use crate::mysql::load::choose_route;
+use crate::mysql::load::{LoadColumn, LoadMethod, load_table};
+use crate::mysql::schema::{SchemaFile, parse_files};
+use crate::mysql::{TargetKind, TargetServer};
 
 /// Runs one restore; the report is filled in as it goes.
 pub async fn run(settings: &RestoreSettings, report: &mut Report) -> anyhow::Result<()> {
@@ -51,11 +51,11 @@ pub async fn run(settings: &RestoreSettings, report: &mut Report) -> anyhow::Res
     let schema_files = parse_files(&read_schema_files(&store, &manifest).await?)?;
     info!(key = %manifest.key, tables = manifest.tables.len(), rows = manifest.rows_total, snapshot = %manifest.snapshot.time, "archive read");
 
-    let mut admin = crate::target::connect(&settings.target, None).await?;
-    let server = crate::target::detect_server(&mut admin).await?;
+    let mut admin = crate::mysql::connect(&settings.target, None).await?;
+    let server = crate::mysql::detect_server(&mut admin).await?;
     report.target_kind = Some(server.kind);
     report.target_version = Some(server.describe());
-    if crate::target::database_exists(&mut admin, &database).await? {
+    if crate::mysql::database_exists(&mut admin, &database).await? {
         if !settings.replace {
             return Err(failure(
                 FailureKind::Usage,
@@ -65,10 +65,10 @@ pub async fn run(settings: &RestoreSettings, report: &mut Report) -> anyhow::Res
             ));
         }
         warn!(database = %database, "dropping the existing target database (--replace)");
-        crate::target::drop_database(&mut admin, &database).await?;
+        crate::mysql::drop_database(&mut admin, &database).await?;
         report.steps.existing_dropped = true;
     }
-    crate::target::create_database(&mut admin, &database, server.kind).await?;
+    crate::mysql::create_database(&mut admin, &database, server.kind).await?;
     report.steps.created = true;
     let restored = fill(
         settings,
@@ -153,12 +153,12 @@ async fn fill(
     settings: &RestoreSettings,
     store: &Store,
     manifest: &Manifest,
-    schema_files: &[crate::target::schema::ParsedSchemaFile],
+    schema_files: &[crate::mysql::schema::ParsedSchemaFile],
     server: &TargetServer,
     database: &str,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let mut conn = crate::target::connect(&settings.target, Some(database)).await?;
+    let mut conn = crate::mysql::connect(&settings.target, Some(database)).await?;
     let targets = apply_schema(&mut conn, database, schema_files).await?;
     let (method, insert_chunk) =
         choose_route(&mut conn, settings.load_method, server.kind, &targets).await?;
@@ -276,7 +276,7 @@ async fn load_worker(
     context: &LoadContext<'_>,
     queue: WorkQueue<'_>,
 ) -> anyhow::Result<Vec<Loaded>> {
-    let mut conn = crate::target::connect(&context.settings.target, Some(context.database)).await?;
+    let mut conn = crate::mysql::connect(&context.settings.target, Some(context.database)).await?;
     let mut loaded = Vec::new();
     loop {
         let next = queue

@@ -4,7 +4,7 @@
 //!
 //! Pure: the catalog is read first, then split here.
 
-use crate::source::catalog::SourceTable;
+use crate::postgres::catalog::SourceTable;
 
 /// The include and exclude patterns, validated.
 #[derive(Debug, Clone, Default)]

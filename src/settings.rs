@@ -10,9 +10,9 @@ use crate::error::{FailureKind, failure};
 use crate::plan::Mappings;
 use crate::redact::{redact_text, redact_url, secrets_of_url};
 use crate::selection::TableSelection;
-use crate::source::SourceAddress;
-use crate::target::TargetAddress;
-use crate::target::schema::{self, ParsedSchemaFile};
+use crate::postgres::SourceAddress;
+use crate::mysql::TargetAddress;
+use crate::mysql::schema::{self, ParsedSchemaFile};
 use crate::tls::{Tls, TlsMode, take_url_parameters};
 
 /// A report's place: the directory or S3 prefix, and the file name.
@@ -551,7 +551,7 @@ fn parse_source(url: &str) -> anyhow::Result<(tokio_postgres::Config, String)> {
     }
     config.application_name("pg2dolt");
     if config.get_connect_timeout().is_none() {
-        config.connect_timeout(crate::target::CONNECT_TIMEOUT);
+        config.connect_timeout(crate::mysql::CONNECT_TIMEOUT);
     }
     Ok((config, redact_url(url)))
 }
@@ -565,7 +565,7 @@ fn local_dolt_target(directory: &str) -> anyhow::Result<(TargetAddress, String)>
             "--target dolt:PATH names no directory (e.g. dolt:./staging)",
         ));
     }
-    if crate::target::local::dolt_on_path().is_none() {
+    if crate::mysql::local::dolt_on_path().is_none() {
         return Err(failure(
             FailureKind::Usage,
             "--target dolt:PATH needs the dolt command on PATH (https://docs.dolthub.com/introduction/installation)",

@@ -14,7 +14,7 @@ pub mod store;
 
 use serde::{Deserialize, Serialize};
 
-use crate::source::snapshot::Snapshot;
+use crate::postgres::snapshot::Snapshot;
 
 /// The manifest's name in an archive.
 pub const MANIFEST: &str = "manifest.json";

@@ -21,10 +21,10 @@ use crate::convert::mysql_text::Format;
 use crate::convert::row::{RowConverter, RowError, describe_key};
 use crate::error::{FailureKind, failure};
 use crate::plan::TablePlan;
-use crate::source::copy::copy_statement;
-use crate::source::reader::{Reader, copy_rows};
-use crate::source::split::RowRange;
-use crate::target::load::{LoadColumn, LoadMethod, load_table};
+use crate::postgres::copy::copy_statement;
+use crate::postgres::reader::{Reader, copy_rows};
+use crate::postgres::split::RowRange;
+use crate::mysql::load::{LoadColumn, LoadMethod, load_table};
 use crate::types::SourceExpression;
 
 /// Chunks in flight between the reader and each sink.
@@ -106,7 +106,7 @@ pub(super) async fn copy_chunk(
                 "loading the chunk again with INSERT");
             // The driver closes a connection whose LOAD DATA stream failed.
             if let (Some(conn), Some(target)) = (conn.as_deref_mut(), &job.target) {
-                *conn = crate::target::connect(target, Some(&job.database)).await?;
+                *conn = crate::mysql::connect(target, Some(&job.database)).await?;
             }
             copy_chunk_as(reader, conn, job, chunk, rows_done, LoadMethod::Insert).await
         }
@@ -315,7 +315,7 @@ async fn stream_rows(
     } = *source;
     let stream = copy_rows(reader, statement)
         .await
-        .map_err(|error| crate::source::pg_error(&error))
+        .map_err(|error| crate::postgres::pg_error(&error))
         .with_context(|| format!("COPY out of {}", plan.source_name))?;
     futures_util::pin_mut!(stream);
     let key_columns = plan.key_columns();
@@ -343,7 +343,7 @@ async fn stream_rows(
     };
     while let Some(data) = stream.next().await {
         let data = data
-            .map_err(|error| crate::source::pg_error(&error))
+            .map_err(|error| crate::postgres::pg_error(&error))
             .with_context(|| format!("reading COPY data of {}", plan.source_name))?;
         // Converted text is about as long as COPY text: cover it before
         // converting, sending what is converted first when the budget

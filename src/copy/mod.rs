@@ -19,21 +19,21 @@ use tokio::task::JoinSet;
 use tracing::info;
 
 use crate::plan::TablePlan;
-use crate::source::copy::table_reference;
-use crate::source::snapshot::open_reader;
-use crate::source::split::{RowRange, SplitTable, split_table};
+use crate::postgres::copy::table_reference;
+use crate::postgres::snapshot::open_reader;
+use crate::postgres::split::{RowRange, SplitTable, split_table};
 
 use self::queue::ChunkQueue;
-use crate::target::load::LoadMethod;
+use crate::mysql::load::LoadMethod;
 
 /// Everything the workers share.
 pub struct CopyJob {
     /// source connection settings
-    pub source: crate::source::SourceAddress,
+    pub source: crate::postgres::SourceAddress,
     /// the exported snapshot every reader imports
     pub snapshot_id: String,
     /// target connection settings (`None`: dump only, into the archive)
-    pub target: Option<crate::target::TargetAddress>,
+    pub target: Option<crate::mysql::TargetAddress>,
     /// target database
     pub database: String,
     /// how rows are loaded
@@ -216,7 +216,7 @@ async fn split_tables(job: &CopyJob) -> anyhow::Result<Vec<Chunk>> {
     let version: i32 = reader
         .query_one("SELECT current_setting('server_version_num')::int", &[])
         .await
-        .map_err(|error| crate::source::pg_error(&error))
+        .map_err(|error| crate::postgres::pg_error(&error))
         .context("reading the source server version")?
         .get(0);
     let mut chunks = Vec::new();
@@ -274,7 +274,7 @@ async fn run_worker(
     let role = format!("reader {}", worker + 1);
     let reader = open_reader(&job.source, &job.snapshot_id, &role).await?;
     let mut conn = match &job.target {
-        Some(target) => Some(crate::target::connect(target, Some(&job.database)).await?),
+        Some(target) => Some(crate::mysql::connect(target, Some(&job.database)).await?),
         None => None,
     };
     let mut copied = Vec::new();

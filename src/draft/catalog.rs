@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use anyhow::Context as _;
 use tokio_postgres::Client;
 
-use crate::source::catalog::SourceTable;
-use crate::source::copy::{quote_identifier, table_reference};
+use crate::postgres::catalog::SourceTable;
+use crate::postgres::copy::{quote_identifier, table_reference};
 use crate::types::PgKind;
 
 /// Column facts the copy's catalog does not keep.
@@ -135,7 +135,7 @@ async fn read_columns(
             &[&names],
         )
         .await
-        .map_err(|error| crate::source::pg_error(&error))
+        .map_err(|error| crate::postgres::pg_error(&error))
         .context("reading column details")?;
     for row in rows {
         let Some(table) = details.get_mut(&row.get::<_, String>(0)) else {
@@ -186,7 +186,7 @@ async fn read_indexes(
             &[&names],
         )
         .await
-        .map_err(|error| crate::source::pg_error(&error))
+        .map_err(|error| crate::postgres::pg_error(&error))
         .context("reading indexes")?;
     for row in rows {
         if let Some(table) = details.get_mut(&row.get::<_, String>(0)) {
@@ -232,7 +232,7 @@ async fn read_constraints(
             &[&names],
         )
         .await
-        .map_err(|error| crate::source::pg_error(&error))
+        .map_err(|error| crate::postgres::pg_error(&error))
         .context("reading constraints")?;
     for row in rows {
         let Some(table) = details.get_mut(&row.get::<_, String>(0)) else {
@@ -295,7 +295,7 @@ pub async fn measure(
     let row = client
         .query_one(&statement, &[])
         .await
-        .map_err(|error| crate::source::pg_error(&error))
+        .map_err(|error| crate::postgres::pg_error(&error))
         .with_context(|| format!("measuring {}", table.qualified_name()))?;
     let value = |index: usize| {
         row.get::<_, Option<i64>>(index)

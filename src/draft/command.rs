@@ -6,7 +6,7 @@ use std::io::Write as _;
 
 use crate::cli::{SchemaAction, SchemaArgs};
 use crate::error::{FailureKind, failure};
-use crate::target::schema;
+use crate::mysql::schema;
 
 /// Runs `schema draft` or `schema diff`; returns the exit code.
 pub async fn run(arguments: &SchemaArgs) -> u8 {

@@ -23,8 +23,8 @@ use self::render::{
 use self::types::{ColumnFacts, DraftedDefault, draft_check, draft_default, draft_type};
 use crate::convert::value::Converter;
 use crate::error::{FailureKind, failure};
-use crate::source::catalog::{SourceTable, read_catalog};
-use crate::source::snapshot::{Snapshot, export_snapshot};
+use crate::postgres::catalog::{SourceTable, read_catalog};
+use crate::postgres::snapshot::{Snapshot, export_snapshot};
 use crate::types::{MySqlType, PgKind};
 
 /// The marker before the signature line.
@@ -47,7 +47,7 @@ pub struct Draft {
 
 /// The source's signature now (catalog only, no data read).
 pub async fn current_signature(settings: &DraftSettings) -> anyhow::Result<Signature> {
-    let client = crate::source::connect(&settings.source, "drafter").await?;
+    let client = crate::postgres::connect(&settings.source, "drafter").await?;
     let catalog = read_catalog(&client, &settings.source_schemas, false).await?;
     let (tables, _) = settings.selection.split(catalog);
     Ok(signature_of(&tables))
@@ -69,7 +69,7 @@ fn signature_of(tables: &[SourceTable]) -> Signature {
 
 /// Reads the source on one snapshot and drafts the schema files.
 pub async fn draft(settings: &DraftSettings) -> anyhow::Result<Draft> {
-    let client = crate::source::connect(&settings.source, "drafter").await?;
+    let client = crate::postgres::connect(&settings.source, "drafter").await?;
     let snapshot = export_snapshot(&client).await?;
     let catalog = read_catalog(&client, &settings.source_schemas, false).await?;
     let (tables, _) = settings.selection.split(catalog);
@@ -375,8 +375,8 @@ async fn warn_collisions(
     draft: &mut DraftTable,
     collation: &str,
 ) -> anyhow::Result<()> {
-    let ignores_case = crate::target::catalog::ignores_case(collation);
-    let pads = crate::target::catalog::pads_spaces(collation);
+    let ignores_case = crate::mysql::catalog::ignores_case(collation);
+    let pads = crate::mysql::catalog::pads_spaces(collation);
     if !ignores_case && !pads {
         return Ok(());
     }
@@ -396,7 +396,7 @@ async fn warn_collisions(
         let folded: Vec<String> = key
             .iter()
             .map(|column| {
-                let quoted = crate::source::copy::quote_identifier(column);
+                let quoted = crate::postgres::copy::quote_identifier(column);
                 if !text_columns.contains(&column.as_str()) {
                     return quoted;
                 }
@@ -413,13 +413,13 @@ async fn warn_collisions(
         // language=PostgreSQL
         let statement = format!(
             "SELECT count(*) FROM (SELECT 1 FROM {} GROUP BY {} HAVING count(*) > 1) collisions",
-            crate::source::copy::table_reference(&table.schema, &table.name, table.partitioned),
+            crate::postgres::copy::table_reference(&table.schema, &table.name, table.partitioned),
             folded.join(", ")
         );
         let groups: i64 = client
             .query_one(&statement, &[])
             .await
-            .map_err(|error| crate::source::pg_error(&error))
+            .map_err(|error| crate::postgres::pg_error(&error))
             .context("checking unique keys against the collation")?
             .get(0);
         if groups > 0 {

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use crate::cli::LoadMethodArg;
 use crate::convert::mysql_text::quote_identifier;
 use crate::error::{FailureKind, failure};
-use crate::target::TargetKind;
+use crate::mysql::TargetKind;
 
 /// Chunks of encoded rows, each holding whole rows; an `Err` aborts the load.
 pub type Chunks = mpsc::Receiver<io::Result<Bytes>>;
