@@ -19,6 +19,7 @@ use crate::convert::row::shorten_text;
 use crate::convert::value::Converter;
 use crate::plan::{ColumnPlan, Problem, ProblemKind, TablePlan};
 use crate::postgres::copy::{quote_identifier, table_reference};
+use crate::postgres::reader::Reader;
 use crate::types::PgKind;
 
 /// Postgres stores no field larger than 1 GB.
@@ -520,7 +521,7 @@ pub fn collision_checks(plan: &TablePlan) -> Vec<CollisionCheck> {
 
 /// Runs every table's checks on `readers` (each inside the snapshot), the
 /// largest tables first; returns the problems found.
-pub async fn run_checks(readers: &[Client], plans: &[TablePlan]) -> anyhow::Result<Vec<Problem>> {
+pub async fn run_checks(readers: &[Reader], plans: &[TablePlan]) -> anyhow::Result<Vec<Problem>> {
     let mut order: Vec<usize> = (0..plans.len()).collect();
     order.sort_by_key(|&index| std::cmp::Reverse(plans[index].source.estimated_bytes));
     let next = AtomicUsize::new(0);

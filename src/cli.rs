@@ -253,8 +253,8 @@ pub struct ArchivesArgs {
     pub location: String,
 
     /// Output: a table, or JSON.
-    #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = PlanFormat::Text)]
-    pub format: PlanFormat,
+    #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 
     /// S3: address buckets by path.
     #[arg(long, env = "PG2DOLT_S3_PATH_STYLE")]
@@ -273,14 +273,15 @@ pub struct PlanArgs {
     pub copy: CopyArgs,
 
     /// Output: a readable table on stderr, or JSON on stdout.
-    #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = PlanFormat::Text)]
-    pub format: PlanFormat,
+    #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
-/// `--format` values of `pg2dolt plan` and `pg2dolt archives`.
+/// `--format` values of `pg2dolt plan` (its table goes to stderr, its
+/// JSON to stdout) and `pg2dolt archives` (both to stdout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PlanFormat {
-    /// A table for people, on stderr.
+pub enum OutputFormat {
+    /// A table for people.
     Text,
     /// One JSON document, on stdout.
     Json,

@@ -105,21 +105,6 @@ pub fn one_line(error: &anyhow::Error) -> String {
     segments.join(": ")
 }
 
-/// For commands without a report: the error on one line (secrets
-/// redacted) on stderr, a JSON event under `--log-format json`; returns
-/// its exit code.
-#[must_use]
-pub fn tell(error: &anyhow::Error) -> u8 {
-    let line = crate::redact::redact(&one_line(error));
-    let code = exit_code(error);
-    if crate::logging::json() {
-        tracing::error!(exit_code = code, "{line}");
-    } else {
-        eprintln!("pg2dolt: error: {line}");
-    }
-    code
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

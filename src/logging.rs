@@ -67,16 +67,6 @@ pub fn json() -> bool {
     JSON.get().copied().unwrap_or(false)
 }
 
-/// Tells a command's closing line on stderr: as is for people, as a log
-/// event when every line must be JSON.
-pub fn tell(line: &str) {
-    if json() {
-        tracing::info!("{line}");
-    } else {
-        eprintln!("{}", redact(line));
-    }
-}
-
 /// Installs the global subscriber. `RUST_LOG` overrides `-v`/`-q`.
 pub fn init(arguments: &LoggingArgs) {
     let _ = JSON.set(arguments.log_format == LogFormat::Json);

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::convert::value::Converter;
-use crate::postgres::catalog::{SourceColumn, SourceTable};
 use crate::mysql::catalog::{TargetColumn, TargetTable};
+use crate::postgres::catalog::{SourceColumn, SourceTable};
 use crate::types::{PgKind, SourceExpression};
 
 /// Explicit source → target names for what the rules cannot match:

@@ -9,10 +9,10 @@ use serde::Serialize;
 
 use crate::archive::store::{Location, MIN_PART_SIZE, Store};
 use crate::clock::utc_now;
-use crate::plan::{ColumnPlan, MatchRule, Problem, TablePlan};
-use crate::postgres::snapshot::Snapshot;
 use crate::mysql::TargetKind;
 use crate::mysql::load::LoadMethod;
+use crate::plan::{ColumnPlan, MatchRule, Problem, TablePlan};
+use crate::postgres::snapshot::Snapshot;
 
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -63,8 +63,8 @@ pub struct Report {
     /// how rows were loaded (tables with binary columns may differ on Dolt:
     /// see each table's `load_method`)
     pub load_method: Option<LoadMethod>,
-    /// the command: `copy` or `plan`
-    pub command: String,
+    /// the command: `copy`, `plan` or `restore`
+    pub command: CommandKind,
     /// every table pair the plan matched, with its columns
     pub planned: Vec<PlannedTable>,
     /// everything the plan found that stops a copy (empty when it may run)
@@ -95,12 +95,35 @@ pub struct Report {
     /// the same, for people: what happened to it and what to do
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_state_detail: Option<String>,
-    /// what this run did to the target database so far
-    #[serde(skip)]
-    pub steps: TargetSteps,
 }
 
-pub use crate::mysql::finish::{TargetState, TargetSteps};
+pub use crate::archive::writer::ArchiveReport;
+pub use crate::mysql::fresh::{TargetOutcome, TargetState};
+
+/// The command a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CommandKind {
+    /// `pg2dolt copy`
+    #[default]
+    Copy,
+    /// `pg2dolt plan`
+    Plan,
+    /// `pg2dolt restore`
+    Restore,
+}
+
+impl CommandKind {
+    /// The command's name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            CommandKind::Copy => "copy",
+            CommandKind::Plan => "plan",
+            CommandKind::Restore => "restore",
+        }
+    }
+}
 
 /// One copied table.
 #[derive(Debug, Clone, Serialize)]
@@ -160,10 +183,10 @@ impl From<&TablePlan> for PlannedTable {
 impl Report {
     /// A report for a run of `command` starting now.
     #[must_use]
-    pub fn start(command: &str) -> Report {
+    pub fn start(command: CommandKind) -> Report {
         Report {
             pg2dolt_version: env!("CARGO_PKG_VERSION").to_string(),
-            command: command.to_string(),
+            command,
             started_at: utc_now(),
             ..Report::default()
         }
@@ -177,31 +200,11 @@ impl Report {
         self.verified = true;
     }
 
-    /// After a failure or a signal: abandons the target database (see
-    /// [`crate::mysql::finish::abandon`]) and records the state it was
-    /// left in; returns that state for people.
-    pub async fn abandon_target(
-        &mut self,
-        target: &crate::mysql::TargetAddress,
-        database: &str,
-        keep_failed: bool,
-        limit: std::time::Duration,
-    ) -> String {
-        let (state, detail) =
-            crate::mysql::finish::abandon(target, database, keep_failed, self.steps, limit).await;
-        self.target_dropped = state == TargetState::Dropped;
-        self.target_state = Some(state);
-        self.target_state_detail = Some(detail.clone());
-        detail
-    }
-
-    /// Records that the run made the target database whole.
-    pub fn complete_target(&mut self) {
-        self.target_state = Some(TargetState::Complete);
-        self.target_state_detail = Some(format!(
-            "the target database {} holds the complete copy",
-            self.database
-        ));
+    /// Records the state the run left the target database in.
+    pub fn record_target(&mut self, outcome: &TargetOutcome) {
+        self.target_dropped = outcome.state == TargetState::Dropped;
+        self.target_state = Some(outcome.state);
+        self.target_state_detail = Some(outcome.detail.clone());
     }
 
     /// Checks a report location before the run (a missing bucket or
@@ -240,7 +243,7 @@ impl Report {
         let _ = writeln!(
             text,
             "pg2dolt {}: {} tables, {} rows, {} into database {} ({}){snapshot} in {:.1} s",
-            match (self.status, self.command == "restore") {
+            match (self.status, self.command == CommandKind::Restore) {
                 (Status::Succeeded, false) => "copied",
                 (Status::Succeeded, true) => "restored",
                 (Status::Failed, false) => "FAILED after copying",
@@ -426,19 +429,4 @@ impl Report {
 
 fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_048_576.0)
-}
-
-/// What the report says of the archive.
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct ArchiveReport {
-    /// the archive location and key: what `restore --from` takes
-    pub location: String,
-    /// the copy's directory under the location
-    pub key: String,
-    /// data files written
-    pub files: usize,
-    /// bytes stored (compressed data and schema files)
-    pub stored_bytes: u64,
-    /// the manifest was written (the archive is complete)
-    pub complete: bool,
 }

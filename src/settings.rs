@@ -7,12 +7,13 @@ use std::str::FromStr as _;
 use crate::archive::store::Location;
 use crate::cli::{CopyArgs, LoadMethodArg, SourceConnectionArgs, TargetConnectionArgs};
 use crate::error::{FailureKind, failure};
+use crate::mysql::TargetAddress;
+use crate::mysql::load::LoadRequest;
+use crate::mysql::schema::{self, ParsedSchemaFile};
 use crate::plan::Mappings;
+use crate::postgres::SourceAddress;
 use crate::redact::{redact_text, redact_url, secrets_of_url};
 use crate::selection::TableSelection;
-use crate::postgres::SourceAddress;
-use crate::mysql::TargetAddress;
-use crate::mysql::schema::{self, ParsedSchemaFile};
 use crate::tls::{Tls, TlsMode, take_url_parameters};
 
 /// A report's place: the directory or S3 prefix, and the file name.
@@ -61,7 +62,7 @@ pub struct Settings {
     /// explicit name mappings
     pub mappings: Mappings,
     /// requested load method
-    pub load_method: LoadMethodArg,
+    pub load_method: LoadRequest,
     /// tables (or chunks) copied at the same time
     pub jobs: usize,
     /// rows per chunk of a split table
@@ -143,7 +144,7 @@ impl Settings {
                 part_size: arguments.archive_part_size,
             },
             mappings,
-            load_method: arguments.load_method,
+            load_method: arguments.load_method.into(),
             jobs,
             chunk_rows: arguments.chunk_rows,
             keep_failed: arguments.keep_failed,
@@ -326,7 +327,7 @@ pub struct RestoreSettings {
     /// where the JSON report goes
     pub report: Option<ReportLocation>,
     /// requested load method
-    pub load_method: LoadMethodArg,
+    pub load_method: LoadRequest,
     /// files loaded at once
     pub jobs: usize,
     /// S3 path-style addressing
@@ -356,7 +357,7 @@ impl RestoreSettings {
             commit_message: arguments.commit_message.clone(),
             author: resolve_author(&arguments.author)?,
             report,
-            load_method: arguments.load_method,
+            load_method: arguments.load_method.into(),
             jobs: resolve_jobs(arguments.jobs)?,
             path_style: arguments.s3_path_style,
         })
@@ -603,4 +604,14 @@ fn parse_target(url: &str) -> anyhow::Result<(mysql_async::Opts, String)> {
         ))
     })?;
     Ok((opts, redact_url(url)))
+}
+
+impl From<LoadMethodArg> for LoadRequest {
+    fn from(argument: LoadMethodArg) -> LoadRequest {
+        match argument {
+            LoadMethodArg::Auto => LoadRequest::Auto,
+            LoadMethodArg::LoadData => LoadRequest::LoadData,
+            LoadMethodArg::Insert => LoadRequest::Insert,
+        }
+    }
 }

@@ -10,7 +10,9 @@
 //! `manifest.json`, written last: an archive without it is incomplete.
 
 pub mod data;
+pub mod load;
 pub mod store;
+pub mod writer;
 
 use serde::{Deserialize, Serialize};
 

@@ -2,6 +2,7 @@
 //! tuples) out. Nothing in here touches a socket or a file.
 
 pub mod copy_text;
+pub mod frame;
 pub mod mysql_text;
 pub mod number;
 pub mod row;

@@ -105,14 +105,90 @@ pub fn escape_load_data(out: &mut Vec<u8>, text: &[u8]) {
 pub fn quote_sql_string(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'\'');
     for &byte in text {
-        match byte {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\'' => out.extend_from_slice(b"\\'"),
-            0 => out.extend_from_slice(b"\\0"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            0x1a => out.extend_from_slice(b"\\Z"),
-            other => out.push(other),
+        push_sql_byte(out, byte);
+    }
+    out.push(b'\'');
+}
+
+/// One byte inside a single-quoted MySQL string literal.
+fn push_sql_byte(out: &mut Vec<u8>, byte: u8) {
+    match byte {
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\'' => out.extend_from_slice(b"\\'"),
+        0 => out.extend_from_slice(b"\\0"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        0x1a => out.extend_from_slice(b"\\Z"),
+        other => out.push(other),
+    }
+}
+
+/// Appends one LOAD DATA text row (without its newline, as the encoder
+/// wrote it) to `out` as an INSERT tuple, `(…)` after a comma when `out`
+/// holds tuples already: `\N` is NULL, fields of `binary` columns are hex
+/// and become `X'…'`, text is unescaped the way LOAD DATA reads it and
+/// quoted. The INSERT route of every load derives its tuples this way, so
+/// rows are encoded once.
+///
+/// # Errors
+/// The row has another number of fields than `binary`, or a binary field
+/// is not hex.
+pub fn tuple_from_load_data(
+    out: &mut Vec<u8>,
+    row: &[u8],
+    binary: &[bool],
+) -> Result<(), &'static str> {
+    Format::Insert.start_row(out);
+    let mut fields = 0;
+    for (index, field) in row.split(|&byte| byte == b'\t').enumerate() {
+        fields += 1;
+        if index > 0 {
+            out.push(b',');
+        }
+        if field == b"\\N" {
+            out.extend_from_slice(b"NULL");
+        } else if binary.get(index).copied().unwrap_or(false) {
+            if field.len() % 2 != 0 || !field.iter().all(u8::is_ascii_hexdigit) {
+                return Err("a binary value is not hex");
+            }
+            out.extend_from_slice(b"X'");
+            out.extend_from_slice(field);
+            out.push(b'\'');
+        } else {
+            quote_load_data_text(out, field);
+        }
+    }
+    if fields != binary.len() {
+        return Err("a row has another number of fields than its table");
+    }
+    out.push(b')');
+    Ok(())
+}
+
+/// A LOAD DATA text field as a MySQL string literal.
+fn quote_load_data_text(out: &mut Vec<u8>, field: &[u8]) {
+    out.push(b'\'');
+    if memchr::memchr3(b'\\', b'\'', 0x1a, field).is_none() {
+        // LOAD DATA text holds no raw newline, CR or NUL: nothing to escape.
+        out.extend_from_slice(field);
+    } else {
+        let mut bytes = field.iter();
+        while let Some(&byte) = bytes.next() {
+            let byte = if byte == b'\\' {
+                match bytes.next() {
+                    Some(b'0') => 0,
+                    Some(b'b') => 0x08,
+                    Some(b'n') => b'\n',
+                    Some(b'r') => b'\r',
+                    Some(b't') => b'\t',
+                    Some(b'Z') => 0x1a,
+                    Some(&other) => other,
+                    None => b'\\',
+                }
+            } else {
+                byte
+            };
+            push_sql_byte(out, byte);
         }
     }
     out.push(b'\'');
@@ -281,6 +357,36 @@ mod tests {
             let row = load_data_row(&[Value::Text(decoded), Value::Null]);
             let rows = decode_load_data(&row);
             prop_assert_eq!(rows, vec![vec![Some(raw), None]]);
+        }
+
+        /// A row encoded as LOAD DATA text and turned into an INSERT tuple is
+        /// the tuple the values make directly.
+        #[test]
+        fn tuples_from_load_data_equal_tuples_from_values(
+            fields in proptest::collection::vec((proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)), any::<bool>()), 1..8)
+        ) {
+            let values: Vec<Value<'_>> = fields
+                .iter()
+                .map(|(field, binary)| match (field, binary) {
+                    (None, _) => Value::Null,
+                    (Some(bytes), true) => Value::Binary(Cow::Borrowed(bytes)),
+                    (Some(bytes), false) => Value::Text(Cow::Borrowed(bytes)),
+                })
+                .collect();
+            let binary: Vec<bool> = fields.iter().map(|(_, binary)| *binary).collect();
+            let row = load_data_row(&values);
+            let mut derived = Vec::new();
+            tuple_from_load_data(&mut derived, &row[..row.len() - 1], &binary).unwrap();
+            let mut direct = Vec::new();
+            Format::Insert.start_row(&mut direct);
+            for (index, value) in values.iter().enumerate() {
+                if index > 0 {
+                    Format::Insert.separate(&mut direct);
+                }
+                Format::Insert.write_value(&mut direct, value);
+            }
+            Format::Insert.end_row(&mut direct);
+            prop_assert_eq!(derived, direct);
         }
 
         /// The encoder never emits an unescaped tab or newline inside a field.

@@ -1,7 +1,8 @@
-//! One chunk's copy: COPY out of the snapshot → convert → the sinks, all
-//! at once through bounded channels: the target's load (unless the run is
-//! dump-only) and the archive's data file (with `--archive`). The slowest
-//! sink sets the pace; nothing waits in memory beyond the channels.
+//! One chunk's copy: COPY out of the snapshot → convert to LOAD DATA text
+//! (once: both sinks take the same bytes) → the sinks, all at once through
+//! bounded channels: the target's load (unless the run is dump-only) and
+//! the archive's data file (with `--archive`). The slowest sink sets the
+//! pace; nothing waits in memory beyond the channels.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,16 +16,17 @@ use tokio::sync::mpsc;
 use tracing::{info, instrument};
 
 use super::budget::{self, Held, MemoryBudget};
-use super::{Chunk, ChunkCopied, CopyJob, source_reference};
+use super::{Chunk, ChunkCopied, CopyJob, Destination, source_reference};
 use crate::archive::data::{WrittenFile, write_data_file};
+use crate::convert::frame::RowSplitter;
 use crate::convert::mysql_text::Format;
 use crate::convert::row::{RowConverter, RowError, describe_key};
 use crate::error::{FailureKind, failure};
+use crate::mysql::load::{LoadColumn, LoadMethod, Route, load_table};
 use crate::plan::TablePlan;
 use crate::postgres::copy::copy_statement;
 use crate::postgres::reader::{Reader, copy_rows};
 use crate::postgres::split::RowRange;
-use crate::mysql::load::{LoadColumn, LoadMethod, load_table};
 use crate::types::SourceExpression;
 
 /// Chunks in flight between the reader and each sink.
@@ -55,25 +57,25 @@ impl std::fmt::Display for SinkStopped {
 
 impl std::error::Error for SinkStopped {}
 
-/// Where converted chunks go.
+/// Where converted chunks go: both get the same LOAD DATA text.
 struct Sinks {
-    /// the target's load, in the load format
+    /// the target's load
     load: Option<mpsc::Sender<io::Result<Bytes>>>,
-    /// the archive's data file, always LOAD DATA text
+    /// the archive's data file
     archive: Option<mpsc::Sender<io::Result<Bytes>>>,
-    /// a second converter when the load format is not LOAD DATA text
-    archive_converter: Option<RowConverter>,
 }
 
 impl Sinks {
     /// Sends one chunk to every sink (waiting for room: backpressure).
-    async fn send(&self, load: Bytes, archive: Option<Bytes>) -> Result<(), SinkStopped> {
+    async fn send(&self, chunk: Bytes) -> Result<(), SinkStopped> {
         if let Some(sender) = &self.archive {
-            let chunk = archive.unwrap_or_else(|| load.clone());
-            sender.send(Ok(chunk)).await.map_err(|_| SinkStopped)?;
+            sender
+                .send(Ok(chunk.clone()))
+                .await
+                .map_err(|_| SinkStopped)?;
         }
         if let Some(sender) = &self.load {
-            sender.send(Ok(load)).await.map_err(|_| SinkStopped)?;
+            sender.send(Ok(chunk)).await.map_err(|_| SinkStopped)?;
         }
         Ok(())
     }
@@ -87,28 +89,131 @@ impl Sinks {
     }
 }
 
-/// Copies one chunk with the table's load method; a chunk holding a text
-/// `NULL` that Dolt's LOAD DATA would turn into SQL NULL is rolled back and
-/// loaded again with INSERT (only such chunks pay for it).
+/// One table's copy, prepared once for all its ranges.
+pub(super) struct TableStream {
+    /// the table as COPY reads it
+    reference: String,
+    /// the columns read, with their select expressions
+    columns: Vec<(String, SourceExpression)>,
+    /// converts COPY text rows into LOAD DATA text rows
+    converter: RowConverter,
+    /// the same, refusing a text value that reads `NULL` (Dolt's LOAD DATA)
+    strict: RowConverter,
+    /// the target columns loaded
+    load_columns: Vec<LoadColumn>,
+    /// the primary key's columns, to name a row in an error
+    key_columns: Vec<(usize, String)>,
+    /// how the table is loaded (`None`: archive only)
+    route: Option<Route>,
+    /// the route's LOAD DATA must not see a text value reading `NULL`
+    text_null_is_null: bool,
+}
+
+impl TableStream {
+    pub(super) fn prepare(plan: &TablePlan, destination: &Destination) -> TableStream {
+        let converters: Vec<_> = plan
+            .columns
+            .iter()
+            .map(|column| column.converter.clone())
+            .collect();
+        let converter = RowConverter::new(Format::LoadData, converters);
+        let (route, text_null_is_null) = match destination {
+            Destination::Database(load) => {
+                let has_binary = plan
+                    .columns
+                    .iter()
+                    .any(|column| column.converter.is_binary());
+                let route = if has_binary && load.binary_tables_by_insert() {
+                    load.route.with(LoadMethod::Insert)
+                } else {
+                    load.route
+                };
+                (Some(route), load.text_null_is_null())
+            }
+            Destination::ArchiveOnly => (None, false),
+        };
+        TableStream {
+            reference: source_reference(plan),
+            columns: plan
+                .columns
+                .iter()
+                .map(|column| (column.source.clone(), column.expression))
+                .collect(),
+            strict: converter.clone().refusing_text_null(),
+            converter,
+            load_columns: plan
+                .columns
+                .iter()
+                .map(|column| LoadColumn {
+                    name: column.target.clone(),
+                    binary: column.converter.is_binary(),
+                })
+                .collect(),
+            key_columns: plan.key_columns(),
+            route,
+            text_null_is_null,
+        }
+    }
+
+    /// The converter for a load by `route`.
+    fn converter_for(&self, route: Option<Route>) -> &RowConverter {
+        match route {
+            Some(route) if self.text_null_is_null && route.method == LoadMethod::LoadData => {
+                &self.strict
+            }
+            _ => &self.converter,
+        }
+    }
+
+    /// The COPY statement for the rows of `range` (all rows: `None`).
+    fn statement(&self, range: Option<&RowRange>) -> (String, Option<String>) {
+        let columns: Vec<(&str, SourceExpression)> = self
+            .columns
+            .iter()
+            .map(|(name, expression)| (name.as_str(), *expression))
+            .collect();
+        let condition = range.map(RowRange::condition);
+        (
+            copy_statement(&self.reference, &columns, condition.as_deref()),
+            condition,
+        )
+    }
+}
+
+/// Copies one chunk with the table's route; a chunk holding a text `NULL`
+/// that Dolt's LOAD DATA would turn into SQL NULL is rolled back and loaded
+/// again with INSERT (only such chunks pay for it).
 #[instrument(skip_all, fields(table = %job.plans[chunk.table].source_name))]
 pub(super) async fn copy_chunk(
     reader: &Reader,
     mut conn: Option<&mut Conn>,
     job: &CopyJob,
+    stream: &TableStream,
     chunk: &Chunk,
     rows_done: &AtomicU64,
 ) -> anyhow::Result<ChunkCopied> {
-    let method = load_method(job, &job.plans[chunk.table]);
-    let copied = copy_chunk_as(reader, conn.as_deref_mut(), job, chunk, rows_done, method).await;
+    let copied = copy_chunk_as(
+        reader,
+        conn.as_deref_mut(),
+        job,
+        stream,
+        chunk,
+        rows_done,
+        stream.route,
+    )
+    .await;
     match copied {
         Err(error) if error.is::<TextReadAsNull>() => {
             info!(table = %job.plans[chunk.table].source_name, reason = %error,
                 "loading the chunk again with INSERT");
             // The driver closes a connection whose LOAD DATA stream failed.
-            if let (Some(conn), Some(target)) = (conn.as_deref_mut(), &job.target) {
-                *conn = crate::mysql::connect(target, Some(&job.database)).await?;
+            if let (Some(conn), Destination::Database(load)) =
+                (conn.as_deref_mut(), &job.destination)
+            {
+                *conn = crate::mysql::connect(&load.target, Some(&load.database)).await?;
             }
-            copy_chunk_as(reader, conn, job, chunk, rows_done, LoadMethod::Insert).await
+            let route = stream.route.map(|route| route.with(LoadMethod::Insert));
+            copy_chunk_as(reader, conn, job, stream, chunk, rows_done, route).await
         }
         other => other,
     }
@@ -118,66 +223,33 @@ async fn copy_chunk_as(
     reader: &Reader,
     conn: Option<&mut Conn>,
     job: &CopyJob,
+    stream: &TableStream,
     chunk: &Chunk,
     rows_done: &AtomicU64,
-    method: LoadMethod,
+    route: Option<Route>,
 ) -> anyhow::Result<ChunkCopied> {
     let plan = &job.plans[chunk.table];
     let started = Instant::now();
-    let (format, chunk_bytes) = match (conn.is_some(), method) {
-        (true, LoadMethod::Insert) => (Format::Insert, job.insert_chunk),
-        _ => (Format::LoadData, job.load_data_chunk),
-    };
-    let converters: Vec<_> = plan
-        .columns
-        .iter()
-        .map(|column| column.converter.clone())
-        .collect();
-    let mut converter = RowConverter::new(format, converters.clone());
-    if job.text_null_is_null && format == Format::LoadData && conn.is_some() {
-        converter = converter.refusing_text_null();
-    }
-    let source_columns: Vec<(&str, SourceExpression)> = plan
-        .columns
-        .iter()
-        .map(|column| (column.source.as_str(), column.expression))
-        .collect();
-    let condition = chunk.range.as_ref().map(RowRange::condition);
-    let statement = copy_statement(
-        &source_reference(plan),
-        &source_columns,
-        condition.as_deref(),
-    );
-    let load_columns: Vec<LoadColumn> = plan
-        .columns
-        .iter()
-        .map(|column| LoadColumn {
-            name: column.target.clone(),
-            binary: column.converter.is_binary(),
-        })
-        .collect();
-
+    let (statement, condition) = stream.statement(chunk.range.as_ref());
     let (load_sender, load_receiver) = channel(conn.is_some());
     let (archive_sender, archive_receiver) = channel(job.archive.is_some());
     let sinks = Sinks {
         load: load_sender,
         archive: archive_sender,
-        archive_converter: (job.archive.is_some() && format != Format::LoadData)
-            .then(|| RowConverter::new(Format::LoadData, converters)),
     };
     let archive_path = crate::archive::data_path(&plan.target, chunk.part, chunk.parts);
     let rows = Rows {
         reader,
         statement: &statement,
-        converter: &converter,
+        converter: stream.converter_for(route),
+        key_columns: &stream.key_columns,
         plan,
-        chunk_bytes,
     };
     let produce = produce_rows(&rows, sinks, &job.budget, rows_done);
     let load = async {
-        match (conn, load_receiver) {
-            (Some(conn), Some(receiver)) => {
-                load_table(conn, method, &plan.target, &load_columns, receiver)
+        match (conn, route, load_receiver) {
+            (Some(conn), Some(route), Some(receiver)) => {
+                load_table(conn, route, &plan.target, &stream.load_columns, receiver)
                     .await
                     .map(Some)
             }
@@ -208,24 +280,9 @@ async fn copy_chunk_as(
         bytes,
         started,
         finished: Instant::now(),
-        method,
+        method: route.map_or(LoadMethod::LoadData, |route| route.method),
         archived: archived.map(|file| (archive_path, file)),
     })
-}
-
-/// Tables with binary columns go through INSERT on Dolt (its LOAD DATA
-/// maps fields read into user variables correctly only since
-/// dolthub/go-mysql-server#3349, and `UNHEX(@v)` needs them).
-fn load_method(job: &CopyJob, plan: &TablePlan) -> LoadMethod {
-    let has_binary = plan
-        .columns
-        .iter()
-        .any(|column| column.converter.is_binary());
-    if has_binary && job.binary_tables_by_insert {
-        LoadMethod::Insert
-    } else {
-        job.method
-    }
 }
 
 type Channel = (
@@ -295,10 +352,13 @@ struct Rows<'a> {
     /// the COPY statement
     statement: &'a str,
     converter: &'a RowConverter,
+    /// the primary key's columns, to name a row in an error
+    key_columns: &'a [(usize, String)],
     plan: &'a TablePlan,
-    /// converted bytes sent to the sinks at a time
-    chunk_bytes: usize,
 }
+
+/// Converted bytes sent to the sinks at a time.
+const CHUNK_BYTES: usize = 256 * 1024;
 
 async fn stream_rows(
     source: &Rows<'_>,
@@ -310,37 +370,21 @@ async fn stream_rows(
         reader,
         statement,
         converter,
+        key_columns,
         plan,
-        chunk_bytes,
     } = *source;
     let stream = copy_rows(reader, statement)
         .await
         .map_err(|error| crate::postgres::pg_error(&error))
         .with_context(|| format!("COPY out of {}", plan.source_name))?;
     futures_util::pin_mut!(stream);
-    let key_columns = plan.key_columns();
     let mut rows = 0_u64;
     let mut reported = 0_u64;
     let mut bytes = 0_u64;
     let mut held = Held::default();
-    let mut pending: Vec<u8> = Vec::new();
-    let fresh = || Vec::with_capacity(chunk_bytes + 64 * 1024);
+    let mut splitter = RowSplitter::default();
+    let fresh = || Vec::with_capacity(CHUNK_BYTES + 64 * 1024);
     let mut out: Vec<u8> = fresh();
-    let mut archive_out: Vec<u8> = Vec::new();
-    let convert = |line: &[u8],
-                   out: &mut Vec<u8>,
-                   archive_out: &mut Vec<u8>,
-                   rows: &mut u64|
-     -> anyhow::Result<()> {
-        *rows += 1;
-        let row = *rows;
-        let described = |error| describe_row_error(plan, &key_columns, line, row, error);
-        converter.convert_row(line, out).map_err(described)?;
-        if let Some(archive) = &sinks.archive_converter {
-            archive.convert_row(line, archive_out).map_err(described)?;
-        }
-        Ok(())
-    };
     while let Some(data) = stream.next().await {
         let data = data
             .map_err(|error| crate::postgres::pg_error(&error))
@@ -348,71 +392,49 @@ async fn stream_rows(
         // Converted text is about as long as COPY text: cover it before
         // converting, sending what is converted first when the budget
         // must be waited for.
-        let wanted = out.len() + pending.len() + data.len();
-        if !budget.try_cover(&mut held, wanted, chunk_bytes) {
+        let wanted = out.len() + splitter.pending() + data.len();
+        if !budget.try_cover(&mut held, wanted, CHUNK_BYTES) {
             if !out.is_empty() {
                 bytes += out.len() as u64;
-                let archive = take_archive(sinks, &mut archive_out);
                 let full = std::mem::replace(&mut out, fresh());
-                sinks.send(budget::chunk(full, &mut held), archive).await?;
+                sinks.send(budget::chunk(full, &mut held)).await?;
             }
             budget
-                .cover(&mut held, pending.len() + data.len(), chunk_bytes)
+                .cover(&mut held, splitter.pending() + data.len(), CHUNK_BYTES)
                 .await;
         }
         out.reserve(data.len());
-        let mut rest: &[u8] = &data;
-        // A row split across messages is completed first.
-        if !pending.is_empty() {
-            let Some(end) = memchr::memchr(b'\n', rest) else {
-                pending.extend_from_slice(rest);
-                continue;
-            };
-            pending.extend_from_slice(&rest[..end]);
-            convert(&pending, &mut out, &mut archive_out, &mut rows)?;
-            pending.clear();
-            rest = &rest[end + 1..];
-        }
-        while let Some(end) = memchr::memchr(b'\n', rest) {
-            convert(&rest[..end], &mut out, &mut archive_out, &mut rows)?;
-            rest = &rest[end + 1..];
-        }
-        pending.extend_from_slice(rest);
+        splitter.push(&data, |line| {
+            rows += 1;
+            converter
+                .convert_row(line, &mut out)
+                .map_err(|error| describe_row_error(plan, key_columns, line, rows, error))
+        })?;
         // The COPY text is converted: free it before waiting on a sink.
         drop(data);
-        if out.len() >= chunk_bytes {
+        if out.len() >= CHUNK_BYTES {
             // Escapes may have made the text a little longer: take what
             // is free, never wait while holding unsent rows.
             budget.try_cover(&mut held, out.len(), 0);
             bytes += out.len() as u64;
-            let archive = take_archive(sinks, &mut archive_out);
             let full = std::mem::replace(&mut out, fresh());
-            sinks.send(budget::chunk(full, &mut held), archive).await?;
+            sinks.send(budget::chunk(full, &mut held)).await?;
         }
         // Several chunks of a table may run at once: add, do not store.
         rows_done.fetch_add(rows - reported, Ordering::Relaxed);
         reported = rows;
     }
     anyhow::ensure!(
-        pending.is_empty(),
+        splitter.pending() == 0,
         "COPY data of {} ended in the middle of a row",
         plan.source_name
     );
     if !out.is_empty() {
         bytes += out.len() as u64;
-        let archive = take_archive(sinks, &mut archive_out);
-        sinks.send(budget::chunk(out, &mut held), archive).await?;
+        sinks.send(budget::chunk(out, &mut held)).await?;
     }
     rows_done.fetch_add(rows - reported, Ordering::Relaxed);
     Ok((rows, bytes))
-}
-
-/// The archive's own text when it differs from the load's.
-fn take_archive(sinks: &Sinks, archive_out: &mut Vec<u8>) -> Option<Bytes> {
-    sinks
-        .archive_converter
-        .as_ref()
-        .map(|_| Bytes::from(std::mem::take(archive_out)))
 }
 
 /// A value error names table, column, the row's key, the value and the

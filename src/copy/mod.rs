@@ -18,39 +18,22 @@ use anyhow::{Context as _, anyhow};
 use tokio::task::JoinSet;
 use tracing::info;
 
+pub use crate::archive::writer::ArchiveJob;
+use crate::archive::{ArchivedColumn, ArchivedTable};
+use crate::mysql::load::{LoadMethod, Route};
+use crate::mysql::{TargetAddress, TargetKind};
 use crate::plan::TablePlan;
 use crate::postgres::copy::table_reference;
-use crate::postgres::snapshot::open_reader;
+use crate::postgres::reader::Reader;
 use crate::postgres::split::{RowRange, SplitTable, split_table};
 
+use self::chunk::TableStream;
 use self::queue::ChunkQueue;
-use crate::mysql::load::LoadMethod;
 
 /// Everything the workers share.
 pub struct CopyJob {
-    /// source connection settings
-    pub source: crate::postgres::SourceAddress,
-    /// the exported snapshot every reader imports
-    pub snapshot_id: String,
-    /// target connection settings (`None`: dump only, into the archive)
-    pub target: Option<crate::mysql::TargetAddress>,
-    /// target database
-    pub database: String,
-    /// how rows are loaded
-    pub method: LoadMethod,
-    /// load tables with binary columns through INSERT (Dolt: its LOAD DATA
-    /// maps fields read into user variables correctly only since
-    /// dolthub/go-mysql-server#3349, and `UNHEX(@v)` needs them)
-    pub binary_tables_by_insert: bool,
-    /// the target's LOAD DATA stores a field reading `NULL` as SQL NULL
-    /// (Dolt): chunks holding such a text value are loaded with INSERT
-    pub text_null_is_null: bool,
-    /// copy the ranges of one table one after another (Dolt: see queue.rs)
-    pub one_range_per_table: bool,
-    /// bytes per LOAD DATA chunk
-    pub load_data_chunk: usize,
-    /// bytes per INSERT statement (well under `max_allowed_packet`)
-    pub insert_chunk: usize,
+    /// where the rows go
+    pub destination: Destination,
     /// rows per chunk of a split table (and per load transaction)
     pub chunk_rows: u64,
     /// the tables
@@ -61,12 +44,45 @@ pub struct CopyJob {
     pub budget: MemoryBudget,
 }
 
-/// An archive being written by this run.
-pub struct ArchiveJob {
-    /// the store
-    pub store: crate::archive::store::Store,
-    /// the archive's key (its directory)
-    pub key: String,
+/// Where the copy's rows go, besides the archive.
+pub enum Destination {
+    /// into a target database
+    Database(DatabaseLoad),
+    /// only into the archive (`copy --no-target`)
+    ArchiveOnly,
+}
+
+/// The target database being filled.
+pub struct DatabaseLoad {
+    /// target connection settings
+    pub target: TargetAddress,
+    /// target database
+    pub database: String,
+    /// how rows are loaded
+    pub route: Route,
+    /// the server kind: Dolt needs some rows loaded another way
+    pub kind: TargetKind,
+}
+
+impl DatabaseLoad {
+    /// Tables with binary columns go through INSERT on Dolt: its LOAD DATA
+    /// maps fields read into user variables correctly only since
+    /// dolthub/go-mysql-server#3349, and `UNHEX(@v)` needs them.
+    fn binary_tables_by_insert(&self) -> bool {
+        self.kind == TargetKind::Dolt
+    }
+
+    /// Dolt's LOAD DATA stores a field reading `NULL` as SQL NULL
+    /// (go-mysql-server, sql/rowexec/ddl_iters.go parseFields): chunks
+    /// holding such a text value are loaded again with INSERT.
+    fn text_null_is_null(&self) -> bool {
+        self.kind == TargetKind::Dolt
+    }
+
+    /// Copy the ranges of one table one after another (Dolt: see queue.rs).
+    fn one_range_per_table(&self) -> bool {
+        self.kind == TargetKind::Dolt
+    }
 }
 
 /// One unit of work: a whole table, or one range of a split table.
@@ -117,14 +133,30 @@ pub struct TableCopied {
     pub archived: Vec<crate::archive::DataFile>,
 }
 
-/// Copies every table with `jobs` workers; returns per-table results in
+/// Copies every table with one worker per reader (readers inside the
+/// snapshot, opened by the plan's checks); returns per-table results in
 /// plan order.
-pub async fn copy_tables(job: Arc<CopyJob>, jobs: usize) -> anyhow::Result<Vec<TableCopied>> {
-    let mut chunks = split_tables(&job).await?;
+pub async fn copy_tables(
+    job: Arc<CopyJob>,
+    readers: Vec<Reader>,
+) -> anyhow::Result<Vec<TableCopied>> {
+    let first = readers.first().context("no reader inside the snapshot")?;
+    let mut chunks = split_tables(&job, first).await?;
     // Largest first; a split table's chunks stay together.
     chunks.sort_by_key(|chunk| std::cmp::Reverse(chunk.estimated_bytes));
     let total_chunks = chunks.len();
-    let queue = Arc::new(ChunkQueue::new(chunks, job.one_range_per_table));
+    let one_range_per_table = match &job.destination {
+        Destination::Database(load) => load.one_range_per_table(),
+        Destination::ArchiveOnly => false,
+    };
+    let queue = Arc::new(ChunkQueue::new(chunks, one_range_per_table));
+    // Per-table work (converters, statements, load columns) is done once.
+    let streams: Arc<Vec<TableStream>> = Arc::new(
+        job.plans
+            .iter()
+            .map(|plan| TableStream::prepare(plan, &job.destination))
+            .collect(),
+    );
     let progress: Arc<Vec<AtomicU64>> =
         Arc::new(job.plans.iter().map(|_| AtomicU64::new(0)).collect());
     // Stopped (and the display cleared) however this function ends, also
@@ -135,10 +167,11 @@ pub async fn copy_tables(job: Arc<CopyJob>, jobs: usize) -> anyhow::Result<Vec<T
     )));
 
     let mut workers = JoinSet::new();
-    for worker in 0..jobs.clamp(1, total_chunks.max(1)) {
+    for reader in readers.into_iter().take(total_chunks.max(1)) {
         workers.spawn(run_worker(
-            worker,
+            reader,
             Arc::clone(&job),
+            Arc::clone(&streams),
             Arc::clone(&queue),
             Arc::clone(&progress),
         ));
@@ -209,10 +242,34 @@ fn per_table(job: &CopyJob, copied: &[ChunkCopied]) -> Vec<TableCopied> {
         .collect()
 }
 
-/// Splits every large table into ranges, on a reader of its own inside the
-/// snapshot (the key bounds must be those of the rows being copied).
-async fn split_tables(job: &CopyJob) -> anyhow::Result<Vec<Chunk>> {
-    let reader = open_reader(&job.source, &job.snapshot_id, "splitter").await?;
+/// The manifest's entries for the tables copied.
+#[must_use]
+pub fn archived_tables(plans: &[TablePlan], copied: &[TableCopied]) -> Vec<ArchivedTable> {
+    copied
+        .iter()
+        .map(|table| {
+            let plan = &plans[table.index];
+            ArchivedTable {
+                source: plan.source_name.clone(),
+                target: plan.target.clone(),
+                rows: table.rows,
+                columns: plan
+                    .columns
+                    .iter()
+                    .map(|column| ArchivedColumn {
+                        name: column.target.clone(),
+                        binary: column.converter.is_binary(),
+                    })
+                    .collect(),
+                files: table.archived.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Splits every large table into ranges, on a reader inside the snapshot
+/// (the key bounds must be those of the rows being copied).
+async fn split_tables(job: &CopyJob, reader: &Reader) -> anyhow::Result<Vec<Chunk>> {
     let version: i32 = reader
         .query_one("SELECT current_setting('server_version_num')::int", &[])
         .await
@@ -238,7 +295,7 @@ async fn split_tables(job: &CopyJob) -> anyhow::Result<Vec<Chunk>> {
             estimated_rows: u64::try_from(plan.source.estimated_rows).unwrap_or(0),
             estimated_bytes: u64::try_from(plan.source.estimated_bytes).unwrap_or(0),
         };
-        let ranges = split_table(&reader, &table, job.chunk_rows, version).await?;
+        let ranges = split_table(reader, &table, job.chunk_rows, version).await?;
         if ranges.len() > 1 {
             info!(table = %plan.source_name, chunks = ranges.len(), "table split into ranges");
         }
@@ -253,7 +310,6 @@ async fn split_tables(job: &CopyJob) -> anyhow::Result<Vec<Chunk>> {
             });
         }
     }
-    let _ = reader.batch_execute("COMMIT").await;
     Ok(chunks)
 }
 
@@ -266,27 +322,35 @@ fn source_reference(plan: &TablePlan) -> String {
 }
 
 async fn run_worker(
-    worker: usize,
+    reader: Reader,
     job: Arc<CopyJob>,
+    streams: Arc<Vec<TableStream>>,
     queue: Arc<ChunkQueue>,
     progress: Arc<Vec<AtomicU64>>,
 ) -> anyhow::Result<Vec<ChunkCopied>> {
-    let role = format!("reader {}", worker + 1);
-    let reader = open_reader(&job.source, &job.snapshot_id, &role).await?;
-    let mut conn = match &job.target {
-        Some(target) => Some(crate::mysql::connect(target, Some(&job.database)).await?),
-        None => None,
+    let mut conn = match &job.destination {
+        Destination::Database(load) => {
+            Some(crate::mysql::connect(&load.target, Some(&load.database)).await?)
+        }
+        Destination::ArchiveOnly => None,
     };
     let mut copied = Vec::new();
     loop {
         let Some(chunk) = queue.next().await? else {
             break;
         };
-        let result =
-            chunk::copy_chunk(&reader, conn.as_mut(), &job, &chunk, &progress[chunk.table]).await;
+        let stream = &streams[chunk.table];
+        let result = chunk::copy_chunk(
+            &reader,
+            conn.as_mut(),
+            &job,
+            stream,
+            &chunk,
+            &progress[chunk.table],
+        )
+        .await;
         queue.finish(chunk.table);
-        let result = result?;
-        copied.push(result);
+        copied.push(result?);
     }
     // Best effort: the readers only read; ending their transactions is tidy.
     let _ = reader.batch_execute("COMMIT").await;

@@ -6,7 +6,6 @@
 //! Postgres types) in a comment line; `diff` compares it with the source.
 
 pub mod catalog;
-pub mod command;
 pub mod render;
 pub mod types;
 

@@ -13,7 +13,7 @@ use crate::convert::mysql_text::quote_identifier;
 use crate::types::MySqlType;
 
 /// One target table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetTable {
     /// table name
     pub name: String,
@@ -28,7 +28,7 @@ pub struct TargetTable {
 }
 
 /// One target column.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetColumn {
     /// column name
     pub name: String,

@@ -1,12 +1,11 @@
-//! The target database's lifecycle after it is created, shared by copy and
-//! restore: schema applied, then finished (foreign keys resolved,
-//! AUTO_INCREMENT counters continued, rows counted, Dolt's constraints
-//! verified, the Dolt commit), or abandoned (dropped unless kept, on a
-//! connection of its own). Every phase returns what it did; the commands
-//! put it in their reports.
+//! The target-side phases of a fill, shared by copy and restore: schema
+//! applied, then finished (foreign keys resolved, AUTO_INCREMENT counters
+//! continued, rows counted, Dolt's constraints verified) and, on Dolt,
+//! committed. Every phase returns what it did; the commands put it in their
+//! reports. Creating and dropping the database is `fresh.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use mysql_async::Conn;
@@ -14,40 +13,8 @@ use mysql_async::prelude::Queryable as _;
 use tracing::info;
 
 use super::catalog::TargetTable;
-use super::{TargetAddress, TargetKind, TargetServer, dolt, fixup, schema};
+use super::{TargetKind, TargetServer, dolt, fixup, schema};
 use crate::error::{FailureKind, failure};
-
-/// How long dropping an incomplete database may take after a signal (the
-/// whole stop stays under ten seconds: a pod's grace period) and after a
-/// failure.
-pub const DROP_AFTER_SIGNAL: Duration = Duration::from_secs(5);
-/// See [`DROP_AFTER_SIGNAL`].
-pub const DROP_AFTER_FAILURE: Duration = Duration::from_secs(60);
-
-/// What the target database holds when the run ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TargetState {
-    /// the run made it, whole: verified (and committed on Dolt)
-    Complete,
-    /// this run did not create it (an existing one was left as it was,
-    /// unless --replace had dropped it)
-    NotCreated,
-    /// it was incomplete and has been dropped
-    Dropped,
-    /// it exists and holds a partial copy: kept by --keep-failed, or it
-    /// could not be dropped
-    Partial,
-}
-
-/// What a run did to the target database so far.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TargetSteps {
-    /// this run created the target database
-    pub created: bool,
-    /// this run dropped an existing target database (--replace)
-    pub existing_dropped: bool,
-}
 
 /// Applies the schema files to the connected database; returns its catalog.
 pub async fn apply_schema(
@@ -128,63 +95,20 @@ pub async fn commit_if_dolt(
     Ok(Some(hash))
 }
 
-/// After a failure or a signal: drops the incomplete database this run
-/// created (unless `keep_failed`), within `limit`, on a connection of its
-/// own (the run's may have died with the server); returns the state the
-/// target was left in and the same for people.
-pub async fn abandon(
-    target: &TargetAddress,
-    database: &str,
-    keep_failed: bool,
-    steps: TargetSteps,
-    limit: Duration,
-) -> (TargetState, String) {
-    if !steps.created {
-        let replaced = if steps.existing_dropped {
-            " (the existing one had already been dropped: --replace)"
-        } else {
-            ""
-        };
-        return (
-            TargetState::NotCreated,
-            format!("the target database {database} was not created{replaced}"),
-        );
-    }
-    if keep_failed {
-        return (
-            TargetState::Partial,
-            format!("the target database {database} holds a partial copy (kept: --keep-failed)"),
-        );
-    }
-    let dropped = tokio::time::timeout(limit, async {
-        let mut admin = super::connect(target, None).await?;
-        // The aborted load may still hold its table: do not wait for it long.
-        admin
-            .query_drop(format!(
-                "SET SESSION lock_wait_timeout = {}",
-                limit.as_secs().saturating_sub(1).max(1)
-            ))
-            .await?;
-        super::drop_database(&mut admin, database).await
-    })
-    .await;
-    let failed = match dropped {
-        Ok(Ok(())) => {
-            return (
-                TargetState::Dropped,
-                format!(
-                    "the incomplete target database {database} was dropped; a re-run starts clean"
-                ),
-            );
-        }
-        Ok(Err(error)) => crate::error::one_line(&error),
-        Err(_) => format!("it did not finish within {} s", limit.as_secs()),
-    };
-    (
-        TargetState::Partial,
-        format!(
-            "the target database {database} holds a partial copy: drop it before use (dropping it failed: {failed})"
-        ),
+/// The Dolt commit message when none is given: `what` was copied (or
+/// restored) from which Postgres database, as of which snapshot.
+#[must_use]
+pub fn default_commit_message(
+    what: &str,
+    snapshot: &crate::postgres::snapshot::Snapshot,
+) -> String {
+    let lsn = snapshot
+        .wal_lsn
+        .as_deref()
+        .map_or_else(String::new, |lsn| format!(", WAL {lsn}"));
+    format!(
+        "pg2dolt: {what} of Postgres database {} as of {} (snapshot {}{lsn})",
+        snapshot.database, snapshot.time, snapshot.id
     )
 }
 

@@ -1,7 +1,9 @@
-//! Loads converted rows into one target table, inside one transaction:
-//! `LOAD DATA LOCAL INFILE` fed from a stream (never a temp file), or
-//! multi-row INSERTs when the server refuses LOCAL. Any warning is an error:
-//! MySQL turns data errors into warnings under LOAD DATA LOCAL.
+//! Loads rows, always encoded as LOAD DATA text, into one target table
+//! inside one transaction: `LOAD DATA LOCAL INFILE` fed from a stream
+//! (never a temp file), or multi-row INSERTs whose tuples are derived from
+//! that text here (Dolt's default, and when the server refuses LOCAL). Any
+//! warning is an error: MySQL turns data errors into warnings under LOAD
+//! DATA LOCAL.
 
 use std::io;
 
@@ -12,12 +14,24 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use tokio::sync::mpsc;
 
-use crate::cli::LoadMethodArg;
-use crate::convert::mysql_text::quote_identifier;
+use crate::convert::frame::RowSplitter;
+use crate::convert::mysql_text::{quote_identifier, tuple_from_load_data};
 use crate::error::{FailureKind, failure};
 use crate::mysql::TargetKind;
 
-/// Chunks of encoded rows, each holding whole rows; an `Err` aborts the load.
+/// The load method asked for (`--load-method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadRequest {
+    /// LOAD DATA when the server takes LOCAL (not on Dolt), else INSERT
+    Auto,
+    /// always LOAD DATA LOCAL INFILE (stops with the fix when refused)
+    LoadData,
+    /// always multi-row INSERT
+    Insert,
+}
+
+/// Chunks of LOAD DATA text rows (a row may span chunks); an `Err` aborts
+/// the load.
 pub type Chunks = mpsc::Receiver<io::Result<Bytes>>;
 
 /// The most bytes handed to the driver at once under LOAD DATA.
@@ -131,11 +145,29 @@ pub fn load_data_statement(table: &str, columns: &[LoadColumn]) -> String {
     statement
 }
 
-/// Loads every chunk into `table` in one transaction; returns the rows the
+/// How rows reach one target: the method, and the size of an INSERT
+/// statement (well under `max_allowed_packet`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// LOAD DATA or INSERT
+    pub method: LoadMethod,
+    /// bytes of tuples per INSERT statement
+    pub insert_bytes: usize,
+}
+
+impl Route {
+    /// The same target, loaded with `method`.
+    #[must_use]
+    pub fn with(self, method: LoadMethod) -> Route {
+        Route { method, ..self }
+    }
+}
+
+/// Loads every chunk of LOAD DATA text rows into `table` in one transaction; returns the rows the
 /// server says it stored. On error the transaction is rolled back.
 pub async fn load_table(
     conn: &mut Conn,
-    method: LoadMethod,
+    route: Route,
     table: &str,
     columns: &[LoadColumn],
     chunks: Chunks,
@@ -143,9 +175,9 @@ pub async fn load_table(
     conn.query_drop("START TRANSACTION")
         .await
         .context("starting the load transaction")?;
-    let loaded = match method {
+    let loaded = match route.method {
         LoadMethod::LoadData => load_data(conn, table, columns, chunks).await,
-        LoadMethod::Insert => insert_rows(conn, table, columns, chunks).await,
+        LoadMethod::Insert => insert_rows(conn, table, columns, route.insert_bytes, chunks).await,
     };
     match loaded {
         Ok(rows) => {
@@ -200,33 +232,66 @@ async fn load_data(
     Ok(rows)
 }
 
+/// The INSERT route: the LOAD DATA text rows, framed and turned into
+/// tuples here, go out as statements of about `statement_bytes`.
 async fn insert_rows(
     conn: &mut Conn,
     table: &str,
     columns: &[LoadColumn],
+    statement_bytes: usize,
     mut chunks: Chunks,
 ) -> anyhow::Result<u64> {
     let names: Vec<String> = columns
         .iter()
         .map(|column| quote_identifier(&column.name))
         .collect();
+    let binary: Vec<bool> = columns.iter().map(|column| column.binary).collect();
     // language=MySQL
     let prefix = format!(
         "INSERT INTO {} ({}) VALUES ",
         quote_identifier(table),
         names.join(", ")
     );
+    let mut splitter = RowSplitter::default();
+    let mut tuples: Vec<u8> = Vec::new();
+    let mut full: Vec<Vec<u8>> = Vec::new();
     let mut rows = 0;
     while let Some(chunk) = chunks.recv().await {
         let chunk = chunk.context("reading rows for INSERT")?;
-        let mut statement = String::with_capacity(prefix.len() + chunk.len());
-        statement.push_str(&prefix);
-        statement.push_str(std::str::from_utf8(&chunk).context("INSERT text is not UTF-8")?);
-        conn.query_drop(statement).await.context("INSERT failed")?;
-        rows += conn.affected_rows();
-        check_warnings(conn).await?;
+        splitter
+            .push(&chunk, |row| {
+                tuple_from_load_data(&mut tuples, row, &binary)?;
+                if tuples.len() >= statement_bytes {
+                    full.push(std::mem::take(&mut tuples));
+                }
+                Ok::<_, &str>(())
+            })
+            .map_err(|error| anyhow::anyhow!("{table}: {error}"))?;
+        drop(chunk);
+        for tuples in full.drain(..) {
+            rows += insert(conn, &prefix, tuples).await?;
+        }
+    }
+    anyhow::ensure!(
+        splitter.pending() == 0,
+        "{table}: the rows end in the middle of a row"
+    );
+    if !tuples.is_empty() {
+        rows += insert(conn, &prefix, tuples).await?;
     }
     Ok(rows)
+}
+
+/// One INSERT statement: `prefix` and the tuples; returns the rows stored.
+async fn insert(conn: &mut Conn, prefix: &str, tuples: Vec<u8>) -> anyhow::Result<u64> {
+    let tuples = String::from_utf8(tuples).context("INSERT text is not UTF-8")?;
+    let mut statement = String::with_capacity(prefix.len() + tuples.len());
+    statement.push_str(prefix);
+    statement.push_str(&tuples);
+    drop(tuples);
+    conn.query_drop(statement).await.context("INSERT failed")?;
+    check_warnings(conn).await?;
+    Ok(conn.affected_rows())
 }
 
 /// Fails when the last statement left warnings, showing the first ones.
@@ -258,12 +323,12 @@ async fn check_warnings(conn: &mut Conn) -> anyhow::Result<()> {
 /// stops with the fix (exit 2).
 pub async fn choose_load_method(
     conn: &mut Conn,
-    requested: LoadMethodArg,
+    requested: LoadRequest,
     kind: TargetKind,
     probe_table: Option<&str>,
 ) -> anyhow::Result<LoadMethod> {
-    if requested == LoadMethodArg::Insert
-        || (requested == LoadMethodArg::Auto && kind == TargetKind::Dolt)
+    if requested == LoadRequest::Insert
+        || (requested == LoadRequest::Auto && kind == TargetKind::Dolt)
     {
         return Ok(LoadMethod::Insert);
     }
@@ -273,7 +338,7 @@ pub async fn choose_load_method(
     if accepts_local_infile(conn, table).await? {
         return Ok(LoadMethod::LoadData);
     }
-    if requested == LoadMethodArg::LoadData {
+    if requested == LoadRequest::LoadData {
         return Err(failure(
             FailureKind::Usage,
             "the target refuses LOAD DATA LOCAL INFILE (--load-method load-data): set local_infile = 1 on the server (Dolt: `system_variables: {local_infile: 1}` in config.yaml), or use --load-method auto or insert",
@@ -290,13 +355,16 @@ pub async fn choose_load_method(
 /// one takes the LOAD DATA probe) and the size of an INSERT statement.
 pub async fn choose_route(
     conn: &mut Conn,
-    requested: LoadMethodArg,
+    requested: LoadRequest,
     kind: TargetKind,
     targets: &[super::catalog::TargetTable],
-) -> anyhow::Result<(LoadMethod, usize)> {
+) -> anyhow::Result<Route> {
     let probe_table = targets.first().map(|table| table.name.as_str());
     let method = choose_load_method(conn, requested, kind, probe_table).await?;
-    Ok((method, insert_chunk_size(conn).await))
+    Ok(Route {
+        method,
+        insert_bytes: insert_chunk_size(conn).await,
+    })
 }
 
 pub async fn insert_chunk_size(conn: &mut Conn) -> usize {

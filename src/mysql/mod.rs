@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod dolt;
 pub mod finish;
 pub mod fixup;
+pub mod fresh;
 pub mod load;
 pub mod local;
 pub mod schema;

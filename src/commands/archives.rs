@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use crate::archive::store::{Location, MIN_PART_SIZE, Store};
 use crate::archive::{MANIFEST, Manifest};
-use crate::cli::{ArchivesArgs, PlanFormat};
+use crate::cli::{ArchivesArgs, OutputFormat};
 use crate::error::{FailureKind, failure};
+use crate::output::Output;
 
 /// One archived copy, as listed.
 #[derive(Debug, Serialize)]
@@ -25,9 +26,10 @@ struct Listed {
 
 /// Lists the archives; returns the exit code.
 pub async fn run(arguments: &ArchivesArgs) -> u8 {
+    let output = Output::new(arguments.logging.log_format, None);
     match list(arguments).await {
         Ok(()) => 0,
-        Err(error) => crate::error::tell(&error),
+        Err(error) => output.error(&error),
     }
 }
 
@@ -56,10 +58,10 @@ async fn list(arguments: &ArchivesArgs) -> anyhow::Result<()> {
     listed.sort_by(|left, right| right.snapshot_time.cmp(&left.snapshot_time));
     let mut stdout = std::io::stdout();
     match arguments.format {
-        PlanFormat::Json => {
+        OutputFormat::Json => {
             writeln!(stdout, "{}", serde_json::to_string_pretty(&listed)?)?;
         }
-        PlanFormat::Text => {
+        OutputFormat::Text => {
             writeln!(
                 stdout,
                 "{:<28} {:<20} {:>7} {:>12} {:>10}  location",

@@ -1,4 +1,4 @@
-//! `pg2dolt schema draft|diff` as commands: settings, the work, what is
+//! `pg2dolt schema draft|diff`: settings, the work, what is
 //! printed (files and findings on stdout, the summary on stderr), and the
 //! exit code.
 
@@ -7,28 +7,37 @@ use std::io::Write as _;
 use crate::cli::{SchemaAction, SchemaArgs};
 use crate::error::{FailureKind, failure};
 use crate::mysql::schema;
+use crate::output::Output;
 
 /// Runs `schema draft` or `schema diff`; returns the exit code.
 pub async fn run(arguments: &SchemaArgs) -> u8 {
+    let output = Output::new(output_format(arguments), None);
     let result = match &arguments.action {
-        SchemaAction::Draft(draft) => run_draft(draft).await,
-        SchemaAction::Diff(diff) => run_diff(diff).await,
+        SchemaAction::Draft(draft) => run_draft(draft, &output).await,
+        SchemaAction::Diff(diff) => run_diff(diff, &output).await,
     };
     match result {
         Ok(code) => code,
-        Err(error) => crate::error::tell(&error),
+        Err(error) => output.error(&error),
     }
 }
 
-async fn run_draft(arguments: &crate::cli::DraftArgs) -> anyhow::Result<u8> {
+fn output_format(arguments: &SchemaArgs) -> crate::cli::LogFormat {
+    match &arguments.action {
+        SchemaAction::Draft(draft) => draft.source.logging.log_format,
+        SchemaAction::Diff(diff) => diff.source.logging.log_format,
+    }
+}
+
+async fn run_draft(arguments: &crate::cli::DraftArgs, output: &Output) -> anyhow::Result<u8> {
     let settings = crate::settings::resolve_draft(&arguments.source, &arguments.collation)?;
-    let draft = super::draft(&settings).await?;
-    let written = super::write_files(&draft, &arguments.out)?;
+    let draft = crate::draft::draft(&settings).await?;
+    let written = crate::draft::write_files(&draft, &arguments.out)?;
     let mut stdout = std::io::stdout();
     for path in &written {
         writeln!(stdout, "{}", path.display())?;
     }
-    crate::logging::tell(&format!(
+    output.tell(&format!(
         "pg2dolt schema draft: {} tables into {}; {} REVIEW note(s) to read before committing the files to schema/",
         draft.signature.len(),
         arguments.out.display(),
@@ -37,7 +46,7 @@ async fn run_draft(arguments: &crate::cli::DraftArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-async fn run_diff(arguments: &crate::cli::DiffArgs) -> anyhow::Result<u8> {
+async fn run_diff(arguments: &crate::cli::DiffArgs, output: &Output) -> anyhow::Result<u8> {
     let files = match &arguments.schema_dir {
         Some(directory) => schema::read_directory(directory)?,
         None => schema::embedded_files()?,
@@ -46,27 +55,27 @@ async fn run_diff(arguments: &crate::cli::DiffArgs) -> anyhow::Result<u8> {
         .into_iter()
         .map(|file| (file.name, file.sql))
         .collect();
-    let Some(recorded) = super::read_signature(&texts) else {
+    let Some(recorded) = crate::draft::read_signature(&texts) else {
         return Err(failure(
             FailureKind::Usage,
             "these schema files carry no pg2dolt source signature (only drafted files do); `pg2dolt plan` compares hand-written files with the source",
         ));
     };
     let settings = crate::settings::resolve_draft(&arguments.source, "utf8mb4_0900_bin")?;
-    let current = super::current_signature(&settings).await?;
-    let changes = super::diff(&recorded, &current);
+    let current = crate::draft::current_signature(&settings).await?;
+    let changes = crate::draft::diff(&recorded, &current);
     let mut stdout = std::io::stdout();
     for change in &changes {
         writeln!(stdout, "{change}")?;
     }
     if changes.is_empty() {
-        crate::logging::tell(&format!(
+        output.tell(&format!(
             "pg2dolt schema diff: the source matches the schema files ({} tables)",
             current.len()
         ));
         Ok(0)
     } else {
-        crate::logging::tell(&format!(
+        output.tell(&format!(
             "pg2dolt schema diff: {} change(s) in the source since the schema files were drafted",
             changes.len()
         ));

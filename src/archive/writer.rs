@@ -1,18 +1,15 @@
 //! `copy --archive`: the archive of this run, from its schema files (at
 //! the start) to its manifest (at the end, once the data verified). The
-//! data files themselves are written by each chunk's stream (copy/chunk.rs).
+//! data files themselves are written by each chunk's stream (copy/chunk.rs)
+//! through an [`ArchiveJob`].
 
 use anyhow::Context as _;
+use serde::Serialize;
 use tracing::info;
 
-use crate::archive::store::{Location, Store};
-use crate::archive::{
-    ArchivedColumn, ArchivedFile, ArchivedTable, FORMAT, MANIFEST, Manifest, new_key, sha256_hex,
-};
-use crate::copy::{ArchiveJob, TableCopied};
-use crate::plan::TablePlan;
-use crate::report::ArchiveReport;
-use crate::settings::Settings;
+use super::store::{Location, Store};
+use super::{ArchivedFile, ArchivedTable, FORMAT, MANIFEST, Manifest, new_key, sha256_hex};
+use crate::mysql::schema::ParsedSchemaFile;
 use crate::postgres::snapshot::Snapshot;
 
 /// The archive a run is writing.
@@ -27,40 +24,60 @@ pub struct ArchiveRun {
     pub schema_files: Vec<ArchivedFile>,
 }
 
+/// What a copy's chunks need to write their data files.
+pub struct ArchiveJob {
+    /// the store
+    pub store: Store,
+    /// the archive's key (its directory)
+    pub key: String,
+}
+
+/// What the report says of the archive.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ArchiveReport {
+    /// the archive location and key: what `restore --from` takes
+    pub location: String,
+    /// the copy's directory under the location
+    pub key: String,
+    /// data files written
+    pub files: usize,
+    /// bytes stored (compressed data and schema files)
+    pub stored_bytes: u64,
+    /// the manifest was written (the archive is complete)
+    pub complete: bool,
+}
+
 /// Opens the archive location given with `--archive`, checking it before
 /// anything else happens (a missing bucket or bad credentials stop the run
 /// at once).
-pub async fn open(settings: &Settings) -> anyhow::Result<Option<(Location, Store)>> {
-    let Some(location) = &settings.archive else {
-        return Ok(None);
-    };
-    let store = Store::open(
-        location,
-        settings.storage.path_style,
-        settings.storage.part_size,
-    )
-    .await
-    .with_context(|| format!("archive {location}"))?;
+pub async fn open(
+    location: &Location,
+    path_style: bool,
+    part_size: usize,
+) -> anyhow::Result<Store> {
+    let store = Store::open(location, path_style, part_size)
+        .await
+        .with_context(|| format!("archive {location}"))?;
     info!(archive = %location, "archive location checked");
-    Ok(Some((location.clone(), store)))
+    Ok(store)
 }
 
 /// Starts the archive: a new key for this snapshot, and the schema files.
 pub async fn start(
     location: Location,
     store: Store,
-    settings: &Settings,
+    schema_files: &[ParsedSchemaFile],
     snapshot: &Snapshot,
 ) -> anyhow::Result<ArchiveRun> {
     let key = new_key(&snapshot.time);
-    let mut schema_files = Vec::new();
-    for file in &settings.schema_files {
+    let mut archived = Vec::new();
+    for file in schema_files {
         let path = format!("schema/{}", file.name);
         store
             .put(&format!("{key}/{path}"), file.sql.clone().into_bytes())
             .await
             .with_context(|| format!("archiving schema file {}", file.name))?;
-        schema_files.push(ArchivedFile {
+        archived.push(ArchivedFile {
             path,
             bytes: file.sql.len() as u64,
             sha256: sha256_hex(file.sql.as_bytes()),
@@ -71,7 +88,7 @@ pub async fn start(
         store,
         location,
         key,
-        schema_files,
+        schema_files: archived,
     })
 }
 
@@ -85,34 +102,14 @@ impl ArchiveRun {
         }
     }
 
-    /// Writes the manifest: the archive is complete. Returns the report.
+    /// Writes the manifest of `tables` copied from `source` (redacted) in
+    /// `snapshot`: the archive is complete. Returns the report.
     pub async fn finish(
         &self,
-        settings: &Settings,
+        source: &str,
         snapshot: &Snapshot,
-        plans: &[TablePlan],
-        copied: &[TableCopied],
+        tables: Vec<ArchivedTable>,
     ) -> anyhow::Result<ArchiveReport> {
-        let tables: Vec<ArchivedTable> = copied
-            .iter()
-            .map(|table| {
-                let plan = &plans[table.index];
-                ArchivedTable {
-                    source: plan.source_name.clone(),
-                    target: plan.target.clone(),
-                    rows: table.rows,
-                    columns: plan
-                        .columns
-                        .iter()
-                        .map(|column| ArchivedColumn {
-                            name: column.target.clone(),
-                            binary: column.converter.is_binary(),
-                        })
-                        .collect(),
-                    files: table.archived.clone(),
-                }
-            })
-            .collect();
         let data_bytes: u64 = tables
             .iter()
             .flat_map(|table| &table.files)
@@ -125,7 +122,7 @@ impl ArchiveRun {
             created_at: crate::clock::utc_now(),
             key: self.key.clone(),
             snapshot: snapshot.clone(),
-            source: settings.source_display.clone(),
+            source: source.to_string(),
             schema_files: self.schema_files.clone(),
             rows_total: tables.iter().map(|table| table.rows).sum(),
             bytes_total: data_bytes + schema_bytes,

@@ -1,0 +1,283 @@
+//! `pg2dolt copy`: snapshot → catalogs → plan (checked on a scratch
+//! database) → fresh database → schema → copy → fix-ups → verify → Dolt
+//! commit; the target database is settled however it ends. With
+//! `--no-target` the rows go into the archive only.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::info;
+
+use super::{LocalDoltGuard, Progress};
+use crate::archive::writer::{self, ArchiveRun};
+use crate::cli::CopyArgs;
+use crate::copy::{
+    CopyJob, DatabaseLoad, Destination, MEMORY_BUDGET, MemoryBudget, TableCopied, archived_tables,
+    copy_tables,
+};
+use crate::error::{FailureKind, failure};
+use crate::mysql::finish::{apply_schema, commit_if_dolt, default_commit_message, finish};
+use crate::mysql::fresh::FreshDatabase;
+use crate::mysql::load::choose_route;
+use crate::output::{Left, Output};
+use crate::plan::TablePlan;
+use crate::preflight::{self, Planned, SourceSide};
+use crate::report::{CommandKind, Report, TableReport};
+use crate::settings::Settings;
+use crate::signal::Stop;
+
+/// Runs `pg2dolt copy`; returns the exit code.
+pub async fn run(arguments: &CopyArgs) -> u8 {
+    let mut output = Output::new(arguments.logging.log_format, None);
+    let mut report = Report::start(CommandKind::Copy);
+    let stop = Stop::listen();
+    let mut settings = match Settings::resolve(arguments) {
+        Ok(settings) => settings,
+        Err(error) => return output.error(&error),
+    };
+    settings.log_effective("copy");
+    report.source.clone_from(&settings.source_display);
+    report.target.clone_from(&settings.target_display);
+    report.database.clone_from(&settings.database);
+    report.schema.clone_from(&settings.schema_origin);
+    let mut progress = Progress::default();
+    let result = async {
+        output
+            .resolved(settings.report.clone(), settings.storage.path_style)
+            .await?;
+        let local = LocalDoltGuard::start(&mut settings.target).await?;
+        let copied = Box::pin(copy(&settings, &stop, &mut progress)).await;
+        local.stop().await;
+        copied
+    }
+    .await;
+    let Err(error) = result else {
+        progress.record(&mut report);
+        return output.succeed(report).await;
+    };
+    let detail = if settings.storage.dump_only {
+        "no target database (dump only)".to_string()
+    } else {
+        progress.left_uncreated(&settings.database)
+    };
+    let summary = progress.touched();
+    progress.record(&mut report);
+    output
+        .fail(
+            &error,
+            report,
+            &Left {
+                detail: &detail,
+                summary,
+            },
+        )
+        .await
+}
+
+/// The copy's phases; `progress` gets what each returns.
+async fn copy(settings: &Settings, stop: &Stop, progress: &mut Progress) -> anyhow::Result<()> {
+    let archive_store = match &settings.archive {
+        Some(location) => Some((
+            location.clone(),
+            writer::open(
+                location,
+                settings.storage.path_style,
+                settings.storage.part_size,
+            )
+            .await?,
+        )),
+        None => None,
+    };
+    let source = stop.run(preflight::open_source(settings)).await?;
+    progress.snapshot = Some(source.snapshot.clone());
+    let mut target = stop.run(preflight::open_target(settings)).await?;
+    progress.server = Some(target.server.clone());
+    if target.exists && !settings.replace && !settings.storage.dump_only {
+        return Err(super::exists_without_replace(&settings.database));
+    }
+    let planned = stop
+        .run(preflight::plan(settings, &source, &mut target))
+        .await?;
+    preflight::log_findings(&planned.plan, true);
+    progress.record_plan(&planned.plan);
+    preflight::refuse_problems(&planned.plan.problems)?;
+    preflight::log_plan(&planned.plan.tables);
+    let archive = match archive_store {
+        Some((location, store)) => Some(
+            stop.run(writer::start(
+                location,
+                store,
+                &settings.schema_files,
+                &source.snapshot,
+            ))
+            .await?,
+        ),
+        None => None,
+    };
+    if settings.storage.dump_only {
+        let job = copy_job(
+            settings,
+            Destination::ArchiveOnly,
+            planned.plan.tables,
+            archive.as_ref(),
+        );
+        let copied = stop.run(copy_rows(job, planned.readers)).await?;
+        progress.tables = table_reports(&copied.0, &copied.1);
+        if let Some(archive) = &archive {
+            let tables = archived_tables(&copied.0.plans, &copied.1);
+            progress.archive = Some(
+                archive
+                    .finish(&settings.source_display, &source.snapshot, tables)
+                    .await?,
+            );
+        }
+        return Ok(());
+    }
+    let fresh = match FreshDatabase::create(
+        &mut target.admin,
+        &settings.target,
+        &settings.database,
+        target.server.kind,
+        target.exists,
+    )
+    .await
+    {
+        Ok(fresh) => fresh,
+        Err((error, outcome)) => {
+            progress.target = Some(outcome);
+            return Err(error);
+        }
+    };
+    // A failure is settled on a connection of its own.
+    let _ = target.admin.disconnect().await;
+    let filled = stop
+        .run(fill(
+            settings,
+            &source,
+            planned,
+            archive.as_ref(),
+            &target.server,
+            progress,
+        ))
+        .await;
+    progress.target = Some(fresh.settle(&filled, settings.keep_failed).await);
+    drop(source);
+    filled
+}
+
+/// Everything after the fresh database exists: schema, copy, fix-ups,
+/// verify, archive manifest, commit.
+async fn fill(
+    settings: &Settings,
+    source: &SourceSide,
+    planned: Planned,
+    archive: Option<&ArchiveRun>,
+    server: &crate::mysql::TargetServer,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    let mut conn = crate::mysql::connect(&settings.target, Some(&settings.database)).await?;
+    let targets = apply_schema(&mut conn, &settings.database, &settings.schema_files).await?;
+    // The plan was made on a scratch database from the same files.
+    if targets != planned.catalog {
+        return Err(failure(
+            FailureKind::Plan,
+            format!(
+                "the schema files made other tables in {} than in the scratch database the plan was checked on (do they depend on the server's state?)",
+                settings.database
+            ),
+        ));
+    }
+    let route = choose_route(&mut conn, settings.load_method, server.kind, &targets).await?;
+    progress.load_method = Some(route.method);
+    let destination = Destination::Database(DatabaseLoad {
+        target: settings.target.clone(),
+        database: settings.database.clone(),
+        route,
+        kind: server.kind,
+    });
+    let job = copy_job(settings, destination, planned.plan.tables, archive);
+    let (job, copied) = copy_rows(job, planned.readers).await?;
+    progress.tables = table_reports(&job, &copied);
+    let expected: Vec<(String, String, u64)> = progress
+        .tables
+        .iter()
+        .map(|table| (table.source.clone(), table.target.clone(), table.rows))
+        .collect();
+    progress.finished = Some(finish(&mut conn, server, &targets, &expected).await?);
+    if let Some(archive) = archive {
+        let tables = archived_tables(&job.plans, &copied);
+        progress.archive = Some(
+            archive
+                .finish(&settings.source_display, &source.snapshot, tables)
+                .await?,
+        );
+    }
+    let message = settings
+        .commit_message
+        .clone()
+        .unwrap_or_else(|| default_commit_message("copy", &source.snapshot));
+    progress.commit = commit_if_dolt(
+        &mut conn,
+        server,
+        &message,
+        &settings.author,
+        &source.snapshot.time,
+    )
+    .await?;
+    let _ = conn.disconnect().await;
+    Ok(())
+}
+
+fn copy_job(
+    settings: &Settings,
+    destination: Destination,
+    plans: Vec<TablePlan>,
+    archive: Option<&ArchiveRun>,
+) -> Arc<CopyJob> {
+    Arc::new(CopyJob {
+        destination,
+        chunk_rows: settings.chunk_rows,
+        archive: archive.map(ArchiveRun::job),
+        plans,
+        budget: MemoryBudget::new(MEMORY_BUDGET),
+    })
+}
+
+/// The copy phase: every table, on the plan's readers.
+async fn copy_rows(
+    job: Arc<CopyJob>,
+    readers: Vec<crate::postgres::reader::Reader>,
+) -> anyhow::Result<(Arc<CopyJob>, Vec<TableCopied>)> {
+    let started = Instant::now();
+    let copied = copy_tables(Arc::clone(&job), readers).await?;
+    info!(
+        tables = copied.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "copy done"
+    );
+    Ok((job, copied))
+}
+
+/// The report's tables, by source name.
+fn table_reports(job: &CopyJob, copied: &[TableCopied]) -> Vec<TableReport> {
+    let mut tables: Vec<TableReport> = copied
+        .iter()
+        .map(|table| {
+            let plan = &job.plans[table.index];
+            TableReport {
+                source: plan.source_name.clone(),
+                target: plan.target.clone(),
+                rule: plan.rule,
+                rows: table.rows,
+                bytes: table.bytes,
+                seconds: table.seconds,
+                load_method: table.method,
+                chunks: table.chunks,
+                columns: plan.columns.clone(),
+                skipped_generated: plan.skipped_generated.clone(),
+            }
+        })
+        .collect();
+    tables.sort_by(|left, right| left.source.cmp(&right.source));
+    tables
+}

@@ -1,0 +1,149 @@
+//! One module per command, each a short function that reads like its
+//! phase list: resolve the settings, run the phases (each returns what it
+//! did), settle the target database, assemble the report from how far the
+//! run got, tell the end (`output`). The phases live below: `preflight`,
+//! `copy`, `archive`, `mysql::{fresh, finish, load}`.
+
+pub mod archives;
+pub mod copy;
+pub mod plan;
+pub mod restore;
+pub mod schema;
+
+use mysql_async::Conn;
+
+use crate::archive::writer::ArchiveReport;
+use crate::error::{FailureKind, failure};
+use crate::mysql::finish::Finished;
+use crate::mysql::fresh::TargetOutcome;
+use crate::mysql::load::LoadMethod;
+use crate::mysql::local::LocalDolt;
+use crate::mysql::{TargetAddress, TargetServer};
+use crate::plan::{Plan, Problem};
+use crate::postgres::snapshot::Snapshot;
+use crate::report::{PlannedTable, Report, TableReport};
+
+/// What a run that fills a database got done, phase by phase; the report
+/// is assembled from it at the end, however the run ended.
+#[derive(Default)]
+pub(crate) struct Progress {
+    /// the snapshot read (copy), or archived (restore)
+    pub snapshot: Option<Snapshot>,
+    /// the plan's table pairs
+    pub planned: Vec<PlannedTable>,
+    /// the plan's problems
+    pub problems: Vec<Problem>,
+    /// the plan's warnings
+    pub warnings: Vec<String>,
+    /// the target server, once known
+    pub server: Option<TargetServer>,
+    /// how rows are loaded, once chosen
+    pub load_method: Option<LoadMethod>,
+    /// the tables copied, once all were
+    pub tables: Vec<TableReport>,
+    /// the fix-ups and verification, once done
+    pub finished: Option<Finished>,
+    /// the Dolt commit hash
+    pub commit: Option<String>,
+    /// the archive written
+    pub archive: Option<ArchiveReport>,
+    /// what the target database was left in
+    pub target: Option<TargetOutcome>,
+}
+
+impl Progress {
+    /// Puts what the run did into its report.
+    pub fn record(self, report: &mut Report) {
+        if let Some(snapshot) = self.snapshot {
+            report.snapshot = Some(snapshot);
+        }
+        report.planned = self.planned;
+        report.problems = self.problems;
+        report.warnings = self.warnings;
+        if let Some(server) = &self.server {
+            report.target_kind = Some(server.kind);
+            report.target_version = Some(server.describe());
+        }
+        report.load_method = self.load_method;
+        report.rows_total = self.tables.iter().map(|table| table.rows).sum();
+        report.bytes_total = self.tables.iter().map(|table| table.bytes).sum();
+        report.tables = self.tables;
+        if let Some(finished) = self.finished {
+            report.record_finish(finished);
+        }
+        report.dolt_commit = self.commit;
+        report.archive = self.archive;
+        if let Some(outcome) = &self.target {
+            report.record_target(outcome);
+        }
+    }
+
+    /// The plan, for the report (its tables without their converters).
+    pub fn record_plan(&mut self, plan: &Plan) {
+        self.planned = plan.tables.iter().map(PlannedTable::from).collect();
+        self.problems.clone_from(&plan.problems);
+        self.warnings.clone_from(&plan.warnings);
+    }
+
+    /// After a failure: a run that stopped before creating `database` left
+    /// it not created; returns what the target was left in, for people.
+    pub fn left_uncreated(&mut self, database: &str) -> String {
+        self.target
+            .get_or_insert_with(|| crate::mysql::fresh::not_created(database, false))
+            .detail
+            .clone()
+    }
+
+    /// The run changed the target or copied tables: its summary is shown.
+    pub fn touched(&self) -> bool {
+        self.target.as_ref().is_some_and(|outcome| outcome.touched) || !self.tables.is_empty()
+    }
+}
+
+/// The target server: a connection with no database selected, what the
+/// server is, and whether `database` exists.
+pub(crate) async fn open_target(
+    target: &TargetAddress,
+    database: &str,
+) -> anyhow::Result<(Conn, TargetServer, bool)> {
+    let mut admin = crate::mysql::connect(target, None).await?;
+    let server = crate::mysql::detect_server(&mut admin).await?;
+    tracing::info!(kind = ?server.kind, version = %server.describe(), "target server");
+    let exists = crate::mysql::database_exists(&mut admin, database).await?;
+    Ok((admin, server, exists))
+}
+
+/// The refusal of an existing database without `--replace`.
+pub(crate) fn exists_without_replace(database: &str) -> anyhow::Error {
+    failure(
+        FailureKind::Usage,
+        format!(
+            "target database {database} already exists; pass --replace to drop and recreate it (it was left untouched)"
+        ),
+    )
+}
+
+/// `--target dolt:PATH`: the private sql-server for one run, which the
+/// target address then points at; stopped with [`LocalDoltGuard::stop`]
+/// after the target is settled.
+pub(crate) struct LocalDoltGuard(Option<LocalDolt>);
+
+impl LocalDoltGuard {
+    /// Starts the server when the target asks for one.
+    pub async fn start(target: &mut TargetAddress) -> anyhow::Result<LocalDoltGuard> {
+        let Some(directory) = target.local_dolt.clone() else {
+            return Ok(LocalDoltGuard(None));
+        };
+        let server = LocalDolt::start(&directory).await?;
+        target.opts = mysql_async::Opts::from_url(&server.url)
+            .map_err(|error| anyhow::anyhow!("the local dolt sql-server's URL: {error}"))?;
+        Ok(LocalDoltGuard(Some(server)))
+    }
+
+    /// Stops the server (it finishes what it writes).
+    pub async fn stop(self) {
+        if let Some(server) = self.0 {
+            server.stop().await;
+        }
+    }
+}

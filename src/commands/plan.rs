@@ -1,0 +1,75 @@
+//! `pg2dolt plan`: every problem a copy would meet, without moving data —
+//! the copy's preflight (snapshot, catalogs, the plan on a scratch
+//! database, the source data checks) and nothing after it. Exit code 3
+//! when it found problems.
+
+use super::{LocalDoltGuard, Progress};
+use crate::cli::PlanArgs;
+use crate::output::{Left, Output};
+use crate::preflight;
+use crate::report::{CommandKind, Report};
+use crate::settings::Settings;
+use crate::signal::Stop;
+
+/// Runs `pg2dolt plan`; returns the exit code.
+pub async fn run(arguments: &PlanArgs) -> u8 {
+    let mut output = Output::new(arguments.copy.logging.log_format, Some(arguments.format));
+    let mut report = Report::start(CommandKind::Plan);
+    let stop = Stop::listen();
+    let mut settings = match Settings::resolve(&arguments.copy) {
+        Ok(settings) => settings,
+        Err(error) => return output.error(&error),
+    };
+    settings.log_effective("plan");
+    report.source.clone_from(&settings.source_display);
+    report.target.clone_from(&settings.target_display);
+    report.database.clone_from(&settings.database);
+    report.schema.clone_from(&settings.schema_origin);
+    let mut progress = Progress::default();
+    let result = async {
+        output
+            .resolved(settings.report.clone(), settings.storage.path_style)
+            .await?;
+        let local = LocalDoltGuard::start(&mut settings.target).await?;
+        let planned = stop.run(plan(&settings, &mut progress)).await;
+        local.stop().await;
+        planned
+    }
+    .await;
+    let Err(error) = result else {
+        progress.record(&mut report);
+        return output.planned(report).await;
+    };
+    let detail = progress.left_uncreated(&settings.database);
+    progress.record(&mut report);
+    output
+        .fail(
+            &error,
+            report,
+            &Left {
+                detail: &detail,
+                summary: false,
+            },
+        )
+        .await
+}
+
+/// Snapshot, catalogs, the plan and its checks; an existing database
+/// without --replace is one more problem.
+async fn plan(settings: &Settings, progress: &mut Progress) -> anyhow::Result<()> {
+    let source = preflight::open_source(settings).await?;
+    progress.snapshot = Some(source.snapshot.clone());
+    let mut target = preflight::open_target(settings).await?;
+    progress.server = Some(target.server.clone());
+    let mut planned = preflight::plan(settings, &source, &mut target).await?;
+    if target.exists && !settings.replace {
+        planned
+            .plan
+            .problems
+            .push(preflight::target_exists(&settings.database));
+    }
+    preflight::log_findings(&planned.plan, false);
+    progress.record_plan(&planned.plan);
+    let _ = target.admin.disconnect().await;
+    Ok(())
+}
