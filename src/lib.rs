@@ -29,6 +29,7 @@ pub mod output;
 pub mod plan;
 pub mod postgres;
 pub mod preflight;
+pub mod progress;
 pub mod redact;
 pub mod report;
 pub mod selection;

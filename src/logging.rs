@@ -6,57 +6,27 @@
 
 use std::io::{self, Write};
 
-use tracing_subscriber::EnvFilter;
+use tracing_indicatif::IndicatifLayer;
+use tracing_indicatif::filter::{IndicatifFilter, hide_indicatif_span_fields};
+use tracing_indicatif::writer::{IndicatifWriter, Stderr};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::DefaultFields;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::cli::{LogFormat, LoggingArgs};
 pub use crate::redact::redact;
 
-/// The live progress block at the bottom of a terminal: the lines drawn,
-/// erased and redrawn around every log line so the two never mix.
-struct ProgressBlock {
-    /// a terminal, text logs, not quiet
-    enabled: bool,
-    /// the lines currently on screen
-    lines: Vec<String>,
-}
+/// Set once by [`init`]: progress is shown as live bars (stderr is a
+/// terminal, logs are text and not quiet).
+static LIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
-static PROGRESS: std::sync::Mutex<ProgressBlock> = std::sync::Mutex::new(ProgressBlock {
-    enabled: false,
-    lines: Vec::new(),
-});
-
-/// True when a live progress display is shown (stderr is a terminal, logs
-/// are text and not quiet); otherwise progress goes to periodic log lines.
+/// True when a live progress display is shown; otherwise progress goes to
+/// periodic log lines.
 #[must_use]
 pub fn live_progress() -> bool {
-    PROGRESS.lock().is_ok_and(|block| block.enabled)
-}
-
-/// Replaces the progress block with `lines` (an empty list clears it).
-pub fn show_progress(lines: Vec<String>) {
-    let Ok(mut block) = PROGRESS.lock() else {
-        return;
-    };
-    if !block.enabled {
-        return;
-    }
-    let mut out = erase(block.lines.len());
-    for line in &lines {
-        out.push_str(line);
-        out.push('\n');
-    }
-    block.lines = lines;
-    let _ = io::stderr().write_all(out.as_bytes());
-}
-
-/// Cursor up over `count` lines and clear to the end of the screen.
-fn erase(count: usize) -> String {
-    if count == 0 {
-        String::new()
-    } else {
-        format!("\x1b[{count}A\r\x1b[J")
-    }
+    LIVE.get().copied().unwrap_or(false)
 }
 
 /// Set once by [`init`]: every line on stderr must be JSON.
@@ -67,9 +37,16 @@ pub fn json() -> bool {
     JSON.get().copied().unwrap_or(false)
 }
 
-/// Installs the global subscriber. `RUST_LOG` overrides `-v`/`-q`.
+/// Installs the global subscriber. `RUST_LOG` overrides `-v`/`-q`. On a
+/// terminal a tracing-indicatif layer draws the copy's bars (only spans
+/// that ask for one, see `progress.rs`), and log lines go through its
+/// writer so they print above the bars.
 pub fn init(arguments: &LoggingArgs) {
-    let _ = JSON.set(arguments.log_format == LogFormat::Json);
+    let json = arguments.log_format == LogFormat::Json;
+    let terminal = io::IsTerminal::is_terminal(&io::stderr());
+    let live = !json && !arguments.quiet && terminal;
+    let _ = JSON.set(json);
+    let _ = LIVE.set(live);
     let default_level = if arguments.quiet {
         "warn"
     } else {
@@ -79,11 +56,6 @@ pub fn init(arguments: &LoggingArgs) {
             _ => "trace",
         }
     };
-    if let Ok(mut block) = PROGRESS.lock() {
-        block.enabled = arguments.log_format == LogFormat::Text
-            && !arguments.quiet
-            && io::IsTerminal::is_terminal(&io::stderr());
-    }
     let filter = EnvFilter::try_from_default_env()
         // The AWS SDK warns about every credential source it tries in turn;
         // pg2dolt says what failed in one line of its own.
@@ -92,40 +64,55 @@ pub fn init(arguments: &LoggingArgs) {
                 "warn,aws_config=error,aws_smithy_runtime=error,pg2dolt={default_level}"
             ))
         });
-    let writer = RedactingStderr;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let bars = live.then(|| IndicatifLayer::new().with_max_progress_bars(20, None));
+    let writer = RedactingStderr {
+        bars: bars.as_ref().map(IndicatifLayer::get_stderr_writer),
+    };
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_target(false);
-    let _ = match arguments.log_format {
-        LogFormat::Text => builder
-            .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
-            .try_init(),
-        LogFormat::Json => builder
+    let lines = if json {
+        lines
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
+            .boxed()
+    } else {
+        lines
+            .fmt_fields(hide_indicatif_span_fields(DefaultFields::new()))
+            .with_ansi(terminal)
+            .boxed()
     };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .with(bars.map(|layer| layer.with_filter(IndicatifFilter::new(false))))
+        .try_init();
 }
 
 /// Makes one buffered writer per event; the buffer is scrubbed and written
-/// to stderr in one piece when the event is done.
-#[derive(Clone, Copy)]
-struct RedactingStderr;
+/// to stderr in one piece when the event is done (above the bars, if any).
+#[derive(Clone)]
+struct RedactingStderr {
+    bars: Option<IndicatifWriter<Stderr>>,
+}
 
 impl<'a> MakeWriter<'a> for RedactingStderr {
     type Writer = RedactingLine;
 
     fn make_writer(&'a self) -> Self::Writer {
-        RedactingLine { buffer: Vec::new() }
+        RedactingLine {
+            buffer: Vec::new(),
+            bars: self.bars.clone(),
+        }
     }
 }
 
 /// One event's output.
 struct RedactingLine {
     buffer: Vec<u8>,
+    bars: Option<IndicatifWriter<Stderr>>,
 }
 
 impl Write for RedactingLine {
@@ -142,20 +129,9 @@ impl Write for RedactingLine {
 impl Drop for RedactingLine {
     fn drop(&mut self) {
         let text = redact(&String::from_utf8_lossy(&self.buffer));
-        // Under the progress lock: erase the block, write the line, redraw.
-        match PROGRESS.lock() {
-            Ok(block) if block.enabled && !block.lines.is_empty() => {
-                let mut out = erase(block.lines.len());
-                out.push_str(&text);
-                for line in &block.lines {
-                    out.push_str(line);
-                    out.push('\n');
-                }
-                let _ = io::stderr().write_all(out.as_bytes());
-            }
-            _ => {
-                let _ = io::stderr().write_all(text.as_bytes());
-            }
-        }
+        let _ = match &mut self.bars {
+            Some(bars) => bars.write_all(text.as_bytes()),
+            None => io::stderr().write_all(text.as_bytes()),
+        };
     }
 }

@@ -1,22 +1,57 @@
 //! Which source tables a run copies: `--include` and `--exclude` globs on
-//! `schema.table` (`*` any run of characters, `?` one character). A
-//! pattern without a dot matches the table name in any source schema.
+//! `schema.table` (`*` any run of characters, `?` one character, `[…]` a
+//! class; globset's syntax, case-sensitive like Postgres names). A pattern
+//! without a dot matches the table name in any source schema.
 //!
 //! Pure: the catalog is read first, then split here.
 
+use globset::{GlobBuilder, GlobMatcher};
+
 use crate::postgres::catalog::SourceTable;
 
-/// The include and exclude patterns, validated.
+/// The include and exclude patterns, validated and compiled.
 #[derive(Debug, Clone, Default)]
 pub struct TableSelection {
     /// a table must match one of these (all tables when empty)
     pub include: Vec<String>,
     /// a table matching any of these is left out
     pub exclude: Vec<String>,
+    include_matchers: Vec<Pattern>,
+    exclude_matchers: Vec<Pattern>,
+}
+
+/// One compiled pattern: on `schema.table` when it holds a dot, else on
+/// the table name.
+#[derive(Debug, Clone)]
+struct Pattern {
+    matcher: GlobMatcher,
+    qualified: bool,
+}
+
+impl Pattern {
+    fn new(pattern: &str, flag: &str) -> Result<Pattern, String> {
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(false)
+            .backslash_escape(true)
+            .build()
+            .map_err(|error| format!("{flag} {pattern}: {}", error.kind()))?;
+        Ok(Pattern {
+            matcher: glob.compile_matcher(),
+            qualified: pattern.contains('.'),
+        })
+    }
+
+    fn matches(&self, schema: &str, table: &str) -> bool {
+        if self.qualified {
+            self.matcher.is_match(format!("{schema}.{table}"))
+        } else {
+            self.matcher.is_match(table)
+        }
+    }
 }
 
 impl TableSelection {
-    /// Validates the patterns: none may be empty.
+    /// Validates and compiles the patterns: none may be empty or malformed.
     pub fn new(include: &[String], exclude: &[String]) -> Result<TableSelection, String> {
         let clean = |patterns: &[String], flag: &str| -> Result<Vec<String>, String> {
             patterns
@@ -31,24 +66,28 @@ impl TableSelection {
                 })
                 .collect()
         };
+        let compile = |patterns: &[String], flag: &str| -> Result<Vec<Pattern>, String> {
+            patterns
+                .iter()
+                .map(|pattern| Pattern::new(pattern, flag))
+                .collect()
+        };
+        let include = clean(include, "--include")?;
+        let exclude = clean(exclude, "--exclude")?;
         Ok(TableSelection {
-            include: clean(include, "--include")?,
-            exclude: clean(exclude, "--exclude")?,
+            include_matchers: compile(&include, "--include")?,
+            exclude_matchers: compile(&exclude, "--exclude")?,
+            include,
+            exclude,
         })
     }
 
     /// True when the table is copied.
     #[must_use]
     pub fn selects(&self, schema: &str, table: &str) -> bool {
-        let matches = |pattern: &String| {
-            if pattern.contains('.') {
-                glob_matches(pattern, &format!("{schema}.{table}"))
-            } else {
-                glob_matches(pattern, table)
-            }
-        };
-        (self.include.is_empty() || self.include.iter().any(matches))
-            && !self.exclude.iter().any(matches)
+        let matches = |pattern: &Pattern| pattern.matches(schema, table);
+        (self.include_matchers.is_empty() || self.include_matchers.iter().any(matches))
+            && !self.exclude_matchers.iter().any(matches)
     }
 
     /// Splits the catalog into (copied, left out).
@@ -64,60 +103,27 @@ impl TableSelection {
     pub fn unmatched_includes(&self, tables: &[SourceTable]) -> Vec<String> {
         self.include
             .iter()
-            .filter(|pattern| {
-                !tables.iter().any(|table| {
-                    TableSelection {
-                        include: vec![(*pattern).clone()],
-                        exclude: Vec::new(),
-                    }
-                    .selects(&table.schema, &table.name)
-                })
+            .zip(&self.include_matchers)
+            .filter(|(_, pattern)| {
+                !tables
+                    .iter()
+                    .any(|table| pattern.matches(&table.schema, &table.name))
             })
-            .cloned()
+            .map(|(text, _)| text.clone())
             .collect()
     }
-}
-
-/// Matches `text` against a glob of `*` and `?` (case-sensitive, like
-/// Postgres names).
-#[must_use]
-pub fn glob_matches(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    // The last `*` seen and the text position it was tried at: on a
-    // mismatch, let that star swallow one more character.
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some('?') => {
-                p += 1;
-                t += 1;
-            }
-            Some(&character) if character == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((star_p, star_t)) => {
-                    p = star_p + 1;
-                    t = star_t + 1;
-                    star = Some((star_p, star_t + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&character| character == '*')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn glob_matches(pattern: &str, text: &str) -> bool {
+        Pattern::new(pattern, "--include")
+            .unwrap()
+            .matcher
+            .is_match(text)
+    }
 
     #[test]
     fn globs_match_like_a_shell() {
@@ -129,6 +135,14 @@ mod tests {
         assert!(!glob_matches("a*b*c", "aXXbYY"));
         assert!(glob_matches("*", ""));
         assert!(!glob_matches("Users", "users"));
+        assert!(glob_matches("audit_20[0-9][0-9]", "audit_2024"));
+        assert!(glob_matches("we/ird*", "we/ird_table"));
+    }
+
+    #[test]
+    fn a_malformed_pattern_is_refused() {
+        let error = TableSelection::new(&["users[".into()], &[]).unwrap_err();
+        assert!(error.starts_with("--include users["), "{error}");
     }
 
     #[test]

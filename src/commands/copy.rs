@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use tracing::info;
 
-use super::{LocalDoltGuard, Progress};
+use super::{LocalDoltGuard, RunState, default_commit_message};
 use crate::archive::writer::{self, ArchiveRun};
 use crate::cli::CopyArgs;
 use crate::copy::{
@@ -16,7 +16,7 @@ use crate::copy::{
     copy_tables,
 };
 use crate::error::{FailureKind, failure};
-use crate::mysql::finish::{apply_schema, commit_if_dolt, default_commit_message, finish};
+use crate::mysql::finish::{apply_schema, commit_if_dolt, finish};
 use crate::mysql::fresh::FreshDatabase;
 use crate::mysql::load::choose_route;
 use crate::output::{Left, Output};
@@ -40,7 +40,7 @@ pub async fn run(arguments: &CopyArgs) -> u8 {
     report.target.clone_from(&settings.target_display);
     report.database.clone_from(&settings.database);
     report.schema.clone_from(&settings.schema_origin);
-    let mut progress = Progress::default();
+    let mut progress = RunState::default();
     let result = async {
         output
             .resolved(settings.report.clone(), settings.storage.path_style)
@@ -75,7 +75,7 @@ pub async fn run(arguments: &CopyArgs) -> u8 {
 }
 
 /// The copy's phases; `progress` gets what each returns.
-async fn copy(settings: &Settings, stop: &Stop, progress: &mut Progress) -> anyhow::Result<()> {
+async fn copy(settings: &Settings, stop: &Stop, progress: &mut RunState) -> anyhow::Result<()> {
     let archive_store = match &settings.archive {
         Some(location) => Some((
             location.clone(),
@@ -173,7 +173,7 @@ async fn fill(
     planned: Planned,
     archive: Option<&ArchiveRun>,
     server: &crate::mysql::TargetServer,
-    progress: &mut Progress,
+    progress: &mut RunState,
 ) -> anyhow::Result<()> {
     let mut conn = crate::mysql::connect(&settings.target, Some(&settings.database)).await?;
     let targets = apply_schema(&mut conn, &settings.database, &settings.schema_files).await?;

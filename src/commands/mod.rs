@@ -26,7 +26,7 @@ use crate::report::{PlannedTable, Report, TableReport};
 /// What a run that fills a database got done, phase by phase; the report
 /// is assembled from it at the end, however the run ended.
 #[derive(Default)]
-pub(crate) struct Progress {
+pub(crate) struct RunState {
     /// the snapshot read (copy), or archived (restore)
     pub snapshot: Option<Snapshot>,
     /// the plan's table pairs
@@ -51,7 +51,7 @@ pub(crate) struct Progress {
     pub target: Option<TargetOutcome>,
 }
 
-impl Progress {
+impl RunState {
     /// Puts what the run did into its report.
     pub fn record(self, report: &mut Report) {
         if let Some(snapshot) = self.snapshot {
@@ -111,6 +111,23 @@ pub(crate) async fn open_target(
     tracing::info!(kind = ?server.kind, version = %server.describe(), "target server");
     let exists = crate::mysql::database_exists(&mut admin, database).await?;
     Ok((admin, server, exists))
+}
+
+/// The Dolt commit message when none is given: `what` was copied (or
+/// restored) from which Postgres database, as of which snapshot.
+#[must_use]
+pub fn default_commit_message(
+    what: &str,
+    snapshot: &crate::postgres::snapshot::Snapshot,
+) -> String {
+    let lsn = snapshot
+        .wal_lsn
+        .as_deref()
+        .map_or_else(String::new, |lsn| format!(", WAL {lsn}"));
+    format!(
+        "pg2dolt: {what} of Postgres database {} as of {} (snapshot {}{lsn})",
+        snapshot.database, snapshot.time, snapshot.id
+    )
 }
 
 /// The refusal of an existing database without `--replace`.

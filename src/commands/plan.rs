@@ -3,7 +3,7 @@
 //! database, the source data checks) and nothing after it. Exit code 3
 //! when it found problems.
 
-use super::{LocalDoltGuard, Progress};
+use super::{LocalDoltGuard, RunState};
 use crate::cli::PlanArgs;
 use crate::output::{Left, Output};
 use crate::preflight;
@@ -25,7 +25,7 @@ pub async fn run(arguments: &PlanArgs) -> u8 {
     report.target.clone_from(&settings.target_display);
     report.database.clone_from(&settings.database);
     report.schema.clone_from(&settings.schema_origin);
-    let mut progress = Progress::default();
+    let mut progress = RunState::default();
     let result = async {
         output
             .resolved(settings.report.clone(), settings.storage.path_style)
@@ -56,7 +56,7 @@ pub async fn run(arguments: &PlanArgs) -> u8 {
 
 /// Snapshot, catalogs, the plan and its checks; an existing database
 /// without --replace is one more problem.
-async fn plan(settings: &Settings, progress: &mut Progress) -> anyhow::Result<()> {
+async fn plan(settings: &Settings, progress: &mut RunState) -> anyhow::Result<()> {
     let source = preflight::open_source(settings).await?;
     progress.snapshot = Some(source.snapshot.clone());
     let mut target = preflight::open_target(settings).await?;

@@ -9,14 +9,14 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tracing::info;
 
-use super::{LocalDoltGuard, Progress};
+use super::{LocalDoltGuard, RunState, default_commit_message};
 use crate::archive::load::{LoadTarget, Loaded, load_files};
 use crate::archive::store::{MIN_PART_SIZE, Store};
 use crate::archive::{FORMAT, MANIFEST, Manifest, sha256_hex};
 use crate::cli::RestoreArgs;
 use crate::error::{FailureKind, failure};
 use crate::mysql::TargetServer;
-use crate::mysql::finish::{apply_schema, commit_if_dolt, default_commit_message, finish};
+use crate::mysql::finish::{apply_schema, commit_if_dolt, finish};
 use crate::mysql::fresh::FreshDatabase;
 use crate::mysql::load::{LoadMethod, choose_route};
 use crate::mysql::schema::{ParsedSchemaFile, SchemaFile, parse_files};
@@ -37,7 +37,7 @@ pub async fn run(arguments: &RestoreArgs) -> u8 {
     };
     report.target.clone_from(&settings.target_display);
     report.schema = format!("archive {}", settings.from);
-    let mut progress = Progress::default();
+    let mut progress = RunState::default();
     let mut database = String::new();
     let result = async {
         output.resolved(settings.report.clone(), settings.path_style).await?;
@@ -115,7 +115,7 @@ async fn restore(
     settings: &RestoreSettings,
     stop: &Stop,
     archive: &Archive,
-    progress: &mut Progress,
+    progress: &mut RunState,
 ) -> anyhow::Result<()> {
     let database = &archive.database;
     let (mut admin, server, exists) = stop
@@ -147,7 +147,7 @@ async fn fill(
     settings: &RestoreSettings,
     archive: &Archive,
     server: &TargetServer,
-    progress: &mut Progress,
+    progress: &mut RunState,
 ) -> anyhow::Result<()> {
     let manifest = &archive.manifest;
     let database = archive.database.as_str();

@@ -5,7 +5,6 @@
 //! pace; nothing waits in memory beyond the channels.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context as _, anyhow};
@@ -27,6 +26,7 @@ use crate::plan::TablePlan;
 use crate::postgres::copy::copy_statement;
 use crate::postgres::reader::{Reader, copy_rows};
 use crate::postgres::split::RowRange;
+use crate::progress::Counters;
 use crate::types::SourceExpression;
 
 /// Chunks in flight between the reader and each sink.
@@ -183,14 +183,14 @@ impl TableStream {
 /// Copies one chunk with the table's route; a chunk holding a text `NULL`
 /// that Dolt's LOAD DATA would turn into SQL NULL is rolled back and loaded
 /// again with INSERT (only such chunks pay for it).
-#[instrument(skip_all, fields(table = %job.plans[chunk.table].source_name))]
+#[instrument(skip_all, fields(table = %job.plans[chunk.table].source_name, indicatif.pb_show = tracing::field::Empty))]
 pub(super) async fn copy_chunk(
     reader: &Reader,
     mut conn: Option<&mut Conn>,
     job: &CopyJob,
     stream: &TableStream,
     chunk: &Chunk,
-    rows_done: &AtomicU64,
+    progress: &Counters,
 ) -> anyhow::Result<ChunkCopied> {
     let copied = copy_chunk_as(
         reader,
@@ -198,7 +198,7 @@ pub(super) async fn copy_chunk(
         job,
         stream,
         chunk,
-        rows_done,
+        progress,
         stream.route,
     )
     .await;
@@ -213,7 +213,7 @@ pub(super) async fn copy_chunk(
                 *conn = crate::mysql::connect(&load.target, Some(&load.database)).await?;
             }
             let route = stream.route.map(|route| route.with(LoadMethod::Insert));
-            copy_chunk_as(reader, conn, job, stream, chunk, rows_done, route).await
+            copy_chunk_as(reader, conn, job, stream, chunk, progress, route).await
         }
         other => other,
     }
@@ -225,7 +225,7 @@ async fn copy_chunk_as(
     job: &CopyJob,
     stream: &TableStream,
     chunk: &Chunk,
-    rows_done: &AtomicU64,
+    progress: &Counters,
     route: Option<Route>,
 ) -> anyhow::Result<ChunkCopied> {
     let plan = &job.plans[chunk.table];
@@ -245,7 +245,9 @@ async fn copy_chunk_as(
         key_columns: &stream.key_columns,
         plan,
     };
-    let produce = produce_rows(&rows, sinks, &job.budget, rows_done);
+    let estimate = u64::try_from(plan.source.estimated_rows).unwrap_or(0) / chunk.parts as u64;
+    crate::progress::start_bar(&format!("{} → {}", plan.source_name, plan.target), estimate);
+    let produce = produce_rows(&rows, sinks, &job.budget, (progress, chunk.table));
     let load = async {
         match (conn, route, load_receiver) {
             (Some(conn), Some(route), Some(receiver)) => {
@@ -337,9 +339,9 @@ async fn produce_rows(
     rows: &Rows<'_>,
     sinks: Sinks,
     budget: &MemoryBudget,
-    rows_done: &AtomicU64,
+    progress: (&Counters, usize),
 ) -> anyhow::Result<(u64, u64)> {
-    let result = stream_rows(rows, &sinks, budget, rows_done).await;
+    let result = stream_rows(rows, &sinks, budget, progress).await;
     if let Err(error) = &result {
         sinks.fail(error).await;
     }
@@ -364,7 +366,7 @@ async fn stream_rows(
     source: &Rows<'_>,
     sinks: &Sinks,
     budget: &MemoryBudget,
-    rows_done: &AtomicU64,
+    (progress, table): (&Counters, usize),
 ) -> anyhow::Result<(u64, u64)> {
     let Rows {
         reader,
@@ -419,9 +421,10 @@ async fn stream_rows(
             bytes += out.len() as u64;
             let full = std::mem::replace(&mut out, fresh());
             sinks.send(budget::chunk(full, &mut held)).await?;
+            crate::progress::set_bar(rows);
         }
         // Several chunks of a table may run at once: add, do not store.
-        rows_done.fetch_add(rows - reported, Ordering::Relaxed);
+        progress.add(table, rows - reported);
         reported = rows;
     }
     anyhow::ensure!(
@@ -433,7 +436,8 @@ async fn stream_rows(
         bytes += out.len() as u64;
         sinks.send(budget::chunk(out, &mut held)).await?;
     }
-    rows_done.fetch_add(rows - reported, Ordering::Relaxed);
+    progress.add(table, rows - reported);
+    crate::progress::set_bar(rows);
     Ok((rows, bytes))
 }
 

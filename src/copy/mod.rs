@@ -11,8 +11,7 @@ mod queue;
 pub use budget::{MEMORY_BUDGET, MemoryBudget};
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, anyhow};
 use tokio::task::JoinSet;
@@ -26,6 +25,7 @@ use crate::plan::TablePlan;
 use crate::postgres::copy::table_reference;
 use crate::postgres::reader::Reader;
 use crate::postgres::split::{RowRange, SplitTable, split_table};
+use crate::progress::{Counters, Ticker};
 
 use self::chunk::TableStream;
 use self::queue::ChunkQueue;
@@ -157,14 +157,9 @@ pub async fn copy_tables(
             .map(|plan| TableStream::prepare(plan, &job.destination))
             .collect(),
     );
-    let progress: Arc<Vec<AtomicU64>> =
-        Arc::new(job.plans.iter().map(|_| AtomicU64::new(0)).collect());
-    // Stopped (and the display cleared) however this function ends, also
-    // when a signal drops it mid-copy.
-    let _ticker = ProgressTicker(tokio::spawn(report_progress(
-        Arc::clone(&job),
-        Arc::clone(&progress),
-    )));
+    let progress = Arc::new(Counters::new(crate::progress::tables(&job.plans)));
+    // Stopped however this function ends, also when a signal drops it.
+    let _ticker = Ticker::start(Arc::clone(&progress));
 
     let mut workers = JoinSet::new();
     for reader in readers.into_iter().take(total_chunks.max(1)) {
@@ -196,16 +191,6 @@ pub async fn copy_tables(
         return Err(error);
     }
     Ok(per_table(&job, &copied))
-}
-
-/// The progress task, stopped with its display cleared when dropped.
-struct ProgressTicker(tokio::task::JoinHandle<()>);
-
-impl Drop for ProgressTicker {
-    fn drop(&mut self) {
-        self.0.abort();
-        crate::logging::show_progress(Vec::new());
-    }
 }
 
 /// Sums the chunks of each table.
@@ -326,7 +311,7 @@ async fn run_worker(
     job: Arc<CopyJob>,
     streams: Arc<Vec<TableStream>>,
     queue: Arc<ChunkQueue>,
-    progress: Arc<Vec<AtomicU64>>,
+    progress: Arc<Counters>,
 ) -> anyhow::Result<Vec<ChunkCopied>> {
     let mut conn = match &job.destination {
         Destination::Database(load) => {
@@ -340,15 +325,8 @@ async fn run_worker(
             break;
         };
         let stream = &streams[chunk.table];
-        let result = chunk::copy_chunk(
-            &reader,
-            conn.as_mut(),
-            &job,
-            stream,
-            &chunk,
-            &progress[chunk.table],
-        )
-        .await;
+        let result =
+            chunk::copy_chunk(&reader, conn.as_mut(), &job, stream, &chunk, &progress).await;
         queue.finish(chunk.table);
         copied.push(result?);
     }
@@ -358,47 +336,4 @@ async fn run_worker(
         let _ = conn.disconnect().await;
     }
     Ok(copied)
-}
-
-/// Shows progress: on a terminal a live block (one line per table being
-/// copied, redrawn every second); otherwise one log line per table every
-/// 10 seconds (a Job's log has no terminal).
-async fn report_progress(job: Arc<CopyJob>, progress: Arc<Vec<AtomicU64>>) {
-    let live = crate::logging::live_progress();
-    let period = Duration::from_secs(if live { 1 } else { 10 });
-    let started = Instant::now();
-    let mut interval = tokio::time::interval(period);
-    interval.tick().await;
-    let mut last: Vec<u64> = vec![0; progress.len()];
-    loop {
-        interval.tick().await;
-        let mut lines = Vec::new();
-        for (index, rows) in progress.iter().enumerate() {
-            let rows = rows.load(Ordering::Relaxed);
-            if rows == last[index] {
-                continue;
-            }
-            let plan = &job.plans[index];
-            let estimate = u64::try_from(plan.source.estimated_rows).unwrap_or(0);
-            let percent = rows
-                .saturating_mul(100)
-                .checked_div(estimate)
-                .unwrap_or(0)
-                .min(100);
-            let rate = (rows - last[index]) / period.as_secs().max(1);
-            if live {
-                lines.push(format!(
-                    "  {:<40} {rows:>12} rows {rate:>10} rows/s {percent:>4}%",
-                    format!("{} → {}", plan.source_name, plan.target)
-                ));
-            } else {
-                info!(table = %plan.source_name, rows, rows_per_second = rate, percent_of_estimate = percent, elapsed_s = started.elapsed().as_secs(), "copying");
-            }
-            last[index] = rows;
-        }
-        if live {
-            lines.insert(0, format!("copying, {} s:", started.elapsed().as_secs()));
-            crate::logging::show_progress(lines);
-        }
-    }
 }

@@ -95,23 +95,6 @@ pub async fn commit_if_dolt(
     Ok(Some(hash))
 }
 
-/// The Dolt commit message when none is given: `what` was copied (or
-/// restored) from which Postgres database, as of which snapshot.
-#[must_use]
-pub fn default_commit_message(
-    what: &str,
-    snapshot: &crate::postgres::snapshot::Snapshot,
-) -> String {
-    let lsn = snapshot
-        .wal_lsn
-        .as_deref()
-        .map_or_else(String::new, |lsn| format!(", WAL {lsn}"));
-    format!(
-        "pg2dolt: {what} of Postgres database {} as of {} (snapshot {}{lsn})",
-        snapshot.database, snapshot.time, snapshot.id
-    )
-}
-
 /// Every target table that has or is referenced by a foreign key, with the
 /// column its no-op delete compares (the first key column, else the first).
 fn foreign_key_tables(targets: &[TargetTable]) -> Vec<(String, String)> {
