@@ -1,0 +1,125 @@
+//! The plan: which source table and column goes into which target one,
+//! with which converter, and every problem found on the way, collected so
+//! the user sees them all at once, before any data moves.
+//!
+//! `matching.rs` pairs the names (an explicit mapping, `mappings.rs`; else
+//! the same name; else the one name equal ignoring case and underscores,
+//! `invoice_line_id` ↔ `InvoiceLineId`, when exactly one is) and picks the
+//! converters; `problem.rs` is what it reports.
+
+mod mappings;
+mod matching;
+mod problem;
+
+pub use mappings::Mappings;
+pub use matching::build_plan;
+pub use problem::{Problem, ProblemKind};
+
+use serde::Serialize;
+
+use crate::convert::value::Converter;
+use crate::mysql::catalog::TargetTable;
+use crate::postgres::catalog::SourceTable;
+use crate::types::{PgKind, SourceExpression};
+
+/// The matched tables, and every problem found on the way.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// tables whose names and columns matched (possibly with value
+    /// problems still to find)
+    pub tables: Vec<TablePlan>,
+    /// everything that would make the copy fail
+    pub problems: Vec<Problem>,
+    /// things worth knowing that do not stop the copy
+    pub warnings: Vec<String>,
+}
+
+/// Which rule matched a pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum MatchRule {
+    /// the same name
+    #[serde(rename = "exact")]
+    Exact,
+    /// equal ignoring case and underscores
+    #[serde(rename = "ignoring-case-and-underscores")]
+    IgnoringCaseAndUnderscores,
+    /// an explicit mapping
+    #[serde(rename = "mapping")]
+    Mapping,
+}
+
+impl std::fmt::Display for MatchRule {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            MatchRule::Exact => "exact",
+            MatchRule::IgnoringCaseAndUnderscores => "ignoring case and underscores",
+            MatchRule::Mapping => "mapping",
+        })
+    }
+}
+
+/// How one column is copied.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnPlan {
+    /// source column
+    pub source: String,
+    /// source type as Postgres names it
+    pub source_type: String,
+    /// the source base type's kind
+    #[serde(skip)]
+    pub source_kind: PgKind,
+    /// what the COPY select list reads for this column
+    #[serde(skip)]
+    pub expression: SourceExpression,
+    /// the most characters a source value has, when its type says
+    #[serde(skip)]
+    pub source_max_chars: Option<u32>,
+    /// target column
+    pub target: String,
+    /// target column type as the server names it
+    pub target_type: String,
+    /// the rule that matched the names
+    pub rule: MatchRule,
+    /// the value converter
+    #[serde(skip)]
+    pub converter: Converter,
+}
+
+/// How one table is copied.
+#[derive(Debug, Clone, Serialize)]
+pub struct TablePlan {
+    /// the source table
+    #[serde(skip)]
+    pub source: SourceTable,
+    /// `schema.table`
+    pub source_name: String,
+    /// the target table's name
+    pub target: String,
+    /// the target table as its catalog describes it
+    #[serde(skip)]
+    pub target_table: TargetTable,
+    /// the rule that matched the names
+    pub rule: MatchRule,
+    /// columns in COPY order
+    pub columns: Vec<ColumnPlan>,
+    /// target generated columns, computed by the target
+    pub skipped_generated: Vec<String>,
+}
+
+impl TablePlan {
+    /// Indexes (in COPY order) and names of the source primary key, for
+    /// naming a failing row.
+    #[must_use]
+    pub fn key_columns(&self) -> Vec<(usize, String)> {
+        self.source
+            .primary_key
+            .iter()
+            .filter_map(|key| {
+                self.columns
+                    .iter()
+                    .position(|column| &column.source == key)
+                    .map(|index| (index, key.clone()))
+            })
+            .collect()
+    }
+}
