@@ -215,7 +215,7 @@ impl MultipartWriter {
     }
 }
 
-pub(super) fn temporary_path(path: &Path) -> PathBuf {
+fn temporary_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
     path.with_file_name(name)
