@@ -11,10 +11,10 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pg2dolt::column_types::{MySqlType, PgKind};
+use pg2dolt::convert::converter::Converter;
 use pg2dolt::convert::mysql_text::Format;
 use pg2dolt::convert::row::RowConverter;
-use pg2dolt::convert::value::Converter;
-use pg2dolt::types::{MySqlType, PgKind};
 
 /// `rows` COPY text lines made by `row`, and the converter for them.
 fn workload(

@@ -18,6 +18,7 @@ pub mod archive;
 pub mod checks;
 pub mod cli;
 pub mod clock;
+pub mod column_types;
 pub mod commands;
 pub mod convert;
 pub mod copy;
@@ -36,7 +37,6 @@ pub mod selection;
 pub mod settings;
 pub mod signal;
 pub mod tls;
-pub mod types;
 
 use crate::cli::Command;
 

@@ -2,8 +2,8 @@
 //! type would not store exactly, fractions a column would round. Pure SQL
 //! text.
 
+use crate::convert::converter::Converter;
 use crate::convert::number::{FloatSource, YEAR_RANGE};
-use crate::convert::value::Converter;
 
 /// Integers and DECIMAL: range, digits, NaN and infinity (numeric only).
 pub(super) fn number_predicate(

@@ -3,10 +3,10 @@
 //! the plan, nothing run here. An exhaustive match on the converter, so a
 //! new converter does not compile until its check exists.
 
-use crate::convert::value::Converter;
+use crate::column_types::PgKind;
+use crate::convert::converter::Converter;
 use crate::plan::{ColumnPlan, TablePlan};
-use crate::postgres::copy::quote_identifier;
-use crate::types::PgKind;
+use crate::postgres::statement::quote_identifier;
 
 use super::numbers::{float_predicate, fraction_predicate, number_predicate};
 
@@ -306,8 +306,8 @@ pub(super) fn literal_list(values: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::column_types::{MySqlType, SourceExpression};
     use crate::plan::MatchRule;
-    use crate::types::{MySqlType, SourceExpression};
 
     fn column(kind: PgKind, target: &str) -> ColumnPlan {
         let target_kind = MySqlType::parse(target);

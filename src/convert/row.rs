@@ -3,9 +3,9 @@
 
 use std::borrow::Cow;
 
+use super::converter::Converter;
 use super::copy_text::{Field, split_fields};
 use super::mysql_text::{Format, Value};
-use super::value::Converter;
 
 /// What went wrong with one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,7 +179,7 @@ pub fn shorten_text(start: &str, length: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{MySqlType, PgKind};
+    use crate::column_types::{MySqlType, PgKind};
 
     fn converter(pairs: &[(PgKind, &str)], format: Format) -> RowConverter {
         RowConverter::new(

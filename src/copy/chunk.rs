@@ -17,17 +17,17 @@ use tracing::{info, instrument};
 use super::budget::{self, Held, MemoryBudget};
 use super::{Chunk, ChunkCopied, CopyJob, Destination, source_reference};
 use crate::archive::data::{WrittenFile, write_data_file};
+use crate::column_types::SourceExpression;
 use crate::convert::frame::RowSplitter;
 use crate::convert::mysql_text::Format;
 use crate::convert::row::{RowConverter, RowError, describe_key};
 use crate::error::{FailureKind, failure};
 use crate::mysql::load::{LoadColumn, LoadMethod, Route, load_table};
 use crate::plan::TablePlan;
-use crate::postgres::copy::copy_statement;
+use crate::postgres::ranges::RowRange;
 use crate::postgres::reader::{Reader, copy_rows};
-use crate::postgres::split::RowRange;
+use crate::postgres::statement::copy_statement;
 use crate::progress::Counters;
-use crate::types::SourceExpression;
 
 /// Chunks in flight between the reader and each sink.
 const CHANNEL_CAPACITY: usize = 8;

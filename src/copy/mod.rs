@@ -22,9 +22,9 @@ use crate::archive::{ArchivedColumn, ArchivedTable};
 use crate::mysql::load::{LoadMethod, Route};
 use crate::mysql::{TargetAddress, TargetKind};
 use crate::plan::TablePlan;
-use crate::postgres::copy::table_reference;
+use crate::postgres::ranges::{RowRange, SplitTable, split_table};
 use crate::postgres::reader::Reader;
-use crate::postgres::split::{RowRange, SplitTable, split_table};
+use crate::postgres::statement::table_reference;
 use crate::progress::{Counters, Ticker};
 
 use self::chunk::TableStream;

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use anyhow::Context as _;
 use tokio_postgres::Client;
 
+use crate::column_types::PgKind;
 use crate::postgres::catalog::SourceTable;
-use crate::postgres::copy::{quote_identifier, table_reference};
-use crate::types::PgKind;
+use crate::postgres::statement::{quote_identifier, table_reference};
 
 /// Column facts the copy's catalog does not keep.
 #[derive(Debug, Clone, Default)]

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::types::quote;
+use super::ddl::quote;
 
 /// A drafted table.
 #[derive(Debug, Clone, Default)]

@@ -9,8 +9,8 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use serde::Serialize;
 
+use crate::column_types::MySqlType;
 use crate::convert::mysql_text::quote_identifier;
-use crate::types::MySqlType;
 
 /// One target table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -10,7 +10,7 @@ pub mod fresh;
 pub mod load;
 pub mod local;
 pub mod schema;
-pub mod splitter;
+pub mod statements;
 
 use anyhow::Context as _;
 use mysql_async::prelude::Queryable as _;

@@ -10,7 +10,7 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use tracing::{debug, info, instrument, warn};
 
-use super::splitter::{Statement, split_statements};
+use super::statements::{Statement, split_statements};
 use crate::error::{FailureKind, failure};
 
 /// The schema files built into the binary.

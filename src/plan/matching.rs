@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{ColumnPlan, Mappings, MatchRule, Plan, Problem, ProblemKind, TablePlan};
-use crate::convert::value::Converter;
+use crate::column_types::SourceExpression;
+use crate::convert::converter::Converter;
 use crate::mysql::catalog::{TargetColumn, TargetTable};
 use crate::postgres::catalog::{SourceColumn, SourceTable};
-use crate::types::SourceExpression;
 
 /// Matches `sources` to `targets`: the matched tables, and every naming
 /// and type problem at once. `excluded` are source tables the user left
@@ -262,7 +262,7 @@ fn normalize(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{MySqlType, PgKind};
+    use crate::column_types::{MySqlType, PgKind};
 
     fn source(name: &str, columns: &[(&str, PgKind)]) -> SourceTable {
         SourceTable {

@@ -17,10 +17,10 @@ pub use problem::{Problem, ProblemKind};
 
 use serde::Serialize;
 
-use crate::convert::value::Converter;
+use crate::column_types::{PgKind, SourceExpression};
+use crate::convert::converter::Converter;
 use crate::mysql::catalog::TargetTable;
 use crate::postgres::catalog::SourceTable;
-use crate::types::{PgKind, SourceExpression};
 
 /// The matched tables, and every problem found on the way.
 #[derive(Debug, Clone, Default)]

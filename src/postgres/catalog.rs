@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use crate::types::PgKind;
+use crate::column_types::PgKind;
 
 /// One source table.
 #[derive(Debug, Clone, Serialize)]

@@ -2,10 +2,10 @@
 //! tables out with COPY. The source is never written to.
 
 pub mod catalog;
-pub mod copy;
+pub mod ranges;
 pub mod reader;
 pub mod snapshot;
-pub mod split;
+pub mod statement;
 
 use std::sync::Arc;
 

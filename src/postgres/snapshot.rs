@@ -4,7 +4,7 @@
 //!
 //! Invariant: the coordinator transaction must stay open until the last
 //! reader has imported the snapshot (Postgres forgets an exported snapshot
-//! when its transaction ends); the pipeline keeps it until the copy is done.
+//! when its transaction ends); the copy command keeps it until the copy is done.
 
 use anyhow::{Context as _, bail};
 use serde::Serialize;

@@ -13,7 +13,7 @@ use super::number::{
     json_numbers_as_doubles,
 };
 use super::temporal::{convert_interval_to_time, convert_temporal, convert_timetz, trim_fraction};
-use crate::types::{MySqlType, PgKind};
+use crate::column_types::{MySqlType, PgKind};
 
 /// How one column's values are converted.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //!
 //! Pure: the catalog and the measurements come in, SQL text goes out.
 
-use crate::types::PgKind;
+use crate::column_types::PgKind;
 
 /// VARCHAR lengths the draft chooses from (16383 is the most utf8mb4
 /// characters a MySQL row can hold in one VARCHAR).

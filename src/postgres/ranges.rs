@@ -10,8 +10,8 @@
 use anyhow::Context as _;
 use tokio_postgres::Client;
 
-use super::copy::quote_identifier;
-use crate::types::PgKind;
+use super::statement::quote_identifier;
+use crate::column_types::PgKind;
 
 /// Most ranges one table is split into.
 const MAX_PARTS: u64 = 256;

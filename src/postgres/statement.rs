@@ -2,7 +2,7 @@
 //! does the conversions it does exactly (arrays and composites to JSON,
 //! money to numeric), the rest is left to convert/.
 
-use crate::types::SourceExpression;
+use crate::column_types::SourceExpression;
 
 /// Quotes a Postgres identifier.
 #[must_use]
