@@ -75,32 +75,9 @@ pub struct SourceArgs {
     #[command(flatten)]
     pub connection: SourceConnectionArgs,
 
-    /// Postgres schema to read. Repeatable [default: public].
-    #[arg(
-        long = "source-schema",
-        env = "PG2DOLT_SOURCE_SCHEMA",
-        value_delimiter = ',',
-        value_name = "SCHEMA"
-    )]
-    pub source_schemas: Vec<String>,
-
-    /// Only tables matching this glob on schema.table. Repeatable.
-    #[arg(
-        long,
-        env = "PG2DOLT_INCLUDE",
-        value_delimiter = ',',
-        value_name = "GLOB"
-    )]
-    pub include: Vec<String>,
-
-    /// Leave out tables matching this glob. Repeatable.
-    #[arg(
-        long,
-        env = "PG2DOLT_EXCLUDE",
-        value_delimiter = ',',
-        value_name = "GLOB"
-    )]
-    pub exclude: Vec<String>,
+    /// Which source tables.
+    #[command(flatten)]
+    pub tables: TableSelectionArgs,
 
     /// Logging flags.
     #[command(flatten)]
@@ -187,27 +164,53 @@ impl Command {
     }
 }
 
-/// Flags of `pg2dolt restore`.
+/// Which source tables (copy, plan, schema draft and diff).
 #[derive(Debug, Args, Clone)]
-pub struct RestoreArgs {
-    /// The archived copy: s3://bucket/prefix/<key>/ or a directory (as the
-    /// copy's report and `pg2dolt archives` name it).
-    #[arg(long, env = "PG2DOLT_FROM", value_name = "S3-URL|DIR")]
-    pub from: String,
+pub struct TableSelectionArgs {
+    /// Postgres schema to copy from. Repeatable [default: public].
+    #[arg(
+        long = "source-schema",
+        env = "PG2DOLT_SOURCE_SCHEMA",
+        value_delimiter = ',',
+        value_name = "SCHEMA"
+    )]
+    pub source_schemas: Vec<String>,
 
-    /// How to reach the target.
-    #[command(flatten)]
-    pub connection: TargetConnectionArgs,
+    /// Copy only tables matching this glob on schema.table (`*`, `?`,
+    /// `[…]`; a pattern without a dot matches the table name). Repeatable.
+    #[arg(
+        long,
+        env = "PG2DOLT_INCLUDE",
+        value_delimiter = ',',
+        value_name = "GLOB"
+    )]
+    pub include: Vec<String>,
 
-    /// Target database name [default: the archived source database's name].
+    /// Leave out tables matching this glob on schema.table. Repeatable.
+    #[arg(
+        long,
+        env = "PG2DOLT_EXCLUDE",
+        value_delimiter = ',',
+        value_name = "GLOB"
+    )]
+    pub exclude: Vec<String>,
+}
+
+/// What becomes of the target database (copy, plan and restore).
+#[derive(Debug, Args, Clone)]
+pub struct TargetDatabaseArgs {
+    /// Target database name [default: the (archived) source database's
+    /// name].
     #[arg(long, env = "PG2DOLT_DATABASE", value_name = "NAME")]
     pub database: Option<String>,
 
-    /// Drop and recreate the target database if it exists.
+    /// Drop and recreate the target database if it exists (without it an
+    /// existing database is refused and left untouched).
     #[arg(long, env = "PG2DOLT_REPLACE")]
     pub replace: bool,
 
-    /// Dolt commit message [default: names the archive and its snapshot].
+    /// Dolt commit message [default: names the source (or the archive)
+    /// and the snapshot].
     #[arg(long, env = "PG2DOLT_COMMIT_MESSAGE", value_name = "TEXT")]
     pub commit_message: Option<String>,
 
@@ -220,21 +223,43 @@ pub struct RestoreArgs {
     )]
     pub author: String,
 
-    /// Write the JSON report to this file or s3://bucket/key.json.
+    /// Write the JSON report to this file, or to s3://bucket/key.json (also
+    /// on failure).
     #[arg(long, env = "PG2DOLT_REPORT", value_name = "FILE|S3-URL")]
     pub report: Option<String>,
 
-    /// How rows reach the target.
+    /// How rows reach the target: LOAD DATA LOCAL INFILE (streamed) or
+    /// multi-row INSERT; auto uses LOAD DATA when the server allows it, and
+    /// INSERT on Dolt (faster there).
     #[arg(long, env = "PG2DOLT_LOAD_METHOD", value_enum, default_value_t = LoadMethodArg::Auto)]
     pub load_method: LoadMethodArg,
 
-    /// Data files loaded at once [default: number of CPUs].
+    /// Readers and loaders working at once, on tables or ranges of large
+    /// tables (restore: data files) [default: number of CPUs].
     #[arg(long, env = "PG2DOLT_JOBS", value_name = "N")]
     pub jobs: Option<usize>,
 
-    /// Keep the target database when the restore fails.
+    /// Keep the target database when the run fails (default: drop the
+    /// database this run created, so a re-run starts clean).
     #[arg(long, env = "PG2DOLT_KEEP_FAILED")]
     pub keep_failed: bool,
+}
+
+/// Flags of `pg2dolt restore`.
+#[derive(Debug, Args, Clone)]
+pub struct RestoreArgs {
+    /// The archived copy: s3://bucket/prefix/<key>/ or a directory (as the
+    /// copy's report and `pg2dolt archives` name it).
+    #[arg(long, env = "PG2DOLT_FROM", value_name = "S3-URL|DIR")]
+    pub from: String,
+
+    /// How to reach the target.
+    #[command(flatten)]
+    pub connection: TargetConnectionArgs,
+
+    /// What becomes of the target database.
+    #[command(flatten)]
+    pub target_database: TargetDatabaseArgs,
 
     /// S3: address buckets by path.
     #[arg(long, env = "PG2DOLT_S3_PATH_STYLE")]
@@ -364,10 +389,6 @@ pub struct TargetConnectionArgs {
 
 /// Flags of `pg2dolt copy`.
 #[derive(Debug, Args, Clone)]
-#[expect(
-    clippy::struct_excessive_bools,
-    reason = "command-line switches are booleans by nature"
-)]
 pub struct CopyArgs {
     /// How to reach the source.
     #[command(flatten)]
@@ -377,37 +398,14 @@ pub struct CopyArgs {
     #[command(flatten)]
     pub target: TargetConnectionArgs,
 
-    /// Target database name [default: the source database's name].
-    #[arg(long, env = "PG2DOLT_DATABASE", value_name = "NAME")]
-    pub database: Option<String>,
-
-    /// Drop and recreate the target database if it exists (without it an
-    /// existing database is refused and left untouched).
-    #[arg(long, env = "PG2DOLT_REPLACE")]
-    pub replace: bool,
+    /// What becomes of the target database.
+    #[command(flatten)]
+    pub target_database: TargetDatabaseArgs,
 
     /// Apply the *.sql files of this directory (in numeric-prefix order)
     /// instead of the schema embedded in the binary.
     #[arg(long, env = "PG2DOLT_SCHEMA_DIR", value_name = "DIR")]
     pub schema_dir: Option<PathBuf>,
-
-    /// Dolt commit message [default: names the source and the snapshot].
-    #[arg(long, env = "PG2DOLT_COMMIT_MESSAGE", value_name = "TEXT")]
-    pub commit_message: Option<String>,
-
-    /// Dolt commit author, "Name <email>".
-    #[arg(
-        long,
-        env = "PG2DOLT_AUTHOR",
-        value_name = "AUTHOR",
-        default_value = "pg2dolt <pg2dolt@localhost>"
-    )]
-    pub author: String,
-
-    /// Write the JSON report to this file, or to s3://bucket/key.json (also
-    /// on failure).
-    #[arg(long, env = "PG2DOLT_REPORT", value_name = "FILE|S3-URL")]
-    pub report: Option<String>,
 
     /// Also archive this copy (schema files, zstd data files, manifest)
     /// under s3://bucket/prefix/ or a local directory, in a new directory
@@ -446,44 +444,9 @@ pub struct CopyArgs {
     #[arg(long, env = "PG2DOLT_MAP_FILE", value_name = "FILE")]
     pub map_file: Option<PathBuf>,
 
-    /// How rows reach the target: LOAD DATA LOCAL INFILE (streamed) or
-    /// multi-row INSERT; auto uses LOAD DATA when the server allows it, and
-    /// INSERT on Dolt (faster there).
-    #[arg(long, env = "PG2DOLT_LOAD_METHOD", value_enum, default_value_t = LoadMethodArg::Auto)]
-    pub load_method: LoadMethodArg,
-
-    /// Readers and loaders working at once, on tables or on ranges of large
-    /// tables [default: number of CPUs].
-    #[arg(long, env = "PG2DOLT_JOBS", value_name = "N")]
-    pub jobs: Option<usize>,
-
-    /// Copy only tables matching this glob on schema.table (`*`, `?`; a
-    /// pattern without a dot matches the table name). Repeatable.
-    #[arg(
-        long,
-        env = "PG2DOLT_INCLUDE",
-        value_delimiter = ',',
-        value_name = "GLOB"
-    )]
-    pub include: Vec<String>,
-
-    /// Leave out tables matching this glob on schema.table. Repeatable.
-    #[arg(
-        long,
-        env = "PG2DOLT_EXCLUDE",
-        value_delimiter = ',',
-        value_name = "GLOB"
-    )]
-    pub exclude: Vec<String>,
-
-    /// Postgres schema to copy from. Repeatable [default: public].
-    #[arg(
-        long = "source-schema",
-        env = "PG2DOLT_SOURCE_SCHEMA",
-        value_delimiter = ',',
-        value_name = "SCHEMA"
-    )]
-    pub source_schemas: Vec<String>,
+    /// Which source tables.
+    #[command(flatten)]
+    pub tables: TableSelectionArgs,
 
     /// Copy the leaf partitions of partitioned tables as tables of their own
     /// (the target must have tables by their names) instead of copying each
@@ -501,11 +464,6 @@ pub struct CopyArgs {
         default_value_t = 250_000
     )]
     pub chunk_rows: u64,
-
-    /// Keep the target database when the run fails (default: drop the
-    /// database this run created, so a re-run starts clean).
-    #[arg(long, env = "PG2DOLT_KEEP_FAILED")]
-    pub keep_failed: bool,
 
     /// Logging flags.
     #[command(flatten)]

@@ -83,7 +83,7 @@ impl Settings {
         let usage = |message: String| failure(FailureKind::Usage, message);
         let (source, source_display, target, target_display) = resolve_connections(arguments)?;
 
-        let database = match &arguments.database {
+        let database = match &arguments.target_database.database {
             Some(name) => name.clone(),
             None => source
                 .config
@@ -102,7 +102,7 @@ impl Settings {
         }
 
         let (schema_files, schema_origin) = resolve_schema_files(arguments)?;
-        let author = resolve_author(&arguments.author)?;
+        let author = resolve_author(&arguments.target_database.author)?;
 
         let mut entries: Vec<String> = arguments.mappings.clone();
         if let Some(file) = &arguments.map_file {
@@ -116,11 +116,11 @@ impl Settings {
         }
         let mappings = Mappings::parse(entries.iter().map(String::as_str)).map_err(usage)?;
 
-        let selection =
-            TableSelection::new(&arguments.include, &arguments.exclude).map_err(usage)?;
-        let source_schemas = resolve_schemas(&arguments.source_schemas)?;
+        let selection = TableSelection::new(&arguments.tables.include, &arguments.tables.exclude)
+            .map_err(usage)?;
+        let source_schemas = resolve_schemas(&arguments.tables.source_schemas)?;
 
-        let jobs = resolve_jobs(arguments.jobs)?;
+        let jobs = resolve_jobs(arguments.target_database.jobs)?;
         let (report, archive) = resolve_locations(arguments)?;
         if arguments.chunk_rows == 0 {
             return Err(usage("--chunk-rows must be at least 1".into()));
@@ -131,10 +131,10 @@ impl Settings {
             target,
             target_display,
             database,
-            replace: arguments.replace,
+            replace: arguments.target_database.replace,
             schema_files,
             schema_origin,
-            commit_message: arguments.commit_message.clone(),
+            commit_message: arguments.target_database.commit_message.clone(),
             author,
             report,
             archive,
@@ -144,10 +144,10 @@ impl Settings {
                 part_size: arguments.archive_part_size,
             },
             mappings,
-            load_method: arguments.load_method.into(),
+            load_method: arguments.target_database.load_method.into(),
             jobs,
             chunk_rows: arguments.chunk_rows,
-            keep_failed: arguments.keep_failed,
+            keep_failed: arguments.target_database.keep_failed,
             source_schemas,
             selection,
             partitions_as_tables: arguments.partitions_as_tables,
@@ -193,6 +193,7 @@ fn resolve_locations(
 ) -> anyhow::Result<(Option<ReportLocation>, Option<Location>)> {
     let usage = |message: String| failure(FailureKind::Usage, message);
     let report = arguments
+        .target_database
         .report
         .as_deref()
         .map(Location::parse_object)
@@ -249,8 +250,8 @@ pub fn resolve_draft(
     let (address, _) = resolve_source(&source.connection)?;
     Ok(DraftSettings {
         source: address,
-        source_schemas: resolve_schemas(&source.source_schemas)?,
-        selection: TableSelection::new(&source.include, &source.exclude)
+        source_schemas: resolve_schemas(&source.tables.source_schemas)?,
+        selection: TableSelection::new(&source.tables.include, &source.tables.exclude)
             .map_err(|error| failure(FailureKind::Usage, error))?,
         collation: collation.to_string(),
     })
@@ -293,6 +294,7 @@ impl RestoreSettings {
             Location::parse(&arguments.from).map_err(|error| usage(format!("--from: {error}")))?;
         let (target, target_display) = resolve_target(&arguments.connection)?;
         let report = arguments
+            .target_database
             .report
             .as_deref()
             .map(Location::parse_object)
@@ -302,14 +304,14 @@ impl RestoreSettings {
             from,
             target,
             target_display,
-            database: arguments.database.clone(),
-            replace: arguments.replace,
-            keep_failed: arguments.keep_failed,
-            commit_message: arguments.commit_message.clone(),
-            author: resolve_author(&arguments.author)?,
+            database: arguments.target_database.database.clone(),
+            replace: arguments.target_database.replace,
+            keep_failed: arguments.target_database.keep_failed,
+            commit_message: arguments.target_database.commit_message.clone(),
+            author: resolve_author(&arguments.target_database.author)?,
             report,
-            load_method: arguments.load_method.into(),
-            jobs: resolve_jobs(arguments.jobs)?,
+            load_method: arguments.target_database.load_method.into(),
+            jobs: resolve_jobs(arguments.target_database.jobs)?,
             path_style: arguments.s3_path_style,
         })
     }
