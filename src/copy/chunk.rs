@@ -4,33 +4,25 @@
 //! the archive's data file (with `--archive`). The slowest sink sets the
 //! pace; nothing waits in memory beyond the channels.
 
-use std::io;
 use std::time::Instant;
 
 use anyhow::{Context as _, anyhow};
-use bytes::Bytes;
 use futures_util::StreamExt as _;
 use mysql_async::Conn;
-use tokio::sync::mpsc;
 use tracing::{info, instrument};
 
 use super::budget::{self, Held, MemoryBudget};
-use super::{Chunk, ChunkCopied, CopyJob, Destination, source_reference};
+use super::sinks::{SinkStopped, Sinks, channel};
+use super::table::TableStream;
+use super::{Chunk, ChunkCopied, CopyJob, Destination};
 use crate::archive::data::{WrittenFile, write_data_file};
-use crate::column_types::SourceExpression;
 use crate::convert::frame::RowSplitter;
-use crate::convert::mysql_text::Format;
 use crate::convert::row::{RowConverter, RowError, describe_key};
 use crate::error::{FailureKind, failure};
-use crate::mysql::load::{LoadColumn, LoadMethod, Route, load_table};
+use crate::mysql::load::{LoadMethod, Route, load_table};
 use crate::plan::TablePlan;
-use crate::postgres::ranges::RowRange;
 use crate::postgres::reader::{Reader, copy_rows};
-use crate::postgres::statement::copy_statement;
 use crate::progress::Counters;
-
-/// Chunks in flight between the reader and each sink.
-const CHANNEL_CAPACITY: usize = 8;
 
 /// A text value reads `NULL` and the load is Dolt's LOAD DATA, which would
 /// store SQL NULL: the chunk is loaded again with INSERT.
@@ -44,141 +36,6 @@ impl std::fmt::Display for TextReadAsNull {
 }
 
 impl std::error::Error for TextReadAsNull {}
-
-/// A sink stopped reading: its own error explains why.
-#[derive(Debug)]
-struct SinkStopped;
-
-impl std::fmt::Display for SinkStopped {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("the target or the archive stopped reading")
-    }
-}
-
-impl std::error::Error for SinkStopped {}
-
-/// Where converted chunks go: both get the same LOAD DATA text.
-struct Sinks {
-    /// the target's load
-    load: Option<mpsc::Sender<io::Result<Bytes>>>,
-    /// the archive's data file
-    archive: Option<mpsc::Sender<io::Result<Bytes>>>,
-}
-
-impl Sinks {
-    /// Sends one chunk to every sink (waiting for room: backpressure).
-    async fn send(&self, chunk: Bytes) -> Result<(), SinkStopped> {
-        if let Some(sender) = &self.archive {
-            sender
-                .send(Ok(chunk.clone()))
-                .await
-                .map_err(|_| SinkStopped)?;
-        }
-        if let Some(sender) = &self.load {
-            sender.send(Ok(chunk)).await.map_err(|_| SinkStopped)?;
-        }
-        Ok(())
-    }
-
-    /// Tells every sink the stream failed: loads roll back, archive files
-    /// are dropped (either may be gone already).
-    async fn fail(&self, error: &anyhow::Error) {
-        for sender in [&self.load, &self.archive].into_iter().flatten() {
-            let _ = sender.send(Err(io::Error::other(error.to_string()))).await;
-        }
-    }
-}
-
-/// One table's copy, prepared once for all its ranges.
-pub(super) struct TableStream {
-    /// the table as COPY reads it
-    reference: String,
-    /// the columns read, with their select expressions
-    columns: Vec<(String, SourceExpression)>,
-    /// converts COPY text rows into LOAD DATA text rows
-    converter: RowConverter,
-    /// the same, refusing a text value that reads `NULL` (Dolt's LOAD DATA)
-    strict: RowConverter,
-    /// the target columns loaded
-    load_columns: Vec<LoadColumn>,
-    /// the primary key's columns, to name a row in an error
-    key_columns: Vec<(usize, String)>,
-    /// how the table is loaded (`None`: archive only)
-    route: Option<Route>,
-    /// the route's LOAD DATA must not see a text value reading `NULL`
-    text_null_is_null: bool,
-}
-
-impl TableStream {
-    pub(super) fn prepare(plan: &TablePlan, destination: &Destination) -> TableStream {
-        let converters: Vec<_> = plan
-            .columns
-            .iter()
-            .map(|column| column.converter.clone())
-            .collect();
-        let converter = RowConverter::new(Format::LoadData, converters);
-        let (route, text_null_is_null) = match destination {
-            Destination::Database(load) => {
-                let has_binary = plan
-                    .columns
-                    .iter()
-                    .any(|column| column.converter.is_binary());
-                let route = if has_binary && load.binary_tables_by_insert() {
-                    load.route.with(LoadMethod::Insert)
-                } else {
-                    load.route
-                };
-                (Some(route), load.text_null_is_null())
-            }
-            Destination::ArchiveOnly => (None, false),
-        };
-        TableStream {
-            reference: source_reference(plan),
-            columns: plan
-                .columns
-                .iter()
-                .map(|column| (column.source.clone(), column.expression))
-                .collect(),
-            strict: converter.clone().refusing_text_null(),
-            converter,
-            load_columns: plan
-                .columns
-                .iter()
-                .map(|column| LoadColumn {
-                    name: column.target.clone(),
-                    binary: column.converter.is_binary(),
-                })
-                .collect(),
-            key_columns: plan.key_columns(),
-            route,
-            text_null_is_null,
-        }
-    }
-
-    /// The converter for a load by `route`.
-    fn converter_for(&self, route: Option<Route>) -> &RowConverter {
-        match route {
-            Some(route) if self.text_null_is_null && route.method == LoadMethod::LoadData => {
-                &self.strict
-            }
-            _ => &self.converter,
-        }
-    }
-
-    /// The COPY statement for the rows of `range` (all rows: `None`).
-    fn statement(&self, range: Option<&RowRange>) -> (String, Option<String>) {
-        let columns: Vec<(&str, SourceExpression)> = self
-            .columns
-            .iter()
-            .map(|(name, expression)| (name.as_str(), *expression))
-            .collect();
-        let condition = range.map(RowRange::condition);
-        (
-            copy_statement(&self.reference, &columns, condition.as_deref()),
-            condition,
-        )
-    }
-}
 
 /// Copies one chunk with the table's route; a chunk holding a text `NULL`
 /// that Dolt's LOAD DATA would turn into SQL NULL is rolled back and loaded
@@ -287,20 +144,6 @@ async fn copy_chunk_as(
     })
 }
 
-type Channel = (
-    Option<mpsc::Sender<io::Result<Bytes>>>,
-    Option<mpsc::Receiver<io::Result<Bytes>>>,
-);
-
-fn channel(wanted: bool) -> Channel {
-    if wanted {
-        let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-        (Some(sender), Some(receiver))
-    } else {
-        (None, None)
-    }
-}
-
 /// The chunk's outcome: the reader's own error first (a sink that stopped
 /// reading has its own), then the load's, then the archive's; the target
 /// must have stored every row read.
@@ -380,47 +223,24 @@ async fn stream_rows(
         .map_err(|error| crate::postgres::pg_error(&error))
         .with_context(|| format!("COPY out of {}", plan.source_name))?;
     futures_util::pin_mut!(stream);
-    let mut rows = 0_u64;
-    let mut reported = 0_u64;
-    let mut bytes = 0_u64;
-    let mut held = Held::default();
+    let (mut rows, mut reported) = (0_u64, 0_u64);
+    let mut outbox = Outbox::new(sinks, budget);
     let mut splitter = RowSplitter::default();
-    let fresh = || Vec::with_capacity(CHUNK_BYTES + 64 * 1024);
-    let mut out: Vec<u8> = fresh();
     while let Some(data) = stream.next().await {
         let data = data
             .map_err(|error| crate::postgres::pg_error(&error))
             .with_context(|| format!("reading COPY data of {}", plan.source_name))?;
-        // Converted text is about as long as COPY text: cover it before
-        // converting, sending what is converted first when the budget
-        // must be waited for.
-        let wanted = out.len() + splitter.pending() + data.len();
-        if !budget.try_cover(&mut held, wanted, CHUNK_BYTES) {
-            if !out.is_empty() {
-                bytes += out.len() as u64;
-                let full = std::mem::replace(&mut out, fresh());
-                sinks.send(budget::chunk(full, &mut held)).await?;
-            }
-            budget
-                .cover(&mut held, splitter.pending() + data.len(), CHUNK_BYTES)
-                .await;
-        }
-        out.reserve(data.len());
+        outbox.cover(splitter.pending() + data.len()).await?;
         splitter.push(&data, |line| {
             rows += 1;
             converter
-                .convert_row(line, &mut out)
+                .convert_row(line, &mut outbox.out)
                 .map_err(|error| describe_row_error(plan, key_columns, line, rows, error))
         })?;
         // The COPY text is converted: free it before waiting on a sink.
         drop(data);
-        if out.len() >= CHUNK_BYTES {
-            // Escapes may have made the text a little longer: take what
-            // is free, never wait while holding unsent rows.
-            budget.try_cover(&mut held, out.len(), 0);
-            bytes += out.len() as u64;
-            let full = std::mem::replace(&mut out, fresh());
-            sinks.send(budget::chunk(full, &mut held)).await?;
+        if outbox.out.len() >= CHUNK_BYTES {
+            outbox.send().await?;
             crate::progress::set_bar(rows);
         }
         // Several chunks of a table may run at once: add, do not store.
@@ -432,13 +252,65 @@ async fn stream_rows(
         "COPY data of {} ended in the middle of a row",
         plan.source_name
     );
-    if !out.is_empty() {
-        bytes += out.len() as u64;
-        sinks.send(budget::chunk(out, &mut held)).await?;
-    }
+    outbox.send().await?;
     progress.add(table, rows - reported);
     crate::progress::set_bar(rows);
-    Ok((rows, bytes))
+    Ok((rows, outbox.bytes))
+}
+
+/// Converted rows not sent yet, and the memory budget they hold.
+struct Outbox<'a> {
+    sinks: &'a Sinks,
+    budget: &'a MemoryBudget,
+    /// LOAD DATA text rows
+    out: Vec<u8>,
+    held: Held,
+    /// bytes sent so far
+    bytes: u64,
+}
+
+impl<'a> Outbox<'a> {
+    fn new(sinks: &'a Sinks, budget: &'a MemoryBudget) -> Outbox<'a> {
+        Outbox {
+            sinks,
+            budget,
+            out: Self::fresh(),
+            held: Held::default(),
+            bytes: 0,
+        }
+    }
+
+    fn fresh() -> Vec<u8> {
+        Vec::with_capacity(CHUNK_BYTES + 64 * 1024)
+    }
+
+    /// Covers `incoming` bytes of COPY text about to be converted
+    /// (converted text is about as long), sending what is converted first
+    /// when the budget must be waited for: never wait holding unsent rows.
+    async fn cover(&mut self, incoming: usize) -> Result<(), SinkStopped> {
+        let wanted = self.out.len() + incoming;
+        if !self.budget.try_cover(&mut self.held, wanted, CHUNK_BYTES) {
+            self.send().await?;
+            self.budget
+                .cover(&mut self.held, incoming, CHUNK_BYTES)
+                .await;
+        }
+        self.out.reserve(incoming);
+        Ok(())
+    }
+
+    /// Sends the converted rows (if any) to the sinks.
+    async fn send(&mut self) -> Result<(), SinkStopped> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        // Escapes may have made the text a little longer: take what is
+        // free, never wait while holding unsent rows.
+        self.budget.try_cover(&mut self.held, self.out.len(), 0);
+        self.bytes += self.out.len() as u64;
+        let full = std::mem::replace(&mut self.out, Self::fresh());
+        self.sinks.send(budget::chunk(full, &mut self.held)).await
+    }
 }
 
 /// A value error names table, column, the row's key, the value and the

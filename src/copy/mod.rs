@@ -7,6 +7,8 @@
 mod budget;
 mod chunk;
 mod queue;
+mod sinks;
+mod table;
 
 pub use budget::{MEMORY_BUDGET, MemoryBudget};
 
@@ -27,8 +29,8 @@ use crate::postgres::reader::Reader;
 use crate::postgres::statement::table_reference;
 use crate::progress::{Counters, Ticker};
 
-use self::chunk::TableStream;
 use self::queue::ChunkQueue;
+use self::table::TableStream;
 
 /// Everything the workers share.
 pub struct CopyJob {
