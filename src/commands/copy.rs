@@ -6,9 +6,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::Context as _;
 use tracing::info;
 
 use super::{LocalDoltGuard, RunState, default_commit_message};
+use crate::archive::store::{Location, Store};
 use crate::archive::writer::{self, ArchiveRun};
 use crate::cli::CopyArgs;
 use crate::copy::{
@@ -76,18 +78,7 @@ pub async fn run(arguments: &CopyArgs) -> u8 {
 
 /// The copy's phases; `progress` gets what each returns.
 async fn copy(settings: &Settings, stop: &Stop, progress: &mut RunState) -> anyhow::Result<()> {
-    let archive_store = match &settings.archive {
-        Some(location) => Some((
-            location.clone(),
-            writer::open(
-                location,
-                settings.storage.path_style,
-                settings.storage.part_size,
-            )
-            .await?,
-        )),
-        None => None,
-    };
+    let archive_store = open_archive(settings).await?;
     let source = stop.run(preflight::open_source(settings)).await?;
     progress.snapshot = Some(source.snapshot.clone());
     let mut target = stop.run(preflight::open_target(settings)).await?;
@@ -115,23 +106,10 @@ async fn copy(settings: &Settings, stop: &Stop, progress: &mut RunState) -> anyh
         None => None,
     };
     if settings.storage.dump_only {
-        let job = copy_job(
-            settings,
-            Destination::ArchiveOnly,
-            planned.plan.tables,
-            archive.as_ref(),
-        );
-        let copied = stop.run(copy_rows(job, planned.readers)).await?;
-        progress.tables = table_reports(&copied.0, &copied.1);
-        if let Some(archive) = &archive {
-            let tables = archived_tables(&copied.0.plans, &copied.1);
-            progress.archive = Some(
-                archive
-                    .finish(&settings.source_display, &source.snapshot, tables)
-                    .await?,
-            );
-        }
-        return Ok(());
+        let archive = archive.context("--no-target needs --archive")?;
+        return stop
+            .run(dump_only(settings, &source, planned, &archive, progress))
+            .await;
     }
     let fresh = match FreshDatabase::create(
         &mut target.admin,
@@ -161,8 +139,44 @@ async fn copy(settings: &Settings, stop: &Stop, progress: &mut RunState) -> anyh
         ))
         .await;
     progress.target = Some(fresh.settle(&filled, settings.keep_failed).await);
-    drop(source);
     filled
+}
+
+/// The `--archive` location, checked before anything else happens (a
+/// missing bucket or bad credentials stop the run at once).
+async fn open_archive(settings: &Settings) -> anyhow::Result<Option<(Location, Store)>> {
+    let Some(location) = &settings.archive else {
+        return Ok(None);
+    };
+    let storage = &settings.storage;
+    let store = writer::open(location, storage.path_style, storage.part_size).await?;
+    Ok(Some((location.clone(), store)))
+}
+
+/// `copy --no-target`: the rows go into the archive only; the plan was
+/// made on the scratch database.
+async fn dump_only(
+    settings: &Settings,
+    source: &SourceSide,
+    planned: Planned,
+    archive: &ArchiveRun,
+    progress: &mut RunState,
+) -> anyhow::Result<()> {
+    let job = copy_job(
+        settings,
+        Destination::ArchiveOnly,
+        planned.plan.tables,
+        Some(archive),
+    );
+    let (job, copied) = copy_rows(job, planned.readers).await?;
+    progress.tables = table_reports(&job, &copied);
+    let tables = archived_tables(&job.plans, &copied);
+    progress.archive = Some(
+        archive
+            .finish(&settings.source_display, &source.snapshot, tables)
+            .await?,
+    );
+    Ok(())
 }
 
 /// Everything after the fresh database exists: schema, copy, fix-ups,
