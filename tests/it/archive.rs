@@ -6,7 +6,6 @@
 //! before the copy starts.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use mysql_async::prelude::Queryable as _;
@@ -26,23 +25,14 @@ struct S3 {
 
 impl S3 {
     fn from_environment(test: &str) -> Option<S3> {
-        let read = |name: &str| std::env::var(name).ok();
-        let found = (|| {
-            Some(S3 {
-                endpoint: read("PG2DOLT_TEST_S3_ENDPOINT")?,
-                root: PathBuf::from(read("PG2DOLT_TEST_S3_ROOT")?),
-                access_key: read("PG2DOLT_TEST_S3_ACCESS_KEY")?,
-                secret_key: read("PG2DOLT_TEST_S3_SECRET_KEY")?,
-            })
-        })();
-        if found.is_none() {
-            // Written past the test harness's capture, so it shows.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: {test} (no S3 server: run the suite with scripts/test.sh)"
-            );
-        }
-        found
+        let what = format!("{test} (no S3 server: run the suite with scripts/test.sh)");
+        let read = |name: &str| required(name, &what);
+        Some(S3 {
+            endpoint: read("PG2DOLT_TEST_S3_ENDPOINT")?,
+            root: PathBuf::from(read("PG2DOLT_TEST_S3_ROOT")?),
+            access_key: read("PG2DOLT_TEST_S3_ACCESS_KEY")?,
+            secret_key: read("PG2DOLT_TEST_S3_SECRET_KEY")?,
+        })
     }
 
     /// A new bucket (s3s-fs keeps a bucket as a directory of its root).
@@ -252,14 +242,11 @@ async fn a_damaged_archive_file_fails_the_restore_and_names_it() {
     let case = Case::new("damaged", &demo_sql()).await;
     let directory = std::env::temp_dir().join(format!("{}-archive", case.name));
     let _ = std::fs::remove_dir_all(&directory);
-    let run = run_pg2dolt(&[
-        "--source",
-        &case.source,
-        "--target",
-        &case.servers.mysql_url,
-        "--archive",
-        directory.to_str().unwrap(),
-    ]);
+    let run = Pg2dolt::new("")
+        .source(&case.source)
+        .target(&case.servers.mysql_url)
+        .flag("--archive", directory.to_str().unwrap())
+        .run();
     run.assert_success();
     let archive = std::fs::read_dir(&directory)
         .unwrap()
@@ -284,17 +271,12 @@ async fn a_damaged_archive_file_fails_the_restore_and_names_it() {
         std::fs::write(&data, bytes).unwrap();
         let report = case.report_path();
         let database = format!("{}_restored", case.name);
-        let run = run_pg2dolt(&[
-            "restore",
-            "--from",
-            archive.to_str().unwrap(),
-            "--target",
-            &target.url,
-            "--database",
-            &database,
-            "--report",
-            report.to_str().unwrap(),
-        ]);
+        let run = Pg2dolt::new("restore")
+            .flag("--from", archive.to_str().unwrap())
+            .target(&target.url)
+            .database(&database)
+            .report(&report)
+            .run();
         let error = run.assert_one_line_error(4);
         assert!(
             error.contains("data/users.tsv.zst")

@@ -24,24 +24,14 @@ async fn chinook_copies_into_its_own_mysql_schema_exactly() {
 
 async fn copy_chinook(case: &Case, target: &Target) {
     let (name, source) = (case.name.as_str(), case.source.as_str());
-    let report_path = case.report_path();
-    let schema_dir = repo_path("tests/fixtures/chinook/mysql-schema");
-    let run = run_pg2dolt_as_user(&[
-        "copy",
-        "--source",
-        source,
-        "--target",
-        &target.url,
-        "--database",
-        name,
-        "--schema-dir",
-        schema_dir.to_str().unwrap(),
-        "--report",
-        report_path.to_str().unwrap(),
-        "-v",
-    ]);
+    let run = case
+        .copy(&target.url)
+        .schema_dir(&repo_path("tests/fixtures/chinook/mysql-schema"))
+        .args(["-v"])
+        .like_a_user()
+        .run();
     run.assert_success();
-    let report = read_report(&report_path);
+    let report = run.report();
 
     // Names matched by rule: the same tables, PascalCase on the target.
     let tables = report["tables"].as_array().unwrap();

@@ -15,14 +15,11 @@ async fn demo_copy_keeps_foreign_keys_and_reports_every_table() {
     let (servers, name, source) = (&case.servers, case.name.as_str(), case.source.as_str());
     let report_path = case.report_path();
     // --database defaults to the source database's name.
-    let run = run_pg2dolt(&[
-        "--source",
-        source,
-        "--target",
-        &servers.mysql_url,
-        "--report",
-        report_path.to_str().unwrap(),
-    ]);
+    let run = Pg2dolt::new("")
+        .source(source)
+        .target(&servers.mysql_url)
+        .report(&report_path)
+        .run();
     run.assert_success();
     let report = read_report(&report_path);
 
@@ -102,16 +99,12 @@ async fn insert_fallback_copies_the_same_values() {
     for target in targets("insert_fallback_copies_the_same_values") {
         let source = case.source.as_str();
         let report_path = case.report_path();
-        let run = run_pg2dolt(&[
-            "--source",
-            source,
-            "--target",
-            &target.url,
-            "--load-method",
-            "insert",
-            "--report",
-            report_path.to_str().unwrap(),
-        ]);
+        let run = Pg2dolt::new("")
+            .source(source)
+            .target(&target.url)
+            .flag("--load-method", "insert")
+            .report(&report_path)
+            .run();
         run.assert_success();
         let report = read_report(&report_path);
         assert_eq!(report["load_method"], "insert");
@@ -136,14 +129,11 @@ async fn values_differing_only_in_case_stay_distinct_keys() {
             "010_logins.sql",
             "CREATE TABLE logins (id INT PRIMARY KEY, login VARCHAR(40) NOT NULL, UNIQUE KEY (login));\n",
         )]);
-        let run = run_pg2dolt(&[
-            "--source",
-            source,
-            "--target",
-            &target.url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-        ]);
+        let run = Pg2dolt::new("")
+            .source(source)
+            .target(&target.url)
+            .schema_dir(&directory)
+            .run();
         run.assert_success();
         let mut conn = mysql_connect(&with_database(&target.url, &case.name)).await;
         let logins: Vec<String> = conn

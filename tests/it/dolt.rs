@@ -14,16 +14,12 @@ async fn demo_copy_into_dolt_makes_one_commit() {
     let case = Case::new("dolt_demo", &demo_sql()).await;
     let source = case.source.as_str();
     let report_path = case.report_path();
-    let run = run_pg2dolt(&[
-        "--source",
-        source,
-        "--target",
-        &dolt_url,
-        "--author",
-        "Nightly Job <nightly@example.com>",
-        "--report",
-        report_path.to_str().unwrap(),
-    ]);
+    let run = Pg2dolt::new("")
+        .source(source)
+        .target(&dolt_url)
+        .flag("--author", "Nightly Job <nightly@example.com>")
+        .report(&report_path)
+        .run();
     run.assert_success();
     let hash = run.stdout.trim().to_string();
     assert!(!hash.is_empty(), "the commit hash is printed on stdout");
@@ -158,7 +154,7 @@ async fn a_local_dolt_directory_is_a_target() {
     let directory = std::env::temp_dir().join(format!("{}-dolt", case.name));
     let _ = std::fs::remove_dir_all(&directory);
     let target = format!("dolt:{}", directory.display());
-    let run = run_pg2dolt(&["--source", &case.source, "--target", &target]);
+    let run = Pg2dolt::new("").source(&case.source).target(&target).run();
     run.assert_success();
     let hash = run.stdout.trim();
 
@@ -182,10 +178,11 @@ async fn a_local_dolt_directory_is_a_target() {
     assert_eq!(count.lines().nth(1), Some("2000"), "{count}");
 
     // Without dolt on PATH: one line, exit 2.
-    let run = run_pg2dolt_with(
-        &["--source", &case.source, "--target", &target],
-        &[("PATH", "/usr/bin:/bin")],
-    );
+    let run = Pg2dolt::new("")
+        .source(&case.source)
+        .target(&target)
+        .env("PATH", "/usr/bin:/bin")
+        .run();
     let error = run.assert_one_line_error(2);
     assert!(error.contains("dolt command on PATH"), "{error}");
     let _ = std::fs::remove_dir_all(&directory);
@@ -267,7 +264,10 @@ async fn a_dolt_server_without_local_infile_gets_insert_and_the_config_line() {
     }
     let case = Case::new("dolt_nolocal", &demo_sql()).await;
     let server = DefaultDolt::start(&case.name).await;
-    let plan = run_pg2dolt(&["plan", "--source", &case.source, "--target", &server.url]);
+    let plan = Pg2dolt::new("plan")
+        .source(&case.source)
+        .target(&server.url)
+        .run();
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     let said = plan
         .stderr
@@ -282,14 +282,11 @@ async fn a_dolt_server_without_local_infile_gets_insert_and_the_config_line() {
     );
 
     let report_path = case.report_path();
-    let run = run_pg2dolt(&[
-        "--source",
-        &case.source,
-        "--target",
-        &server.url,
-        "--report",
-        report_path.to_str().unwrap(),
-    ]);
+    let run = Pg2dolt::new("")
+        .source(&case.source)
+        .target(&server.url)
+        .report(&report_path)
+        .run();
     run.assert_success();
     let report = read_report(&report_path);
     assert_eq!(report["load_method"], "insert");
@@ -299,15 +296,12 @@ async fn a_dolt_server_without_local_infile_gets_insert_and_the_config_line() {
         13_060
     );
 
-    let forced = run_pg2dolt(&[
-        "--source",
-        &case.source,
-        "--target",
-        &server.url,
-        "--replace",
-        "--load-method",
-        "load-data",
-    ]);
+    let forced = Pg2dolt::new("")
+        .source(&case.source)
+        .target(&server.url)
+        .flag("--load-method", "load-data")
+        .args(["--replace"])
+        .run();
     let error = forced.assert_one_line_error(2);
     assert!(error.contains("local_infile"), "{error}");
 }

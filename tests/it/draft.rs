@@ -27,19 +27,9 @@ fn copy_with(case: &Case, schema_dir: &std::path::Path) -> serde_json::Value {
 }
 
 fn copy_into(case: &Case, schema_dir: &std::path::Path, target: &str) -> serde_json::Value {
-    let report = case.report_path();
-    let run = run_pg2dolt(&[
-        "--source",
-        &case.source,
-        "--target",
-        target,
-        "--schema-dir",
-        schema_dir.to_str().unwrap(),
-        "--report",
-        report.to_str().unwrap(),
-    ]);
+    let run = case.copy(target).schema_dir(schema_dir).run();
     run.assert_success();
-    read_report(&report)
+    run.report()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -108,17 +98,12 @@ async fn a_type_matrix_draft_applies_and_copies() {
         .into_iter()
         .filter(|target| target.name == "dolt")
     {
-        let run = run_pg2dolt(&[
-            "plan",
-            "--source",
-            &case.source,
-            "--target",
-            &target.url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-            "--format",
-            "json",
-        ]);
+        let run = Pg2dolt::new("plan")
+            .source(&case.source)
+            .target(&target.url)
+            .schema_dir(&directory)
+            .flag("--format", "json")
+            .run();
         assert_eq!(run.code, 3, "{}", run.stderr);
         let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
         let problems = plan["problems"].as_array().unwrap();
@@ -208,14 +193,10 @@ async fn schema_diff_lists_exactly_what_changed_in_the_source() {
     let (directory, run) = draft(&case, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let diff = || {
-        run_pg2dolt(&[
-            "schema",
-            "diff",
-            "--source",
-            &case.source,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-        ])
+        Pg2dolt::new("schema diff")
+            .source(&case.source)
+            .schema_dir(&directory)
+            .run()
     };
     let run = diff();
     assert_eq!(run.code, 0, "{}", run.stderr);

@@ -54,16 +54,12 @@ async fn values_of_tens_of_megabytes_arrive_exactly() {
     )]);
     let report = case.report_path();
     for target in targets("values_of_tens_of_megabytes_arrive_exactly") {
-        let run = run_pg2dolt(&[
-            "--source",
-            &case.source,
-            "--target",
-            &target.url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
-        ]);
+        let run = Pg2dolt::new("")
+            .source(&case.source)
+            .target(&target.url)
+            .schema_dir(&directory)
+            .report(&report)
+            .run();
         run.assert_success();
         // SHA-256 of the values fetched whole: Dolt's MD5() fails on a
         // LONGBLOB stored out of row ("interface {} is *val.ByteArray").
@@ -120,17 +116,13 @@ async fn an_auto_increment_id_0_beside_a_bytea_column_keeps_id_0() {
     )]);
     for target in targets("an_auto_increment_id_0_beside_a_bytea_column_keeps_id_0") {
         for method in ["load-data", "insert"] {
-            let run = run_pg2dolt(&[
-                "--source",
-                &case.source,
-                "--target",
-                &target.url,
-                "--schema-dir",
-                directory.to_str().unwrap(),
-                "--load-method",
-                method,
-                "--replace",
-            ]);
+            let run = Pg2dolt::new("")
+                .source(&case.source)
+                .target(&target.url)
+                .schema_dir(&directory)
+                .flag("--load-method", method)
+                .args(["--replace"])
+                .run();
             run.assert_success();
             let (source, copied) = row_digests(
                 &case,
@@ -162,14 +154,11 @@ async fn integers_and_a_year_domain_arrive_in_year_columns() {
     let directory = case.schema_dir(&[("010_tables.sql", YEARS_SCHEMA)]);
     for target in targets("integers_and_a_year_domain_arrive_in_year_columns") {
         let copy = |source: &str| {
-            run_pg2dolt(&[
-                "--source",
-                source,
-                "--target",
-                &target.url,
-                "--schema-dir",
-                directory.to_str().unwrap(),
-            ])
+            Pg2dolt::new("")
+                .source(source)
+                .target(&target.url)
+                .schema_dir(&directory)
+                .run()
         };
         let (case, expected) = if target.name == "dolt" {
             // Dolt reads the year 0, from any text, as 2000: refused.
@@ -221,17 +210,12 @@ async fn a_year_out_of_range_is_refused_by_the_plan_naming_the_row() {
     )
     .await;
     let directory = case.schema_dir(&[("010_tables.sql", YEARS_SCHEMA)]);
-    let run = run_pg2dolt(&[
-        "plan",
-        "--source",
-        &case.source,
-        "--target",
-        &case.servers.mysql_url,
-        "--schema-dir",
-        directory.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let run = Pg2dolt::new("plan")
+        .source(&case.source)
+        .target(&case.servers.mysql_url)
+        .schema_dir(&directory)
+        .flag("--format", "json")
+        .run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let problems = report["problems"].as_array().unwrap();
@@ -328,19 +312,14 @@ async fn a_server_that_refuses_local_infile_gets_insert_or_the_fix() {
     let report = case.report_path();
     let copy = |method: &str| {
         let _ = std::fs::remove_file(&report);
-        run_pg2dolt(&[
-            "--source",
-            &case.source,
-            "--target",
-            &server.url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-            "--load-method",
-            method,
-            "--replace",
-            "--report",
-            report.to_str().unwrap(),
-        ])
+        Pg2dolt::new("")
+            .source(&case.source)
+            .target(&server.url)
+            .schema_dir(&directory)
+            .flag("--load-method", method)
+            .report(&report)
+            .args(["--replace"])
+            .run()
     };
     let forced = copy("load-data");
     let error = forced.assert_one_line_error(2);
@@ -377,16 +356,13 @@ async fn a_restore_stops_at_the_first_damaged_file() {
         .await;
         let archive_root = std::env::temp_dir().join(format!("{}-archive", case.name));
         let _ = std::fs::remove_dir_all(&archive_root);
-        run_pg2dolt(&[
-            "--source",
-            &case.source,
-            "--target",
-            &target.url,
-            "--archive",
-            archive_root.to_str().unwrap(),
-            "--no-target",
-        ])
-        .assert_success();
+        Pg2dolt::new("")
+            .source(&case.source)
+            .target(&target.url)
+            .flag("--archive", archive_root.to_str().unwrap())
+            .args(["--no-target"])
+            .run()
+            .assert_success();
         let archive = std::fs::read_dir(&archive_root)
             .unwrap()
             .next()
@@ -404,17 +380,12 @@ async fn a_restore_stops_at_the_first_damaged_file() {
         bytes[..4].copy_from_slice(b"oops");
         std::fs::write(&largest, bytes).unwrap();
         let database = format!("{}_restored", case.name);
-        let run = run_pg2dolt(&[
-            "restore",
-            "--from",
-            archive.to_str().unwrap(),
-            "--target",
-            &target.url,
-            "--database",
-            &database,
-            "--jobs",
-            "2",
-        ]);
+        let run = Pg2dolt::new("restore")
+            .flag("--from", archive.to_str().unwrap())
+            .target(&target.url)
+            .database(&database)
+            .flag("--jobs", "2")
+            .run();
         let error = run.assert_one_line_error(4);
         let name = largest.file_name().unwrap().to_str().unwrap();
         assert!(error.contains(name), "{error}");

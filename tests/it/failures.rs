@@ -30,14 +30,11 @@ async fn a_schema_syntax_error_names_file_and_line_before_any_data_moves() {
                 ),
             ],
         );
-        let run = run_pg2dolt(&[
-            "--source",
-            source,
-            "--target",
-            &target.url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-        ]);
+        let run = Pg2dolt::new("")
+            .source(source)
+            .target(&target.url)
+            .schema_dir(&directory)
+            .run();
         let error = run.assert_one_line_error(3);
         assert!(error.contains("020_tags.sql line 5"), "{error}");
         assert!(
@@ -63,18 +60,13 @@ async fn a_value_too_long_for_its_column_stops_the_run_and_names_it() {
             )],
         );
         let report_path = case.report_path();
-        let run = run_pg2dolt(&[
-            "--source",
-            source,
-            "--target",
-            &target.url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-            "--report",
-            report_path.to_str().unwrap(),
-            "--jobs",
-            "1",
-        ]);
+        let run = Pg2dolt::new("")
+            .source(source)
+            .target(&target.url)
+            .schema_dir(&directory)
+            .report(&report_path)
+            .flag("--jobs", "1")
+            .run();
         let error = run.assert_one_line_error(6);
         assert!(
             error.contains("public.notes") && error.contains("body") && error.contains("id='2'"),
@@ -162,31 +154,39 @@ async fn bad_input_gets_one_line_and_a_distinct_exit_code() {
         let (servers, name, source) = (&case.servers, case.name.as_str(), case.source.as_str());
 
         // Malformed URLs: usage (2).
-        run_pg2dolt(&["--source", "postgres://[broken", "--target", &target.url])
+        Pg2dolt::new("")
+            .source("postgres://[broken")
+            .target(&target.url)
+            .run()
             .assert_one_line_error(2);
-        run_pg2dolt(&["--source", source, "--target", "mysql//nohost"]).assert_one_line_error(2);
-        run_pg2dolt(&["--target", &target.url]).assert_one_line_error(2);
+        Pg2dolt::new("")
+            .source(source)
+            .target("mysql//nohost")
+            .run()
+            .assert_one_line_error(2);
+        Pg2dolt::new("")
+            .target(&target.url)
+            .run()
+            .assert_one_line_error(2);
         // A missing schema directory: usage (2).
-        let error = run_pg2dolt(&[
-            "--source",
-            source,
-            "--target",
-            &target.url,
-            "--schema-dir",
-            "/nonexistent/schema",
-        ])
-        .assert_one_line_error(2);
+        let error = Pg2dolt::new("")
+            .source(source)
+            .target(&target.url)
+            .flag("--schema-dir", "/nonexistent/schema")
+            .run()
+            .assert_one_line_error(2);
         assert!(error.contains("/nonexistent/schema"), "{error}");
         // Unreachable hosts: connection (5).
-        let error = run_pg2dolt(&[
-            "--source",
-            "postgres://postgres@127.0.0.1:1/x",
-            "--target",
-            &target.url,
-        ])
-        .assert_one_line_error(5);
+        let error = Pg2dolt::new("")
+            .source("postgres://postgres@127.0.0.1:1/x")
+            .target(&target.url)
+            .run()
+            .assert_one_line_error(5);
         assert!(error.contains("Postgres"), "{error}");
-        let error = run_pg2dolt(&["--source", source, "--target", "mysql://root@127.0.0.1:1"])
+        let error = Pg2dolt::new("")
+            .source(source)
+            .target("mysql://root@127.0.0.1:1")
+            .run()
             .assert_one_line_error(5);
         assert!(error.contains("target"), "{error}");
 
@@ -204,7 +204,10 @@ async fn bad_input_gets_one_line_and_a_distinct_exit_code() {
             "postgres://{role}:{secret}@127.0.0.1:{}/{name}",
             url::Url::parse(&servers.pg_url).unwrap().port().unwrap()
         );
-        let run = run_pg2dolt(&["--source", &wrong_source, "--target", &target.url]);
+        let run = Pg2dolt::new("")
+            .source(&wrong_source)
+            .target(&target.url)
+            .run();
         let error = run.assert_one_line_error(5);
         assert!(error.contains("password authentication failed"), "{error}");
         assert!(
@@ -220,7 +223,7 @@ async fn bad_input_gets_one_line_and_a_distinct_exit_code() {
         .await
         .unwrap();
         let target = target.url.replace("root@", &format!("{role}:{secret}@"));
-        let run = run_pg2dolt(&["--source", source, "--target", &target]);
+        let run = Pg2dolt::new("").source(source).target(&target).run();
         let error = run.assert_one_line_error(5);
         assert!(error.contains("Access denied"), "{error}");
         assert!(

@@ -117,17 +117,13 @@ async fn passwords_in_urls(case: &Case, target: &str) {
     let report_arg = report.to_str().unwrap();
 
     // URLs in flags, text logs, verbose: a value too long fails the run.
-    let run = run_pg2dolt(&[
-        "--source",
-        &accounts.source,
-        "--target",
-        &accounts.target,
-        "--schema-dir",
-        schema,
-        "--report",
-        report_arg,
-        "-v",
-    ]);
+    let run = Pg2dolt::new("")
+        .source(&accounts.source)
+        .target(&accounts.target)
+        .flag("--schema-dir", schema)
+        .flag("--report", report_arg)
+        .args(["-v"])
+        .run();
     run.assert_one_line_error(6);
     assert_no_secret(&accounts, &run, Some(&report), "data failure, text logs");
 
@@ -220,21 +216,15 @@ async fn passwords_in_files(case: &Case, target: &str) {
     assert!(!bare_source.contains(&accounts.pg_password) && bare_source.contains(&role));
     let pg_file = write_file(case, "pg-password", &format!("{}\n", accounts.pg_password));
     let my_file = write_file(case, "my-password", &accounts.mysql_password);
-    let run = run_pg2dolt(&[
-        "--source",
-        &bare_source,
-        "--target",
-        &bare_target,
-        "--source-password-file",
-        pg_file.to_str().unwrap(),
-        "--target-password-file",
-        my_file.to_str().unwrap(),
-        "--schema-dir",
-        fitting,
-        "--report",
-        report_arg,
-        "--replace",
-    ]);
+    let run = Pg2dolt::new("")
+        .source(&bare_source)
+        .target(&bare_target)
+        .flag("--source-password-file", pg_file.to_str().unwrap())
+        .flag("--target-password-file", my_file.to_str().unwrap())
+        .flag("--schema-dir", fitting)
+        .flag("--report", report_arg)
+        .args(["--replace"])
+        .run();
     run.assert_success();
     assert_no_secret(&accounts, &run, Some(&report), "password files");
 
@@ -244,22 +234,15 @@ async fn passwords_in_files(case: &Case, target: &str) {
         "wrong-password",
         &format!("{}-wrong", accounts.mysql_password),
     );
-    let run = run_pg2dolt(&[
-        "--source",
-        &bare_source,
-        "--target",
-        &bare_target,
-        "--source-password-file",
-        pg_file.to_str().unwrap(),
-        "--target-password-file",
-        wrong.to_str().unwrap(),
-        "--schema-dir",
-        fitting,
-        "--report",
-        report_arg,
-        "--log-format",
-        "json",
-    ]);
+    let run = Pg2dolt::new("")
+        .source(&bare_source)
+        .target(&bare_target)
+        .flag("--source-password-file", pg_file.to_str().unwrap())
+        .flag("--target-password-file", wrong.to_str().unwrap())
+        .flag("--schema-dir", fitting)
+        .flag("--report", report_arg)
+        .flag("--log-format", "json")
+        .run();
     assert_eq!(run.code, 5, "{}", run.stderr);
     assert!(run.stderr.contains("Access denied"), "{}", run.stderr);
     assert_no_secret(&accounts, &run, Some(&report), "wrong password");
@@ -274,19 +257,15 @@ async fn every_json_log_line_is_json_with_level_message_and_table() {
             "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT NOT NULL);
              CREATE TABLE tags (id INT PRIMARY KEY, name TEXT NOT NULL);",
         )]);
-        let run = run_pg2dolt_as_user(&[
-            "--source",
-            &case.source,
-            "--target",
-            &target.url,
-            "--schema-dir",
-            schema.to_str().unwrap(),
-            "--log-format",
-            "json",
-            "--chunk-rows",
-            "1000",
-            "-v",
-        ]);
+        let run = Pg2dolt::new("")
+            .source(&case.source)
+            .target(&target.url)
+            .schema_dir(&schema)
+            .flag("--log-format", "json")
+            .flag("--chunk-rows", "1000")
+            .args(["-v"])
+            .like_a_user()
+            .run();
         run.assert_success();
         let mut per_table = 0;
         for line in run.stderr.lines() {

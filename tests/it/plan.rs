@@ -215,15 +215,11 @@ async fn plan_passes_a_source_that_fits() {
         "010.sql",
         "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(3), n DECIMAL(5,2));",
     )]);
-    let run = run_pg2dolt(&[
-        "plan",
-        "--source",
-        &case.source,
-        "--target",
-        &case.servers.mysql_url,
-        "--schema-dir",
-        directory.to_str().unwrap(),
-    ]);
+    let run = Pg2dolt::new("plan")
+        .source(&case.source)
+        .target(&case.servers.mysql_url)
+        .schema_dir(&directory)
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("no problems: a copy can run"),
@@ -270,17 +266,12 @@ async fn every_value_check_catches_its_value() {
 }
 
 fn every_check_on(case: &Case, directory: &std::path::Path, target: &Target) {
-    let run = run_pg2dolt(&[
-        "plan",
-        "--source",
-        &case.source,
-        "--target",
-        &target.url,
-        "--schema-dir",
-        directory.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let run = Pg2dolt::new("plan")
+        .source(&case.source)
+        .target(&target.url)
+        .schema_dir(directory)
+        .flag("--format", "json")
+        .run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let mut caught: Vec<String> = report["problems"]

@@ -85,18 +85,13 @@ async fn the_copy_is_the_state_of_one_instant() {
                 report_path.clone(),
             );
             move || {
-                run_pg2dolt(&[
-                    "--source",
-                    &source,
-                    "--target",
-                    &target,
-                    "--schema-dir",
-                    schema.to_str().unwrap(),
-                    "--report",
-                    report.to_str().unwrap(),
-                    "--jobs",
-                    "2",
-                ])
+                Pg2dolt::new("")
+                    .source(&source)
+                    .target(&target)
+                    .schema_dir(&schema)
+                    .report(&report)
+                    .flag("--jobs", "2")
+                    .run()
             }
         })
         .await

@@ -2,6 +2,7 @@
 //! and comparing tables value by value through typed drivers.
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -45,26 +46,32 @@ pub struct Target {
     pub url: String,
 }
 
-/// Every target the test command started: MariaDB, and Dolt. Without Dolt
-/// the Dolt half is skipped, saying so, unless the Dolt tests are required
-/// (PG2DOLT_TEST_REQUIRE_DOLT=1, as in CI).
+/// The one way a test skips: the value of the environment variable
+/// `name`, or `None` after saying `SKIPPED: {what}` — and a failure instead
+/// when every server is required (PG2DOLT_TEST_REQUIRE_DOLT=1, as in CI:
+/// a skipped test must never pass there).
+pub fn required(name: &str, what: &str) -> Option<String> {
+    if let Ok(value) = std::env::var(name) {
+        return Some(value);
+    }
+    assert!(
+        std::env::var("PG2DOLT_TEST_REQUIRE_DOLT").as_deref() != Ok("1"),
+        "{name} is not set, and every test is required (PG2DOLT_TEST_REQUIRE_DOLT=1): {what}"
+    );
+    // Written past the test harness's capture, so it shows.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {what} ({name} is not set)");
+    None
+}
+
+/// Every target the test command started: MariaDB, and Dolt (skipped
+/// without a Dolt server, see [`required`]).
 pub fn targets(test: &str) -> Vec<Target> {
     let mut targets = vec![Target {
         name: "mariadb",
         url: servers().mysql_url,
     }];
-    if let Ok(url) = std::env::var("PG2DOLT_TEST_DOLT_URL") {
+    if let Some(url) = required("PG2DOLT_TEST_DOLT_URL", &format!("{test} on Dolt")) {
         targets.push(Target { name: "dolt", url });
-    } else {
-        assert!(
-            std::env::var("PG2DOLT_TEST_REQUIRE_DOLT").as_deref() != Ok("1"),
-            "PG2DOLT_TEST_DOLT_URL is not set, and the Dolt tests are required"
-        );
-        // Written past the test harness's capture, so it shows.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: {test} on Dolt (no Dolt server)"
-        );
     }
     targets
 }
@@ -117,6 +124,16 @@ impl Case {
     /// The target database's URL.
     pub fn target_url(&self) -> String {
         with_database(&self.servers.mysql_url, &self.name)
+    }
+
+    /// A copy of this case's source into `target` (its database named like
+    /// the case), with the report at [`Case::report_path`].
+    pub fn copy(&self, target: &str) -> Pg2dolt {
+        Pg2dolt::new("copy")
+            .source(&self.source)
+            .target(target)
+            .database(&self.name)
+            .report(&self.report_path())
     }
 
     /// A fresh schema directory holding `files` (name, SQL).
@@ -196,9 +213,23 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    /// the --report file given
+    pub report: Option<PathBuf>,
 }
 
 impl Run {
+    /// The JSON report this run wrote (it must have written one).
+    pub fn report(&self) -> Json {
+        let path = self.report.as_ref().expect("the run was given no --report");
+        assert!(
+            path.exists(),
+            "the run wrote no report at {}; stderr:\n{}",
+            path.display(),
+            self.stderr
+        );
+        read_report(path)
+    }
+
     pub fn assert_success(&self) {
         assert_eq!(self.code, 0, "pg2dolt failed:\n{}", self.stderr);
     }
@@ -230,43 +261,132 @@ impl Run {
     }
 }
 
-/// Runs the pg2dolt binary with `arguments` (the environment carries no
-/// PG2DOLT_* flag variables).
+/// One pg2dolt run, its flags as data: `Pg2dolt::new("copy")` or
+/// [`Case::copy`], then flags, then [`Pg2dolt::run`]. The environment
+/// carries no PG2DOLT_* flag variables but those given here.
+#[derive(Debug, Clone)]
+pub struct Pg2dolt {
+    arguments: Vec<OsString>,
+    environment: Vec<(String, String)>,
+    /// no RUST_LOG: `-v`/`-q` pick the log level, as for a user
+    as_user: bool,
+    /// the --report file, removed before the run
+    report: Option<PathBuf>,
+}
+
+impl Pg2dolt {
+    /// A run of `command` (`copy`, `plan`, `restore`, …; empty: none).
+    pub fn new(command: &str) -> Pg2dolt {
+        Pg2dolt {
+            arguments: command.split_whitespace().map(OsString::from).collect(),
+            environment: Vec::new(),
+            as_user: false,
+            report: None,
+        }
+    }
+
+    /// A flag with its value.
+    pub fn flag(mut self, flag: &str, value: impl AsRef<OsStr>) -> Pg2dolt {
+        self.arguments.push(flag.into());
+        self.arguments.push(value.as_ref().to_owned());
+        self
+    }
+
+    /// Arguments as given (switches, or flag and value pairs).
+    pub fn args<S: AsRef<OsStr>>(mut self, arguments: impl IntoIterator<Item = S>) -> Pg2dolt {
+        self.arguments.extend(
+            arguments
+                .into_iter()
+                .map(|argument| argument.as_ref().to_owned()),
+        );
+        self
+    }
+
+    pub fn source(self, url: &str) -> Pg2dolt {
+        self.flag("--source", url)
+    }
+
+    pub fn target(self, url: &str) -> Pg2dolt {
+        self.flag("--target", url)
+    }
+
+    pub fn database(self, name: &str) -> Pg2dolt {
+        self.flag("--database", name)
+    }
+
+    pub fn schema_dir(self, directory: &Path) -> Pg2dolt {
+        self.flag("--schema-dir", directory)
+    }
+
+    /// `--report FILE`; the file is removed before the run, so a run that
+    /// writes none is never read with an earlier run's.
+    pub fn report(mut self, path: &Path) -> Pg2dolt {
+        self.report = Some(path.to_path_buf());
+        self.flag("--report", path)
+    }
+
+    /// An environment variable for the run.
+    pub fn env(mut self, name: &str, value: &str) -> Pg2dolt {
+        self.environment.push((name.into(), value.into()));
+        self
+    }
+
+    /// As a user runs it: no RUST_LOG.
+    pub fn like_a_user(mut self) -> Pg2dolt {
+        self.as_user = true;
+        self
+    }
+
+    /// Runs the binary to the end.
+    pub fn run(self) -> Run {
+        if let Some(report) = &self.report {
+            let _ = std::fs::remove_file(report);
+        }
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pg2dolt"));
+        command.args(&self.arguments);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("PG2DOLT_") && !key.starts_with("PG2DOLT_TEST_") {
+                command.env_remove(key);
+            }
+        }
+        if self.as_user {
+            command.env_remove("RUST_LOG");
+        } else {
+            command.env("RUST_LOG", "pg2dolt=info");
+        }
+        command.envs(self.environment.iter().map(|(name, value)| (name, value)));
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = command.output().unwrap();
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            report: self.report,
+        }
+    }
+}
+
+/// Runs the pg2dolt binary with `arguments`.
 pub fn run_pg2dolt(arguments: &[&str]) -> Run {
-    run_pg2dolt_with(arguments, &[])
+    Pg2dolt::new("").args(arguments).run()
 }
 
 /// The same, with extra environment variables.
 pub fn run_pg2dolt_with(arguments: &[&str], environment: &[(&str, &str)]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_pg2dolt"));
-    command.args(arguments).env("RUST_LOG", "pg2dolt=info");
-    command.envs(environment.iter().copied());
-    run_command(command)
+    environment
+        .iter()
+        .fold(Pg2dolt::new("").args(arguments), |run, (name, value)| {
+            run.env(name, value)
+        })
+        .run()
 }
 
 /// As a user runs it: no RUST_LOG, so `-v`/`-q` pick the log level.
 pub fn run_pg2dolt_as_user(arguments: &[&str]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_pg2dolt"));
-    command.args(arguments).env_remove("RUST_LOG");
-    run_command(command)
-}
-
-fn run_command(mut command: Command) -> Run {
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PG2DOLT_") && !key.starts_with("PG2DOLT_TEST_") {
-            command.env_remove(key);
-        }
-    }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command.output().unwrap();
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
+    Pg2dolt::new("").args(arguments).like_a_user().run()
 }
 
 /// Waits for a copy whose target server was killed at `killed`, and checks
@@ -293,6 +413,7 @@ pub async fn assert_ends_partial_after_kill(
         code: output.status.code().unwrap_or(-1),
         stdout: String::new(),
         stderr,
+        report: Some(report.to_path_buf()),
     };
     let error = run.assert_one_line_error(1);
     assert_eq!(error.matches(table).count(), 1, "{error}");

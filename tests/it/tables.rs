@@ -35,16 +35,12 @@ async fn a_partitioned_table_arrives_as_one_table_with_all_rows() {
              CREATE TABLE special_events (id INT PRIMARY KEY, name TEXT, extra TEXT);",
         )]);
         let report_path = case.report_path();
-        let run = run_pg2dolt(&[
-            "--source",
-            &case.source,
-            "--target",
-            &target.url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-            "--report",
-            report_path.to_str().unwrap(),
-        ]);
+        let run = Pg2dolt::new("")
+            .source(&case.source)
+            .target(&target.url)
+            .schema_dir(&directory)
+            .report(&report_path)
+            .run();
         run.assert_success();
         let report = read_report(&report_path);
         let sources: Vec<&str> = report["tables"]
@@ -107,15 +103,12 @@ async fn partitions_as_tables_copies_the_leaves_when_asked() {
             "{leaves}\nCREATE TABLE events (id INT PRIMARY KEY, name TEXT);\nCREATE TABLE special_events (id INT PRIMARY KEY, name TEXT, extra TEXT);"
         );
         let directory = case.schema_dir(&[("010.sql", &schema)]);
-        let run = run_pg2dolt(&[
-            "--source",
-            &case.source,
-            "--target",
-            &target.url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-            "--partitions-as-tables",
-        ]);
+        let run = Pg2dolt::new("")
+            .source(&case.source)
+            .target(&target.url)
+            .schema_dir(&directory)
+            .args(["--partitions-as-tables"])
+            .run();
         run.assert_success();
         let mut target = mysql_connect(&with_database(&target.url, &case.name)).await;
         let mut total = 0;
@@ -149,16 +142,12 @@ async fn auto_increment_continues_after_the_largest_copied_id() {
              CREATE TABLE empty_one (id INT AUTO_INCREMENT PRIMARY KEY);",
         )]);
         let report_path = case.report_path();
-        let run = run_pg2dolt(&[
-            "--source",
-            &case.source,
-            "--target",
-            &target.url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-            "--report",
-            report_path.to_str().unwrap(),
-        ]);
+        let run = Pg2dolt::new("")
+            .source(&case.source)
+            .target(&target.url)
+            .schema_dir(&directory)
+            .report(&report_path)
+            .run();
         run.assert_success();
         let report = read_report(&report_path);
         assert_eq!(report["auto_increment"]["tickets"], 38);
@@ -212,28 +201,18 @@ async fn include_exclude_and_source_schemas_pick_the_tables() {
              CREATE TABLE events (id INT PRIMARY KEY);",
         )]);
         let report_path = case.report_path();
-        let run = run_pg2dolt(&[
-            "--source",
-            &case.source,
-            "--target",
-            &target.url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-            "--report",
-            report_path.to_str().unwrap(),
-            "--source-schema",
-            "app",
-            "--source-schema",
-            "audit",
-            "--include",
-            "app.*",
-            "--include",
-            "audit.events",
-            "--exclude",
-            "*_tmp",
-            "--exclude",
-            "sessions",
-        ]);
+        let run = Pg2dolt::new("")
+            .source(&case.source)
+            .target(&target.url)
+            .schema_dir(&directory)
+            .report(&report_path)
+            .flag("--source-schema", "app")
+            .flag("--source-schema", "audit")
+            .flag("--include", "app.*")
+            .flag("--include", "audit.events")
+            .flag("--exclude", "*_tmp")
+            .flag("--exclude", "sessions")
+            .run();
         run.assert_success();
         let report = read_report(&report_path);
         let sources: Vec<&str> = report["tables"]

@@ -3,24 +3,24 @@
 //! verify-full with that CA succeeds on both sides, without it the run
 //! fails with a clear message.
 
-use std::io::Write as _;
-
 use crate::support::*;
 
 /// The CA the test command made, or None (servers of one's own).
 fn test_ca() -> Option<String> {
-    let ca = std::env::var("PG2DOLT_TEST_CA").ok()?;
-    std::path::Path::new(&ca).is_file().then_some(ca)
+    let ca = required(
+        "PG2DOLT_TEST_CA",
+        "TLS test (the servers were not started by scripts/test.sh)",
+    )?;
+    assert!(
+        std::path::Path::new(&ca).is_file(),
+        "PG2DOLT_TEST_CA: no file {ca}"
+    );
+    Some(ca)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_full_succeeds_with_the_ca_and_fails_without_it() {
     let Some(ca) = test_ca() else {
-        // Written past the test harness's capture, so it shows in the output.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: TLS test (PG2DOLT_TEST_CA is not set: the servers were not started by scripts/test.sh)"
-        );
         return;
     };
     let case = Case::new(
@@ -36,17 +36,13 @@ async fn verify_full_succeeds_with_the_ca_and_fails_without_it() {
         let source = format!("{}?sslmode=verify-full&sslrootcert={ca}", case.source);
         let target = format!("{}?ssl-mode=VERIFY_IDENTITY", server.url);
 
-        let run = run_pg2dolt(&[
-            "--source",
-            &source,
-            "--target",
-            &target,
-            "--target-ca-file",
-            &ca,
-            "--schema-dir",
-            directory,
-            "--replace",
-        ]);
+        let run = Pg2dolt::new("")
+            .source(&source)
+            .target(&target)
+            .flag("--target-ca-file", &ca)
+            .flag("--schema-dir", directory)
+            .args(["--replace"])
+            .run();
         run.assert_success();
         assert!(
             run.stderr.contains("source_tls=\"verify-full\"")
@@ -66,32 +62,25 @@ async fn verify_full_succeeds_with_the_ca_and_fails_without_it() {
 
         // Without the CA the certificate cannot be trusted: on each side alone.
         let plain_source = format!("{}?sslmode=verify-full", case.source);
-        let run = run_pg2dolt(&[
-            "--source",
-            &plain_source,
-            "--target",
-            &target,
-            "--target-ca-file",
-            &ca,
-            "--schema-dir",
-            directory,
-            "--replace",
-        ]);
+        let run = Pg2dolt::new("")
+            .source(&plain_source)
+            .target(&target)
+            .flag("--target-ca-file", &ca)
+            .flag("--schema-dir", directory)
+            .args(["--replace"])
+            .run();
         let error = run.assert_one_line_error(5);
         assert!(
             error.contains("cannot connect to the Postgres source")
                 && error.contains("--source-ca-file"),
             "{error}"
         );
-        let run = run_pg2dolt(&[
-            "--source",
-            &source,
-            "--target",
-            &target,
-            "--schema-dir",
-            directory,
-            "--replace",
-        ]);
+        let run = Pg2dolt::new("")
+            .source(&source)
+            .target(&target)
+            .flag("--schema-dir", directory)
+            .args(["--replace"])
+            .run();
         let error = run.assert_one_line_error(5);
         assert!(
             error.contains("cannot connect to the target") && error.contains("--target-ca-file"),
@@ -100,23 +89,16 @@ async fn verify_full_succeeds_with_the_ca_and_fails_without_it() {
 
         // verify-ca checks the chain but not the name: "localhost" is in the
         // certificate too, but any host name would do with the right CA.
-        let run = run_pg2dolt(&[
-            "--source",
-            &case.source,
-            "--source-ssl-mode",
-            "verify-ca",
-            "--source-ca-file",
-            &ca,
-            "--target",
-            &server.url,
-            "--target-ssl-mode",
-            "verify-ca",
-            "--target-ca-file",
-            &ca,
-            "--schema-dir",
-            directory,
-            "--replace",
-        ]);
+        let run = Pg2dolt::new("")
+            .source(&case.source)
+            .flag("--source-ssl-mode", "verify-ca")
+            .flag("--source-ca-file", &ca)
+            .target(&server.url)
+            .flag("--target-ssl-mode", "verify-ca")
+            .flag("--target-ca-file", &ca)
+            .flag("--schema-dir", directory)
+            .args(["--replace"])
+            .run();
         run.assert_success();
     }
 }

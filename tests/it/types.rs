@@ -313,21 +313,14 @@ async fn every_type_family_arrives_exactly() {
         for method in ["load-data", "insert"] {
             let database = format!("{}_{}", case.name, method.replace('-', "_"));
             let report_path = std::env::temp_dir().join(format!("{database}_{}.json", target.name));
-            let run = run_pg2dolt(&[
-                "copy",
-                "--source",
-                &case.source,
-                "--target",
-                &target.url,
-                "--database",
-                &database,
-                "--schema-dir",
-                schema_dir.to_str().unwrap(),
-                "--report",
-                report_path.to_str().unwrap(),
-                "--load-method",
-                method,
-            ]);
+            let run = Pg2dolt::new("copy")
+                .source(&case.source)
+                .target(&target.url)
+                .database(&database)
+                .schema_dir(&schema_dir)
+                .report(&report_path)
+                .flag("--load-method", method)
+                .run();
             run.assert_success();
             let report = read_report(&report_path);
             let target_url = with_database(&target.url, &database);
@@ -349,17 +342,12 @@ const DOLT_STORABLE: &str = "UPDATE jsons SET jb = '1234567890123456' WHERE id =
 /// Dolt keeps JSON numbers as doubles: the plan refuses, by name and row,
 /// the two matrix values that would change.
 fn dolt_refuses_json_numbers_beyond_a_double(case: &Case, schema_dir: &std::path::Path, url: &str) {
-    let run = run_pg2dolt(&[
-        "plan",
-        "--source",
-        &case.source,
-        "--target",
-        url,
-        "--schema-dir",
-        schema_dir.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let run = Pg2dolt::new("plan")
+        .source(&case.source)
+        .target(url)
+        .schema_dir(schema_dir)
+        .flag("--format", "json")
+        .run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     let report: Json = serde_json::from_str(&run.stdout).unwrap();
     let mut refused: Vec<(String, String)> = report["problems"]
