@@ -5,7 +5,6 @@
 //! larger than the multipart threshold round-trips; bad S3 locations fail
 //! before the copy starts.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use mysql_async::prelude::Queryable as _;
@@ -64,49 +63,6 @@ impl S3 {
             .collect();
         run_pg2dolt_with(arguments, &pairs)
     }
-}
-
-/// (rows, SHA-256 of every row in a fixed order) of each table of a
-/// database, every value as the driver decodes it, so any difference shows.
-async fn fingerprint(mysql_url: &str, database: &str) -> Vec<(String, u64, String)> {
-    let mut conn = mysql_connect(mysql_url).await;
-    conn.query_drop("SET SESSION group_concat_max_len = 1073741824")
-        .await
-        .unwrap();
-    // SHOW TABLES, not information_schema: Dolt answers that with "no root
-    // value found in session" while another test drops a database.
-    let tables: Vec<(String, String)> = conn
-        .query(format!("SHOW FULL TABLES FROM `{database}`"))
-        .await
-        .unwrap();
-    let mut tables: Vec<String> = tables
-        .into_iter()
-        .filter(|(_, kind)| kind == "BASE TABLE")
-        .map(|(name, _)| name)
-        .collect();
-    tables.sort();
-    let mut prints = Vec::new();
-    for table in tables {
-        // Every value as the driver decodes it, rows in a fixed order:
-        // Dolt's HEX() takes no JSON or TIME, so nothing is computed by
-        // the server.
-        let rows: Vec<mysql_async::Row> = conn
-            .exec(format!("SELECT * FROM `{database}`.`{table}`"), ())
-            .await
-            .unwrap();
-        let mut printed: Vec<String> = rows
-            .into_iter()
-            .map(|row| format!("{:?}", row.unwrap()))
-            .collect();
-        printed.sort();
-        let digest = ring::digest::digest(&ring::digest::SHA256, printed.join("\n").as_bytes());
-        let mut hex = String::new();
-        for byte in digest.as_ref() {
-            let _ = write!(hex, "{byte:02x}");
-        }
-        prints.push((table, printed.len() as u64, hex));
-    }
-    prints
 }
 
 /// The archived copies under an S3 location, newest first.

@@ -6,29 +6,13 @@
 //! `to_jsonb`, `extract(epoch …)`, MariaDB's `TIME_TO_SEC`): pg2dolt's own
 //! converter is never used to check itself.
 
-use chrono::{NaiveDate, NaiveDateTime};
 use mysql_async::prelude::Queryable as _;
 use serde_json::Value as Json;
 
 use crate::support::*;
 
-/// How a column's two sides are read and compared.
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Text,
-    Int,
-    /// microseconds: computed by Postgres, a TIME value read by the driver
-    /// (Dolt's TIME_TO_SEC wraps at 24 h and CAST(t AS CHAR) gives NULL)
-    Micros,
-    /// decimal text on both sides, compared by value
-    Decimal,
-    Float,
-    Bytes,
-    Date,
-    DateTime,
-    /// JSON text on both sides, compared as JSON values
-    Json,
-}
+/// How a column's two sides are read and compared (see `support::ReadAs`).
+use ReadAs as Kind;
 
 /// One compared column: the Postgres and the MariaDB select expressions.
 struct Column {
@@ -57,7 +41,7 @@ fn same(name: &'static str, kind: Kind) -> Column {
         // ("internal value DATE(\"1-01-01\") to MySQL value error").
         Kind::Date => (name.to_string(), format!("DATE_FORMAT({name}, '%Y-%m-%d')")),
         Kind::DateTime => (name.to_string(), datetime_text(name)),
-        Kind::Bytes => (name.to_string(), name.to_string()),
+        Kind::Bytes | Kind::Bool | Kind::Time => (name.to_string(), name.to_string()),
     };
     Column {
         name,
@@ -196,97 +180,7 @@ fn matrix() -> Vec<(&'static str, Vec<Column>)> {
     ]
 }
 
-/// One value as read, ready to compare.
-#[derive(Debug, PartialEq)]
-enum Cell {
-    Text(String),
-    Int(i64),
-    Decimal((bool, String, i64)),
-    Float(f64),
-    Bytes(Vec<u8>),
-    Date(NaiveDate),
-    DateTime(NaiveDateTime),
-    Json(Json),
-}
-
-fn pg_cell(row: &tokio_postgres::Row, index: usize, kind: Kind) -> Option<Cell> {
-    match kind {
-        Kind::Text => row.get::<_, Option<String>>(index).map(Cell::Text),
-        Kind::Int | Kind::Micros => row.get::<_, Option<i64>>(index).map(Cell::Int),
-        Kind::Decimal => row
-            .get::<_, Option<String>>(index)
-            .map(|text| Cell::Decimal(normalize_decimal(&text))),
-        Kind::Float => row.get::<_, Option<f64>>(index).map(Cell::Float),
-        Kind::Bytes => row.get::<_, Option<Vec<u8>>>(index).map(Cell::Bytes),
-        Kind::Date => row.get::<_, Option<NaiveDate>>(index).map(Cell::Date),
-        Kind::DateTime => row
-            .get::<_, Option<NaiveDateTime>>(index)
-            .map(Cell::DateTime),
-        Kind::Json => row.get::<_, Option<Json>>(index).map(Cell::Json),
-    }
-}
-
-fn mysql_cell(value: mysql_async::Value, kind: Kind) -> Option<Cell> {
-    use mysql_async::from_value;
-    if value == mysql_async::Value::NULL {
-        return None;
-    }
-    Some(match kind {
-        Kind::Text => Cell::Text(from_value(value)),
-        Kind::Int => Cell::Int(from_value(value)),
-        Kind::Micros => match value {
-            mysql_async::Value::Time(negative, days, hours, minutes, seconds, micros) => {
-                let whole = ((i64::from(days) * 24 + i64::from(hours)) * 60 + i64::from(minutes))
-                    * 60
-                    + i64::from(seconds);
-                let total = whole * 1_000_000 + i64::from(micros);
-                Cell::Int(if negative { -total } else { total })
-            }
-            other => panic!("not a TIME: {other:?}"),
-        },
-        Kind::Decimal => Cell::Decimal(normalize_decimal(&from_value::<String>(value))),
-        Kind::Float => Cell::Float(from_value(value)),
-        Kind::Bytes => Cell::Bytes(from_value(value)),
-        // Text from DATE_FORMAT, or a typed value from an expression.
-        Kind::Date => Cell::Date(match value {
-            mysql_async::Value::Bytes(text) => {
-                NaiveDate::parse_from_str(std::str::from_utf8(&text).unwrap(), "%Y-%m-%d").unwrap()
-            }
-            typed => from_value(typed),
-        }),
-        Kind::DateTime => Cell::DateTime(match value {
-            mysql_async::Value::Bytes(text) => NaiveDateTime::parse_from_str(
-                std::str::from_utf8(&text).unwrap(),
-                "%Y-%m-%d %H:%M:%S%.f",
-            )
-            .unwrap(),
-            typed => from_value(typed),
-        }),
-        Kind::Json => Cell::Json(serde_json::from_str(&from_value::<String>(value)).unwrap()),
-    })
-}
-
-/// A decimal's value: (negative, significant digits, exponent).
-fn normalize_decimal(text: &str) -> (bool, String, i64) {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let all = format!("{whole}{fraction}");
-    let significant = all.trim_start_matches('0').trim_end_matches('0');
-    if significant.is_empty() {
-        return (false, String::new(), 0);
-    }
-    let trailing = all.trim_start_matches('0').len() - significant.len();
-    (
-        negative,
-        significant.to_string(),
-        i64::try_from(trailing).unwrap() - i64::try_from(fraction.len()).unwrap(),
-    )
-}
-
-fn short(cell: Option<&Cell>) -> String {
+fn short(cell: &Cell) -> String {
     let text = format!("{cell:?}");
     if text.len() > 200 {
         format!("{}… ({} chars)", &text[..200], text.len())
@@ -439,11 +333,16 @@ async fn compare_matrix(source_url: &str, target_url: &str, report: &Json) -> us
                     expected == actual,
                     "{table}.{} id={id}: source {} target {}",
                     column.name,
-                    short(expected.as_ref()),
-                    short(actual.as_ref())
+                    short(&expected),
+                    short(&actual)
                 );
                 if id == 99 {
-                    assert_eq!(actual, None, "{table}.{}: NULL stays NULL", column.name);
+                    assert_eq!(
+                        actual,
+                        Cell::Null,
+                        "{table}.{}: NULL stays NULL",
+                        column.name
+                    );
                 }
                 compared += 1;
             }
