@@ -111,6 +111,27 @@ pub(crate) fn is_dolt_root_race(error: &anyhow::Error) -> bool {
 }
 
 async fn read_catalog_once(conn: &mut Conn, database: &str) -> anyhow::Result<Vec<TargetTable>> {
+    let mut by_name = read_tables(conn, database).await?;
+    let dolt = conn
+        .query_first::<String, _>("SELECT dolt_version()")
+        .await
+        .ok()
+        .flatten()
+        .is_some();
+    read_columns(conn, database, dolt, &mut by_name).await?;
+    if dolt {
+        mark_generated_from_ddl(conn, database, &mut by_name).await?;
+    }
+    read_unique_keys(conn, database, &mut by_name).await?;
+    read_keys(conn, database, &mut by_name).await?;
+    Ok(by_name.into_values().collect())
+}
+
+/// The database's base tables, by name, still without columns and keys.
+async fn read_tables(
+    conn: &mut Conn,
+    database: &str,
+) -> anyhow::Result<BTreeMap<String, TargetTable>> {
     // language=MySQL
     let tables: Vec<String> = conn
         .exec(
@@ -120,28 +141,29 @@ async fn read_catalog_once(conn: &mut Conn, database: &str) -> anyhow::Result<Ve
         )
         .await
         .context("reading target tables")?;
-    let mut by_name: BTreeMap<String, TargetTable> = tables
+    Ok(tables
         .into_iter()
         .map(|name| {
-            (
-                name.clone(),
-                TargetTable {
-                    name,
-                    columns: Vec::new(),
-                    primary_key: Vec::new(),
-                    unique_keys: Vec::new(),
-                    references: Vec::new(),
-                },
-            )
+            let table = TargetTable {
+                name: name.clone(),
+                columns: Vec::new(),
+                primary_key: Vec::new(),
+                unique_keys: Vec::new(),
+                references: Vec::new(),
+            };
+            (name, table)
         })
-        .collect();
+        .collect())
+}
 
-    let dolt = conn
-        .query_first::<String, _>("SELECT dolt_version()")
-        .await
-        .ok()
-        .flatten()
-        .is_some();
+/// Every table's columns, in ordinal order (MariaDB's JSON columns, which
+/// it reports as longtext, known by their check constraint).
+async fn read_columns(
+    conn: &mut Conn,
+    database: &str,
+    dolt: bool,
+    by_name: &mut BTreeMap<String, TargetTable>,
+) -> anyhow::Result<()> {
     let json_columns = if dolt {
         BTreeSet::new()
     } else {
@@ -182,11 +204,15 @@ async fn read_catalog_once(conn: &mut Conn, database: &str) -> anyhow::Result<Ve
             });
         }
     }
-    if dolt {
-        mark_generated_from_ddl(conn, database, &mut by_name).await?;
-    }
-    read_unique_keys(conn, database, &mut by_name).await?;
+    Ok(())
+}
 
+/// Primary keys and the tables each table's foreign keys reference.
+async fn read_keys(
+    conn: &mut Conn,
+    database: &str,
+    by_name: &mut BTreeMap<String, TargetTable>,
+) -> anyhow::Result<()> {
     // language=MySQL
     let keys: Vec<(String, String, String, Option<String>)> = conn
         .exec(
@@ -210,7 +236,7 @@ async fn read_catalog_once(conn: &mut Conn, database: &str) -> anyhow::Result<Ve
             _ => {}
         }
     }
-    Ok(by_name.into_values().collect())
+    Ok(())
 }
 
 type ColumnRow = (

@@ -9,6 +9,38 @@ use crate::convert::converter::Converter;
 use crate::mysql::catalog::{TargetColumn, TargetTable};
 use crate::postgres::catalog::{SourceColumn, SourceTable};
 
+/// Target tables no copied source matched: a warning when an excluded
+/// source would have (the user left it out), else a problem.
+fn unclaimed_targets(
+    targets: &[TargetTable],
+    excluded: &[SourceTable],
+    claimed: &BTreeMap<usize, String>,
+    plan: &mut Plan,
+) {
+    for (index, target) in targets.iter().enumerate() {
+        if claimed.contains_key(&index) {
+            continue;
+        }
+        let left_out = excluded
+            .iter()
+            .find(|source| find_match(&source.name, None, &[target.name.as_str()]).is_ok());
+        match left_out {
+            Some(source) => plan.warnings.push(format!(
+                "target table {} stays empty: its source {} is excluded",
+                target.name,
+                source.qualified_name()
+            )),
+            None => plan.problems.push(
+                Problem::new(
+                    ProblemKind::MissingOnSource,
+                    "no source table matches it (it would stay empty)",
+                )
+                .tables(None, Some(&target.name)),
+            ),
+        }
+    }
+}
+
 /// Matches `sources` to `targets`: the matched tables, and every naming
 /// and type problem at once. `excluded` are source tables the user left
 /// out: a target table that only they match stays empty (a warning, not a
@@ -66,28 +98,7 @@ pub fn build_plan(
             skipped_generated,
         });
     }
-    for (index, target) in targets.iter().enumerate() {
-        if claimed.contains_key(&index) {
-            continue;
-        }
-        let left_out = excluded
-            .iter()
-            .find(|source| find_match(&source.name, None, &[target.name.as_str()]).is_ok());
-        match left_out {
-            Some(source) => plan.warnings.push(format!(
-                "target table {} stays empty: its source {} is excluded",
-                target.name,
-                source.qualified_name()
-            )),
-            None => plan.problems.push(
-                Problem::new(
-                    ProblemKind::MissingOnSource,
-                    "no source table matches it (it would stay empty)",
-                )
-                .tables(None, Some(&target.name)),
-            ),
-        }
-    }
+    unclaimed_targets(targets, excluded, &claimed, &mut plan);
     for entry in mappings.entries.keys() {
         if !used_mappings.contains(entry) {
             plan.problems.push(Problem::new(

@@ -80,6 +80,49 @@ pub async fn read_catalog(
     schemas: &[String],
     partitions_as_tables: bool,
 ) -> anyhow::Result<Vec<SourceTable>> {
+    let table_rows = read_tables(client, schemas, partitions_as_tables).await?;
+    let table_oids: Vec<u32> = table_rows.iter().map(|row| row.get(0)).collect();
+    // language=PostgreSQL
+    let column_rows = client
+        .query(
+            "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid, \
+                 CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE t.typtypmod END \
+             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+             WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attrelid, a.attnum",
+            &[&table_oids],
+        )
+        .await
+        .context("reading source columns")?;
+    let type_oids: Vec<u32> = column_rows.iter().map(|row| row.get(3)).collect();
+    let kinds = resolve_types(client, &type_oids).await?;
+    let mut columns = columns_by_table(&column_rows, &kinds);
+    let (mut keys, mut unique_keys) = read_keys(client, &table_oids).await?;
+    Ok(table_rows
+        .iter()
+        .map(|row| {
+            let oid: u32 = row.get(0);
+            SourceTable {
+                schema: row.get(1),
+                name: row.get(2),
+                columns: columns.remove(&oid).unwrap_or_default(),
+                primary_key: keys.remove(&oid).unwrap_or_default(),
+                unique_keys: unique_keys.remove(&oid).unwrap_or_default(),
+                partitioned: row.get(5),
+                estimated_rows: row.get(3),
+                estimated_bytes: row.get(4),
+            }
+        })
+        .collect())
+}
+
+/// One row per table: oid, schema, name, estimated rows and bytes (a
+/// partitioned table's summed over its leaves), partitioned.
+async fn read_tables(
+    client: &Client,
+    schemas: &[String],
+    partitions_as_tables: bool,
+) -> anyhow::Result<Vec<tokio_postgres::Row>> {
     let which = if partitions_as_tables {
         "c.relkind = 'r'"
     } else {
@@ -99,27 +142,17 @@ pub async fn read_catalog(
          WHERE n.nspname = ANY($1) AND {which} \
          ORDER BY n.nspname, c.relname"
     );
-    let table_rows = client
+    client
         .query(&statement, &[&schemas])
         .await
-        .context("reading source tables")?;
-    let table_oids: Vec<u32> = table_rows.iter().map(|row| row.get(0)).collect();
+        .context("reading source tables")
+}
 
-    // language=PostgreSQL
-    let column_rows = client
-        .query(
-            "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid, \
-                 CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE t.typtypmod END \
-             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
-             WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped \
-             ORDER BY a.attrelid, a.attnum",
-            &[&table_oids],
-        )
-        .await
-        .context("reading source columns")?;
-    let type_oids: Vec<u32> = column_rows.iter().map(|row| row.get(3)).collect();
-    let kinds = resolve_types(client, &type_oids).await?;
-
+/// Primary keys and unique keys (column lists) of each table, by oid.
+async fn read_keys(
+    client: &Client,
+    table_oids: &[u32],
+) -> anyhow::Result<(KeysByTable, UniqueByTable)> {
     // Unique indexes of a partitioned parent live on the parent too.
     // language=PostgreSQL
     let key_rows = client
@@ -134,9 +167,7 @@ pub async fn read_catalog(
         )
         .await
         .context("reading source keys")?;
-
-    let mut columns = columns_by_table(&column_rows, &kinds);
-    let mut keys: HashMap<u32, Vec<String>> = HashMap::new();
+    let mut keys: KeysByTable = HashMap::new();
     let mut unique: HashMap<(u32, u32), Vec<String>> = HashMap::new();
     for row in &key_rows {
         if row.get::<_, bool>(2) {
@@ -147,27 +178,17 @@ pub async fn read_catalog(
             .or_default()
             .push(row.get(3));
     }
-    let mut unique_keys: HashMap<u32, Vec<Vec<String>>> = HashMap::new();
+    let mut unique_keys: UniqueByTable = HashMap::new();
     for ((table, _), columns) in unique {
         unique_keys.entry(table).or_default().push(columns);
     }
-    Ok(table_rows
-        .iter()
-        .map(|row| {
-            let oid: u32 = row.get(0);
-            SourceTable {
-                schema: row.get(1),
-                name: row.get(2),
-                columns: columns.remove(&oid).unwrap_or_default(),
-                primary_key: keys.remove(&oid).unwrap_or_default(),
-                unique_keys: unique_keys.remove(&oid).unwrap_or_default(),
-                partitioned: row.get(5),
-                estimated_rows: row.get(3),
-                estimated_bytes: row.get(4),
-            }
-        })
-        .collect())
+    Ok((keys, unique_keys))
 }
+
+/// A table's primary key columns, by oid.
+type KeysByTable = HashMap<u32, Vec<String>>;
+/// A table's unique keys (column lists), by oid.
+type UniqueByTable = HashMap<u32, Vec<Vec<String>>>;
 
 /// The columns of each table (by oid), in order, with their kinds.
 fn columns_by_table(
