@@ -32,14 +32,7 @@ pub fn split_statements(sql: &str) -> Result<Vec<Statement>, SplitError> {
     while index < bytes.len() {
         let byte = bytes[index];
         // DELIMITER begins a line (after blanks, as the mysql client allows).
-        if start.is_none()
-            && starts_with_keyword(&bytes[index..], b"delimiter")
-            && bytes[..index]
-                .iter()
-                .rev()
-                .take_while(|&&b| b != b'\n')
-                .all(|&b| b == b' ' || b == b'\t')
-        {
+        if start.is_none() && is_delimiter_line(bytes, index) {
             let end = bytes[index..]
                 .iter()
                 .position(|&b| b == b'\n')
@@ -62,32 +55,7 @@ pub fn split_statements(sql: &str) -> Result<Vec<Statement>, SplitError> {
             }
             b'\'' | b'"' | b'`' => {
                 start.get_or_insert((index, line));
-                let open_line = line;
-                index += 1;
-                loop {
-                    let Some(&inner) = bytes.get(index) else {
-                        return Err(SplitError {
-                            line: open_line,
-                            message: format!("unterminated {} quote", byte as char),
-                        });
-                    };
-                    index += 1;
-                    if inner == b'\n' {
-                        line += 1;
-                    }
-                    if inner == b'\\' && byte != b'`' {
-                        if bytes.get(index) == Some(&b'\n') {
-                            line += 1;
-                        }
-                        index += 1;
-                    } else if inner == byte {
-                        if bytes.get(index) == Some(&byte) {
-                            index += 1;
-                        } else {
-                            break;
-                        }
-                    }
-                }
+                (index, line) = skip_quoted(bytes, index, line)?;
             }
             b'#' => index = skip_line(bytes, index),
             b'-' if bytes.get(index + 1) == Some(&b'-')
@@ -96,19 +64,11 @@ pub fn split_statements(sql: &str) -> Result<Vec<Statement>, SplitError> {
                 index = skip_line(bytes, index);
             }
             b'/' if bytes.get(index + 1) == Some(&b'*') => {
-                let open_line = line;
                 // `/*! … */` is executable in MySQL: it belongs to the statement.
                 if bytes.get(index + 2) == Some(&b'!') {
                     start.get_or_insert((index, line));
                 }
-                let Some(offset) = sql[index + 2..].find("*/") else {
-                    return Err(SplitError {
-                        line: open_line,
-                        message: "unterminated /* comment".into(),
-                    });
-                };
-                line += sql[index..index + 2 + offset].matches('\n').count();
-                index += offset + 4;
+                (index, line) = skip_block_comment(sql, index, line)?;
             }
             _ if bytes[index..].starts_with(delimiter.as_bytes()) => {
                 if let Some((begin, begin_line)) = start.take() {
@@ -128,6 +88,61 @@ pub fn split_statements(sql: &str) -> Result<Vec<Statement>, SplitError> {
         push_statement(&mut statements, &sql[begin..], begin_line);
     }
     Ok(statements)
+}
+
+/// A `DELIMITER` command at `index`: the keyword, after nothing but
+/// blanks on its line.
+fn is_delimiter_line(bytes: &[u8], index: usize) -> bool {
+    starts_with_keyword(&bytes[index..], b"delimiter")
+        && bytes[..index]
+            .iter()
+            .rev()
+            .take_while(|&&b| b != b'\n')
+            .all(|&b| b == b' ' || b == b'\t')
+}
+
+/// Past the quoted string (or identifier) opening at `index`, on `line`:
+/// the index and line after its closing quote. A doubled quote, and a
+/// backslash in a string, escape the next character.
+fn skip_quoted(bytes: &[u8], index: usize, line: usize) -> Result<(usize, usize), SplitError> {
+    let quote = bytes[index];
+    let (mut index, mut line, open_line) = (index + 1, line, line);
+    loop {
+        let Some(&inner) = bytes.get(index) else {
+            return Err(SplitError {
+                line: open_line,
+                message: format!("unterminated {} quote", quote as char),
+            });
+        };
+        index += 1;
+        if inner == b'\n' {
+            line += 1;
+        }
+        if inner == b'\\' && quote != b'`' {
+            if bytes.get(index) == Some(&b'\n') {
+                line += 1;
+            }
+            index += 1;
+        } else if inner == quote {
+            if bytes.get(index) == Some(&quote) {
+                index += 1;
+            } else {
+                return Ok((index, line));
+            }
+        }
+    }
+}
+
+/// Past the `/* … */` comment opening at `index`, on `line`.
+fn skip_block_comment(sql: &str, index: usize, line: usize) -> Result<(usize, usize), SplitError> {
+    let Some(offset) = sql[index + 2..].find("*/") else {
+        return Err(SplitError {
+            line,
+            message: "unterminated /* comment".into(),
+        });
+    };
+    let lines = sql[index..index + 2 + offset].matches('\n').count();
+    Ok((index + offset + 4, line + lines))
 }
 
 fn push_statement(statements: &mut Vec<Statement>, text: &str, line: usize) {
