@@ -17,11 +17,6 @@ pub(super) fn draft_table(
     measured: &HashMap<String, (Option<u64>, Option<u64>)>,
     names: &HashMap<String, String>,
 ) -> DraftTable {
-    let indexed: Vec<&String> = details
-        .indexes
-        .iter()
-        .flat_map(|index| &index.columns)
-        .collect();
     let mut draft = DraftTable {
         source: table.qualified_name(),
         name: names[&table.qualified_name()].clone(),
@@ -43,7 +38,29 @@ pub(super) fn draft_table(
             "partitioned in Postgres ({key}): one table here, all partitions' rows"
         ));
     }
+    draft.columns = draft_columns(table, details, measured);
+    draft_indexes_and_checks(details, &mut draft);
+    draft.foreign_keys = details
+        .foreign_keys
+        .iter()
+        .map(|key| draft_foreign_key(key, names))
+        .collect();
+    draft
+}
+
+/// Every column of `table`, typed from its facts and measured lengths.
+fn draft_columns(
+    table: &SourceTable,
+    details: &TableDetails,
+    measured: &HashMap<String, (Option<u64>, Option<u64>)>,
+) -> Vec<DraftColumn> {
+    let indexed: Vec<&String> = details
+        .indexes
+        .iter()
+        .flat_map(|index| &index.columns)
+        .collect();
     let mut auto_increment_taken = false;
+    let mut columns = Vec::new();
     for column in &table.columns {
         let column_details = details
             .columns
@@ -73,8 +90,14 @@ pub(super) fn draft_table(
             key_first,
             &mut auto_increment_taken,
         );
-        draft.columns.push(drafted);
+        columns.push(drafted);
     }
+    columns
+}
+
+/// The indexes MySQL can have and the checks it can parse; the rest are
+/// review notes.
+fn draft_indexes_and_checks(details: &TableDetails, draft: &mut DraftTable) {
     for index in &details.indexes {
         if index.primary {
             continue;
@@ -98,12 +121,6 @@ pub(super) fn draft_table(
                 .push(format!("CHECK {name} not drafted: {definition}")),
         }
     }
-    draft.foreign_keys = details
-        .foreign_keys
-        .iter()
-        .map(|key| draft_foreign_key(key, names))
-        .collect();
-    draft
 }
 
 fn draft_column(
