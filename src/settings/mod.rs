@@ -83,39 +83,11 @@ impl Settings {
         let usage = |message: String| failure(FailureKind::Usage, message);
         let (source, source_display, target, target_display) = resolve_connections(arguments)?;
 
-        let database = match &arguments.target_database.database {
-            Some(name) => name.clone(),
-            None => source
-                .config
-                .get_dbname()
-                .or(source.config.get_user())
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    usage("--database not given and the source URL names no database".into())
-                })?,
-        };
-        check_database_name(&database)?;
-        if let Some(named) = target.opts.db_name()
-            && named != database
-        {
-            tracing::warn!(url_database = named, database = %database, "the target URL names a database; pg2dolt writes to --database (default: the source database's name)");
-        }
-
+        let database = resolve_database(arguments, &source, &target)?;
         let (schema_files, schema_origin) = resolve_schema_files(arguments)?;
         let author = resolve_author(&arguments.target_database.author)?;
 
-        let mut entries: Vec<String> = arguments.mappings.clone();
-        if let Some(file) = &arguments.map_file {
-            let text = std::fs::read_to_string(file).map_err(|error| {
-                usage(format!(
-                    "cannot read mapping file {}: {error}",
-                    file.display()
-                ))
-            })?;
-            entries.extend(text.lines().map(str::to_string));
-        }
-        let mappings = Mappings::parse(entries.iter().map(String::as_str)).map_err(usage)?;
-
+        let mappings = resolve_mappings(arguments)?;
         let selection = TableSelection::new(&arguments.tables.include, &arguments.tables.exclude)
             .map_err(usage)?;
         let source_schemas = resolve_schemas(&arguments.tables.source_schemas)?;
@@ -185,6 +157,50 @@ impl Settings {
             "pg2dolt starting"
         );
     }
+}
+
+/// The target database: --database, else the source database's name
+/// (a target URL's own database is ignored, saying so).
+fn resolve_database(
+    arguments: &CopyArgs,
+    source: &SourceAddress,
+    target: &TargetAddress,
+) -> anyhow::Result<String> {
+    let usage = |message: String| failure(FailureKind::Usage, message);
+    let database = match &arguments.target_database.database {
+        Some(name) => name.clone(),
+        None => source
+            .config
+            .get_dbname()
+            .or(source.config.get_user())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                usage("--database not given and the source URL names no database".into())
+            })?,
+    };
+    check_database_name(&database)?;
+    if let Some(named) = target.opts.db_name()
+        && named != database
+    {
+        tracing::warn!(url_database = named, database = %database, "the target URL names a database; pg2dolt writes to --database (default: the source database's name)");
+    }
+    Ok(database)
+}
+
+/// The --map entries and those of --map-file.
+fn resolve_mappings(arguments: &CopyArgs) -> anyhow::Result<Mappings> {
+    let usage = |message: String| failure(FailureKind::Usage, message);
+    let mut entries: Vec<String> = arguments.mappings.clone();
+    if let Some(file) = &arguments.map_file {
+        let text = std::fs::read_to_string(file).map_err(|error| {
+            usage(format!(
+                "cannot read mapping file {}: {error}",
+                file.display()
+            ))
+        })?;
+        entries.extend(text.lines().map(str::to_string));
+    }
+    Mappings::parse(entries.iter().map(String::as_str)).map_err(usage)
 }
 
 /// Where the report and the archive go.
