@@ -16,10 +16,11 @@ use super::sinks::{SinkStopped, Sinks, channel};
 use super::table::TableStream;
 use super::{Chunk, ChunkCopied, CopyJob, Destination};
 use crate::archive::data::{WrittenFile, write_data_file};
+use crate::archive::writer::ArchiveJob;
 use crate::convert::frame::RowSplitter;
 use crate::convert::row::{RowConverter, RowError, describe_key};
 use crate::error::{FailureKind, failure};
-use crate::mysql::load::{LoadMethod, Route, load_table};
+use crate::mysql::load::{Chunks, LoadMethod, Route, load_table};
 use crate::plan::TablePlan;
 use crate::postgres::reader::{Reader, copy_rows};
 use crate::progress::Counters;
@@ -108,25 +109,14 @@ async fn copy_chunk_as(
     let load = async {
         match (conn, route, load_receiver) {
             (Some(conn), Some(route), Some(receiver)) => {
-                load_table(conn, route, &plan.target, &stream.load_columns, receiver)
-                    .await
-                    .map(Some)
+                let columns = &stream.load_columns;
+                let stored = load_table(conn, route, &plan.target, columns, receiver).await?;
+                Ok(Some(stored))
             }
             _ => Ok(None),
         }
     };
-    let archive = async {
-        match (&job.archive, archive_receiver) {
-            (Some(archive), Some(receiver)) => write_data_file(
-                &archive.store,
-                &format!("{}/{archive_path}", archive.key),
-                receiver,
-            )
-            .await
-            .map(Some),
-            _ => Ok(None),
-        }
-    };
+    let archive = archive_chunk(job.archive.as_ref(), &archive_path, archive_receiver);
     let (produced, loaded, archived) = tokio::join!(produce, load, archive);
     let (rows, bytes, archived) = settle(plan, produced, loaded, archived)?;
     let range = condition.as_deref().unwrap_or("all rows");
@@ -142,6 +132,21 @@ async fn copy_chunk_as(
         method: route.map_or(LoadMethod::LoadData, |route| route.method),
         archived: archived.map(|file| (archive_path, file)),
     })
+}
+
+/// The chunk's data file in the archive, when the run writes one.
+async fn archive_chunk(
+    archive: Option<&ArchiveJob>,
+    path: &str,
+    receiver: Option<Chunks>,
+) -> anyhow::Result<Option<WrittenFile>> {
+    let (Some(archive), Some(receiver)) = (archive, receiver) else {
+        return Ok(None);
+    };
+    let key = format!("{}/{path}", archive.key);
+    write_data_file(&archive.store, &key, receiver)
+        .await
+        .map(Some)
 }
 
 /// The chunk's outcome: the reader's own error first (a sink that stopped
