@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tracing::info;
 
-use super::{LocalDoltGuard, RunState, default_commit_message};
+use super::{LocalDoltGuard, RunState, Untouched, default_commit_message, report_for};
 use crate::archive::store::{Location, Store};
 use crate::archive::writer::{self, ArchiveRun};
 use crate::cli::CopyArgs;
@@ -21,27 +21,23 @@ use crate::error::{FailureKind, failure};
 use crate::mysql::finish::{apply_schema, commit_if_dolt, finish};
 use crate::mysql::fresh::FreshDatabase;
 use crate::mysql::load::choose_route;
-use crate::output::{Left, Output};
+use crate::output::Output;
 use crate::plan::TablePlan;
 use crate::preflight::{self, Planned, SourceSide};
-use crate::report::{CommandKind, Report, TableReport};
+use crate::report::{CommandKind, TableReport};
 use crate::settings::Settings;
 use crate::signal::Stop;
 
 /// Runs `pg2dolt copy`; returns the exit code.
 pub async fn run(arguments: &CopyArgs) -> u8 {
     let mut output = Output::new(arguments.logging.log_format, None);
-    let mut report = Report::start(CommandKind::Copy);
     let stop = Stop::listen();
     let mut settings = match Settings::resolve(arguments) {
         Ok(settings) => settings,
         Err(error) => return output.error(&error),
     };
     settings.log_effective("copy");
-    report.source.clone_from(&settings.source_display);
-    report.target.clone_from(&settings.target_display);
-    report.database.clone_from(&settings.database);
-    report.schema.clone_from(&settings.schema_origin);
+    let report = report_for(CommandKind::Copy, &settings);
     let mut progress = RunState::default();
     let result = async {
         output
@@ -54,26 +50,14 @@ pub async fn run(arguments: &CopyArgs) -> u8 {
     }
     .await;
     let Err(error) = result else {
-        progress.record(&mut report);
-        return output.succeed(report).await;
+        return output.succeed(progress.into_report(report)).await;
     };
-    let detail = if settings.storage.dump_only {
-        "no target database (dump only)".to_string()
+    let untouched = if settings.storage.dump_only {
+        Untouched::Said("no target database (dump only)")
     } else {
-        progress.left_uncreated(&settings.database)
+        Untouched::NotCreated(&settings.database)
     };
-    let summary = progress.touched();
-    progress.record(&mut report);
-    output
-        .fail(
-            &error,
-            report,
-            &Left {
-                detail: &detail,
-                summary,
-            },
-        )
-        .await
+    progress.fail(&output, report, &error, untouched).await
 }
 
 /// The copy's phases; `progress` gets what each returns.

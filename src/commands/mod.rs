@@ -19,9 +19,11 @@ use crate::mysql::fresh::TargetOutcome;
 use crate::mysql::load::LoadMethod;
 use crate::mysql::local::LocalDolt;
 use crate::mysql::{TargetAddress, TargetServer};
+use crate::output::{Left, Output};
 use crate::plan::{Plan, Problem};
 use crate::postgres::snapshot::Snapshot;
-use crate::report::{PlannedTable, Report, TableReport};
+use crate::report::{CommandKind, PlannedTable, Report, TableReport};
+use crate::settings::Settings;
 
 /// What a run that fills a database got done, phase by phase; the report
 /// is assembled from it at the end, however the run ended.
@@ -52,8 +54,43 @@ pub(crate) struct RunState {
 }
 
 impl RunState {
+    /// The report, with what the run did in it.
+    pub fn into_report(self, mut report: Report) -> Report {
+        self.record(&mut report);
+        report
+    }
+
+    /// Tells a failed (or interrupted) run: the report with what it did,
+    /// and what it left in the target (`untouched`, when it never created
+    /// the database).
+    pub async fn fail(
+        mut self,
+        output: &Output,
+        report: Report,
+        error: &anyhow::Error,
+        untouched: Untouched<'_>,
+    ) -> u8 {
+        let detail = match (&self.target, untouched) {
+            (Some(outcome), _) => outcome.detail.clone(),
+            (None, Untouched::NotCreated(database)) => self.left_uncreated(database),
+            (None, Untouched::Said(detail)) => detail.to_string(),
+        };
+        let summary = self.touched();
+        let report = self.into_report(report);
+        output
+            .fail(
+                error,
+                report,
+                &Left {
+                    detail: &detail,
+                    summary,
+                },
+            )
+            .await
+    }
+
     /// Puts what the run did into its report.
-    pub fn record(self, report: &mut Report) {
+    fn record(self, report: &mut Report) {
         if let Some(snapshot) = self.snapshot {
             report.snapshot = Some(snapshot);
         }
@@ -87,7 +124,7 @@ impl RunState {
 
     /// After a failure: a run that stopped before creating `database` left
     /// it not created; returns what the target was left in, for people.
-    pub fn left_uncreated(&mut self, database: &str) -> String {
+    fn left_uncreated(&mut self, database: &str) -> String {
         self.target
             .get_or_insert_with(|| crate::mysql::fresh::not_created(database, false))
             .detail
@@ -98,6 +135,25 @@ impl RunState {
     pub fn touched(&self) -> bool {
         self.target.as_ref().is_some_and(|outcome| outcome.touched) || !self.tables.is_empty()
     }
+}
+
+/// What a failed run says of a target database it never created.
+#[derive(Clone, Copy)]
+pub(crate) enum Untouched<'a> {
+    /// this database was not created (the report says `not-created`)
+    NotCreated(&'a str),
+    /// no database was meant to be (dump only), or none known yet
+    Said(&'a str),
+}
+
+/// A report for a run of `kind` with these settings.
+pub(crate) fn report_for(kind: CommandKind, settings: &Settings) -> Report {
+    let mut report = Report::start(kind);
+    report.source.clone_from(&settings.source_display);
+    report.target.clone_from(&settings.target_display);
+    report.database.clone_from(&settings.database);
+    report.schema.clone_from(&settings.schema_origin);
+    report
 }
 
 /// The target server: a connection with no database selected, what the

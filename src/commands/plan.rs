@@ -3,28 +3,24 @@
 //! database, the source data checks) and nothing after it. Exit code 3
 //! when it found problems.
 
-use super::{LocalDoltGuard, RunState};
+use super::{LocalDoltGuard, RunState, Untouched, report_for};
 use crate::cli::PlanArgs;
-use crate::output::{Left, Output};
+use crate::output::Output;
 use crate::preflight;
-use crate::report::{CommandKind, Report};
+use crate::report::CommandKind;
 use crate::settings::Settings;
 use crate::signal::Stop;
 
 /// Runs `pg2dolt plan`; returns the exit code.
 pub async fn run(arguments: &PlanArgs) -> u8 {
     let mut output = Output::new(arguments.copy.logging.log_format, Some(arguments.format));
-    let mut report = Report::start(CommandKind::Plan);
     let stop = Stop::listen();
     let mut settings = match Settings::resolve(&arguments.copy) {
         Ok(settings) => settings,
         Err(error) => return output.error(&error),
     };
     settings.log_effective("plan");
-    report.source.clone_from(&settings.source_display);
-    report.target.clone_from(&settings.target_display);
-    report.database.clone_from(&settings.database);
-    report.schema.clone_from(&settings.schema_origin);
+    let report = report_for(CommandKind::Plan, &settings);
     let mut progress = RunState::default();
     let result = async {
         output
@@ -37,21 +33,10 @@ pub async fn run(arguments: &PlanArgs) -> u8 {
     }
     .await;
     let Err(error) = result else {
-        progress.record(&mut report);
-        return output.planned(report).await;
+        return output.planned(progress.into_report(report)).await;
     };
-    let detail = progress.left_uncreated(&settings.database);
-    progress.record(&mut report);
-    output
-        .fail(
-            &error,
-            report,
-            &Left {
-                detail: &detail,
-                summary: false,
-            },
-        )
-        .await
+    let untouched = Untouched::NotCreated(&settings.database);
+    progress.fail(&output, report, &error, untouched).await
 }
 
 /// Snapshot, catalogs, the plan and its checks; an existing database

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tracing::info;
 
-use super::{LocalDoltGuard, RunState, default_commit_message};
+use super::{LocalDoltGuard, RunState, Untouched, default_commit_message};
 use crate::archive::load::{LoadTarget, Loaded, load_files};
 use crate::archive::store::{MIN_PART_SIZE, Store};
 use crate::archive::{FORMAT, MANIFEST, Manifest, sha256_hex};
@@ -20,7 +20,7 @@ use crate::mysql::finish::{apply_schema, commit_if_dolt, finish};
 use crate::mysql::fresh::FreshDatabase;
 use crate::mysql::load::{LoadMethod, choose_route};
 use crate::mysql::schema::{ParsedSchemaFile, SchemaFile, parse_files};
-use crate::output::{Left, Output};
+use crate::output::Output;
 use crate::plan::MatchRule;
 use crate::report::{CommandKind, Report, TableReport};
 use crate::settings::{RestoreSettings, check_database_name};
@@ -58,26 +58,14 @@ pub async fn run(arguments: &RestoreArgs) -> u8 {
     .await;
     report.database.clone_from(&database);
     let Err(error) = result else {
-        progress.record(&mut report);
-        return output.succeed(report).await;
+        return output.succeed(progress.into_report(report)).await;
     };
-    let detail = if database.is_empty() {
-        "the target was not touched".to_string()
+    let untouched = if database.is_empty() {
+        Untouched::Said("the target was not touched")
     } else {
-        progress.left_uncreated(&database)
+        Untouched::NotCreated(&database)
     };
-    let summary = progress.touched();
-    progress.record(&mut report);
-    output
-        .fail(
-            &error,
-            report,
-            &Left {
-                detail: &detail,
-                summary,
-            },
-        )
-        .await
+    progress.fail(&output, report, &error, untouched).await
 }
 
 /// The archive, read and checked.
