@@ -281,14 +281,9 @@ async fn a_dolt_server_without_local_infile_gets_insert_and_the_config_line() {
         said[0]
     );
 
-    let report_path = case.report_path();
-    let run = Pg2dolt::new("")
-        .source(&case.source)
-        .target(&server.url)
-        .report(&report_path)
-        .run();
+    let run = case.copy(&server.url).run();
     run.assert_success();
-    let report = read_report(&report_path);
+    let report = run.report();
     assert_eq!(report["load_method"], "insert");
     let target = with_database(&server.url, &case.name);
     assert_eq!(

@@ -44,17 +44,14 @@ async fn split_tables_arrive_with_every_row_exactly_once() {
 
 async fn copy_split(case: &Case, target: &Target) {
     let directory = case.schema_dir(&[("010.sql", SPLIT_SCHEMA)]);
-    let report_path = case.report_path();
-    let run = Pg2dolt::new("")
-        .source(&case.source)
-        .target(&target.url)
+    let run = case
+        .copy(&target.url)
         .schema_dir(&directory)
-        .report(&report_path)
         .flag("--chunk-rows", "1000")
         .flag("--jobs", "3")
         .run();
     run.assert_success();
-    let report = read_report(&report_path);
+    let report = run.report();
     for table in report["tables"].as_array().unwrap() {
         assert!(
             table["chunks"].as_u64().unwrap() >= 10,

@@ -34,15 +34,9 @@ async fn a_partitioned_table_arrives_as_one_table_with_all_rows() {
              CREATE TABLE events (id INT PRIMARY KEY, name TEXT);
              CREATE TABLE special_events (id INT PRIMARY KEY, name TEXT, extra TEXT);",
         )]);
-        let report_path = case.report_path();
-        let run = Pg2dolt::new("")
-            .source(&case.source)
-            .target(&target.url)
-            .schema_dir(&directory)
-            .report(&report_path)
-            .run();
+        let run = case.copy(&target.url).schema_dir(&directory).run();
         run.assert_success();
-        let report = read_report(&report_path);
+        let report = run.report();
         let sources: Vec<&str> = report["tables"]
             .as_array()
             .unwrap()
@@ -141,15 +135,9 @@ async fn auto_increment_continues_after_the_largest_copied_id() {
              CREATE TABLE orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, total INT);
              CREATE TABLE empty_one (id INT AUTO_INCREMENT PRIMARY KEY);",
         )]);
-        let report_path = case.report_path();
-        let run = Pg2dolt::new("")
-            .source(&case.source)
-            .target(&target.url)
-            .schema_dir(&directory)
-            .report(&report_path)
-            .run();
+        let run = case.copy(&target.url).schema_dir(&directory).run();
         run.assert_success();
-        let report = read_report(&report_path);
+        let report = run.report();
         assert_eq!(report["auto_increment"]["tickets"], 38);
         assert_eq!(report["auto_increment"]["orders"], 1001);
 
@@ -200,12 +188,9 @@ async fn include_exclude_and_source_schemas_pick_the_tables() {
              CREATE TABLE sessions (id INT PRIMARY KEY);
              CREATE TABLE events (id INT PRIMARY KEY);",
         )]);
-        let report_path = case.report_path();
-        let run = Pg2dolt::new("")
-            .source(&case.source)
-            .target(&target.url)
+        let run = case
+            .copy(&target.url)
             .schema_dir(&directory)
-            .report(&report_path)
             .flag("--source-schema", "app")
             .flag("--source-schema", "audit")
             .flag("--include", "app.*")
@@ -214,7 +199,7 @@ async fn include_exclude_and_source_schemas_pick_the_tables() {
             .flag("--exclude", "sessions")
             .run();
         run.assert_success();
-        let report = read_report(&report_path);
+        let report = run.report();
         let sources: Vec<&str> = report["tables"]
             .as_array()
             .unwrap()
