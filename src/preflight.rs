@@ -237,17 +237,17 @@ pub fn log_findings(plan: &Plan, problems: bool) {
 /// The plan, column by column, at `-v` (the report has it too).
 pub fn log_plan(plans: &[TablePlan]) {
     for plan in plans {
-        debug!(table = %plan.source_name, target = %plan.target, rule = %plan.rule, "plan: table");
+        debug!(table = %plan.source_name, target = %plan.target.name, rule = %plan.rule, "plan: table");
         for column in &plan.columns {
             debug!(
-                table = %plan.source_name, target_table = %plan.target,
+                table = %plan.source_name, target_table = %plan.target.name,
                 source = %column.source, source_type = %column.source_type,
                 target = %column.target, target_type = %column.target_type,
                 rule = %column.rule, "plan: column"
             );
         }
         for generated in &plan.skipped_generated {
-            debug!(table = %plan.source_name, target_table = %plan.target, column = %generated, "plan: generated column skipped (the target computes it)");
+            debug!(table = %plan.source_name, target_table = %plan.target.name, column = %generated, "plan: generated column skipped (the target computes it)");
         }
     }
 }
@@ -327,10 +327,10 @@ fn local_infile_refused(kind: TargetKind, requested: LoadRequest) -> String {
 fn collation_warnings(plans: &[TablePlan]) -> Vec<String> {
     let mut warnings = Vec::new();
     for plan in plans {
-        for key in &plan.target_table.unique_keys {
+        for key in &plan.target.unique_keys {
             let folding: Vec<String> = key
                 .iter()
-                .filter_map(|name| plan.target_table.columns.iter().find(|c| &c.name == name))
+                .filter_map(|name| plan.target.columns.iter().find(|c| &c.name == name))
                 .filter(|column| column.ignores_case())
                 .map(|column| {
                     format!(
@@ -343,7 +343,7 @@ fn collation_warnings(plans: &[TablePlan]) -> Vec<String> {
             if !folding.is_empty() {
                 warnings.push(format!(
                     "target table {}: a unique key compares {} ignoring case; pg2dolt checked the source for values equal after lower(), but the collation may also fold accents",
-                    plan.target,
+                    plan.target.name,
                     folding.join(", ")
                 ));
             }

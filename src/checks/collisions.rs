@@ -28,7 +28,7 @@ pub struct CollisionCheck {
 #[must_use]
 pub fn collision_checks(plan: &TablePlan) -> Vec<CollisionCheck> {
     let mut checks = Vec::new();
-    'keys: for key in &plan.target_table.unique_keys {
+    'keys: for key in &plan.target.unique_keys {
         let mut check = CollisionCheck {
             target_columns: key.clone(),
             source_columns: Vec::new(),
@@ -41,7 +41,7 @@ pub fn collision_checks(plan: &TablePlan) -> Vec<CollisionCheck> {
             let Some(column) = plan.columns.iter().find(|column| &column.target == name) else {
                 continue 'keys; // a generated or unplanned column: not checkable
             };
-            let Some(target) = plan.target_table.columns.iter().find(|c| &c.name == name) else {
+            let Some(target) = plan.target.columns.iter().find(|c| &c.name == name) else {
                 continue 'keys;
             };
             let mut folded = copied_value(column);

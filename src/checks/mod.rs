@@ -97,7 +97,7 @@ async fn check_table(reader: &Client, plan: &TablePlan) -> anyhow::Result<Vec<Pr
                 rows: u64::try_from(rows).ok(),
                 examples,
                 ..Problem::new(ProblemKind::Value, check.detail.clone())
-                    .tables(Some(&plan.source_name), Some(&plan.target))
+                    .tables(Some(&plan.source_name), Some(&plan.target.name))
                     .column(format!("{} → {}", column.source, column.target))
             });
         }
@@ -205,7 +205,7 @@ async fn find_collisions(
             ProblemKind::Collision,
             format!("{} ({groups} colliding groups)", check.detail),
         )
-        .tables(Some(&plan.source_name), Some(&plan.target))
+        .tables(Some(&plan.source_name), Some(&plan.target.name))
         .column(check.target_columns.join(", "))
     }))
 }

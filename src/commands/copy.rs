@@ -264,7 +264,7 @@ fn table_reports(job: &CopyJob, copied: &[TableCopied]) -> Vec<TableReport> {
             let plan = &job.plans[table.index];
             TableReport {
                 source: plan.source_name.clone(),
-                target: plan.target.clone(),
+                target: plan.target.name.clone(),
                 rule: plan.rule,
                 rows: table.rows,
                 bytes: table.bytes,

@@ -95,7 +95,7 @@ async fn copy_chunk_as(
         load: load_sender,
         archive: archive_sender,
     };
-    let archive_path = crate::archive::data_path(&plan.target, chunk.part, chunk.parts);
+    let archive_path = crate::archive::data_path(&plan.target.name, chunk.part, chunk.parts);
     let rows = Rows {
         reader,
         statement: &statement,
@@ -104,13 +104,16 @@ async fn copy_chunk_as(
         plan,
     };
     let estimate = u64::try_from(plan.source.estimated_rows).unwrap_or(0) / chunk.parts as u64;
-    crate::progress::start_bar(&format!("{} → {}", plan.source_name, plan.target), estimate);
+    crate::progress::start_bar(
+        &format!("{} → {}", plan.source_name, plan.target.name),
+        estimate,
+    );
     let produce = produce_rows(&rows, sinks, &job.budget, (progress, chunk.table));
     let load = async {
         match (conn, route, load_receiver) {
             (Some(conn), Some(route), Some(receiver)) => {
                 let columns = &stream.load_columns;
-                let stored = load_table(conn, route, &plan.target, columns, receiver).await?;
+                let stored = load_table(conn, route, &plan.target.name, columns, receiver).await?;
                 Ok(Some(stored))
             }
             _ => Ok(None),
@@ -120,7 +123,7 @@ async fn copy_chunk_as(
     let (produced, loaded, archived) = tokio::join!(produce, load, archive);
     let (rows, bytes, archived) = settle(plan, produced, loaded, archived)?;
     let range = condition.as_deref().unwrap_or("all rows");
-    info!(table = %plan.source_name, target_table = %plan.target, range, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64,
+    info!(table = %plan.source_name, target_table = %plan.target.name, range, rows, bytes, elapsed_ms = started.elapsed().as_millis() as u64,
         "{}", if chunk.parts > 1 { "chunk copied" } else { "table copied" });
     Ok(ChunkCopied {
         table: chunk.table,
@@ -158,7 +161,7 @@ fn settle(
     loaded: anyhow::Result<Option<u64>>,
     archived: anyhow::Result<Option<WrittenFile>>,
 ) -> anyhow::Result<(u64, u64, Option<WrittenFile>)> {
-    let place = format!("{} → {}", plan.source_name, plan.target);
+    let place = format!("{} → {}", plan.source_name, plan.target.name);
     let (rows, bytes) = match produced {
         Ok(counts) => counts,
         Err(error) if !error.is::<SinkStopped>() => return Err(error),
@@ -343,7 +346,11 @@ fn describe_row_error(
                 FailureKind::Data,
                 format!(
                     "table {} → {}, column {} → {} ({}), row {key}: value {value} cannot be stored: {reason}",
-                    plan.source_name, plan.target, column.source, column.target, column.target_type
+                    plan.source_name,
+                    plan.target.name,
+                    column.source,
+                    column.target,
+                    column.target_type
                 ),
             )
         }

@@ -238,7 +238,7 @@ pub fn archived_tables(plans: &[TablePlan], copied: &[TableCopied]) -> Vec<Archi
             let plan = &plans[table.index];
             ArchivedTable {
                 source: plan.source_name.clone(),
-                target: plan.target.clone(),
+                target: plan.target.name.clone(),
                 rows: table.rows,
                 columns: plan
                     .columns

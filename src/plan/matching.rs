@@ -91,8 +91,7 @@ pub fn build_plan(
         plan.tables.push(TablePlan {
             source: source.clone(),
             source_name,
-            target: target.name.clone(),
-            target_table: target.clone(),
+            target: target.clone(),
             rule,
             columns,
             skipped_generated,

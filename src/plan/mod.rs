@@ -93,17 +93,22 @@ pub struct TablePlan {
     pub source: SourceTable,
     /// `schema.table`
     pub source_name: String,
-    /// the target table's name
-    pub target: String,
     /// the target table as its catalog describes it
-    #[serde(skip)]
-    pub target_table: TargetTable,
+    #[serde(serialize_with = "target_name")]
+    pub target: TargetTable,
     /// the rule that matched the names
     pub rule: MatchRule,
     /// columns in COPY order
     pub columns: Vec<ColumnPlan>,
     /// target generated columns, computed by the target
     pub skipped_generated: Vec<String>,
+}
+
+fn target_name<S: serde::Serializer>(
+    target: &TargetTable,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&target.name)
 }
 
 impl TablePlan {

@@ -172,7 +172,7 @@ impl From<&TablePlan> for PlannedTable {
     fn from(plan: &TablePlan) -> PlannedTable {
         PlannedTable {
             source: plan.source_name.clone(),
-            target: plan.target.clone(),
+            target: plan.target.name.clone(),
             rule: plan.rule,
             estimated_rows: plan.source.estimated_rows,
             columns: plan.columns.clone(),
