@@ -13,7 +13,6 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pg2dolt::column_types::{MySqlType, PgKind};
 use pg2dolt::convert::converter::Converter;
-use pg2dolt::convert::mysql_text::Format;
 use pg2dolt::convert::row::RowConverter;
 
 /// `rows` COPY text lines made by `row`, and the converter for them.
@@ -31,7 +30,7 @@ fn workload(
         text.extend_from_slice(row(index).as_bytes());
         text.push(b'\n');
     }
-    (text, RowConverter::new(Format::LoadData, converters))
+    (text, RowConverter::new(converters))
 }
 
 fn convert_all(text: &[u8], converter: &RowConverter, out: &mut Vec<u8>) {

@@ -36,21 +36,24 @@ pub enum RowError {
     },
 }
 
+/// Rows are written as LOAD DATA text.
+const FORMAT: Format = Format::LoadData;
+
 /// Converts rows of one table.
 #[derive(Debug, Clone)]
 pub struct RowConverter {
-    format: Format,
     converters: Vec<Converter>,
     /// refuse text values that read `NULL` (see [`RowError::TextReadAsNull`])
     refuse_text_null: bool,
 }
 
 impl RowConverter {
-    /// A converter for rows whose fields map, in order, to `converters`.
+    /// A converter for rows whose fields map, in order, to `converters`;
+    /// it writes LOAD DATA text, the one wire encoding (the INSERT route
+    /// derives its tuples from it: `mysql_text::tuple_from_load_data`).
     #[must_use]
-    pub fn new(format: Format, converters: Vec<Converter>) -> RowConverter {
+    pub fn new(converters: Vec<Converter>) -> RowConverter {
         RowConverter {
-            format,
             converters,
             refuse_text_null: false,
         }
@@ -74,7 +77,7 @@ impl RowConverter {
     }
 
     fn write_row(&self, row: &[u8], out: &mut Vec<u8>) -> Result<(), RowError> {
-        self.format.start_row(out);
+        FORMAT.start_row(out);
         let mut fields = split_fields(row);
         for (column, converter) in self.converters.iter().enumerate() {
             let Some(field) = fields.next() else {
@@ -84,7 +87,7 @@ impl RowConverter {
                 });
             };
             if column > 0 {
-                self.format.separate(out);
+                FORMAT.separate(out);
             }
             let value = match field.decode() {
                 None => Value::Null,
@@ -123,7 +126,7 @@ impl RowConverter {
             {
                 return Err(RowError::TextReadAsNull { column });
             }
-            self.format.write_value(out, &value);
+            FORMAT.write_value(out, &value);
         }
         let extra = fields.count();
         if extra > 0 {
@@ -132,7 +135,7 @@ impl RowConverter {
                 found: self.converters.len() + extra,
             });
         }
-        self.format.end_row(out);
+        FORMAT.end_row(out);
         Ok(())
     }
 }
@@ -181,9 +184,8 @@ mod tests {
     use super::*;
     use crate::column_types::{MySqlType, PgKind};
 
-    fn converter(pairs: &[(PgKind, &str)], format: Format) -> RowConverter {
+    fn converter(pairs: &[(PgKind, &str)]) -> RowConverter {
         RowConverter::new(
-            format,
             pairs
                 .iter()
                 .map(|(source, target)| {
@@ -195,10 +197,7 @@ mod tests {
 
     #[test]
     fn a_text_null_is_refused_only_when_asked() {
-        let plain = converter(
-            &[(PgKind::Text, "text"), (PgKind::Text, "text")],
-            Format::LoadData,
-        );
+        let plain = converter(&[(PgKind::Text, "text"), (PgKind::Text, "text")]);
         let mut out = Vec::new();
         plain.convert_row(b"NULL\t\\N", &mut out).unwrap();
         assert_eq!(out, b"NULL\t\\N\n");
@@ -217,15 +216,12 @@ mod tests {
 
     #[test]
     fn converts_a_row_and_reencodes_escapes() {
-        let rows = converter(
-            &[
-                (PgKind::Integer, "int"),
-                (PgKind::Text, "text"),
-                (PgKind::Boolean, "tinyint(1)"),
-                (PgKind::Bytea, "blob"),
-            ],
-            Format::LoadData,
-        );
+        let rows = converter(&[
+            (PgKind::Integer, "int"),
+            (PgKind::Text, "text"),
+            (PgKind::Boolean, "tinyint(1)"),
+            (PgKind::Bytea, "blob"),
+        ]);
         let mut out = Vec::new();
         rows.convert_row(b"7\ta\\fb\\\\c\tt\t\\\\x00ff", &mut out)
             .unwrap();
@@ -235,10 +231,7 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_the_column_and_leaves_output_untouched() {
-        let rows = converter(
-            &[(PgKind::Integer, "int"), (PgKind::Text, "varchar(2)")],
-            Format::LoadData,
-        );
+        let rows = converter(&[(PgKind::Integer, "int"), (PgKind::Text, "varchar(2)")]);
         let mut out = b"earlier\n".to_vec();
         let error = rows.convert_row(b"1\tabc", &mut out).unwrap_err();
         assert_eq!(
@@ -255,7 +248,7 @@ mod tests {
 
     #[test]
     fn field_count_mismatch_is_an_error() {
-        let rows = converter(&[(PgKind::Integer, "int")], Format::LoadData);
+        let rows = converter(&[(PgKind::Integer, "int")]);
         assert!(matches!(
             rows.convert_row(b"1\t2", &mut Vec::new()),
             Err(RowError::FieldCount {

@@ -4,7 +4,6 @@
 
 use super::{Destination, source_reference};
 use crate::column_types::SourceExpression;
-use crate::convert::mysql_text::Format;
 use crate::convert::row::RowConverter;
 use crate::mysql::load::{LoadColumn, LoadMethod, Route};
 use crate::plan::TablePlan;
@@ -38,7 +37,7 @@ impl TableStream {
             .iter()
             .map(|column| column.converter.clone())
             .collect();
-        let converter = RowConverter::new(Format::LoadData, converters);
+        let converter = RowConverter::new(converters);
         let (route, text_null_is_null) = match destination {
             Destination::Database(load) => {
                 let has_binary = plan
