@@ -5,12 +5,18 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use pg2dolt::cli::Cli;
+use pg2dolt::error::{EXIT_RUNTIME, FailureKind};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            let code = if error.use_stderr() { 2 } else { 0 };
+            // Bad flags are a usage error; --help and --version succeed.
+            let code = if error.use_stderr() {
+                FailureKind::Usage.exit_code()
+            } else {
+                0
+            };
             let _ = error.print();
             return ExitCode::from(code);
         }
@@ -31,7 +37,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("pg2dolt: error: cannot start the async runtime: {error}");
-            return ExitCode::from(1);
+            return ExitCode::from(EXIT_RUNTIME);
         }
     };
     let code = runtime.block_on(pg2dolt::run(command));
