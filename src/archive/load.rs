@@ -10,14 +10,13 @@ use std::time::Instant;
 
 use futures_util::StreamExt as _;
 use mysql_async::Conn;
-use tokio::sync::mpsc;
 use tracing::info;
 
 use super::data::read_data_file;
 use super::store::Store;
 use super::{ArchivedTable, DataFile, Manifest};
 use crate::error::{FailureKind, failure};
-use crate::mysql::load::{LoadColumn, LoadMethod, Route, load_table};
+use crate::mysql::load::{LoadColumn, LoadMethod, Route, chunk_channel, load_table};
 use crate::mysql::{TargetAddress, TargetKind};
 
 /// One loaded data file.
@@ -127,7 +126,7 @@ async fn load_file(
             binary: column.binary,
         })
         .collect();
-    let (sender, receiver) = mpsc::channel(8);
+    let (sender, receiver) = chunk_channel();
     let read = async {
         let read = read_data_file(store, &file.path, file, &sender).await;
         drop(sender);

@@ -7,9 +7,6 @@ use std::io;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-/// Chunks in flight between the reader and each sink.
-const CHANNEL_CAPACITY: usize = 8;
-
 /// A sink stopped reading: its own error explains why.
 #[derive(Debug)]
 pub(super) struct SinkStopped;
@@ -61,7 +58,7 @@ pub(super) type Channel = (
 
 pub(super) fn channel(wanted: bool) -> Channel {
     if wanted {
-        let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        let (sender, receiver) = crate::mysql::load::chunk_channel();
         (Some(sender), Some(receiver))
     } else {
         (None, None)

@@ -34,6 +34,16 @@ pub enum LoadRequest {
 /// the load.
 pub type Chunks = mpsc::Receiver<io::Result<Bytes>>;
 
+/// Chunks in flight between whoever produces rows and the load (and the
+/// archive): the bound that turns a slow target into backpressure.
+pub const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// A bounded channel of chunks for one load (or one archive file).
+#[must_use]
+pub fn chunk_channel() -> (mpsc::Sender<io::Result<Bytes>>, Chunks) {
+    mpsc::channel(CHUNKS_IN_FLIGHT)
+}
+
 /// The most bytes handed to the driver at once under LOAD DATA.
 const INFILE_SLICE: usize = 1024 * 1024;
 
