@@ -85,11 +85,11 @@ impl Output {
     }
 
     /// `pg2dolt plan` ran: exit code 3 when it found problems.
-    pub async fn planned(&self, mut report: Report) -> u8 {
-        let code = if report.problems.is_empty() {
-            0
-        } else {
+    pub async fn planned(&self, mut report: Report, problems: bool) -> u8 {
+        let code = if problems {
             error::FailureKind::Plan.exit_code()
+        } else {
+            0
         };
         report.status = if code == 0 {
             Status::Succeeded

@@ -100,18 +100,52 @@ pub async fn read_data_file(
     checked
 }
 
+/// What reading a data file found.
+struct Read {
+    /// SHA-256 of the stored (compressed) bytes
+    sha256: String,
+    /// stored bytes
+    stored: u64,
+    /// bytes of LOAD DATA text decompressed
+    bytes: u64,
+    /// why it stopped decompressing, if it did
+    undecodable: Option<String>,
+}
+
+impl Read {
+    /// The file is the one the manifest describes: checksum, size, text.
+    fn check(&self, location: &str, file: &DataFile) -> anyhow::Result<()> {
+        let corrupt = |detail: String| {
+            failure(
+                FailureKind::Verify,
+                format!("archived data file {location} is damaged: {detail}"),
+            )
+        };
+        let decoding = self.undecodable.as_ref().map_or_else(String::new, |error| {
+            format!("; it does not decompress ({error})")
+        });
+        if self.sha256 != file.sha256 || self.stored != file.stored_bytes {
+            return Err(corrupt(format!(
+                "checksum mismatch: SHA-256 {} over {} bytes, the manifest says {} over {} bytes{decoding}",
+                self.sha256, self.stored, file.sha256, file.stored_bytes
+            )));
+        }
+        if !decoding.is_empty() || self.bytes != file.bytes {
+            return Err(corrupt(format!(
+                "{} bytes of data, the manifest says {}{decoding}",
+                self.bytes, file.bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
 async fn stream_and_check(
     store: &Store,
     location: &str,
     file: &DataFile,
     sender: &mpsc::Sender<io::Result<Bytes>>,
 ) -> anyhow::Result<u64> {
-    let corrupt = |detail: String| {
-        failure(
-            FailureKind::Verify,
-            format!("archived data file {location} is damaged: {detail}"),
-        )
-    };
     let mut stream = Box::pin(store.read(location).await?);
     let mut decoder =
         zstd::stream::write::Decoder::new(Vec::new()).context("starting zstd decompression")?;
@@ -148,22 +182,13 @@ async fn stream_and_check(
     }
     let text = std::mem::take(decoder.get_mut());
     bytes += text.len() as u64;
-    let sha256 = hex(hash.finish().as_ref());
-    let decoding = undecodable.map_or_else(String::new, |error| {
-        format!("; it does not decompress ({error})")
-    });
-    if sha256 != file.sha256 || stored != file.stored_bytes {
-        return Err(corrupt(format!(
-            "checksum mismatch: SHA-256 {sha256} over {stored} bytes, the manifest says {} over {} bytes{decoding}",
-            file.sha256, file.stored_bytes
-        )));
-    }
-    if !decoding.is_empty() || bytes != file.bytes {
-        return Err(corrupt(format!(
-            "{bytes} bytes of data, the manifest says {}{decoding}",
-            file.bytes
-        )));
-    }
+    let read = Read {
+        sha256: hex(hash.finish().as_ref()),
+        stored,
+        bytes,
+        undecodable,
+    };
+    read.check(location, file)?;
     if !text.is_empty() {
         sender
             .send(Ok(Bytes::from(text)))

@@ -22,6 +22,21 @@ pub struct CollisionCheck {
     pub detail: String,
 }
 
+/// A text expression as a collation compares it, approximated in
+/// Postgres: `lower()` when it ignores case, `rtrim(…, ' ')` when it pads
+/// with spaces (accent folding is not approximated).
+#[must_use]
+pub fn fold(text: String, ignores_case: bool, pads_spaces: bool) -> String {
+    let mut folded = text;
+    if ignores_case {
+        folded = format!("lower({folded})");
+    }
+    if pads_spaces {
+        folded = format!("rtrim({folded}, ' ')");
+    }
+    folded
+}
+
 /// The collision checks for a table: every target unique key whose
 /// collation folds case or trailing spaces, or that the source does not
 /// enforce itself.
@@ -46,16 +61,16 @@ pub fn collision_checks(plan: &TablePlan) -> Vec<CollisionCheck> {
             };
             let mut folded = copied_value(column);
             if target.collation.is_some() {
-                folded = copied_text(column);
+                folded = fold(
+                    copied_text(column),
+                    target.ignores_case(),
+                    target.pads_spaces(),
+                );
                 if target.ignores_case() {
-                    folded = format!("lower({folded})");
-                    folds.insert(format!(
-                        "case ({})",
-                        target.collation.as_deref().unwrap_or("")
-                    ));
+                    let collation = target.collation.as_deref().unwrap_or("");
+                    folds.insert(format!("case ({collation})"));
                 }
                 if target.pads_spaces() {
-                    folded = format!("rtrim({folded}, ' ')");
                     folds.insert("trailing spaces".to_string());
                 }
             }

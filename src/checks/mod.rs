@@ -14,7 +14,7 @@ mod collisions;
 mod numbers;
 mod values;
 
-pub use collisions::{CollisionCheck, collision_checks};
+pub use collisions::{CollisionCheck, collision_checks, fold};
 pub use values::{ValueCheck, value_checks};
 
 use std::sync::atomic::{AtomicUsize, Ordering};

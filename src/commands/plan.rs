@@ -33,7 +33,8 @@ pub async fn run(arguments: &PlanArgs) -> u8 {
     }
     .await;
     let Err(error) = result else {
-        return output.planned(progress.into_report(report)).await;
+        let problems = !progress.problems.is_empty();
+        return output.planned(progress.into_report(report), problems).await;
     };
     let untouched = Untouched::NotCreated(&settings.database);
     progress.fail(&output, report, &error, untouched).await

@@ -159,14 +159,7 @@ async fn warn_collisions(
                 if !text_columns.contains(&column.as_str()) {
                     return quoted;
                 }
-                let mut expression = format!("concat({quoted})");
-                if ignores_case {
-                    expression = format!("lower({expression})");
-                }
-                if pads {
-                    expression = format!("rtrim({expression}, ' ')");
-                }
-                expression
+                crate::checks::fold(format!("concat({quoted})"), ignores_case, pads)
             })
             .collect();
         // language=PostgreSQL

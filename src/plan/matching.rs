@@ -110,6 +110,20 @@ pub fn build_plan(
 }
 
 /// Matches the columns of one table pair; problems are appended.
+/// Why a source column has no target column, with a hint when the target
+/// column of that name is generated.
+fn unmatched_detail(detail: &str, column: &str, skipped_generated: &[String]) -> String {
+    let generated_match = skipped_generated
+        .iter()
+        .any(|name| normalize(name) == normalize(column));
+    let hint = if generated_match {
+        " (the target column of that name is generated)"
+    } else {
+        ""
+    };
+    format!("source column: {detail}{hint}")
+}
+
 fn plan_columns(
     source: &SourceTable,
     target: &TargetTable,
@@ -161,19 +175,8 @@ fn plan_columns(
                 }
             },
             Err((kind, detail)) => {
-                let generated_match = skipped_generated
-                    .iter()
-                    .any(|name| normalize(name) == normalize(&column.name));
-                let hint = if generated_match {
-                    " (the target column of that name is generated)"
-                } else {
-                    ""
-                };
-                problems.push(problem(
-                    kind,
-                    column.name.clone(),
-                    format!("source column: {detail}{hint}"),
-                ));
+                let detail = unmatched_detail(&detail, &column.name, &skipped_generated);
+                problems.push(problem(kind, column.name.clone(), detail));
             }
         }
     }
