@@ -28,6 +28,7 @@ pub mod logging;
 pub mod mysql;
 pub mod output;
 pub mod plan;
+pub mod pool;
 pub mod postgres;
 pub mod preflight;
 pub mod progress;

@@ -1,14 +1,10 @@
 //! Loads an archive's data files into a target database, `--jobs` at a
-//! time, each worker with a target connection of its own; largest files
-//! first. Each file is one load transaction, streamed as it is read and
+//! time, each with a target connection of its own; largest files first. Each file is one load transaction, streamed as it is read and
 //! checked against the manifest's SHA-256, size and row count (a mismatch
 //! rolls its load back). The first failure ends the load, as in a copy.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use futures_util::StreamExt as _;
 use mysql_async::Conn;
 use tracing::info;
 
@@ -43,7 +39,9 @@ pub struct LoadTarget<'a> {
     pub jobs: usize,
 }
 
-/// Loads every data file of `manifest` from `store`.
+/// Loads every data file of `manifest` from `store`, `--jobs` at a time,
+/// largest first; the first failure ends the restore, as it ends a copy
+/// (the other loads roll back with their sessions).
 pub async fn load_files(
     store: &Store,
     manifest: &Manifest,
@@ -56,29 +54,10 @@ pub async fn load_files(
         .flat_map(|(index, table)| table.files.iter().map(move |file| (index, file)))
         .collect();
     work.sort_by_key(|(_, file)| std::cmp::Reverse(file.stored_bytes));
-    let workers = target.jobs.clamp(1, work.len().max(1));
-    let queue: WorkQueue<'_> = Arc::new(Mutex::new(work.into_iter().collect()));
-    // The first failure ends the restore, as it ends a copy: the other
-    // workers are dropped, and their loads roll back with their sessions.
-    let mut running: futures_util::stream::FuturesUnordered<_> = (0..workers)
-        .map(|_| load_worker(store, manifest, target, Arc::clone(&queue)))
-        .collect();
-    let mut loaded = Vec::new();
-    while let Some(result) = running.next().await {
-        loaded.extend(result?);
+    let mut connections = Vec::new();
+    for _ in 0..target.jobs.clamp(1, work.len().max(1)) {
+        connections.push(crate::mysql::connect(target.target, Some(target.database)).await?);
     }
-    Ok(loaded)
-}
-
-type WorkQueue<'a> = Arc<Mutex<VecDeque<(usize, &'a DataFile)>>>;
-
-async fn load_worker(
-    store: &Store,
-    manifest: &Manifest,
-    target: &LoadTarget<'_>,
-    queue: WorkQueue<'_>,
-) -> anyhow::Result<Vec<Loaded>> {
-    let mut conn = crate::mysql::connect(target.target, Some(target.database)).await?;
     // Everything loads through INSERT on Dolt: its LOAD DATA stores a
     // field reading `NULL` as SQL NULL (go-mysql-server,
     // sql/rowexec/ddl_iters.go parseFields), which archived text may
@@ -88,25 +67,18 @@ async fn load_worker(
     } else {
         target.route
     };
-    let mut loaded = Vec::new();
-    loop {
-        let next = queue
-            .lock()
-            .map_err(|_| anyhow::anyhow!("file queue poisoned"))?
-            .pop_front();
-        let Some((index, file)) = next else { break };
+    crate::pool::drain(connections, work, async |conn: &mut Conn, (index, file)| {
         let table = &manifest.tables[index];
         let started = Instant::now();
-        load_file(store, &mut conn, table, file, route).await?;
+        load_file(store, conn, table, file, route).await?;
         info!(table = %table.source, target_table = %table.target, file = %file.path, rows = file.rows, "data file loaded");
-        loaded.push(Loaded {
+        Ok(Loaded {
             table: index,
             seconds: started.elapsed().as_secs_f64(),
             method: route.method,
-        });
-    }
-    let _ = conn.disconnect().await;
-    Ok(loaded)
+        })
+    })
+    .await
 }
 
 /// One data file into its table, in one transaction: streamed, checked

@@ -17,8 +17,6 @@ mod values;
 pub use collisions::{CollisionCheck, collision_checks, fold};
 pub use values::{ValueCheck, value_checks};
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use anyhow::Context as _;
 use tokio_postgres::Client;
 
@@ -34,26 +32,15 @@ const EXAMPLES: i64 = 3;
 /// Runs every table's checks on `readers` (each inside the snapshot), the
 /// largest tables first; returns the problems found.
 pub async fn run_checks(readers: &[Reader], plans: &[TablePlan]) -> anyhow::Result<Vec<Problem>> {
-    let mut order: Vec<usize> = (0..plans.len()).collect();
-    order.sort_by_key(|&index| std::cmp::Reverse(plans[index].source.estimated_bytes));
-    let next = AtomicUsize::new(0);
-    let workers = readers.iter().map(|reader| {
-        let (order, next) = (&order, &next);
-        async move {
-            let mut problems = Vec::new();
-            loop {
-                let position = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&index) = order.get(position) else {
-                    return Ok::<_, anyhow::Error>(problems);
-                };
-                problems.extend(check_table(reader, &plans[index]).await?);
-            }
-        }
-    });
-    let mut problems = Vec::new();
-    for result in futures_util::future::join_all(workers).await {
-        problems.extend(result?);
-    }
+    let mut order: Vec<&TablePlan> = plans.iter().collect();
+    order.sort_by_key(|plan| std::cmp::Reverse(plan.source.estimated_bytes));
+    let found = crate::pool::drain(
+        readers.iter().collect(),
+        order,
+        async |reader: &mut &Reader, plan| check_table(reader, plan).await,
+    )
+    .await?;
+    let mut problems: Vec<Problem> = found.into_iter().flatten().collect();
     problems.sort_by(|left, right| {
         (&left.source_table, &left.column).cmp(&(&right.source_table, &right.column))
     });
