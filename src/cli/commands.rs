@@ -1,0 +1,226 @@
+//! Each command's flags: its own, and the shared groups flattened in.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::groups::{
+    LoggingArgs, OutputFormat, SourceConnectionArgs, TableSelectionArgs, TargetConnectionArgs,
+    TargetDatabaseArgs,
+};
+
+/// Flags of `pg2dolt copy`.
+#[derive(Debug, Args, Clone)]
+pub struct CopyArgs {
+    /// How to reach the source.
+    #[command(flatten)]
+    pub source: SourceConnectionArgs,
+
+    /// How to reach the target.
+    #[command(flatten)]
+    pub target: TargetConnectionArgs,
+
+    /// What becomes of the target database.
+    #[command(flatten)]
+    pub target_database: TargetDatabaseArgs,
+
+    /// Apply the *.sql files of this directory (in numeric-prefix order)
+    /// instead of the schema embedded in the binary.
+    #[arg(long, env = "PG2DOLT_SCHEMA_DIR", value_name = "DIR")]
+    pub schema_dir: Option<PathBuf>,
+
+    /// Also archive this copy (schema files, zstd data files, manifest)
+    /// under s3://bucket/prefix/ or a local directory, in a new directory
+    /// named by the snapshot time.
+    #[arg(long, env = "PG2DOLT_ARCHIVE", value_name = "S3-URL|DIR")]
+    pub archive: Option<String>,
+
+    /// Dump only: archive the copy without loading a target database. The
+    /// target server is still used to plan (a scratch database, dropped).
+    #[arg(long, env = "PG2DOLT_NO_TARGET", requires = "archive")]
+    pub no_target: bool,
+
+    /// S3: address buckets by path (http://host/bucket/key), as most
+    /// S3-compatible stores want (automatic for an AWS_ENDPOINT_URL on an IP
+    /// address or localhost).
+    #[arg(long, env = "PG2DOLT_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+
+    /// S3: bytes per multipart upload part (at least 5 MiB); smaller objects
+    /// are one PUT.
+    #[arg(long, env = "PG2DOLT_ARCHIVE_PART_SIZE", value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub archive_part_size: usize,
+
+    /// Map a source name to a target name where the rules cannot:
+    /// `table=TargetTable` or `table.column=TargetColumn`. Repeatable;
+    /// the environment variable takes a comma-separated list.
+    #[arg(
+        long = "map",
+        env = "PG2DOLT_MAP",
+        value_delimiter = ',',
+        value_name = "SOURCE=TARGET"
+    )]
+    pub mappings: Vec<String>,
+
+    /// A file of mappings, one `source=target` per line (# comments).
+    #[arg(long, env = "PG2DOLT_MAP_FILE", value_name = "FILE")]
+    pub map_file: Option<PathBuf>,
+
+    /// Which source tables.
+    #[command(flatten)]
+    pub tables: TableSelectionArgs,
+
+    /// Copy the leaf partitions of partitioned tables as tables of their own
+    /// (the target must have tables by their names) instead of copying each
+    /// partitioned table once, with all its partitions' rows.
+    #[arg(long, env = "PG2DOLT_PARTITIONS_AS_TABLES")]
+    pub partitions_as_tables: bool,
+
+    /// Split tables larger than this many rows (estimated) into key or page
+    /// ranges, copied in parallel, each loaded and committed on its own
+    /// (Dolt keeps uncommitted work in memory).
+    #[arg(
+        long,
+        env = "PG2DOLT_CHUNK_ROWS",
+        value_name = "ROWS",
+        default_value_t = 250_000
+    )]
+    pub chunk_rows: u64,
+
+    /// Logging flags.
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+}
+
+/// Flags of `pg2dolt plan`: those of copy, and the output format.
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    /// The copy flags.
+    #[command(flatten)]
+    pub copy: CopyArgs,
+
+    /// Output: a readable table on stderr, or JSON on stdout.
+    #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// Flags of `pg2dolt restore`.
+#[derive(Debug, Args, Clone)]
+pub struct RestoreArgs {
+    /// The archived copy: s3://bucket/prefix/<key>/ or a directory (as the
+    /// copy's report and `pg2dolt archives` name it).
+    #[arg(long, env = "PG2DOLT_FROM", value_name = "S3-URL|DIR")]
+    pub from: String,
+
+    /// How to reach the target.
+    #[command(flatten)]
+    pub connection: TargetConnectionArgs,
+
+    /// What becomes of the target database.
+    #[command(flatten)]
+    pub target_database: TargetDatabaseArgs,
+
+    /// S3: address buckets by path.
+    #[arg(long, env = "PG2DOLT_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+
+    /// Logging flags.
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+}
+
+/// Flags of `pg2dolt archives`.
+#[derive(Debug, Args, Clone)]
+pub struct ArchivesArgs {
+    /// The archive location: s3://bucket/prefix/ or a directory.
+    #[arg(value_name = "S3-URL|DIR", env = "PG2DOLT_ARCHIVE")]
+    pub location: String,
+
+    /// Output: a table, or JSON.
+    #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// S3: address buckets by path.
+    #[arg(long, env = "PG2DOLT_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+
+    /// Logging flags.
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+}
+
+/// `pg2dolt schema …`.
+#[derive(Debug, Args, Clone)]
+pub struct SchemaArgs {
+    /// What to do with the schema.
+    #[command(subcommand)]
+    pub action: SchemaAction,
+}
+
+/// `pg2dolt schema draft|diff`.
+#[derive(Debug, Subcommand, Clone)]
+pub enum SchemaAction {
+    /// Write numbered schema files (tables, then foreign keys) drafted from
+    /// the source: types from the conversion table, string lengths measured
+    /// from the data, keys, indexes, checks, defaults, comments; every
+    /// choice to review marked `-- REVIEW:`.
+    Draft(DraftArgs),
+    /// Compare drafted schema files with the source now: new, dropped and
+    /// retyped tables and columns. Exit code 3 when something changed.
+    Diff(DiffArgs),
+}
+
+/// The source flags `schema draft` and `schema diff` take.
+#[derive(Debug, Args, Clone)]
+pub struct SourceArgs {
+    /// How to reach the source.
+    #[command(flatten)]
+    pub connection: SourceConnectionArgs,
+
+    /// Which source tables.
+    #[command(flatten)]
+    pub tables: TableSelectionArgs,
+
+    /// Logging flags.
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+}
+
+/// Flags of `pg2dolt schema draft`.
+#[derive(Debug, Args, Clone)]
+pub struct DraftArgs {
+    /// The source.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Directory for the drafted files.
+    #[arg(
+        long,
+        env = "PG2DOLT_OUT",
+        value_name = "DIR",
+        default_value = "schema-draft"
+    )]
+    pub out: PathBuf,
+
+    /// Collation of every table (case-sensitive like Postgres by default;
+    /// on MariaDB pg2dolt applies it as utf8mb4_nopad_bin, its equal).
+    #[arg(
+        long,
+        env = "PG2DOLT_COLLATION",
+        value_name = "NAME",
+        default_value = "utf8mb4_0900_bin"
+    )]
+    pub collation: String,
+}
+
+/// Flags of `pg2dolt schema diff`.
+#[derive(Debug, Args, Clone)]
+pub struct DiffArgs {
+    /// The source.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// The drafted schema files to compare [default: the embedded ones].
+    #[arg(long, env = "PG2DOLT_SCHEMA_DIR", value_name = "DIR")]
+    pub schema_dir: Option<PathBuf>,
+}

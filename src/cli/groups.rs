@@ -1,0 +1,208 @@
+//! Flag groups several commands share (flattened into each), and the
+//! values of the enumerated flags.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, ValueEnum};
+
+/// How to reach the Postgres source (`copy`, `plan`, `schema`).
+#[derive(Debug, Args, Clone)]
+pub struct SourceConnectionArgs {
+    /// Postgres source URL, e.g. postgres://user:password@host:5432/db.
+    #[arg(
+        long,
+        env = "PG2DOLT_SOURCE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub source: Option<String>,
+
+    /// Read the source URL from this file (a mounted secret) instead of
+    /// --source.
+    #[arg(
+        long,
+        env = "PG2DOLT_SOURCE_URL_FILE",
+        value_name = "FILE",
+        conflicts_with = "source"
+    )]
+    pub source_url_file: Option<PathBuf>,
+
+    /// Read the source password from this file (the URL then needs none).
+    #[arg(long, env = "PG2DOLT_SOURCE_PASSWORD_FILE", value_name = "FILE")]
+    pub source_password_file: Option<PathBuf>,
+
+    /// Source TLS: disable, prefer, require, verify-ca, verify-full
+    /// [default: the URL's sslmode, else prefer].
+    #[arg(long, env = "PG2DOLT_SOURCE_SSL_MODE", value_name = "MODE")]
+    pub source_ssl_mode: Option<String>,
+
+    /// CA certificates (PEM) the source's certificate must chain to
+    /// [default: the URL's sslrootcert, else the web PKI roots].
+    #[arg(long, env = "PG2DOLT_SOURCE_CA_FILE", value_name = "FILE")]
+    pub source_ca_file: Option<PathBuf>,
+}
+
+/// How to reach the MySQL-protocol target (`copy`, `plan`, `restore`).
+#[derive(Debug, Args, Clone)]
+pub struct TargetConnectionArgs {
+    /// MySQL-protocol target URL (Dolt sql-server, MySQL or MariaDB), e.g.
+    /// mysql://root:password@host:3306.
+    #[arg(
+        long,
+        env = "PG2DOLT_TARGET",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub target: Option<String>,
+
+    /// Read the target URL from this file instead of --target.
+    #[arg(
+        long,
+        env = "PG2DOLT_TARGET_URL_FILE",
+        value_name = "FILE",
+        conflicts_with = "target"
+    )]
+    pub target_url_file: Option<PathBuf>,
+
+    /// Read the target password from this file.
+    #[arg(long, env = "PG2DOLT_TARGET_PASSWORD_FILE", value_name = "FILE")]
+    pub target_password_file: Option<PathBuf>,
+
+    /// Target TLS: disable, prefer, require, verify-ca, verify-full (the
+    /// mysql client's names work too) [default: the URL's ssl-mode, else
+    /// prefer].
+    #[arg(long, env = "PG2DOLT_TARGET_SSL_MODE", value_name = "MODE")]
+    pub target_ssl_mode: Option<String>,
+
+    /// CA certificates (PEM) the target's certificate must chain to
+    /// [default: the URL's ssl-ca, else the web PKI roots].
+    #[arg(long, env = "PG2DOLT_TARGET_CA_FILE", value_name = "FILE")]
+    pub target_ca_file: Option<PathBuf>,
+}
+
+/// Which source tables (copy, plan, schema draft and diff).
+#[derive(Debug, Args, Clone)]
+pub struct TableSelectionArgs {
+    /// Postgres schema to copy from. Repeatable [default: public].
+    #[arg(
+        long = "source-schema",
+        env = "PG2DOLT_SOURCE_SCHEMA",
+        value_delimiter = ',',
+        value_name = "SCHEMA"
+    )]
+    pub source_schemas: Vec<String>,
+
+    /// Copy only tables matching this glob on schema.table (`*`, `?`,
+    /// `[…]`; a pattern without a dot matches the table name). Repeatable.
+    #[arg(
+        long,
+        env = "PG2DOLT_INCLUDE",
+        value_delimiter = ',',
+        value_name = "GLOB"
+    )]
+    pub include: Vec<String>,
+
+    /// Leave out tables matching this glob on schema.table. Repeatable.
+    #[arg(
+        long,
+        env = "PG2DOLT_EXCLUDE",
+        value_delimiter = ',',
+        value_name = "GLOB"
+    )]
+    pub exclude: Vec<String>,
+}
+
+/// What becomes of the target database (copy, plan and restore).
+#[derive(Debug, Args, Clone)]
+pub struct TargetDatabaseArgs {
+    /// Target database name [default: the (archived) source database's
+    /// name].
+    #[arg(long, env = "PG2DOLT_DATABASE", value_name = "NAME")]
+    pub database: Option<String>,
+
+    /// Drop and recreate the target database if it exists (without it an
+    /// existing database is refused and left untouched).
+    #[arg(long, env = "PG2DOLT_REPLACE")]
+    pub replace: bool,
+
+    /// Dolt commit message [default: names the source (or the archive)
+    /// and the snapshot].
+    #[arg(long, env = "PG2DOLT_COMMIT_MESSAGE", value_name = "TEXT")]
+    pub commit_message: Option<String>,
+
+    /// Dolt commit author, "Name <email>".
+    #[arg(
+        long,
+        env = "PG2DOLT_AUTHOR",
+        value_name = "AUTHOR",
+        default_value = "pg2dolt <pg2dolt@localhost>"
+    )]
+    pub author: String,
+
+    /// Write the JSON report to this file, or to s3://bucket/key.json (also
+    /// on failure).
+    #[arg(long, env = "PG2DOLT_REPORT", value_name = "FILE|S3-URL")]
+    pub report: Option<String>,
+
+    /// How rows reach the target: LOAD DATA LOCAL INFILE (streamed) or
+    /// multi-row INSERT; auto uses LOAD DATA when the server allows it, and
+    /// INSERT on Dolt (faster there).
+    #[arg(long, env = "PG2DOLT_LOAD_METHOD", value_enum, default_value_t = LoadMethodArg::Auto)]
+    pub load_method: LoadMethodArg,
+
+    /// Readers and loaders working at once, on tables or ranges of large
+    /// tables (restore: data files) [default: number of CPUs].
+    #[arg(long, env = "PG2DOLT_JOBS", value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Keep the target database when the run fails (default: drop the
+    /// database this run created, so a re-run starts clean).
+    #[arg(long, env = "PG2DOLT_KEEP_FAILED")]
+    pub keep_failed: bool,
+}
+
+/// Logging flags.
+#[derive(Debug, Args, Clone)]
+pub struct LoggingArgs {
+    /// More log output (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only warnings and errors. RUST_LOG overrides.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Log format on stderr.
+    #[arg(long, env = "PG2DOLT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--load-method` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoadMethodArg {
+    /// LOAD DATA when the server allows LOCAL, INSERT otherwise and on Dolt.
+    Auto,
+    /// Always LOAD DATA LOCAL INFILE (fails with the fix if refused).
+    LoadData,
+    /// Always multi-row INSERT.
+    Insert,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log pipelines).
+    Json,
+}
+
+/// `--format` values of `pg2dolt plan` (its table goes to stderr, its
+/// JSON to stdout) and `pg2dolt archives` (both to stdout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A table for people.
+    Text,
+    /// One JSON document, on stdout.
+    Json,
+}

@@ -1,0 +1,99 @@
+//! Command-line flags as the user typed them (parse only; `settings`
+//! validates). Every flag also reads a `PG2DOLT_*` environment variable.
+
+mod commands;
+mod groups;
+
+pub use commands::{
+    ArchivesArgs, CopyArgs, DiffArgs, DraftArgs, PlanArgs, RestoreArgs, SchemaAction, SchemaArgs,
+    SourceArgs,
+};
+pub use groups::{
+    LoadMethodArg, LogFormat, LoggingArgs, OutputFormat, SourceConnectionArgs, TableSelectionArgs,
+    TargetConnectionArgs, TargetDatabaseArgs,
+};
+
+use clap::{Parser, Subcommand};
+
+/// pg2dolt: a point-in-time copy of a PostgreSQL database as a fresh Dolt
+/// (or MySQL/MariaDB) database.
+#[derive(Debug, Parser)]
+#[command(name = "pg2dolt", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do (default: copy).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Flags of the default command, copy.
+    #[command(flatten)]
+    pub copy: CopyArgs,
+}
+
+impl Cli {
+    /// The command to run; copy when none was named.
+    #[must_use]
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Copy(self.copy))
+    }
+}
+
+/// pg2dolt's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy the source database into a fresh target database (the default).
+    Copy(CopyArgs),
+    /// Check, without moving data, everything that would make a copy fail:
+    /// names and types on both sides (the schema files are applied to a
+    /// scratch database) and source data the target cannot hold. Exit code
+    /// 3 when the copy would fail.
+    Plan(PlanArgs),
+    /// Load an archived copy (`copy --archive`) into a fresh target
+    /// database, without Postgres: schema files, data verified against the
+    /// manifest's checksums and counts, fix-ups, Dolt commit.
+    Restore(RestoreArgs),
+    /// List the archived copies under an archive location, newest first.
+    Archives(ArchivesArgs),
+    /// Draft target schema files from the Postgres catalog and its data, or
+    /// compare committed files with the source (schema drift).
+    Schema(SchemaArgs),
+}
+
+impl Command {
+    /// The logging flags.
+    #[must_use]
+    pub fn logging(&self) -> &LoggingArgs {
+        match self {
+            Command::Copy(arguments) => &arguments.logging,
+            Command::Plan(arguments) => &arguments.copy.logging,
+            Command::Restore(arguments) => &arguments.logging,
+            Command::Archives(arguments) => &arguments.logging,
+            Command::Schema(arguments) => match &arguments.action {
+                SchemaAction::Draft(draft) => &draft.source.logging,
+                SchemaAction::Diff(diff) => &diff.source.logging,
+            },
+        }
+    }
+
+    /// The URLs given on the command line (their passwords are secrets).
+    #[must_use]
+    pub fn urls(&self) -> Vec<&str> {
+        let copy = match self {
+            Command::Copy(arguments) => arguments,
+            Command::Plan(arguments) => &arguments.copy,
+            Command::Restore(arguments) => {
+                return arguments.connection.target.as_deref().into_iter().collect();
+            }
+            Command::Archives(_) => return Vec::new(),
+            Command::Schema(arguments) => {
+                let source = match &arguments.action {
+                    SchemaAction::Draft(draft) => &draft.source,
+                    SchemaAction::Diff(diff) => &diff.source,
+                };
+                return source.connection.source.as_deref().into_iter().collect();
+            }
+        };
+        [copy.source.source.as_deref(), copy.target.target.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
