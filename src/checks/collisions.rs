@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::plan::TablePlan;
-use crate::postgres::statement::quote_identifier;
+use crate::postgres::sql::quote_identifier;
 
 use super::values::{copied_text, copied_value};
 

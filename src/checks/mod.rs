@@ -23,7 +23,7 @@ use tokio_postgres::Client;
 use crate::convert::row::shorten_text;
 use crate::plan::{Problem, ProblemKind, TablePlan};
 use crate::postgres::reader::Reader;
-use crate::postgres::statement::{quote_identifier, table_reference};
+use crate::postgres::sql::{quote_identifier, table_reference};
 use values::{copied_text, literal_list};
 
 /// How many offending rows a problem shows.

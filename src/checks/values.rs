@@ -6,7 +6,7 @@
 use crate::column_types::PgKind;
 use crate::convert::converter::Converter;
 use crate::plan::{ColumnPlan, TablePlan};
-use crate::postgres::statement::quote_identifier;
+use crate::postgres::sql::quote_identifier;
 
 use super::numbers::{float_predicate, fraction_predicate, number_predicate};
 

@@ -204,41 +204,6 @@ pub fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// Quotes an identifier for MySQL with backticks.
-#[must_use]
-pub fn quote_identifier(name: &str) -> String {
-    let mut quoted = String::with_capacity(name.len() + 2);
-    quoted.push('`');
-    for character in name.chars() {
-        if character == '`' {
-            quoted.push('`');
-        }
-        quoted.push(character);
-    }
-    quoted.push('`');
-    quoted
-}
-
-/// Quotes a string literal for MySQL SQL text built by pg2dolt itself.
-#[must_use]
-pub fn quote_literal(text: &str) -> String {
-    let mut quoted = String::with_capacity(text.len() + 2);
-    quoted.push('\'');
-    for character in text.chars() {
-        match character {
-            '\\' => quoted.push_str("\\\\"),
-            '\'' => quoted.push_str("\\'"),
-            '\0' => quoted.push_str("\\0"),
-            '\n' => quoted.push_str("\\n"),
-            '\r' => quoted.push_str("\\r"),
-            '\u{1a}' => quoted.push_str("\\Z"),
-            other => quoted.push(other),
-        }
-    }
-    quoted.push('\'');
-    quoted
-}
-
 /// Splits LOAD DATA text into rows of fields the way MySQL reads it with
 /// pg2dolt's field options (`\N` is NULL; a backslash before `0 b n r t Z`
 /// is that control byte, before anything else that byte itself). The test
@@ -339,11 +304,6 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "('it\\'s \\\\ \\n',NULL,X'AB'),('it\\'s \\\\ \\n',NULL,X'AB')"
         );
-    }
-
-    #[test]
-    fn identifiers_double_backticks() {
-        assert_eq!(quote_identifier("we`ird"), "`we``ird`");
     }
 
     proptest! {

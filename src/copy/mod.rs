@@ -26,7 +26,7 @@ use crate::mysql::{TargetAddress, TargetKind};
 use crate::plan::TablePlan;
 use crate::postgres::ranges::{RowRange, SplitTable, split_table};
 use crate::postgres::reader::Reader;
-use crate::postgres::statement::table_reference;
+use crate::postgres::sql::table_reference;
 use crate::progress::{Counters, Ticker};
 
 use self::queue::ChunkQueue;

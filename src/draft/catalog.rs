@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 
 use crate::column_types::PgKind;
 use crate::postgres::catalog::SourceTable;
-use crate::postgres::statement::{quote_identifier, table_reference};
+use crate::postgres::sql::{quote_identifier, table_reference};
 
 /// Column facts the copy's catalog does not keep.
 #[derive(Debug, Clone, Default)]

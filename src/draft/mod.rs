@@ -155,7 +155,7 @@ async fn warn_collisions(
         let folded: Vec<String> = key
             .iter()
             .map(|column| {
-                let quoted = crate::postgres::statement::quote_identifier(column);
+                let quoted = crate::postgres::sql::quote_identifier(column);
                 if !text_columns.contains(&column.as_str()) {
                     return quoted;
                 }
@@ -165,11 +165,7 @@ async fn warn_collisions(
         // language=PostgreSQL
         let statement = format!(
             "SELECT count(*) FROM (SELECT 1 FROM {} GROUP BY {} HAVING count(*) > 1) collisions",
-            crate::postgres::statement::table_reference(
-                &table.schema,
-                &table.name,
-                table.partitioned
-            ),
+            crate::postgres::sql::table_reference(&table.schema, &table.name, table.partitioned),
             folded.join(", ")
         );
         let groups: i64 = client

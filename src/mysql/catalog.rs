@@ -10,7 +10,7 @@ use mysql_async::prelude::Queryable as _;
 use serde::Serialize;
 
 use crate::column_types::MySqlType;
-use crate::convert::mysql_text::quote_identifier;
+use crate::mysql::sql::quote_identifier;
 
 /// One target table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

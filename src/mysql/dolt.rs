@@ -6,8 +6,8 @@ use anyhow::{Context as _, bail};
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 
-use crate::convert::mysql_text::quote_literal;
 use crate::error::{FailureKind, failure};
+use crate::mysql::sql::quote_literal;
 
 /// The oldest Dolt pg2dolt supports.
 pub const MINIMUM_VERSION: (u64, u64, u64) = (1, 39, 4);

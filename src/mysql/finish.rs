@@ -125,7 +125,7 @@ async fn verify_counts(conn: &mut Conn, expected: &[(String, String, u64)]) -> a
         // language=MySQL
         let statement = format!(
             "SELECT COUNT(*) FROM {}",
-            crate::convert::mysql_text::quote_identifier(target)
+            crate::mysql::sql::quote_identifier(target)
         );
         let count: Option<u64> = conn
             .query_first(statement)

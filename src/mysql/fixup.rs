@@ -7,7 +7,7 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use tracing::{debug, info};
 
-use crate::convert::mysql_text::quote_identifier;
+use crate::mysql::sql::quote_identifier;
 
 /// Runs `DELETE FROM t WHERE c <> c` on each (table, column) with
 /// `FOREIGN_KEY_CHECKS=1`. `c <> c` is never true (NULL included), so no row

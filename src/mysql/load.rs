@@ -15,9 +15,10 @@ use mysql_async::prelude::Queryable as _;
 use tokio::sync::mpsc;
 
 use crate::convert::frame::RowSplitter;
-use crate::convert::mysql_text::{quote_identifier, tuple_from_load_data};
+use crate::convert::mysql_text::tuple_from_load_data;
 use crate::error::{FailureKind, failure};
 use crate::mysql::TargetKind;
+use crate::mysql::sql::quote_identifier;
 
 /// The load method asked for (`--load-method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ pub mod fresh;
 pub mod load;
 pub mod local;
 pub mod schema;
+pub mod sql;
 pub mod statements;
 
 use anyhow::Context as _;
@@ -19,8 +20,8 @@ use mysql_async::{Conn, Opts, OptsBuilder};
 use crate::tls::TlsMode;
 use serde::Serialize;
 
-use crate::convert::mysql_text::quote_identifier;
 use crate::error::{FailureKind, failure};
+use crate::mysql::sql::quote_identifier;
 
 /// How long connecting to a server may take (Postgres URLs may set their
 /// own `connect_timeout`).

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod ranges;
 pub mod reader;
 pub mod snapshot;
+pub mod sql;
 pub mod statement;
 
 use std::sync::Arc;

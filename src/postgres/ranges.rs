@@ -10,7 +10,7 @@
 use anyhow::Context as _;
 use tokio_postgres::Client;
 
-use super::statement::quote_identifier;
+use super::sql::quote_identifier;
 use crate::column_types::PgKind;
 
 /// Most ranges one table is split into.

@@ -2,26 +2,8 @@
 //! does the conversions it does exactly (arrays and composites to JSON,
 //! money to numeric), the rest is left to convert/.
 
+use super::sql::quote_identifier;
 use crate::column_types::SourceExpression;
-
-/// Quotes a Postgres identifier.
-#[must_use]
-pub fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// `schema.table` quoted, with `ONLY` for a table that is not partitioned:
-/// rows of inheritance children belong to the children, which are copied
-/// as tables of their own. A partitioned parent reads all its partitions.
-#[must_use]
-pub fn table_reference(schema: &str, table: &str, partitioned: bool) -> String {
-    let only = if partitioned { "" } else { "ONLY " };
-    format!(
-        "{only}{}.{}",
-        quote_identifier(schema),
-        quote_identifier(table)
-    )
-}
 
 /// The COPY statement that streams `columns` (name and select expression,
 /// in this order) of a table in text format, optionally only the rows
@@ -47,6 +29,7 @@ pub fn copy_statement(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::postgres::sql::table_reference;
 
     #[test]
     fn postgres_converts_arrays_composites_and_money() {
