@@ -109,6 +109,7 @@ fn hex_value(digit: u8) -> u8 {
 
 /// Encodes raw bytes the way Postgres' COPY TO writes them (used by tests to
 /// produce realistic input).
+#[cfg(test)]
 #[must_use]
 pub fn encode_like_postgres(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());

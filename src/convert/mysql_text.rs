@@ -1,6 +1,7 @@
 //! Encodes converted values for the target: LOAD DATA text rows
-//! (`FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n'`)
-//! or the tuples of a multi-row INSERT.
+//! (`FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n'`),
+//! the one wire encoding, and the tuples of a multi-row INSERT derived from
+//! those rows (`tuple_from_load_data`).
 //!
 //! Pure and synchronous: convert never touches a socket.
 
@@ -208,6 +209,7 @@ pub fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 /// pg2dolt's field options (`\N` is NULL; a backslash before `0 b n r t Z`
 /// is that control byte, before anything else that byte itself). The test
 /// oracle for the encoder.
+#[cfg(test)]
 #[must_use]
 pub fn decode_load_data(data: &[u8]) -> Vec<Vec<Option<Vec<u8>>>> {
     let mut rows = Vec::new();
