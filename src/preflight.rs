@@ -14,7 +14,7 @@ use crate::checks::run_checks;
 use crate::error::{FailureKind, failure};
 use crate::mysql::catalog::TargetTable;
 use crate::mysql::load::LoadRequest;
-use crate::mysql::{TargetKind, TargetServer, schema};
+use crate::mysql::{TargetAddress, TargetKind, TargetServer, schema};
 use crate::plan::{Plan, Problem, ProblemKind, TablePlan, build_plan};
 use crate::postgres::catalog::{SourceTable, read_catalog};
 use crate::postgres::reader::Reader;
@@ -99,12 +99,13 @@ pub async fn open_source(settings: &Settings) -> anyhow::Result<SourceSide> {
     })
 }
 
-/// Connects to the target server and asks whether the database exists.
-pub async fn open_target(settings: &Settings) -> anyhow::Result<TargetSide> {
-    let mut admin = crate::mysql::connect(&settings.target, None).await?;
+/// Connects to the target server and asks whether `database` exists
+/// (copy, plan and restore).
+pub async fn open_target(target: &TargetAddress, database: &str) -> anyhow::Result<TargetSide> {
+    let mut admin = crate::mysql::connect(target, None).await?;
     let server = crate::mysql::detect_server(&mut admin).await?;
     info!(kind = ?server.kind, version = %server.describe(), "target server");
-    let exists = crate::mysql::database_exists(&mut admin, &settings.database).await?;
+    let exists = crate::mysql::database_exists(&mut admin, database).await?;
     Ok(TargetSide {
         admin,
         server,

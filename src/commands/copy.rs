@@ -65,7 +65,9 @@ async fn copy(settings: &Settings, stop: &Stop, progress: &mut RunState) -> anyh
     let archive_store = open_archive(settings).await?;
     let source = stop.run(preflight::open_source(settings)).await?;
     progress.snapshot = Some(source.snapshot.clone());
-    let mut target = stop.run(preflight::open_target(settings)).await?;
+    let mut target = stop
+        .run(preflight::open_target(&settings.target, &settings.database))
+        .await?;
     progress.server = Some(target.server.clone());
     if target.exists && !settings.replace && !settings.storage.dump_only {
         return Err(super::exists_without_replace(&settings.database));

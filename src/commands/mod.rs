@@ -10,8 +10,6 @@ pub mod plan;
 pub mod restore;
 pub mod schema;
 
-use mysql_async::Conn;
-
 use crate::archive::writer::ArchiveReport;
 use crate::error::{FailureKind, failure};
 use crate::mysql::finish::Finished;
@@ -156,26 +154,10 @@ pub(crate) fn report_for(kind: CommandKind, settings: &Settings) -> Report {
     report
 }
 
-/// The target server: a connection with no database selected, what the
-/// server is, and whether `database` exists.
-pub(crate) async fn open_target(
-    target: &TargetAddress,
-    database: &str,
-) -> anyhow::Result<(Conn, TargetServer, bool)> {
-    let mut admin = crate::mysql::connect(target, None).await?;
-    let server = crate::mysql::detect_server(&mut admin).await?;
-    tracing::info!(kind = ?server.kind, version = %server.describe(), "target server");
-    let exists = crate::mysql::database_exists(&mut admin, database).await?;
-    Ok((admin, server, exists))
-}
-
 /// The Dolt commit message when none is given: `what` was copied (or
 /// restored) from which Postgres database, as of which snapshot.
 #[must_use]
-pub fn default_commit_message(
-    what: &str,
-    snapshot: &crate::postgres::snapshot::Snapshot,
-) -> String {
+pub fn default_commit_message(what: &str, snapshot: &Snapshot) -> String {
     let lsn = snapshot
         .wal_lsn
         .as_deref()

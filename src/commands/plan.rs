@@ -45,7 +45,7 @@ pub async fn run(arguments: &PlanArgs) -> u8 {
 async fn plan(settings: &Settings, progress: &mut RunState) -> anyhow::Result<()> {
     let source = preflight::open_source(settings).await?;
     progress.snapshot = Some(source.snapshot.clone());
-    let mut target = preflight::open_target(settings).await?;
+    let mut target = preflight::open_target(&settings.target, &settings.database).await?;
     progress.server = Some(target.server.clone());
     let mut planned = preflight::plan(settings, &source, &mut target).await?;
     if target.exists && !settings.replace {

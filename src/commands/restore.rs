@@ -22,6 +22,7 @@ use crate::mysql::load::{LoadMethod, choose_route};
 use crate::mysql::schema::{ParsedSchemaFile, SchemaFile, parse_files};
 use crate::output::Output;
 use crate::plan::MatchRule;
+use crate::preflight::{TargetSide, open_target};
 use crate::report::{CommandKind, Report, TableReport};
 use crate::settings::{RestoreSettings, check_database_name};
 use crate::signal::Stop;
@@ -106,9 +107,11 @@ async fn restore(
     progress: &mut RunState,
 ) -> anyhow::Result<()> {
     let database = &archive.database;
-    let (mut admin, server, exists) = stop
-        .run(super::open_target(&settings.target, database))
-        .await?;
+    let TargetSide {
+        mut admin,
+        server,
+        exists,
+    } = stop.run(open_target(&settings.target, database)).await?;
     progress.server = Some(server.clone());
     if exists && !settings.replace {
         return Err(super::exists_without_replace(database));
