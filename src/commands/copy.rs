@@ -9,7 +9,9 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tracing::info;
 
-use super::{LocalDoltGuard, RunState, Untouched, default_commit_message, report_for};
+use super::{
+    LocalDoltGuard, RunState, Untouched, default_commit_message, in_fresh_database, report_for,
+};
 use crate::archive::store::{Location, Store};
 use crate::archive::writer::{self, ArchiveRun};
 use crate::cli::CopyArgs;
@@ -19,7 +21,6 @@ use crate::copy::{
 };
 use crate::error::{FailureKind, failure};
 use crate::mysql::finish::{apply_schema, commit_if_dolt, finish};
-use crate::mysql::fresh::FreshDatabase;
 use crate::mysql::load::choose_route;
 use crate::output::Output;
 use crate::plan::TablePlan;
@@ -97,35 +98,28 @@ async fn copy(settings: &Settings, stop: &Stop, progress: &mut RunState) -> anyh
             .run(dump_only(settings, &source, planned, &archive, progress))
             .await;
     }
-    let fresh = match FreshDatabase::create(
-        &mut target.admin,
-        &settings.target,
-        &settings.database,
-        target.server.kind,
-        target.exists,
+    let server = target.server.clone();
+    let (address, database) = (&settings.target, settings.database.as_str());
+    in_fresh_database(
+        target,
+        address,
+        database,
+        settings.keep_failed,
+        stop,
+        progress,
+        async |progress| {
+            fill(
+                settings,
+                &source,
+                planned,
+                archive.as_ref(),
+                &server,
+                progress,
+            )
+            .await
+        },
     )
     .await
-    {
-        Ok(fresh) => fresh,
-        Err((error, outcome)) => {
-            progress.target = Some(outcome);
-            return Err(error);
-        }
-    };
-    // A failure is settled on a connection of its own.
-    let _ = target.admin.disconnect().await;
-    let filled = stop
-        .run(fill(
-            settings,
-            &source,
-            planned,
-            archive.as_ref(),
-            &target.server,
-            progress,
-        ))
-        .await;
-    progress.target = Some(fresh.settle(&filled, settings.keep_failed).await);
-    filled
 }
 
 /// The `--archive` location, checked before anything else happens (a

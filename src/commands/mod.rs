@@ -13,15 +13,17 @@ pub mod schema;
 use crate::archive::writer::ArchiveReport;
 use crate::error::{FailureKind, failure};
 use crate::mysql::finish::Finished;
-use crate::mysql::fresh::TargetOutcome;
+use crate::mysql::fresh::{FreshDatabase, TargetOutcome};
 use crate::mysql::load::LoadMethod;
 use crate::mysql::local::LocalDolt;
 use crate::mysql::{TargetAddress, TargetServer};
 use crate::output::{Left, Output};
 use crate::plan::{Plan, Problem};
 use crate::postgres::snapshot::Snapshot;
+use crate::preflight::TargetSide;
 use crate::report::{CommandKind, PlannedTable, Report, TableReport};
 use crate::settings::Settings;
+use crate::signal::Stop;
 
 /// What a run that fills a database got done, phase by phase; the report
 /// is assembled from it at the end, however the run ended.
@@ -166,6 +168,39 @@ pub fn default_commit_message(what: &str, snapshot: &Snapshot) -> String {
         "pg2dolt: {what} of Postgres database {} as of {} (snapshot {}{lsn})",
         snapshot.database, snapshot.time, snapshot.id
     )
+}
+
+/// The fresh database's whole life, as copy and restore share it: created
+/// (an existing one dropped first: `--replace`), filled by `fill` (which a
+/// signal stops), then settled — complete, or dropped unless
+/// `--keep-failed`. `progress` learns what the target was left in.
+pub(crate) async fn in_fresh_database(
+    target: TargetSide,
+    address: &TargetAddress,
+    database: &str,
+    keep_failed: bool,
+    stop: &Stop,
+    progress: &mut RunState,
+    fill: impl AsyncFnOnce(&mut RunState) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let TargetSide {
+        mut admin,
+        server,
+        exists,
+    } = target;
+    let created = FreshDatabase::create(&mut admin, address, database, server.kind, exists).await;
+    let fresh = match created {
+        Ok(fresh) => fresh,
+        Err((error, outcome)) => {
+            progress.target = Some(outcome);
+            return Err(error);
+        }
+    };
+    // A failure is settled on a connection of its own.
+    let _ = admin.disconnect().await;
+    let filled = stop.run(fill(progress)).await;
+    progress.target = Some(fresh.settle(&filled, keep_failed).await);
+    filled
 }
 
 /// The refusal of an existing database without `--replace`.

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tracing::info;
 
-use super::{LocalDoltGuard, RunState, Untouched, default_commit_message};
+use super::{LocalDoltGuard, RunState, Untouched, default_commit_message, in_fresh_database};
 use crate::archive::load::{LoadTarget, Loaded, load_files};
 use crate::archive::store::{MIN_PART_SIZE, Store};
 use crate::archive::{FORMAT, MANIFEST, Manifest, sha256_hex};
@@ -17,12 +17,11 @@ use crate::cli::RestoreArgs;
 use crate::error::{FailureKind, failure};
 use crate::mysql::TargetServer;
 use crate::mysql::finish::{apply_schema, commit_if_dolt, finish};
-use crate::mysql::fresh::FreshDatabase;
 use crate::mysql::load::{LoadMethod, choose_route};
 use crate::mysql::schema::{ParsedSchemaFile, SchemaFile, parse_files};
 use crate::output::Output;
 use crate::plan::MatchRule;
-use crate::preflight::{TargetSide, open_target};
+use crate::preflight::open_target;
 use crate::report::{CommandKind, Report, TableReport};
 use crate::settings::{RestoreSettings, check_database_name};
 use crate::signal::Stop;
@@ -107,30 +106,23 @@ async fn restore(
     progress: &mut RunState,
 ) -> anyhow::Result<()> {
     let database = &archive.database;
-    let TargetSide {
-        mut admin,
-        server,
-        exists,
-    } = stop.run(open_target(&settings.target, database)).await?;
-    progress.server = Some(server.clone());
-    if exists && !settings.replace {
+    let target = stop.run(open_target(&settings.target, database)).await?;
+    progress.server = Some(target.server.clone());
+    if target.exists && !settings.replace {
         return Err(super::exists_without_replace(database));
     }
-    let fresh =
-        match FreshDatabase::create(&mut admin, &settings.target, database, server.kind, exists)
-            .await
-        {
-            Ok(fresh) => fresh,
-            Err((error, outcome)) => {
-                progress.target = Some(outcome);
-                return Err(error);
-            }
-        };
-    // A failure is settled on a connection of its own.
-    let _ = admin.disconnect().await;
-    let filled = stop.run(fill(settings, archive, &server, progress)).await;
-    progress.target = Some(fresh.settle(&filled, settings.keep_failed).await);
-    filled
+    let server = target.server.clone();
+    let keep_failed = settings.keep_failed;
+    in_fresh_database(
+        target,
+        &settings.target,
+        database,
+        keep_failed,
+        stop,
+        progress,
+        async |progress| fill(settings, archive, &server, progress).await,
+    )
+    .await
 }
 
 /// Schema, data, fix-ups, verification, commit.
