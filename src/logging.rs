@@ -16,7 +16,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::cli::{LogFormat, LoggingArgs};
-pub use crate::redact::redact;
+use crate::redact::redact;
 
 /// Set once by [`init`]: progress is shown as live bars (stderr is a
 /// terminal, logs are text and not quiet).
@@ -29,14 +29,6 @@ pub fn live_progress() -> bool {
     LIVE.get().copied().unwrap_or(false)
 }
 
-/// Set once by [`init`]: every line on stderr must be JSON.
-static JSON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-
-/// True when logs are JSON (`--log-format json`).
-pub fn json() -> bool {
-    JSON.get().copied().unwrap_or(false)
-}
-
 /// Installs the global subscriber. `RUST_LOG` overrides `-v`/`-q`. On a
 /// terminal a tracing-indicatif layer draws the copy's bars (only spans
 /// that ask for one, see `progress.rs`), and log lines go through its
@@ -45,7 +37,6 @@ pub fn init(arguments: &LoggingArgs) {
     let json = arguments.log_format == LogFormat::Json;
     let terminal = io::IsTerminal::is_terminal(&io::stderr());
     let live = !json && !arguments.quiet && terminal;
-    let _ = JSON.set(json);
     let _ = LIVE.set(live);
     let default_level = if arguments.quiet {
         "warn"
