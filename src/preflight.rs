@@ -154,7 +154,7 @@ pub async fn plan(
     if !local_infile {
         plan.warnings.push(local_infile_refused(
             target.server.kind,
-            settings.load_method,
+            settings.target_database.load_method,
         ));
     }
     Ok(Planned {
@@ -182,7 +182,7 @@ async fn read_scratch_catalog(
         let mut conn = crate::mysql::connect(&settings.target, Some(&scratch)).await?;
         schema::apply_schema_files(&mut conn, &settings.schema_files).await?;
         let catalog = crate::mysql::catalog::read_catalog(&mut conn, &scratch).await?;
-        let local = match (settings.load_method, catalog.first()) {
+        let local = match (settings.target_database.load_method, catalog.first()) {
             (LoadRequest::Insert, _) | (_, None) => true,
             (_, Some(table)) => {
                 crate::mysql::load::accepts_local_infile(&mut conn, &table.name).await?
@@ -214,7 +214,7 @@ fn reader_count(settings: &Settings, tables: &[TablePlan], kind: TargetKind) -> 
         })
         .sum();
     let work = usize::try_from(work).unwrap_or(usize::MAX);
-    settings.jobs.min(work).max(1)
+    settings.target_database.jobs.min(work).max(1)
 }
 
 /// A refused copy's plan problems, one log line each (`plan` shows them

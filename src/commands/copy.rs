@@ -42,7 +42,10 @@ pub async fn run(arguments: &CopyArgs) -> u8 {
     let mut progress = RunState::default();
     let result = async {
         output
-            .resolved(settings.report.clone(), settings.storage.path_style)
+            .resolved(
+                settings.target_database.report.clone(),
+                settings.storage.path_style,
+            )
             .await?;
         let local = LocalDoltGuard::start(&mut settings.target).await?;
         let copied = Box::pin(copy(&settings, &stop, &mut progress)).await;
@@ -70,7 +73,7 @@ async fn copy(settings: &Settings, stop: &Stop, progress: &mut RunState) -> anyh
         .run(preflight::open_target(&settings.target, &settings.database))
         .await?;
     progress.server = Some(target.server.clone());
-    if target.exists && !settings.replace && !settings.storage.dump_only {
+    if target.exists && !settings.target_database.replace && !settings.storage.dump_only {
         return Err(super::exists_without_replace(&settings.database));
     }
     let planned = stop
@@ -104,7 +107,7 @@ async fn copy(settings: &Settings, stop: &Stop, progress: &mut RunState) -> anyh
         target,
         address,
         database,
-        settings.keep_failed,
+        settings.target_database.keep_failed,
         stop,
         progress,
         async |progress| {
@@ -181,7 +184,13 @@ async fn fill(
             ),
         ));
     }
-    let route = choose_route(&mut conn, settings.load_method, server.kind, &targets).await?;
+    let route = choose_route(
+        &mut conn,
+        settings.target_database.load_method,
+        server.kind,
+        &targets,
+    )
+    .await?;
     progress.load_method = Some(route.method);
     let destination = Destination::Database(DatabaseLoad {
         target: settings.target.clone(),
@@ -207,6 +216,7 @@ async fn fill(
         );
     }
     let message = settings
+        .target_database
         .commit_message
         .clone()
         .unwrap_or_else(|| default_commit_message("copy", &source.snapshot));
@@ -214,7 +224,7 @@ async fn fill(
         &mut conn,
         server,
         &message,
-        &settings.author,
+        &settings.target_database.author,
         &source.snapshot.time,
     )
     .await?;

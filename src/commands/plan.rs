@@ -24,7 +24,10 @@ pub async fn run(arguments: &PlanArgs) -> u8 {
     let mut progress = RunState::default();
     let result = async {
         output
-            .resolved(settings.report.clone(), settings.storage.path_style)
+            .resolved(
+                settings.target_database.report.clone(),
+                settings.storage.path_style,
+            )
             .await?;
         let local = LocalDoltGuard::start(&mut settings.target).await?;
         let planned = stop.run(plan(&settings, &mut progress)).await;
@@ -48,7 +51,7 @@ async fn plan(settings: &Settings, progress: &mut RunState) -> anyhow::Result<()
     let mut target = preflight::open_target(&settings.target, &settings.database).await?;
     progress.server = Some(target.server.clone());
     let mut planned = preflight::plan(settings, &source, &mut target).await?;
-    if target.exists && !settings.replace {
+    if target.exists && !settings.target_database.replace {
         planned
             .plan
             .problems

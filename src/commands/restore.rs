@@ -40,9 +40,9 @@ pub async fn run(arguments: &RestoreArgs) -> u8 {
     let mut progress = RunState::default();
     let mut database = String::new();
     let result = async {
-        output.resolved(settings.report.clone(), settings.path_style).await?;
+        output.resolved(settings.target_database.report.clone(), settings.path_style).await?;
         info!(from = %settings.from, target = %settings.target_display, database = ?settings.database,
-            replace = settings.replace, jobs = settings.jobs, "pg2dolt restore starting");
+            replace = settings.target_database.replace, jobs = settings.target_database.jobs, "pg2dolt restore starting");
         let local = LocalDoltGuard::start(&mut settings.target).await?;
         let restored = Box::pin(async {
             let archive = stop.run(open_archive(&settings)).await?;
@@ -108,11 +108,11 @@ async fn restore(
     let database = &archive.database;
     let target = stop.run(open_target(&settings.target, database)).await?;
     progress.server = Some(target.server.clone());
-    if target.exists && !settings.replace {
+    if target.exists && !settings.target_database.replace {
         return Err(super::exists_without_replace(database));
     }
     let server = target.server.clone();
-    let keep_failed = settings.keep_failed;
+    let keep_failed = settings.target_database.keep_failed;
     in_fresh_database(
         target,
         &settings.target,
@@ -136,7 +136,13 @@ async fn fill(
     let database = archive.database.as_str();
     let mut conn = crate::mysql::connect(&settings.target, Some(database)).await?;
     let targets = apply_schema(&mut conn, database, &archive.schema_files).await?;
-    let route = choose_route(&mut conn, settings.load_method, server.kind, &targets).await?;
+    let route = choose_route(
+        &mut conn,
+        settings.target_database.load_method,
+        server.kind,
+        &targets,
+    )
+    .await?;
     progress.load_method = Some(route.method);
     let started = Instant::now();
     let target = LoadTarget {
@@ -144,7 +150,7 @@ async fn fill(
         database,
         route,
         kind: server.kind,
-        jobs: settings.jobs,
+        jobs: settings.target_database.jobs,
     };
     let loaded = load_files(&archive.store, manifest, &target).await?;
     info!(
@@ -161,6 +167,7 @@ async fn fill(
     progress.finished = Some(finish(&mut conn, server, &targets, &expected).await?);
     let what = format!("restore of archived copy {}", manifest.key);
     let message = settings
+        .target_database
         .commit_message
         .clone()
         .unwrap_or_else(|| default_commit_message(&what, &manifest.snapshot));
@@ -168,7 +175,7 @@ async fn fill(
         &mut conn,
         server,
         &message,
-        &settings.author,
+        &settings.target_database.author,
         &manifest.snapshot.time,
     )
     .await?;

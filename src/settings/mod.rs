@@ -2,7 +2,7 @@
 //! network I/O. Nothing after this reads argv or the environment.
 
 use crate::archive::store::Location;
-use crate::cli::{CopyArgs, LoadMethodArg};
+use crate::cli::{CopyArgs, LoadMethodArg, TargetDatabaseArgs};
 use crate::error::{FailureKind, failure};
 use crate::mysql::TargetAddress;
 use crate::mysql::load::LoadRequest;
@@ -43,32 +43,21 @@ pub struct Settings {
     pub target_display: String,
     /// target database name
     pub database: String,
-    /// drop and recreate an existing target database
-    pub replace: bool,
+    /// what becomes of it: --replace, --keep-failed, the commit, the report,
+    /// the load method, --jobs
+    pub target_database: TargetDatabaseSettings,
     /// schema files in apply order
     pub schema_files: Vec<ParsedSchemaFile>,
     /// where the schema files came from (for logs and the report)
     pub schema_origin: String,
-    /// Dolt commit message, when given
-    pub commit_message: Option<String>,
-    /// Dolt commit author, `Name <email>`
-    pub author: String,
-    /// where the JSON report goes: a directory or S3 prefix, and its name
-    pub report: Option<ReportLocation>,
     /// where the copy is archived
     pub archive: Option<Location>,
     /// archive and report storage options
     pub storage: StorageSettings,
     /// explicit name mappings
     pub mappings: Mappings,
-    /// requested load method
-    pub load_method: LoadRequest,
-    /// tables (or chunks) copied at the same time
-    pub jobs: usize,
     /// rows per chunk of a split table
     pub chunk_rows: u64,
-    /// keep a failed target database
-    pub keep_failed: bool,
     /// source schemas to copy
     pub source_schemas: Vec<String>,
     /// which tables of those schemas
@@ -85,15 +74,19 @@ impl Settings {
 
         let database = resolve_database(arguments, &source, &target)?;
         let (schema_files, schema_origin) = resolve_schema_files(arguments)?;
-        let author = resolve_author(&arguments.target_database.author)?;
+        let target_database = TargetDatabaseSettings::resolve(&arguments.target_database)?;
 
         let mappings = resolve_mappings(arguments)?;
         let selection = TableSelection::new(&arguments.tables.include, &arguments.tables.exclude)
             .map_err(usage)?;
         let source_schemas = resolve_schemas(&arguments.tables.source_schemas)?;
 
-        let jobs = resolve_jobs(arguments.target_database.jobs)?;
-        let (report, archive) = resolve_locations(arguments)?;
+        let archive = arguments
+            .archive
+            .as_deref()
+            .map(Location::parse)
+            .transpose()
+            .map_err(|error| usage(format!("--archive: {error}")))?;
         if arguments.chunk_rows == 0 {
             return Err(usage("--chunk-rows must be at least 1".into()));
         }
@@ -103,12 +96,9 @@ impl Settings {
             target,
             target_display,
             database,
-            replace: arguments.target_database.replace,
+            target_database,
             schema_files,
             schema_origin,
-            commit_message: arguments.target_database.commit_message.clone(),
-            author,
-            report,
             archive,
             storage: StorageSettings {
                 path_style: arguments.s3_path_style,
@@ -116,10 +106,7 @@ impl Settings {
                 part_size: arguments.archive_part_size,
             },
             mappings,
-            load_method: arguments.target_database.load_method.into(),
-            jobs,
             chunk_rows: arguments.chunk_rows,
-            keep_failed: arguments.target_database.keep_failed,
             source_schemas,
             selection,
             partitions_as_tables: arguments.partitions_as_tables,
@@ -137,7 +124,7 @@ impl Settings {
             source = %self.source_display,
             target = %self.target_display,
             database = %self.database,
-            replace = self.replace,
+            replace = self.target_database.replace,
             schema = %self.schema_origin,
             schema_files = self.schema_files.len(),
             source_schemas = ?self.source_schemas,
@@ -145,11 +132,11 @@ impl Settings {
             exclude = ?self.selection.exclude,
             partitions_as_tables = self.partitions_as_tables,
             mappings = self.mappings.len(),
-            load_method = ?self.load_method,
-            jobs = self.jobs,
+            load_method = ?self.target_database.load_method,
+            jobs = self.target_database.jobs,
             chunk_rows = self.chunk_rows,
-            keep_failed = self.keep_failed,
-            report = ?self.report.as_ref().map(|(location, name)| format!("{location}{name}")),
+            keep_failed = self.target_database.keep_failed,
+            report = ?self.target_database.report.as_ref().map(|(location, name)| format!("{location}{name}")),
             archive = ?self.archive.as_ref().map(ToString::to_string),
             no_target = self.storage.dump_only,
             source_tls = self.source.tls.mode.name(),
@@ -203,27 +190,6 @@ fn resolve_mappings(arguments: &CopyArgs) -> anyhow::Result<Mappings> {
     Mappings::parse(entries.iter().map(String::as_str)).map_err(usage)
 }
 
-/// Where the report and the archive go.
-fn resolve_locations(
-    arguments: &CopyArgs,
-) -> anyhow::Result<(Option<ReportLocation>, Option<Location>)> {
-    let usage = |message: String| failure(FailureKind::Usage, message);
-    let report = arguments
-        .target_database
-        .report
-        .as_deref()
-        .map(Location::parse_object)
-        .transpose()
-        .map_err(|error| usage(format!("--report: {error}")))?;
-    let archive = arguments
-        .archive
-        .as_deref()
-        .map(Location::parse)
-        .transpose()
-        .map_err(|error| usage(format!("--archive: {error}")))?;
-    Ok((report, archive))
-}
-
 /// The source schemas to read: the flags' (once each), or `public`.
 pub fn resolve_schemas(schemas: &[String]) -> anyhow::Result<Vec<String>> {
     let mut resolved: Vec<String> = Vec::new();
@@ -273,6 +239,46 @@ pub fn resolve_draft(
     })
 }
 
+/// What becomes of the target database, for copy and restore alike.
+#[derive(Debug, Clone)]
+pub struct TargetDatabaseSettings {
+    /// drop and recreate an existing target database
+    pub replace: bool,
+    /// keep a failed target database
+    pub keep_failed: bool,
+    /// Dolt commit message, when given
+    pub commit_message: Option<String>,
+    /// Dolt commit author, `Name <email>`
+    pub author: String,
+    /// where the JSON report goes: a directory or S3 prefix, and its name
+    pub report: Option<ReportLocation>,
+    /// requested load method
+    pub load_method: LoadRequest,
+    /// tables, ranges or data files loaded at the same time
+    pub jobs: usize,
+}
+
+impl TargetDatabaseSettings {
+    /// Validates the flags.
+    pub fn resolve(arguments: &TargetDatabaseArgs) -> anyhow::Result<TargetDatabaseSettings> {
+        let report = arguments
+            .report
+            .as_deref()
+            .map(Location::parse_object)
+            .transpose()
+            .map_err(|error| failure(FailureKind::Usage, format!("--report: {error}")))?;
+        Ok(TargetDatabaseSettings {
+            replace: arguments.replace,
+            keep_failed: arguments.keep_failed,
+            commit_message: arguments.commit_message.clone(),
+            author: resolve_author(&arguments.author)?,
+            report,
+            load_method: arguments.load_method.into(),
+            jobs: resolve_jobs(arguments.jobs)?,
+        })
+    }
+}
+
 /// What `pg2dolt restore` needs, validated.
 #[derive(Debug, Clone)]
 pub struct RestoreSettings {
@@ -284,20 +290,8 @@ pub struct RestoreSettings {
     pub target_display: String,
     /// target database name (`None`: the archived source database's)
     pub database: Option<String>,
-    /// drop and recreate an existing target database
-    pub replace: bool,
-    /// keep a failed target database
-    pub keep_failed: bool,
-    /// Dolt commit message, when given
-    pub commit_message: Option<String>,
-    /// Dolt commit author
-    pub author: String,
-    /// where the JSON report goes
-    pub report: Option<ReportLocation>,
-    /// requested load method
-    pub load_method: LoadRequest,
-    /// files loaded at once
-    pub jobs: usize,
+    /// what becomes of it (as for a copy)
+    pub target_database: TargetDatabaseSettings,
     /// S3 path-style addressing
     pub path_style: bool,
 }
@@ -309,25 +303,12 @@ impl RestoreSettings {
         let from =
             Location::parse(&arguments.from).map_err(|error| usage(format!("--from: {error}")))?;
         let (target, target_display) = resolve_target(&arguments.connection)?;
-        let report = arguments
-            .target_database
-            .report
-            .as_deref()
-            .map(Location::parse_object)
-            .transpose()
-            .map_err(|error| usage(format!("--report: {error}")))?;
         Ok(RestoreSettings {
             from,
             target,
             target_display,
             database: arguments.target_database.database.clone(),
-            replace: arguments.target_database.replace,
-            keep_failed: arguments.target_database.keep_failed,
-            commit_message: arguments.target_database.commit_message.clone(),
-            author: resolve_author(&arguments.target_database.author)?,
-            report,
-            load_method: arguments.target_database.load_method.into(),
-            jobs: resolve_jobs(arguments.target_database.jobs)?,
+            target_database: TargetDatabaseSettings::resolve(&arguments.target_database)?,
             path_style: arguments.s3_path_style,
         })
     }
