@@ -9,9 +9,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tracing::info;
 
-use super::{
-    LocalDoltGuard, RunState, Untouched, default_commit_message, in_fresh_database, report_for,
-};
+use super::{LocalDoltGuard, RunState, Untouched, commit, in_fresh_database, report_for, verify};
 use crate::archive::store::{Location, Store};
 use crate::archive::writer::{self, ArchiveRun};
 use crate::cli::CopyArgs;
@@ -20,7 +18,7 @@ use crate::copy::{
     copy_tables,
 };
 use crate::error::{FailureKind, failure};
-use crate::mysql::finish::{apply_schema, commit_if_dolt, finish};
+use crate::mysql::finish::apply_schema;
 use crate::mysql::load::choose_route;
 use crate::output::Output;
 use crate::plan::TablePlan;
@@ -201,12 +199,7 @@ async fn fill(
     let job = copy_job(settings, destination, planned.plan.tables, archive);
     let (job, copied) = copy_rows(job, planned.readers).await?;
     progress.tables = table_reports(&job, &copied);
-    let expected: Vec<(String, String, u64)> = progress
-        .tables
-        .iter()
-        .map(|table| (table.source.clone(), table.target.clone(), table.rows))
-        .collect();
-    progress.finished = Some(finish(&mut conn, server, &targets, &expected).await?);
+    verify(&mut conn, server, &targets, progress).await?;
     if let Some(archive) = archive {
         let tables = archived_tables(&job.plans, &copied);
         progress.archive = Some(
@@ -215,17 +208,14 @@ async fn fill(
                 .await?,
         );
     }
-    let message = settings
-        .target_database
-        .commit_message
-        .clone()
-        .unwrap_or_else(|| default_commit_message("copy", &source.snapshot));
-    progress.commit = commit_if_dolt(
+    let options = &settings.target_database;
+    commit(
         &mut conn,
         server,
-        &message,
-        &settings.target_database.author,
-        &source.snapshot.time,
+        options,
+        "copy",
+        &source.snapshot,
+        progress,
     )
     .await?;
     let _ = conn.disconnect().await;

@@ -12,7 +12,10 @@ pub mod schema;
 
 use crate::archive::writer::ArchiveReport;
 use crate::error::{FailureKind, failure};
-use crate::mysql::finish::Finished;
+use mysql_async::Conn;
+
+use crate::mysql::catalog::TargetTable;
+use crate::mysql::finish::{Finished, commit_if_dolt, finish};
 use crate::mysql::fresh::{FreshDatabase, TargetOutcome};
 use crate::mysql::load::LoadMethod;
 use crate::mysql::local::LocalDolt;
@@ -22,7 +25,7 @@ use crate::plan::{Plan, Problem};
 use crate::postgres::snapshot::Snapshot;
 use crate::preflight::TargetSide;
 use crate::report::{CommandKind, PlannedTable, Report, TableReport};
-use crate::settings::Settings;
+use crate::settings::{Settings, TargetDatabaseSettings};
 use crate::signal::Stop;
 
 /// What a run that fills a database got done, phase by phase; the report
@@ -159,7 +162,7 @@ pub(crate) fn report_for(kind: CommandKind, settings: &Settings) -> Report {
 /// The Dolt commit message when none is given: `what` was copied (or
 /// restored) from which Postgres database, as of which snapshot.
 #[must_use]
-pub fn default_commit_message(what: &str, snapshot: &Snapshot) -> String {
+fn default_commit_message(what: &str, snapshot: &Snapshot) -> String {
     let lsn = snapshot
         .wal_lsn
         .as_deref()
@@ -201,6 +204,43 @@ pub(crate) async fn in_fresh_database(
     let filled = stop.run(fill(progress)).await;
     progress.target = Some(fresh.settle(&filled, keep_failed).await);
     filled
+}
+
+/// After the rows are in: foreign-key fix-ups, AUTO_INCREMENT counters,
+/// and the verification that every table in `progress.tables` holds its
+/// rows (and, on Dolt, its constraints).
+pub(crate) async fn verify(
+    conn: &mut Conn,
+    server: &TargetServer,
+    catalog: &[TargetTable],
+    progress: &mut RunState,
+) -> anyhow::Result<()> {
+    let expected: Vec<(String, String, u64)> = progress
+        .tables
+        .iter()
+        .map(|table| (table.source.clone(), table.target.clone(), table.rows))
+        .collect();
+    progress.finished = Some(finish(conn, server, catalog, &expected).await?);
+    Ok(())
+}
+
+/// The Dolt commit of a verified database (nothing elsewhere): `what` of
+/// the Postgres database as of `snapshot`, unless `--commit-message`.
+pub(crate) async fn commit(
+    conn: &mut Conn,
+    server: &TargetServer,
+    options: &TargetDatabaseSettings,
+    what: &str,
+    snapshot: &Snapshot,
+    progress: &mut RunState,
+) -> anyhow::Result<()> {
+    let message = options
+        .commit_message
+        .clone()
+        .unwrap_or_else(|| default_commit_message(what, snapshot));
+    progress.commit =
+        commit_if_dolt(conn, server, &message, &options.author, &snapshot.time).await?;
+    Ok(())
 }
 
 /// The refusal of an existing database without `--replace`.

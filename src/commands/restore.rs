@@ -9,14 +9,14 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tracing::info;
 
-use super::{LocalDoltGuard, RunState, Untouched, default_commit_message, in_fresh_database};
+use super::{LocalDoltGuard, RunState, Untouched, commit, in_fresh_database, verify};
 use crate::archive::load::{LoadTarget, Loaded, load_files};
 use crate::archive::store::{MIN_PART_SIZE, Store};
 use crate::archive::{FORMAT, MANIFEST, Manifest, sha256_hex};
 use crate::cli::RestoreArgs;
 use crate::error::{FailureKind, failure};
 use crate::mysql::TargetServer;
-use crate::mysql::finish::{apply_schema, commit_if_dolt, finish};
+use crate::mysql::finish::apply_schema;
 use crate::mysql::load::{LoadMethod, choose_route};
 use crate::mysql::schema::{ParsedSchemaFile, SchemaFile, parse_files};
 use crate::output::Output;
@@ -159,24 +159,16 @@ async fn fill(
         "archive loaded"
     );
     progress.tables = table_reports(manifest, &loaded, route.method);
-    let expected: Vec<(String, String, u64)> = manifest
-        .tables
-        .iter()
-        .map(|table| (table.source.clone(), table.target.clone(), table.rows))
-        .collect();
-    progress.finished = Some(finish(&mut conn, server, &targets, &expected).await?);
+    verify(&mut conn, server, &targets, progress).await?;
     let what = format!("restore of archived copy {}", manifest.key);
-    let message = settings
-        .target_database
-        .commit_message
-        .clone()
-        .unwrap_or_else(|| default_commit_message(&what, &manifest.snapshot));
-    progress.commit = commit_if_dolt(
+    let options = &settings.target_database;
+    commit(
         &mut conn,
         server,
-        &message,
-        &settings.target_database.author,
-        &manifest.snapshot.time,
+        options,
+        &what,
+        &manifest.snapshot,
+        progress,
     )
     .await?;
     let _ = conn.disconnect().await;
