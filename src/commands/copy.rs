@@ -9,7 +9,9 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tracing::info;
 
-use super::{LocalDoltGuard, RunState, Untouched, commit, in_fresh_database, report_for, verify};
+use super::{
+    RunState, Untouched, commit, in_fresh_database, resolve_copy_flags, start_run, verify,
+};
 use crate::archive::store::{Location, Store};
 use crate::archive::writer::{self, ArchiveRun};
 use crate::cli::CopyArgs;
@@ -31,26 +33,23 @@ use crate::signal::Stop;
 pub async fn run(arguments: &CopyArgs) -> u8 {
     let mut output = Output::new(arguments.logging.log_format, None);
     let stop = Stop::listen();
-    let mut settings = match Settings::resolve(arguments) {
-        Ok(settings) => settings,
-        Err(error) => return output.error(&error),
+    let (mut settings, report) = match resolve_copy_flags(arguments, CommandKind::Copy, &output) {
+        Ok(resolved) => resolved,
+        Err(code) => return code,
     };
-    settings.log_effective("copy");
-    let report = report_for(CommandKind::Copy, &settings);
     let mut progress = RunState::default();
-    let result = async {
-        output
-            .resolved(
-                settings.target_database.report.clone(),
-                settings.storage.path_style,
-            )
-            .await?;
-        let local = LocalDoltGuard::start(&mut settings.target).await?;
-        let copied = Box::pin(copy(&settings, &stop, &mut progress)).await;
-        local.stop().await;
-        copied
-    }
-    .await;
+    let (report_to, path_style) = (
+        settings.target_database.report.clone(),
+        settings.storage.path_style,
+    );
+    let result = match start_run(&mut output, report_to, path_style, &mut settings.target).await {
+        Ok(local) => {
+            let copied = Box::pin(copy(&settings, &stop, &mut progress)).await;
+            local.stop().await;
+            copied
+        }
+        Err(error) => Err(error),
+    };
     let Err(error) = result else {
         return output.succeed(progress.into_report(report)).await;
     };

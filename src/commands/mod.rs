@@ -14,6 +14,7 @@ use crate::archive::writer::ArchiveReport;
 use crate::error::{FailureKind, failure};
 use mysql_async::Conn;
 
+use crate::cli::CopyArgs;
 use crate::mysql::catalog::TargetTable;
 use crate::mysql::finish::{Finished, commit_if_dolt, finish};
 use crate::mysql::fresh::{FreshDatabase, TargetOutcome};
@@ -25,7 +26,7 @@ use crate::plan::{Plan, Problem};
 use crate::postgres::snapshot::Snapshot;
 use crate::preflight::TargetSide;
 use crate::report::{CommandKind, PlannedTable, Report, TableReport};
-use crate::settings::{Settings, TargetDatabaseSettings};
+use crate::settings::{ReportLocation, Settings, TargetDatabaseSettings};
 use crate::signal::Stop;
 
 /// What a run that fills a database got done, phase by phase; the report
@@ -149,8 +150,35 @@ pub(crate) enum Untouched<'a> {
     Said(&'a str),
 }
 
+/// Copy's flags (copy and plan take the same) resolved and logged, and the
+/// report of a run of `kind` over them; `Err` holds the exit code of flags
+/// that did not resolve (the error is told).
+pub(crate) fn resolve_copy_flags(
+    arguments: &CopyArgs,
+    kind: CommandKind,
+    output: &Output,
+) -> Result<(Settings, Report), u8> {
+    let settings = Settings::resolve(arguments).map_err(|error| output.error(&error))?;
+    settings.log_effective(kind.name());
+    let report = report_for(kind, &settings);
+    Ok((settings, report))
+}
+
+/// The start every run that writes a report shares: the report's location
+/// checked, then the private Dolt server started when the target asks for
+/// one (stop it when the run is over).
+pub(crate) async fn start_run(
+    output: &mut Output,
+    report: Option<ReportLocation>,
+    path_style: bool,
+    target: &mut TargetAddress,
+) -> anyhow::Result<LocalDoltGuard> {
+    output.resolved(report, path_style).await?;
+    LocalDoltGuard::start(target).await
+}
+
 /// A report for a run of `kind` with these settings.
-pub(crate) fn report_for(kind: CommandKind, settings: &Settings) -> Report {
+fn report_for(kind: CommandKind, settings: &Settings) -> Report {
     let mut report = Report::start(kind);
     report.source.clone_from(&settings.source_display);
     report.target.clone_from(&settings.target_display);

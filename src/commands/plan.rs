@@ -3,7 +3,7 @@
 //! database, the source data checks) and nothing after it. Exit code 3
 //! when it found problems.
 
-use super::{LocalDoltGuard, RunState, Untouched, report_for};
+use super::{RunState, Untouched, resolve_copy_flags, start_run};
 use crate::cli::PlanArgs;
 use crate::output::Output;
 use crate::preflight;
@@ -15,26 +15,24 @@ use crate::signal::Stop;
 pub async fn run(arguments: &PlanArgs) -> u8 {
     let mut output = Output::new(arguments.copy.logging.log_format, Some(arguments.format));
     let stop = Stop::listen();
-    let mut settings = match Settings::resolve(&arguments.copy) {
-        Ok(settings) => settings,
-        Err(error) => return output.error(&error),
-    };
-    settings.log_effective("plan");
-    let report = report_for(CommandKind::Plan, &settings);
+    let (mut settings, report) =
+        match resolve_copy_flags(&arguments.copy, CommandKind::Plan, &output) {
+            Ok(resolved) => resolved,
+            Err(code) => return code,
+        };
     let mut progress = RunState::default();
-    let result = async {
-        output
-            .resolved(
-                settings.target_database.report.clone(),
-                settings.storage.path_style,
-            )
-            .await?;
-        let local = LocalDoltGuard::start(&mut settings.target).await?;
-        let planned = stop.run(plan(&settings, &mut progress)).await;
-        local.stop().await;
-        planned
-    }
-    .await;
+    let (report_to, path_style) = (
+        settings.target_database.report.clone(),
+        settings.storage.path_style,
+    );
+    let result = match start_run(&mut output, report_to, path_style, &mut settings.target).await {
+        Ok(local) => {
+            let planned = stop.run(plan(&settings, &mut progress)).await;
+            local.stop().await;
+            planned
+        }
+        Err(error) => Err(error),
+    };
     let Err(error) = result else {
         let problems = !progress.problems.is_empty();
         return output.planned(progress.into_report(report), problems).await;

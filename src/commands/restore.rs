@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tracing::info;
 
-use super::{LocalDoltGuard, RunState, Untouched, commit, in_fresh_database, verify};
+use super::{RunState, Untouched, commit, in_fresh_database, start_run, verify};
 use crate::archive::load::{LoadTarget, Loaded, load_files};
 use crate::archive::store::{MIN_PART_SIZE, Store};
 use crate::archive::{FORMAT, MANIFEST, Manifest, sha256_hex};
@@ -39,23 +39,24 @@ pub async fn run(arguments: &RestoreArgs) -> u8 {
     report.schema = format!("archive {}", settings.from);
     let mut progress = RunState::default();
     let mut database = String::new();
-    let result = async {
-        output.resolved(settings.target_database.report.clone(), settings.path_style).await?;
-        info!(from = %settings.from, target = %settings.target_display, database = ?settings.database,
-            replace = settings.target_database.replace, jobs = settings.target_database.jobs, "pg2dolt restore starting");
-        let local = LocalDoltGuard::start(&mut settings.target).await?;
-        let restored = Box::pin(async {
-            let archive = stop.run(open_archive(&settings)).await?;
-            database.clone_from(&archive.database);
-            report.source.clone_from(&archive.manifest.source);
-            progress.snapshot = Some(archive.manifest.snapshot.clone());
-            restore(&settings, &stop, &archive, &mut progress).await
-        })
-        .await;
-        local.stop().await;
-        restored
-    }
-    .await;
+    let (report_to, path_style) = (settings.target_database.report.clone(), settings.path_style);
+    let result = match start_run(&mut output, report_to, path_style, &mut settings.target).await {
+        Ok(local) => {
+            info!(from = %settings.from, target = %settings.target_display, database = ?settings.database,
+                replace = settings.target_database.replace, jobs = settings.target_database.jobs, "pg2dolt restore starting");
+            let restored = Box::pin(async {
+                let archive = stop.run(open_archive(&settings)).await?;
+                database.clone_from(&archive.database);
+                report.source.clone_from(&archive.manifest.source);
+                progress.snapshot = Some(archive.manifest.snapshot.clone());
+                restore(&settings, &stop, &archive, &mut progress).await
+            })
+            .await;
+            local.stop().await;
+            restored
+        }
+        Err(error) => Err(error),
+    };
     report.database.clone_from(&database);
     let Err(error) = result else {
         return output.succeed(progress.into_report(report)).await;
