@@ -200,13 +200,14 @@ async fn read_scratch_catalog(
 
 /// One reader per worker: `--jobs`, but no more than there is work for
 /// (a table, or each range of a large table; one range at a time per
-/// table on Dolt).
+/// table where the target loads them so, as the copy's queue does).
 fn reader_count(settings: &Settings, tables: &[TablePlan], kind: TargetKind) -> usize {
+    let one_range = kind.one_range_per_table() && !settings.storage.dump_only;
     let work: u64 = tables
         .iter()
         .map(|table| {
             let rows = u64::try_from(table.source.estimated_rows).unwrap_or(0);
-            if kind == TargetKind::Dolt {
+            if one_range {
                 1
             } else {
                 rows.div_ceil(settings.chunk_rows.max(1)).max(1)

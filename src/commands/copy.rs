@@ -10,7 +10,8 @@ use anyhow::Context as _;
 use tracing::info;
 
 use super::{
-    RunState, Untouched, commit, in_fresh_database, resolve_copy_flags, start_run, verify,
+    RunState, Untouched, commit, in_fresh_database, prepare_fill, resolve_copy_flags, start_run,
+    verify,
 };
 use crate::archive::store::{Location, Store};
 use crate::archive::writer::{self, ArchiveRun};
@@ -20,8 +21,6 @@ use crate::copy::{
     copy_tables,
 };
 use crate::error::{FailureKind, failure};
-use crate::mysql::finish::apply_schema;
-use crate::mysql::load::choose_route;
 use crate::output::Output;
 use crate::plan::TablePlan;
 use crate::preflight::{self, Planned, SourceSide};
@@ -169,8 +168,15 @@ async fn fill(
     server: &crate::mysql::TargetServer,
     progress: &mut RunState,
 ) -> anyhow::Result<()> {
-    let mut conn = crate::mysql::connect(&settings.target, Some(&settings.database)).await?;
-    let targets = apply_schema(&mut conn, &settings.database, &settings.schema_files).await?;
+    let (mut conn, targets, route) = prepare_fill(
+        &settings.target,
+        &settings.database,
+        &settings.schema_files,
+        settings.target_database.load_method,
+        server,
+        progress,
+    )
+    .await?;
     // The plan was made on a scratch database from the same files.
     if targets != planned.catalog {
         return Err(failure(
@@ -181,14 +187,6 @@ async fn fill(
             ),
         ));
     }
-    let route = choose_route(
-        &mut conn,
-        settings.target_database.load_method,
-        server.kind,
-        &targets,
-    )
-    .await?;
-    progress.load_method = Some(route.method);
     let destination = Destination::Database(DatabaseLoad {
         target: settings.target.clone(),
         database: settings.database.clone(),

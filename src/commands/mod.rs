@@ -16,10 +16,11 @@ use mysql_async::Conn;
 
 use crate::cli::CopyArgs;
 use crate::mysql::catalog::TargetTable;
-use crate::mysql::finish::{Finished, commit_if_dolt, finish};
+use crate::mysql::finish::{Finished, apply_schema, commit_if_dolt, finish};
 use crate::mysql::fresh::{FreshDatabase, TargetOutcome};
-use crate::mysql::load::LoadMethod;
+use crate::mysql::load::{LoadMethod, LoadRequest, Route, choose_route};
 use crate::mysql::local::LocalDolt;
+use crate::mysql::schema::ParsedSchemaFile;
 use crate::mysql::{TargetAddress, TargetServer};
 use crate::output::{Left, Output};
 use crate::plan::{Plan, Problem};
@@ -232,6 +233,24 @@ pub(crate) async fn in_fresh_database(
     let filled = stop.run(fill(progress)).await;
     progress.target = Some(fresh.settle(&filled, keep_failed).await);
     filled
+}
+
+/// The fresh database ready for its rows: the schema files applied and the
+/// load route chosen (`progress` learns it). Returns a connection to it,
+/// its catalog and the route.
+pub(crate) async fn prepare_fill(
+    target: &TargetAddress,
+    database: &str,
+    schema_files: &[ParsedSchemaFile],
+    load_method: LoadRequest,
+    server: &TargetServer,
+    progress: &mut RunState,
+) -> anyhow::Result<(Conn, Vec<TargetTable>, Route)> {
+    let mut conn = crate::mysql::connect(target, Some(database)).await?;
+    let catalog = apply_schema(&mut conn, database, schema_files).await?;
+    let route = choose_route(&mut conn, load_method, server.kind, &catalog).await?;
+    progress.load_method = Some(route.method);
+    Ok((conn, catalog, route))
 }
 
 /// After the rows are in: foreign-key fix-ups, AUTO_INCREMENT counters,

@@ -9,15 +9,14 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tracing::info;
 
-use super::{RunState, Untouched, commit, in_fresh_database, start_run, verify};
+use super::{RunState, Untouched, commit, in_fresh_database, prepare_fill, start_run, verify};
 use crate::archive::load::{LoadTarget, Loaded, load_files};
 use crate::archive::store::{MIN_PART_SIZE, Store};
 use crate::archive::{FORMAT, MANIFEST, Manifest, sha256_hex};
 use crate::cli::RestoreArgs;
 use crate::error::{FailureKind, failure};
 use crate::mysql::TargetServer;
-use crate::mysql::finish::apply_schema;
-use crate::mysql::load::{LoadMethod, choose_route};
+use crate::mysql::load::LoadMethod;
 use crate::mysql::schema::{ParsedSchemaFile, SchemaFile, parse_files};
 use crate::output::Output;
 use crate::plan::MatchRule;
@@ -135,16 +134,15 @@ async fn fill(
 ) -> anyhow::Result<()> {
     let manifest = &archive.manifest;
     let database = archive.database.as_str();
-    let mut conn = crate::mysql::connect(&settings.target, Some(database)).await?;
-    let targets = apply_schema(&mut conn, database, &archive.schema_files).await?;
-    let route = choose_route(
-        &mut conn,
+    let (mut conn, targets, route) = prepare_fill(
+        &settings.target,
+        database,
+        &archive.schema_files,
         settings.target_database.load_method,
-        server.kind,
-        &targets,
+        server,
+        progress,
     )
     .await?;
-    progress.load_method = Some(route.method);
     let started = Instant::now();
     let target = LoadTarget {
         target: &settings.target,

@@ -80,11 +80,6 @@ impl DatabaseLoad {
     fn text_null_is_null(&self) -> bool {
         self.kind == TargetKind::Dolt
     }
-
-    /// Copy the ranges of one table one after another (Dolt: see queue.rs).
-    fn one_range_per_table(&self) -> bool {
-        self.kind == TargetKind::Dolt
-    }
 }
 
 /// One unit of work: a whole table, or one range of a split table.
@@ -148,7 +143,7 @@ pub async fn copy_tables(
     chunks.sort_by_key(|chunk| std::cmp::Reverse(chunk.estimated_bytes));
     let total_chunks = chunks.len();
     let one_range_per_table = match &job.destination {
-        Destination::Database(load) => load.one_range_per_table(),
+        Destination::Database(load) => load.kind.one_range_per_table(),
         Destination::ArchiveOnly => false,
     };
     let queue = Arc::new(ChunkQueue::new(chunks, one_range_per_table));

@@ -61,6 +61,16 @@ pub enum TargetKind {
     Mysql,
 }
 
+impl TargetKind {
+    /// The ranges of one table are loaded one after another, not side by
+    /// side (Dolt: see copy/queue.rs); the copy's queue and the number of
+    /// snapshot readers both follow this.
+    #[must_use]
+    pub fn one_range_per_table(self) -> bool {
+        self == TargetKind::Dolt
+    }
+}
+
 impl TargetServer {
     /// A readable name for summaries.
     #[must_use]
