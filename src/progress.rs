@@ -121,7 +121,7 @@ pub fn tables(plans: &[crate::plan::TablePlan]) -> Vec<Table> {
     plans
         .iter()
         .map(|plan| Table {
-            label: format!("{} → {}", plan.source_name, plan.target.name),
+            label: plan.label(),
             estimated_rows: u64::try_from(plan.source.estimated_rows).unwrap_or(0),
         })
         .collect()

@@ -104,10 +104,7 @@ async fn copy_chunk_as(
         plan,
     };
     let estimate = u64::try_from(plan.source.estimated_rows).unwrap_or(0) / chunk.parts as u64;
-    crate::progress::start_bar(
-        &format!("{} → {}", plan.source_name, plan.target.name),
-        estimate,
-    );
+    crate::progress::start_bar(&plan.label(), estimate);
     let produce = produce_rows(&rows, sinks, &job.budget, (progress, chunk.table));
     let load = async {
         match (conn, route, load_receiver) {
@@ -161,7 +158,7 @@ fn settle(
     loaded: anyhow::Result<Option<u64>>,
     archived: anyhow::Result<Option<WrittenFile>>,
 ) -> anyhow::Result<(u64, u64, Option<WrittenFile>)> {
-    let place = format!("{} → {}", plan.source_name, plan.target.name);
+    let place = plan.label();
     let (rows, bytes) = match produced {
         Ok(counts) => counts,
         Err(error) if !error.is::<SinkStopped>() => return Err(error),

@@ -112,6 +112,12 @@ fn target_name<S: serde::Serializer>(
 }
 
 impl TablePlan {
+    /// `schema.table → target`, as logs, errors and progress name the pair.
+    #[must_use]
+    pub fn label(&self) -> String {
+        format!("{} → {}", self.source_name, self.target.name)
+    }
+
     /// Indexes (in COPY order) and names of the source primary key, for
     /// naming a failing row.
     #[must_use]
