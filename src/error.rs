@@ -16,6 +16,10 @@ pub enum FailureKind {
     Verify,
     /// A source value cannot be stored exactly in its target column.
     Data,
+    /// A refresh was held back before publishing: a guard tripped, the
+    /// published branch moved since the last refresh, or the merge of the
+    /// night conflicted. The published branch is untouched.
+    HeldBack,
 }
 
 impl FailureKind {
@@ -28,6 +32,7 @@ impl FailureKind {
             FailureKind::Verify => 4,
             FailureKind::Connect => 5,
             FailureKind::Data => 6,
+            FailureKind::HeldBack => 7,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod column_types;
 pub mod commands;
 pub mod convert;
 pub mod copy;
+pub mod digest;
 pub mod draft;
 pub mod error;
 pub mod logging;
@@ -49,6 +50,9 @@ pub async fn run(command: Command) -> u8 {
         Command::Copy(arguments) => Box::pin(commands::copy::run(&arguments)).await,
         Command::Plan(arguments) => Box::pin(commands::plan::run(&arguments)).await,
         Command::Restore(arguments) => Box::pin(commands::restore::run(&arguments)).await,
+        Command::Refresh(arguments) => Box::pin(commands::refresh::run(&arguments)).await,
+        Command::Rollback(arguments) => commands::rollback::run(&arguments).await,
+        Command::History(arguments) => commands::history::run(&arguments).await,
         Command::Archives(arguments) => commands::archives::run(&arguments).await,
         Command::Schema(arguments) => commands::schema::run(&arguments).await,
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::groups::{
-    LoggingArgs, OutputFormat, SourceConnectionArgs, TableSelectionArgs, TargetConnectionArgs,
+    BranchArgs, LoggingArgs, OnDivergedArg, OutputFormat, SourceConnectionArgs, TableSelectionArgs, TargetConnectionArgs,
     TargetDatabaseArgs,
 };
 
@@ -100,6 +100,78 @@ pub struct PlanArgs {
     pub copy: CopyArgs,
 
     /// Output: a readable table on stderr, or JSON on stdout.
+    #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// Flags of `pg2dolt refresh`: those of copy, and how the night is
+/// published.
+#[derive(Debug, Args, Clone)]
+pub struct RefreshArgs {
+    /// The copy flags.
+    #[command(flatten)]
+    pub copy: CopyArgs,
+
+    /// The published branch and its tags.
+    #[command(flatten)]
+    pub branch: BranchArgs,
+
+    /// When the published branch was written to since the last refresh.
+    #[arg(long, env = "PG2DOLT_ON_DIVERGED", value_enum, default_value_t = OnDivergedArg::Fail)]
+    pub on_diverged: OnDivergedArg,
+
+    /// Hold the refresh back (exit 7, nothing published) when a table loses
+    /// more than this percentage of its rows, or becomes empty (100: never).
+    #[arg(
+        long,
+        env = "PG2DOLT_MAX_DELETED_PERCENT",
+        value_name = "P",
+        default_value_t = 50.0
+    )]
+    pub max_deleted_percent: f64,
+}
+
+/// The refreshed database `rollback` and `history` read: target server,
+/// database, branch and tags.
+#[derive(Debug, Args, Clone)]
+pub struct PublishedArgs {
+    /// How to reach the target.
+    #[command(flatten)]
+    pub connection: TargetConnectionArgs,
+
+    /// The refreshed database.
+    #[arg(long, env = "PG2DOLT_DATABASE", value_name = "NAME")]
+    pub database: String,
+
+    /// The published branch and its tags.
+    #[command(flatten)]
+    pub branch: BranchArgs,
+
+    /// Logging flags.
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+}
+
+/// Flags of `pg2dolt rollback`.
+#[derive(Debug, Args, Clone)]
+pub struct RollbackArgs {
+    /// The refreshed database.
+    #[command(flatten)]
+    pub published: PublishedArgs,
+
+    /// Where the published branch goes: a tag (a night's) or a commit hash.
+    #[arg(long, env = "PG2DOLT_TO", value_name = "REF")]
+    pub to: String,
+}
+
+/// Flags of `pg2dolt history`.
+#[derive(Debug, Args, Clone)]
+pub struct HistoryArgs {
+    /// The refreshed database.
+    #[command(flatten)]
+    pub published: PublishedArgs,
+
+    /// Output: a table, or JSON.
     #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }

@@ -206,3 +206,36 @@ pub enum OutputFormat {
     /// One JSON document, on stdout.
     Json,
 }
+
+/// The published branch of a refreshed Dolt database and the tags that
+/// mark its nights (refresh, rollback, history).
+#[derive(Debug, Args, Clone)]
+pub struct BranchArgs {
+    /// The branch readers read: refresh publishes each night there.
+    #[arg(long, env = "PG2DOLT_BRANCH", value_name = "NAME", default_value = "main")]
+    pub branch: String,
+
+    /// Tags pg2dolt makes start with this: each night is tagged
+    /// PREFIX<snapshot time>, e.g. pg2dolt/20261202T020000Z.
+    #[arg(
+        long,
+        env = "PG2DOLT_TAG_PREFIX",
+        value_name = "PREFIX",
+        default_value = "pg2dolt/"
+    )]
+    pub tag_prefix: String,
+}
+
+/// `--on-diverged` values: what refresh does when the published branch
+/// was written to since the last refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnDivergedArg {
+    /// Publish nothing (exit 7); the night stays on its work branch.
+    Fail,
+    /// Publish anyway: the old head is tagged first, then the branch moves
+    /// to the night.
+    Reset,
+    /// Merge the night into the branch (a conflict: nothing published,
+    /// exit 7).
+    Merge,
+}

@@ -5,11 +5,11 @@ mod commands;
 mod groups;
 
 pub use commands::{
-    ArchivesArgs, CopyArgs, DiffArgs, DraftArgs, PlanArgs, RestoreArgs, SchemaAction, SchemaArgs,
-    SourceArgs,
+    ArchivesArgs, CopyArgs, DiffArgs, DraftArgs, HistoryArgs, PlanArgs, PublishedArgs,
+    RefreshArgs, RestoreArgs, RollbackArgs, SchemaAction, SchemaArgs, SourceArgs,
 };
 pub use groups::{
-    LoadMethodArg, LogFormat, LoggingArgs, OutputFormat, SourceConnectionArgs, TableSelectionArgs,
+    BranchArgs, LoadMethodArg, LogFormat, OnDivergedArg, LoggingArgs, OutputFormat, SourceConnectionArgs, TableSelectionArgs,
     TargetConnectionArgs, TargetDatabaseArgs,
 };
 
@@ -46,6 +46,18 @@ pub enum Command {
     /// scratch database) and source data the target cannot hold. Exit code
     /// 3 when the copy would fail.
     Plan(PlanArgs),
+    /// The nightly refresh of a Dolt database: today's snapshot loaded on
+    /// a work branch (only what changed becomes the diff), verified,
+    /// committed, guarded, then published on --branch in one step and
+    /// tagged. The first night is a copy. Exit code 7: held back, nothing
+    /// published.
+    Refresh(RefreshArgs),
+    /// Move the published branch of a refreshed database to a night's tag
+    /// or a commit (the old head is tagged first).
+    Rollback(RollbackArgs),
+    /// List the nights published on a refreshed database's branch: time,
+    /// snapshot, tag, rows changed.
+    History(HistoryArgs),
     /// Load an archived copy (`copy --archive`) into a fresh target
     /// database, without Postgres: schema files, data verified against the
     /// manifest's checksums and counts, fix-ups, Dolt commit.
@@ -64,6 +76,9 @@ impl Command {
         match self {
             Command::Copy(arguments) => &arguments.logging,
             Command::Plan(arguments) => &arguments.copy.logging,
+            Command::Refresh(arguments) => &arguments.copy.logging,
+            Command::Rollback(arguments) => &arguments.published.logging,
+            Command::History(arguments) => &arguments.published.logging,
             Command::Restore(arguments) => &arguments.logging,
             Command::Archives(arguments) => &arguments.logging,
             Command::Schema(arguments) => match &arguments.action {
@@ -79,6 +94,11 @@ impl Command {
         let copy = match self {
             Command::Copy(arguments) => arguments,
             Command::Plan(arguments) => &arguments.copy,
+            Command::Refresh(arguments) => &arguments.copy,
+            Command::Rollback(RollbackArgs { published, .. })
+            | Command::History(HistoryArgs { published, .. }) => {
+                return published.connection.target.as_deref().into_iter().collect();
+            }
             Command::Restore(arguments) => {
                 return arguments.connection.target.as_deref().into_iter().collect();
             }

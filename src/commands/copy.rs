@@ -72,25 +72,8 @@ async fn copy(settings: &Settings, stop: &Stop, progress: &mut RunState) -> anyh
     if target.exists && !settings.target_database.replace && !settings.storage.dump_only {
         return Err(super::exists_without_replace(&settings.database));
     }
-    let planned = stop
-        .run(preflight::plan(settings, &source, &mut target))
-        .await?;
-    preflight::log_findings(&planned.plan, true);
-    progress.record_plan(&planned.plan);
-    preflight::refuse_problems(&planned.plan.problems)?;
-    preflight::log_plan(&planned.plan.tables);
-    let archive = match archive_store {
-        Some((location, store)) => Some(
-            stop.run(writer::start(
-                location,
-                store,
-                &settings.schema_files,
-                &source.snapshot,
-            ))
-            .await?,
-        ),
-        None => None,
-    };
+    let (planned, archive) =
+        plan_and_archive(settings, stop, &source, &mut target, archive_store, progress).await?;
     if settings.storage.dump_only {
         let archive = archive.context("--no-target needs --archive")?;
         return stop
@@ -121,9 +104,39 @@ async fn copy(settings: &Settings, stop: &Stop, progress: &mut RunState) -> anyh
     .await
 }
 
+/// The plan, made and checked (its problems refuse the run), then the
+/// archive started when one was asked for (copy and refresh).
+pub(super) async fn plan_and_archive(
+    settings: &Settings,
+    stop: &Stop,
+    source: &SourceSide,
+    target: &mut crate::preflight::TargetSide,
+    archive_store: Option<(Location, Store)>,
+    progress: &mut RunState,
+) -> anyhow::Result<(Planned, Option<ArchiveRun>)> {
+    let planned = stop.run(preflight::plan(settings, source, target)).await?;
+    preflight::log_findings(&planned.plan, true);
+    progress.record_plan(&planned.plan);
+    preflight::refuse_problems(&planned.plan.problems)?;
+    preflight::log_plan(&planned.plan.tables);
+    let archive = match archive_store {
+        Some((location, store)) => Some(
+            stop.run(writer::start(
+                location,
+                store,
+                &settings.schema_files,
+                &source.snapshot,
+            ))
+            .await?,
+        ),
+        None => None,
+    };
+    Ok((planned, archive))
+}
+
 /// The `--archive` location, checked before anything else happens (a
 /// missing bucket or bad credentials stop the run at once).
-async fn open_archive(settings: &Settings) -> anyhow::Result<Option<(Location, Store)>> {
+pub(super) async fn open_archive(settings: &Settings) -> anyhow::Result<Option<(Location, Store)>> {
     let Some(location) = &settings.archive else {
         return Ok(None);
     };
@@ -177,34 +190,14 @@ async fn fill(
         progress,
     )
     .await?;
-    // The plan was made on a scratch database from the same files.
-    if targets != planned.catalog {
-        return Err(failure(
-            FailureKind::Plan,
-            format!(
-                "the schema files made other tables in {} than in the scratch database the plan was checked on (do they depend on the server's state?)",
-                settings.database
-            ),
-        ));
-    }
-    let destination = Destination::Database(DatabaseLoad {
-        target: settings.target.clone(),
-        database: settings.database.clone(),
+    let into = Filling {
+        database: &settings.database,
+        conn: &mut conn,
+        targets: &targets,
         route,
-        kind: server.kind,
-    });
-    let job = copy_job(settings, destination, planned.plan.tables, archive);
-    let (job, copied) = copy_rows(job, planned.readers).await?;
-    progress.tables = table_reports(&job, &copied);
-    verify(&mut conn, server, &targets, progress).await?;
-    if let Some(archive) = archive {
-        let tables = archived_tables(&job.plans, &copied);
-        progress.archive = Some(
-            archive
-                .finish(&settings.source_display, &source.snapshot, tables)
-                .await?,
-        );
-    }
+        server,
+    };
+    load_planned(settings, source, planned, archive, into, progress).await?;
     let options = &settings.target_database;
     commit(
         &mut conn,
@@ -216,6 +209,58 @@ async fn fill(
     )
     .await?;
     let _ = conn.disconnect().await;
+    Ok(())
+}
+
+/// The database being filled: its name (`database/branch` on a branch),
+/// a connection to it, its catalog after the schema files, the load route.
+pub(super) struct Filling<'a> {
+    pub database: &'a str,
+    pub conn: &'a mut mysql_async::Conn,
+    pub targets: &'a [crate::mysql::catalog::TargetTable],
+    pub route: crate::mysql::load::Route,
+    pub server: &'a crate::mysql::TargetServer,
+}
+
+/// The planned tables into a database whose schema is in place: its
+/// catalog checked against the plan's, every table copied, fix-ups and
+/// verification, the archive's manifest (copy and refresh).
+pub(super) async fn load_planned(
+    settings: &Settings,
+    source: &SourceSide,
+    planned: Planned,
+    archive: Option<&ArchiveRun>,
+    into: Filling<'_>,
+    progress: &mut RunState,
+) -> anyhow::Result<()> {
+    // The plan was made on a scratch database from the same files.
+    if into.targets != planned.catalog {
+        return Err(failure(
+            FailureKind::Plan,
+            format!(
+                "the schema files made other tables in {} than in the scratch database the plan was checked on (do they depend on the server's state, or was the database changed by hand?)",
+                into.database
+            ),
+        ));
+    }
+    let destination = Destination::Database(DatabaseLoad {
+        target: settings.target.clone(),
+        database: into.database.to_string(),
+        route: into.route,
+        kind: into.server.kind,
+    });
+    let job = copy_job(settings, destination, planned.plan.tables, archive);
+    let (job, copied) = copy_rows(job, planned.readers).await?;
+    progress.tables = table_reports(&job, &copied);
+    verify(into.conn, into.server, into.targets, progress).await?;
+    if let Some(archive) = archive {
+        let tables = archived_tables(&job.plans, &copied);
+        progress.archive = Some(
+            archive
+                .finish(&settings.source_display, &source.snapshot, tables)
+                .await?,
+        );
+    }
     Ok(())
 }
 

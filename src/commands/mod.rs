@@ -6,8 +6,11 @@
 
 pub mod archives;
 pub mod copy;
+pub mod history;
 pub mod plan;
+pub mod refresh;
 pub mod restore;
+pub mod rollback;
 pub mod schema;
 
 use crate::archive::writer::ArchiveReport;
@@ -26,7 +29,7 @@ use crate::output::{Left, Output};
 use crate::plan::{Plan, Problem};
 use crate::postgres::snapshot::Snapshot;
 use crate::preflight::TargetSide;
-use crate::report::{CommandKind, PlannedTable, Report, TableReport};
+use crate::report::{CommandKind, PlannedTable, RefreshReport, Report, TableChange, TableReport};
 use crate::settings::{ReportLocation, Settings, TargetDatabaseSettings};
 use crate::signal::Stop;
 
@@ -56,6 +59,10 @@ pub(crate) struct RunState {
     pub archive: Option<ArchiveReport>,
     /// what the target database was left in
     pub target: Option<TargetOutcome>,
+    /// refresh: what the night did with the published branch
+    pub refresh: Option<RefreshReport>,
+    /// refresh: each table's change against the last published commit
+    pub changes: Option<Vec<TableChange>>,
 }
 
 impl RunState {
@@ -118,6 +125,8 @@ impl RunState {
         if let Some(outcome) = &self.target {
             report.record_target(outcome);
         }
+        report.refresh = self.refresh;
+        report.changes = self.changes;
     }
 
     /// The plan, for the report (its tables without their converters).

@@ -127,7 +127,8 @@ async fn read_catalog_once(conn: &mut Conn, database: &str) -> anyhow::Result<Ve
     Ok(by_name.into_values().collect())
 }
 
-/// The database's base tables, by name, still without columns and keys.
+/// The database's base tables, by name, still without columns and keys
+/// (pg2dolt's record of applied schema files left out).
 async fn read_tables(
     conn: &mut Conn,
     database: &str,
@@ -143,6 +144,7 @@ async fn read_tables(
         .context("reading target tables")?;
     Ok(tables
         .into_iter()
+        .filter(|name| name != super::migrations::TABLE)
         .map(|name| {
             let table = TargetTable {
                 name: name.clone(),

@@ -62,6 +62,14 @@ pub async fn verify_constraints(conn: &mut Conn) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A snapshot time as DOLT_COMMIT's `--date` takes it: RFC 3339 without
+/// fractional seconds.
+#[must_use]
+pub fn commit_date(time: &str) -> String {
+    let seconds = time.split('.').next().unwrap_or(time);
+    format!("{}Z", seconds.trim_end_matches('Z'))
+}
+
 /// Stages everything and makes one Dolt commit; returns its hash. Leaves
 /// `@@dolt_transaction_commit` alone (at 0 every SQL COMMIT stays a SQL
 /// commit) and checks that `dolt_status` is empty afterwards.

@@ -87,10 +87,7 @@ pub async fn commit_if_dolt(
     if server.kind != TargetKind::Dolt {
         return Ok(None);
     }
-    // Dolt's --date takes RFC 3339 without fractional seconds.
-    let seconds = time.split('.').next().unwrap_or(time);
-    let date = format!("{}Z", seconds.trim_end_matches('Z'));
-    let hash = dolt::commit(conn, message, author, &date).await?;
+    let hash = dolt::commit(conn, message, author, &dolt::commit_date(time)).await?;
     info!(hash = %hash, "dolt commit made");
     Ok(Some(hash))
 }

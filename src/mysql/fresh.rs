@@ -35,6 +35,9 @@ pub enum TargetState {
     /// it exists and holds a partial copy: kept by --keep-failed, or it
     /// could not be dropped
     Partial,
+    /// refresh: the published branch was left as it was (the night failed
+    /// or was held back before the publish)
+    Untouched,
 }
 
 /// How a run left the target database: the state, the same for people,

@@ -9,9 +9,12 @@ pub mod fixup;
 pub mod fresh;
 pub mod load;
 pub mod local;
+pub mod migrations;
+pub mod published;
 pub mod schema;
 pub mod sql;
 pub mod statements;
+pub mod work;
 
 use anyhow::Context as _;
 use mysql_async::prelude::Queryable as _;

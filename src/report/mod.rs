@@ -96,6 +96,89 @@ pub struct Report {
     /// the same, for people: what happened to it and what to do
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_state_detail: Option<String>,
+    /// refresh: what the night did with the published branch
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<RefreshReport>,
+    /// refresh: every table's change against the previous published head
+    /// (Dolt's diff statistics), once the night was committed
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Vec<TableChange>>,
+}
+
+pub use crate::mysql::published::{OnDiverged, TableChange};
+
+/// How a refresh ended for the published branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefreshOutcome {
+    /// the run did not get as far as publishing (or failed)
+    #[default]
+    NotPublished,
+    /// the night was published as a new commit and tagged
+    Published,
+    /// the source had not changed: no new commit, the head stays
+    Unchanged,
+    /// a guard or the divergence held the night back (exit 7)
+    HeldBack,
+}
+
+/// What a refresh did with the published branch.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshReport {
+    /// the published branch
+    pub branch: String,
+    /// how it ended
+    pub outcome: RefreshOutcome,
+    /// the database did not exist: the night was a copy
+    pub first_night: bool,
+    /// the branch's head before the run
+    pub previous_head: Option<String>,
+    /// the last published commit (what `changes` compare against)
+    pub base: Option<String>,
+    /// the branch's head after the run
+    pub head: Option<String>,
+    /// the night's new commit on the branch (none when nothing changed)
+    pub new_commit: Option<String>,
+    /// the night's tag
+    pub tag: Option<String>,
+    /// the branch had been written to since the last refresh
+    pub diverged: bool,
+    /// how, for people
+    pub divergence: Option<String>,
+    /// what --on-diverged asked for
+    pub on_diverged: OnDiverged,
+    /// the old head's tag, when reset moved the branch away from it
+    pub previous_head_tag: Option<String>,
+    /// the work branch, when it was kept (held back, --keep-failed)
+    pub work_branch: Option<String>,
+    /// schema files applied this night
+    pub schema_files_applied: Vec<String>,
+    /// why the night was held back
+    pub held_back: Option<String>,
+}
+
+impl RefreshReport {
+    /// A refresh of `branch` that has not published yet.
+    #[must_use]
+    pub fn new(branch: &str, on_diverged: OnDiverged) -> RefreshReport {
+        RefreshReport {
+            branch: branch.to_string(),
+            outcome: RefreshOutcome::NotPublished,
+            first_night: false,
+            previous_head: None,
+            base: None,
+            head: None,
+            new_commit: None,
+            tag: None,
+            diverged: false,
+            divergence: None,
+            on_diverged,
+            previous_head_tag: None,
+            work_branch: None,
+            schema_files_applied: Vec::new(),
+            held_back: None,
+        }
+    }
 }
 
 pub use crate::archive::writer::ArchiveReport;
@@ -112,6 +195,8 @@ pub enum CommandKind {
     Plan,
     /// `pg2dolt restore`
     Restore,
+    /// `pg2dolt refresh`
+    Refresh,
 }
 
 impl CommandKind {
@@ -122,6 +207,7 @@ impl CommandKind {
             CommandKind::Copy => "copy",
             CommandKind::Plan => "plan",
             CommandKind::Restore => "restore",
+            CommandKind::Refresh => "refresh",
         }
     }
 }

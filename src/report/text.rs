@@ -3,7 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::{CommandKind, Report, Status, TableReport};
+use super::{
+    CommandKind, OnDiverged, RefreshOutcome, RefreshReport, Report, Status, TableChange,
+    TableReport,
+};
 use crate::mysql::TargetKind;
 use crate::plan::Problem;
 
@@ -25,6 +28,9 @@ impl Report {
             self.seconds,
         );
         text.push_str(&tables_table(&self.tables));
+        if let Some(changes) = &self.changes {
+            text.push_str(&changes_lines(changes));
+        }
         if !self.foreign_key_fixups.is_empty() {
             let tables = self.foreign_key_fixups.join(", ");
             let _ = writeln!(text, "  foreign keys resolved on: {tables}");
@@ -55,6 +61,9 @@ impl Report {
         // none.
         if let (Some(error), Status::Interrupted) = (&self.error, self.status) {
             let _ = writeln!(text, "  error: {error}");
+        }
+        if let Some(refresh) = &self.refresh {
+            text.push_str(&refresh_lines(refresh));
         }
         if let Some(detail) = &self.target_state_detail {
             let _ = writeln!(text, "  target: {detail}");
@@ -97,6 +106,14 @@ impl Report {
     }
 
     fn outcome_words(&self) -> &'static str {
+        if self.command == CommandKind::Refresh {
+            return match self.status {
+                Status::Succeeded => "refreshed",
+                Status::Failed => "refresh FAILED after loading",
+                Status::Interrupted => "refresh INTERRUPTED after loading",
+                Status::Running => "running:",
+            };
+        }
         match (self.status, self.command == CommandKind::Restore) {
             (Status::Succeeded, false) => "copied",
             (Status::Succeeded, true) => "restored",
@@ -107,6 +124,89 @@ impl Report {
             (Status::Running, _) => "running:",
         }
     }
+}
+
+/// What changed since the last published night, one line per changed
+/// table.
+fn changes_lines(changes: &[TableChange]) -> String {
+    let changed: Vec<&TableChange> = changes
+        .iter()
+        .filter(|change| change.rows_changed() > 0 || change.schema_changed)
+        .collect();
+    if changed.is_empty() {
+        return "  changes: none since the last published night\n".to_string();
+    }
+    let mut text = format!(
+        "  changes since the last published night ({} of {} tables):\n",
+        changed.len(),
+        changes.len()
+    );
+    for change in changed {
+        let schema = if change.schema_changed {
+            ", schema changed"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            text,
+            "    {:<32} +{} added  -{} deleted  ~{} modified{schema}",
+            change.table, change.rows_added, change.rows_deleted, change.rows_modified
+        );
+    }
+    text
+}
+
+/// What the refresh did with the published branch.
+fn refresh_lines(refresh: &RefreshReport) -> String {
+    let mut text = String::new();
+    let branch = &refresh.branch;
+    match refresh.outcome {
+        RefreshOutcome::Published => {
+            let _ = writeln!(
+                text,
+                "  published: {branch} at {} (tag {})",
+                refresh.head.as_deref().unwrap_or("?"),
+                refresh.tag.as_deref().unwrap_or("none")
+            );
+        }
+        RefreshOutcome::Unchanged => {
+            let _ = writeln!(
+                text,
+                "  no new commit: the source did not change; {branch} stays at {}",
+                refresh.head.as_deref().unwrap_or("?")
+            );
+        }
+        RefreshOutcome::HeldBack => {
+            let _ = writeln!(
+                text,
+                "  HELD BACK (exit 7): nothing published; the night is on branch {}",
+                refresh.work_branch.as_deref().unwrap_or("?")
+            );
+        }
+        RefreshOutcome::NotPublished => {}
+    }
+    if let Some(divergence) = &refresh.divergence {
+        let _ = writeln!(
+            text,
+            "  {branch} was written to since the last refresh: {divergence} (--on-diverged {})",
+            match refresh.on_diverged {
+                OnDiverged::Fail => "fail",
+                OnDiverged::Reset => "reset",
+                OnDiverged::Merge => "merge",
+            }
+        );
+    }
+    if let Some(kept) = &refresh.previous_head_tag {
+        let _ = writeln!(text, "  the old head of {branch} is tagged {kept}");
+    }
+    if !refresh.schema_files_applied.is_empty() {
+        let _ = writeln!(
+            text,
+            "  schema files applied: {}",
+            refresh.schema_files_applied.join(", ")
+        );
+    }
+    text
 }
 
 /// One line per table copied: rows, MB, seconds, rows per second.

@@ -12,9 +12,11 @@ use crate::postgres::SourceAddress;
 use crate::selection::TableSelection;
 
 mod connections;
+mod refresh;
 
 use connections::resolve_connections;
 pub use connections::{resolve_source, resolve_target};
+pub use refresh::{BranchSettings, PublishedSettings, RefreshSettings};
 
 /// A report's place: the directory or S3 prefix, and the file name.
 pub type ReportLocation = (Location, String);

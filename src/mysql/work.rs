@@ -1,0 +1,116 @@
+//! A refresh's work branch: made from the last published commit, loaded
+//! in sessions on `database/branch` (readers of the published branch see
+//! none of it), then deleted once the night is published, or after a
+//! failure or a signal (unless `--keep-failed`), on a connection of its
+//! own, within the times a fresh database gets to be dropped. Held back
+//! nights keep theirs for a person to look at.
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use super::fresh::{DROP_AFTER_FAILURE, DROP_AFTER_SIGNAL, TargetOutcome, TargetState};
+use super::published::{self, compact_time};
+use super::TargetAddress;
+use crate::signal::interruption;
+
+/// The work branch of one refresh.
+#[must_use = "a work branch must be deleted or kept on purpose"]
+pub struct WorkBranch {
+    target: TargetAddress,
+    database: String,
+    /// the branch's name
+    pub name: String,
+}
+
+impl WorkBranch {
+    /// Makes `pg2dolt-work-<snapshot time>` at `base`; `conn` is on the
+    /// database.
+    pub async fn create(
+        conn: &mut mysql_async::Conn,
+        target: &TargetAddress,
+        database: &str,
+        base: &str,
+        snapshot_time: &str,
+    ) -> anyhow::Result<WorkBranch> {
+        let name = format!("pg2dolt-work-{}", compact_time(snapshot_time));
+        published::create_branch(conn, &name, base).await?;
+        info!(branch = %name, base = %base, "work branch created");
+        Ok(WorkBranch {
+            target: target.clone(),
+            database: database.to_string(),
+            name,
+        })
+    }
+
+    /// The revision database loader sessions use: `database/branch`.
+    #[must_use]
+    pub fn revision(&self) -> String {
+        format!("{}/{}", self.database, self.name)
+    }
+
+    /// After a failed or interrupted night: the published branch was not
+    /// touched; the work branch is deleted unless `keep_failed`.
+    /// `untouched` says what the published branch is at, for people.
+    pub async fn abandon(
+        self,
+        error: &anyhow::Error,
+        keep_failed: bool,
+        untouched: &str,
+    ) -> TargetOutcome {
+        let outcome = |detail: String| TargetOutcome {
+            state: TargetState::Untouched,
+            detail,
+            touched: true,
+        };
+        if keep_failed {
+            return outcome(format!(
+                "{untouched}; the failed night is on branch {} (kept: --keep-failed)",
+                self.name
+            ));
+        }
+        let limit = if interruption(error).is_some() {
+            DROP_AFTER_SIGNAL
+        } else {
+            DROP_AFTER_FAILURE
+        };
+        match self.delete(limit).await {
+            Ok(()) => outcome(format!("{untouched}; the work branch was deleted")),
+            Err(failed) => {
+                warn!(branch = %self.name, error = %failed, "deleting the work branch failed");
+                outcome(format!(
+                    "{untouched}; the work branch {} is left (deleting it failed: {failed}): CALL DOLT_BRANCH('-D', '{}')",
+                    self.name, self.name
+                ))
+            }
+        }
+    }
+
+    /// The night was published: its branch goes.
+    pub async fn delete_published(self) -> anyhow::Result<()> {
+        self.delete(DROP_AFTER_FAILURE)
+            .await
+            .map_err(|error| anyhow::anyhow!("deleting the work branch: {error}"))
+    }
+
+    /// Keeps the branch on purpose (held back); returns its name.
+    #[must_use]
+    pub fn keep(self) -> String {
+        self.name
+    }
+
+    async fn delete(&self, limit: Duration) -> Result<(), String> {
+        let deleted = tokio::time::timeout(limit, async {
+            let mut conn = super::connect(&self.target, Some(&self.database)).await?;
+            published::delete_branch(&mut conn, &self.name).await?;
+            let _ = conn.disconnect().await;
+            anyhow::Ok(())
+        })
+        .await;
+        match deleted {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(crate::error::one_line(&error)),
+            Err(_) => Err(format!("it did not finish within {} s", limit.as_secs())),
+        }
+    }
+}
