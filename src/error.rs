@@ -75,10 +75,16 @@ pub const EXIT_SIGTERM: u8 = 143;
 /// chain, else a runtime failure.
 #[must_use]
 pub fn exit_code(error: &anyhow::Error) -> u8 {
+    kind(error).map_or(EXIT_RUNTIME, FailureKind::exit_code)
+}
+
+/// The kind of the first [`Failure`] in an error's chain.
+#[must_use]
+pub fn kind(error: &anyhow::Error) -> Option<FailureKind> {
     error
         .chain()
         .find_map(|cause| cause.downcast_ref::<Failure>())
-        .map_or(EXIT_RUNTIME, |failure| failure.kind.exit_code())
+        .map(|failure| failure.kind)
 }
 
 /// The error chain on one line: `outer: inner: cause`, with any line breaks

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::groups::{
-    BranchArgs, LoggingArgs, OnDivergedArg, OutputFormat, SourceConnectionArgs, TableSelectionArgs, TargetConnectionArgs,
-    TargetDatabaseArgs,
+    BranchArgs, LoggingArgs, OnDivergedArg, OutputFormat, SourceConnectionArgs, TableSelectionArgs,
+    TargetConnectionArgs, TargetDatabaseArgs,
 };
 
 /// Flags of `pg2dolt copy`.

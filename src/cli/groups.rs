@@ -212,7 +212,12 @@ pub enum OutputFormat {
 #[derive(Debug, Args, Clone)]
 pub struct BranchArgs {
     /// The branch readers read: refresh publishes each night there.
-    #[arg(long, env = "PG2DOLT_BRANCH", value_name = "NAME", default_value = "main")]
+    #[arg(
+        long,
+        env = "PG2DOLT_BRANCH",
+        value_name = "NAME",
+        default_value = "main"
+    )]
     pub branch: String,
 
     /// Tags pg2dolt makes start with this: each night is tagged

@@ -5,12 +5,12 @@ mod commands;
 mod groups;
 
 pub use commands::{
-    ArchivesArgs, CopyArgs, DiffArgs, DraftArgs, HistoryArgs, PlanArgs, PublishedArgs,
-    RefreshArgs, RestoreArgs, RollbackArgs, SchemaAction, SchemaArgs, SourceArgs,
+    ArchivesArgs, CopyArgs, DiffArgs, DraftArgs, HistoryArgs, PlanArgs, PublishedArgs, RefreshArgs,
+    RestoreArgs, RollbackArgs, SchemaAction, SchemaArgs, SourceArgs,
 };
 pub use groups::{
-    BranchArgs, LoadMethodArg, LogFormat, OnDivergedArg, LoggingArgs, OutputFormat, SourceConnectionArgs, TableSelectionArgs,
-    TargetConnectionArgs, TargetDatabaseArgs,
+    BranchArgs, LoadMethodArg, LogFormat, LoggingArgs, OnDivergedArg, OutputFormat,
+    SourceConnectionArgs, TableSelectionArgs, TargetConnectionArgs, TargetDatabaseArgs,
 };
 
 use clap::{Parser, Subcommand};

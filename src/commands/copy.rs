@@ -72,8 +72,15 @@ async fn copy(settings: &Settings, stop: &Stop, progress: &mut RunState) -> anyh
     if target.exists && !settings.target_database.replace && !settings.storage.dump_only {
         return Err(super::exists_without_replace(&settings.database));
     }
-    let (planned, archive) =
-        plan_and_archive(settings, stop, &source, &mut target, archive_store, progress).await?;
+    let (planned, archive) = plan_and_archive(
+        settings,
+        stop,
+        &source,
+        &mut target,
+        archive_store,
+        progress,
+    )
+    .await?;
     if settings.storage.dump_only {
         let archive = archive.context("--no-target needs --archive")?;
         return stop

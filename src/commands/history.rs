@@ -80,9 +80,10 @@ async fn history(settings: &PublishedSettings) -> anyhow::Result<Vec<PublishedNi
         .collect();
     let mut listed = Vec::with_capacity(nights.len());
     for (index, (entry, tag)) in nights.iter().enumerate() {
-        let before = nights
-            .get(index + 1)
-            .map_or_else(|| format!("{}~1", entry.hash), |(older, _)| older.hash.clone());
+        let before = nights.get(index + 1).map_or_else(
+            || format!("{}~1", entry.hash),
+            |(older, _)| older.hash.clone(),
+        );
         let changes = published::diff(&mut conn, &before, &entry.hash).await?;
         let changes: Vec<_> = changes
             .into_values()
@@ -95,7 +96,10 @@ async fn history(settings: &PublishedSettings) -> anyhow::Result<Vec<PublishedNi
             tag: tag.name.clone(),
             commit: entry.hash.clone(),
             head: head.as_deref() == Some(entry.hash.as_str()),
-            rows_changed: changes.iter().map(published::TableChange::rows_changed).sum(),
+            rows_changed: changes
+                .iter()
+                .map(published::TableChange::rows_changed)
+                .sum(),
             rows_added: changes.iter().map(|change| change.rows_added).sum(),
             rows_deleted: changes.iter().map(|change| change.rows_deleted).sum(),
             rows_modified: changes.iter().map(|change| change.rows_modified).sum(),
@@ -129,7 +133,10 @@ fn table(nights: &[PublishedNight], branch: &str) -> String {
             night.tag,
             night.commit,
             night.rows_changed,
-            format!("+{} -{} ~{}", night.rows_added, night.rows_deleted, night.rows_modified),
+            format!(
+                "+{} -{} ~{}",
+                night.rows_added, night.rows_deleted, night.rows_modified
+            ),
         ));
     }
     lines.join("\n")

@@ -53,16 +53,29 @@ async fn rollback(settings: &PublishedSettings, to: &str) -> anyhow::Result<Roll
     let prefix = &settings.branch.tag_prefix;
     let head = published::branch_head(&mut conn, branch)
         .await?
-        .ok_or_else(|| failure(FailureKind::Usage, format!("database {} has no branch {branch} (--branch)", settings.database)))?;
+        .ok_or_else(|| {
+            failure(
+                FailureKind::Usage,
+                format!(
+                    "database {} has no branch {branch} (--branch)",
+                    settings.database
+                ),
+            )
+        })?;
     let target = published::resolve(&mut conn, to).await?.ok_or_else(|| {
         failure(
             FailureKind::Usage,
-            format!("--to {to} names no tag, branch or commit of database {}", settings.database),
+            format!(
+                "--to {to} names no tag, branch or commit of database {}",
+                settings.database
+            ),
         )
     })?;
     if target == head {
         return Ok(RolledBack {
-            summary: format!("pg2dolt rollback: {branch} is already at {to} ({head}); nothing to do"),
+            summary: format!(
+                "pg2dolt rollback: {branch} is already at {to} ({head}); nothing to do"
+            ),
             head,
         });
     }
@@ -71,12 +84,15 @@ async fn rollback(settings: &PublishedSettings, to: &str) -> anyhow::Result<Roll
     if published::has_changes(&mut on_branch).await? {
         return Err(failure(
             FailureKind::HeldBack,
-            format!("the branch {branch} has uncommitted changes: commit or discard them first (nothing was moved)"),
+            format!(
+                "the branch {branch} has uncommitted changes: commit or discard them first (nothing was moved)"
+            ),
         ));
     }
     let stamp = compact_time(&utc_now());
     let kept = format!("{prefix}before-rollback/{stamp}");
-    let message = format!("pg2dolt rollback: the head of {branch} before it was rolled back to {to}");
+    let message =
+        format!("pg2dolt rollback: the head of {branch} before it was rolled back to {to}");
     published::tag(&mut conn, &kept, &head, &message).await?;
     let marked = published::tags(&mut conn, prefix)
         .await?
@@ -92,7 +108,9 @@ async fn rollback(settings: &PublishedSettings, to: &str) -> anyhow::Result<Roll
     let _ = on_branch.disconnect().await;
     let _ = conn.disconnect().await;
     Ok(RolledBack {
-        summary: format!("pg2dolt rollback: {branch} moved from {head} to {to} ({target}); the old head is tagged {kept}"),
+        summary: format!(
+            "pg2dolt rollback: {branch} moved from {head} to {to} ({target}); the old head is tagged {kept}"
+        ),
         head: target,
     })
 }

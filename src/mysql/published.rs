@@ -117,35 +117,38 @@ impl TableChange {
     }
 }
 
-/// The night's tag name: the prefix and the snapshot time to the second
-/// (`2026-12-02T05:01:32.123456Z` → `20261202T050132Z`; tag names take no
-/// colons).
+/// The night's tag name: the prefix and the snapshot time
+/// (`2026-12-02T05:01:32.123456Z` → `20261202T050132.123456Z`; tag names
+/// take no colons, and two nights never share a microsecond).
 #[must_use]
 pub fn night_tag(prefix: &str, time: &str) -> String {
     format!("{prefix}{}", compact_time(time))
 }
 
-/// An RFC 3339 time as `YYYYMMDDTHHMMSSZ`.
+/// An RFC 3339 UTC time without its dashes and colons.
 #[must_use]
 pub fn compact_time(time: &str) -> String {
-    let seconds = time.split('.').next().unwrap_or(time).trim_end_matches('Z');
-    let digits: String = seconds
-        .chars()
-        .filter(|character| character.is_ascii_digit() || *character == 'T')
-        .collect();
-    format!("{digits}Z")
+    time.chars()
+        .filter(|character| !matches!(character, '-' | ':'))
+        .collect()
 }
 
-/// A tag of a night (`PREFIX` + `YYYYMMDDTHHMMSSZ`).
+/// A tag of a night (`PREFIX` + `YYYYMMDDTHHMMSS[.ffffff]Z`).
 #[must_use]
 pub fn is_night_tag(name: &str, prefix: &str) -> bool {
-    name.strip_prefix(prefix).is_some_and(|stamp| {
-        stamp.len() == 16
-            && stamp.as_bytes()[8] == b'T'
-            && stamp.ends_with('Z')
-            && stamp[..8].bytes().all(|byte| byte.is_ascii_digit())
-            && stamp[9..15].bytes().all(|byte| byte.is_ascii_digit())
-    })
+    let Some(stamp) = name
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix('Z'))
+    else {
+        return false;
+    };
+    let (seconds, fraction) = stamp.split_once('.').unwrap_or((stamp, "0"));
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+    seconds.len() == 15
+        && seconds.as_bytes()[8] == b'T'
+        && digits(&seconds[..8])
+        && digits(&seconds[9..])
+        && digits(fraction)
 }
 
 /// A tag that marks a commit pg2dolt published: a night, or a rollback's
@@ -262,6 +265,19 @@ pub async fn has_changes(conn: &mut Conn) -> anyhow::Result<bool> {
     Ok(pending.unwrap_or(0) != 0)
 }
 
+/// Branches whose name starts with `prefix`.
+pub async fn branches_named(conn: &mut Conn, prefix: &str) -> anyhow::Result<Vec<String>> {
+    // language=MySQL
+    let names: Vec<String> = conn
+        .query("SELECT name FROM dolt_branches ORDER BY name")
+        .await
+        .context("reading dolt_branches")?;
+    Ok(names
+        .into_iter()
+        .filter(|name| name.starts_with(prefix))
+        .collect())
+}
+
 /// `CALL DOLT_BRANCH(name, at)`.
 pub async fn create_branch(conn: &mut Conn, name: &str, at: &str) -> anyhow::Result<()> {
     // language=MySQL
@@ -331,7 +347,10 @@ pub async fn fast_forward(on_branch: &mut Conn, work: &str) -> anyhow::Result<bo
 pub async fn reset_hard(on_branch: &mut Conn, commit: &str) -> anyhow::Result<()> {
     // language=MySQL
     on_branch
-        .query_drop(format!("CALL DOLT_RESET('--hard', {})", quote_literal(commit)))
+        .query_drop(format!(
+            "CALL DOLT_RESET('--hard', {})",
+            quote_literal(commit)
+        ))
         .await
         .with_context(|| format!("resetting the published branch to {commit}"))
 }
@@ -474,11 +493,18 @@ mod tests {
     #[test]
     fn night_tags_name_the_snapshot_second() {
         let tag = night_tag("pg2dolt/", "2026-12-02T05:01:32.123456Z");
-        assert_eq!(tag, "pg2dolt/20261202T050132Z");
+        assert_eq!(tag, "pg2dolt/20261202T050132.123456Z");
+        assert!(is_night_tag("pg2dolt/20261202T050132Z", "pg2dolt/"));
         assert!(is_night_tag(&tag, "pg2dolt/"));
         assert!(is_published_mark(&tag, "pg2dolt/"));
-        assert!(is_published_mark("pg2dolt/rollback/20261202T050132Z", "pg2dolt/"));
-        assert!(!is_published_mark("pg2dolt/before-reset/20261202T050132Z", "pg2dolt/"));
+        assert!(is_published_mark(
+            "pg2dolt/rollback/20261202T050132Z",
+            "pg2dolt/"
+        ));
+        assert!(!is_published_mark(
+            "pg2dolt/before-reset/20261202T050132Z",
+            "pg2dolt/"
+        ));
         assert!(!is_night_tag("pg2dolt/2026120xT050132Z", "pg2dolt/"));
         assert!(!is_night_tag("other/20261202T050132Z", "pg2dolt/"));
     }

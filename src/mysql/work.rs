@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
+use super::TargetAddress;
 use super::fresh::{DROP_AFTER_FAILURE, DROP_AFTER_SIGNAL, TargetOutcome, TargetState};
 use super::published::{self, compact_time};
-use super::TargetAddress;
 use crate::signal::interruption;
+
+/// Work branches are named `PREFIX<snapshot time>`.
+pub const PREFIX: &str = "pg2dolt-work-";
 
 /// The work branch of one refresh.
 #[must_use = "a work branch must be deleted or kept on purpose"]
@@ -24,7 +27,8 @@ pub struct WorkBranch {
 }
 
 impl WorkBranch {
-    /// Makes `pg2dolt-work-<snapshot time>` at `base`; `conn` is on the
+    /// Makes `pg2dolt-work-<snapshot time>` at `base` (warning about work
+    /// branches earlier runs left); `conn` is on the
     /// database.
     pub async fn create(
         conn: &mut mysql_async::Conn,
@@ -33,7 +37,11 @@ impl WorkBranch {
         base: &str,
         snapshot_time: &str,
     ) -> anyhow::Result<WorkBranch> {
-        let name = format!("pg2dolt-work-{}", compact_time(snapshot_time));
+        let leftover = published::branches_named(conn, PREFIX).await?;
+        if !leftover.is_empty() {
+            warn!(branches = ?leftover, "work branches of earlier refreshes are left (held back, --keep-failed, or killed): delete them with CALL DOLT_BRANCH('-D', name) once looked at");
+        }
+        let name = format!("{PREFIX}{}", compact_time(snapshot_time));
         published::create_branch(conn, &name, base).await?;
         info!(branch = %name, base = %base, "work branch created");
         Ok(WorkBranch {

@@ -107,7 +107,12 @@ impl Report {
 
     fn outcome_words(&self) -> &'static str {
         if self.command == CommandKind::Refresh {
+            let held = self
+                .refresh
+                .as_ref()
+                .is_some_and(|refresh| refresh.outcome == RefreshOutcome::HeldBack);
             return match self.status {
+                Status::Failed if held => "refresh HELD BACK after loading",
                 Status::Succeeded => "refreshed",
                 Status::Failed => "refresh FAILED after loading",
                 Status::Interrupted => "refresh INTERRUPTED after loading",
@@ -129,19 +134,19 @@ impl Report {
 /// What changed since the last published night, one line per changed
 /// table.
 fn changes_lines(changes: &[TableChange]) -> String {
-    let changed: Vec<&TableChange> = changes
+    let touched: Vec<&TableChange> = changes
         .iter()
         .filter(|change| change.rows_changed() > 0 || change.schema_changed)
         .collect();
-    if changed.is_empty() {
+    if touched.is_empty() {
         return "  changes: none since the last published night\n".to_string();
     }
     let mut text = format!(
         "  changes since the last published night ({} of {} tables):\n",
-        changed.len(),
+        touched.len(),
         changes.len()
     );
-    for change in changed {
+    for change in touched {
         let schema = if change.schema_changed {
             ", schema changed"
         } else {

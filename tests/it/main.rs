@@ -18,6 +18,7 @@ mod mariadb;
 mod operations;
 mod parallel;
 mod plan;
+mod refresh;
 mod snapshot;
 mod support;
 mod tables;

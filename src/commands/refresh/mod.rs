@@ -22,9 +22,7 @@ use crate::cli::RefreshArgs;
 use crate::error::{FailureKind, failure};
 use crate::mysql::dolt::commit_date;
 use crate::mysql::migrations;
-use crate::mysql::published::{
-    self, BranchState, CommitMeta, Merged, OnDiverged, TableChange, night_tag,
-};
+use crate::mysql::published::{self, BranchState, TableChange, night_tag};
 use crate::mysql::schema::ParsedSchemaFile;
 use crate::mysql::sql::quote_identifier;
 use crate::mysql::work::WorkBranch;
@@ -34,6 +32,10 @@ use crate::preflight::{self, Planned, SourceSide, TargetSide};
 use crate::report::{CommandKind, RefreshOutcome, RefreshReport, TableReport};
 use crate::settings::{RefreshSettings, Settings};
 use crate::signal::Stop;
+
+mod publish;
+
+use publish::{Publishing, deletion_guard, hold_back};
 
 /// Runs `pg2dolt refresh`; returns the exit code.
 pub async fn run(arguments: &RefreshArgs) -> u8 {
@@ -125,8 +127,15 @@ async fn refresh(
     }
     let source = stop.run(preflight::open_source(settings)).await?;
     progress.snapshot = Some(source.snapshot.clone());
-    let (planned, archive) =
-        plan_and_archive(settings, stop, &source, &mut target, archive_store, progress).await?;
+    let (planned, archive) = plan_and_archive(
+        settings,
+        stop,
+        &source,
+        &mut target,
+        archive_store,
+        progress,
+    )
+    .await?;
     let night = Night {
         settings,
         options,
@@ -180,11 +189,27 @@ async fn first_night(
                 route,
                 server: &server,
             };
-            load_planned(settings, night.source, planned, night.archive, into, progress).await?;
+            load_planned(
+                settings,
+                night.source,
+                planned,
+                night.archive,
+                into,
+                progress,
+            )
+            .await?;
             let files: Vec<&ParsedSchemaFile> = settings.schema_files.iter().collect();
             migrations::record(&mut conn, &files, &night.source.snapshot.time).await?;
             let options = &settings.target_database;
-            commit(&mut conn, &server, options, "refresh", &night.source.snapshot, progress).await?;
+            commit(
+                &mut conn,
+                &server,
+                options,
+                "refresh",
+                &night.source.snapshot,
+                progress,
+            )
+            .await?;
             let hash = progress.commit.clone().context("the night's commit")?;
             publish_first(&mut conn, night, &hash, progress).await?;
             let _ = conn.disconnect().await;
@@ -249,7 +274,11 @@ async fn later_night(
     state.dirty = published::has_changes(&mut on_branch).await?;
     record_state(progress, &state);
     if state.diverged() {
-        warn!(branch = night.branch(), "the published branch was written to since the last refresh: {}", state.divergence());
+        warn!(
+            branch = night.branch(),
+            "the published branch was written to since the last refresh: {}",
+            state.divergence()
+        );
     }
     let work = WorkBranch::create(
         &mut conn,
@@ -260,7 +289,13 @@ async fn later_night(
     )
     .await?;
     let filled = stop
-        .run(fill_work(night, planned, &work.revision(), &server, progress))
+        .run(fill_work(
+            night,
+            planned,
+            &work.revision(),
+            &server,
+            progress,
+        ))
         .await;
     let untouched = format!(
         "the published branch {} is untouched (at {})",
@@ -276,22 +311,21 @@ async fn later_night(
         }
     };
     let changes = night_changes(&mut conn, &state, night_commit.as_deref(), progress).await?;
-    let held = match deletion_guard(&changes, night.options.max_deleted_percent) {
-        Some(reason) => Err(failure(FailureKind::HeldBack, reason)),
-        None => {
-            let mut publishing = Publishing {
-                conn: &mut conn,
-                on_branch: &mut on_branch,
-                night,
-                state: &state,
-                work: &work.name,
-                date: commit_date(&night.source.snapshot.time),
-            };
-            publishing.publish(night_commit.as_deref(), progress).await
-        }
+    let held = if let Some(reason) = deletion_guard(&changes, night.options.max_deleted_percent) {
+        Err(failure(FailureKind::HeldBack, reason))
+    } else {
+        let mut publishing = Publishing {
+            conn: &mut conn,
+            on_branch: &mut on_branch,
+            night,
+            state: &state,
+            work: &work.name,
+            date: commit_date(&night.source.snapshot.time),
+        };
+        publishing.publish(night_commit.as_deref(), progress).await
     };
     if let Err(error) = held {
-        return Err(hold_back(error, work, &untouched, progress));
+        return Err(hold_back(&error, work, &untouched, progress));
     }
     work.delete_published().await?;
     let _ = on_branch.disconnect().await;
@@ -307,31 +341,6 @@ fn record_state(progress: &mut RunState, state: &BranchState) {
         refresh.diverged = state.diverged();
         refresh.divergence = state.diverged().then(|| state.divergence());
     }
-}
-
-/// A night held back (exit 7) or refused at the publish: nothing was
-/// published; the work branch is kept for a person to look at (a guard,
-/// the divergence, a merge conflict) and named.
-fn hold_back(
-    error: anyhow::Error,
-    work: WorkBranch,
-    untouched: &str,
-    progress: &mut RunState,
-) -> anyhow::Error {
-    let name = work.keep();
-    if let Some(refresh) = progress.refresh.as_mut() {
-        refresh.outcome = RefreshOutcome::HeldBack;
-        refresh.work_branch = Some(name.clone());
-        refresh.held_back = Some(crate::error::one_line(&error));
-    }
-    progress.target = Some(crate::mysql::fresh::TargetOutcome {
-        state: crate::mysql::fresh::TargetState::Untouched,
-        detail: format!("{untouched}; the night is on branch {name} (kept for a look)"),
-        touched: true,
-    });
-    error.context(format!(
-        "nothing was published; the night is on branch {name}"
-    ))
 }
 
 /// On the work branch (`work`, a `database/branch` name): the schema files
@@ -371,7 +380,15 @@ async fn fill_work(
         route,
         server,
     };
-    load_planned(settings, night.source, planned, night.archive, into, progress).await?;
+    load_planned(
+        settings,
+        night.source,
+        planned,
+        night.archive,
+        into,
+        progress,
+    )
+    .await?;
     let record: Vec<&ParsedSchemaFile> = if applied.is_some() {
         pending
     } else {
@@ -389,7 +406,15 @@ async fn fill_work(
         return Ok(None);
     }
     let options = &settings.target_database;
-    commit(&mut conn, server, options, "refresh", &night.source.snapshot, progress).await?;
+    commit(
+        &mut conn,
+        server,
+        options,
+        "refresh",
+        &night.source.snapshot,
+        progress,
+    )
+    .await?;
     let _ = conn.disconnect().await;
     Ok(progress.commit.clone())
 }
@@ -433,7 +458,10 @@ async fn night_changes(
         changes.entry(unchanged.table.clone()).or_insert(unchanged);
     }
     let changes: Vec<TableChange> = changes.into_values().collect();
-    for change in changes.iter().filter(|change| change.rows_changed() > 0 || change.schema_changed) {
+    for change in changes
+        .iter()
+        .filter(|change| change.rows_changed() > 0 || change.schema_changed)
+    {
         info!(table = %change.table, rows_added = change.rows_added, rows_deleted = change.rows_deleted,
             rows_modified = change.rows_modified, schema_changed = change.schema_changed, "changed since the last refresh");
     }
@@ -458,258 +486,4 @@ fn unchanged_tables(tables: &[TableReport], added: bool) -> Vec<TableChange> {
     changes.sort_by(|left, right| left.table.cmp(&right.table));
     changes.dedup_by(|left, right| left.table == right.table);
     changes
-}
-
-/// Why the night must be held back: a table lost more than `percent`% of
-/// its rows, or became empty (`percent` 100: never).
-fn deletion_guard(changes: &[TableChange], percent: f64) -> Option<String> {
-    if percent >= 100.0 {
-        return None;
-    }
-    let tripped: Vec<String> = changes
-        .iter()
-        .filter_map(|change| {
-            let before = change.rows_before.filter(|rows| *rows > 0)?;
-            #[allow(clippy::cast_precision_loss)]
-            let lost = change.rows_deleted as f64 * 100.0 / before as f64;
-            let emptied = change.rows_after == Some(0);
-            (lost > percent || emptied).then(|| {
-                format!(
-                    "{} lost {} of its {before} rows ({lost:.1}%{})",
-                    change.table,
-                    change.rows_deleted,
-                    if emptied { ", now empty" } else { "" }
-                )
-            })
-        })
-        .collect();
-    (!tripped.is_empty()).then(|| {
-        format!(
-            "held back by --max-deleted-percent {percent}: {}",
-            tripped.join("; ")
-        )
-    })
-}
-
-/// The publish of a night: one ref update of the published branch.
-struct Publishing<'a> {
-    /// a session on the database
-    conn: &'a mut Conn,
-    /// a session on the published branch
-    on_branch: &'a mut Conn,
-    night: &'a Night<'a>,
-    state: &'a BranchState,
-    /// the work branch
-    work: &'a str,
-    /// the commits' date: the snapshot's
-    date: String,
-}
-
-impl Publishing<'_> {
-    /// Publishes `night_commit` (`None`: the source did not change) as
-    /// `--on-diverged` says when the branch moved since the last refresh.
-    async fn publish(
-        &mut self,
-        night_commit: Option<&str>,
-        progress: &mut RunState,
-    ) -> anyhow::Result<()> {
-        let published = if !self.state.diverged() {
-            self.fast_forward(night_commit).await?
-        } else {
-            match self.night.options.on_diverged {
-                OnDiverged::Fail => {
-                    return Err(failure(
-                        FailureKind::HeldBack,
-                        format!(
-                            "the published branch {} was written to since the last refresh ({}); --on-diverged reset or merge publishes anyway",
-                            self.night.branch(),
-                            self.state.divergence()
-                        ),
-                    ));
-                }
-                OnDiverged::Reset => self.reset(night_commit, progress).await?,
-                OnDiverged::Merge => self.merge(night_commit).await?,
-            }
-        };
-        let head = published::branch_head(self.conn, self.night.branch())
-            .await?
-            .context("the published branch is gone")?;
-        let outcome = if head == self.state.head {
-            RefreshOutcome::Unchanged
-        } else {
-            RefreshOutcome::Published
-        };
-        info!(branch = self.night.branch(), %head, outcome = ?outcome, "refresh published");
-        progress.commit = Some(head.clone());
-        progress.target = Some(crate::mysql::fresh::TargetOutcome {
-            state: crate::mysql::fresh::TargetState::Complete,
-            detail: match outcome {
-                RefreshOutcome::Unchanged => format!(
-                    "no change since the last refresh: the published branch {} stays at {head}",
-                    self.night.branch()
-                ),
-                _ => format!(
-                    "the published branch {} is at {head}, the night's commit",
-                    self.night.branch()
-                ),
-            },
-            touched: outcome != RefreshOutcome::Unchanged,
-        });
-        if let Some(refresh) = progress.refresh.as_mut() {
-            refresh.outcome = outcome;
-            refresh.head = Some(head);
-            refresh.new_commit = published.clone();
-            refresh.tag = published.map(|_| self.night.tag());
-        }
-        Ok(())
-    }
-
-    /// The branch did not move: fast-forwarded to the night (tagged
-    /// first: a kill between the two leaves a tag off the branch, never an
-    /// untagged night on it). Returns the new commit.
-    async fn fast_forward(&mut self, night_commit: Option<&str>) -> anyhow::Result<Option<String>> {
-        let Some(hash) = night_commit else {
-            return Ok(None);
-        };
-        self.tag_night(hash).await?;
-        if !published::fast_forward(self.on_branch, self.work).await? {
-            return Err(failure(
-                FailureKind::HeldBack,
-                format!(
-                    "the published branch {} was written to during the refresh: it cannot be fast-forwarded",
-                    self.night.branch()
-                ),
-            ));
-        }
-        Ok(Some(hash.to_string()))
-    }
-
-    /// `--on-diverged reset`: someone's uncommitted changes committed, the
-    /// old head tagged, then the branch moved to the night (the last
-    /// published commit when nothing changed).
-    async fn reset(
-        &mut self,
-        night_commit: Option<&str>,
-        progress: &mut RunState,
-    ) -> anyhow::Result<Option<String>> {
-        self.keep_uncommitted().await?;
-        let head = published::branch_head(self.conn, self.night.branch())
-            .await?
-            .context("the published branch is gone")?;
-        let kept = format!(
-            "{}before-reset/{}",
-            self.night.options.branch.tag_prefix,
-            published::compact_time(&self.night.source.snapshot.time)
-        );
-        let message = format!(
-            "pg2dolt refresh: the head of {} before it was reset to the night",
-            self.night.branch()
-        );
-        published::tag(self.conn, &kept, &head, &message).await?;
-        if let Some(refresh) = progress.refresh.as_mut() {
-            refresh.previous_head_tag = Some(kept);
-        }
-        if let Some(hash) = night_commit {
-            self.tag_night(hash).await?;
-        }
-        let to = night_commit.unwrap_or(&self.state.base);
-        published::reset_hard(self.on_branch, to).await?;
-        Ok(night_commit.map(str::to_string))
-    }
-
-    /// `--on-diverged merge`: someone's uncommitted changes committed, then
-    /// the night merged into the branch with a merge commit (tagged as the
-    /// night); a conflict changes nothing (exit 7).
-    async fn merge(&mut self, night_commit: Option<&str>) -> anyhow::Result<Option<String>> {
-        let Some(_) = night_commit else {
-            return Ok(None);
-        };
-        self.keep_uncommitted().await?;
-        let message = format!(
-            "pg2dolt refresh: merge of the night of {} into {}",
-            self.night.source.snapshot.time,
-            self.night.branch()
-        );
-        let meta = CommitMeta {
-            message: &message,
-            author: &self.night.settings.target_database.author,
-            date: &self.date,
-        };
-        match published::merge(self.on_branch, self.work, &meta).await? {
-            Merged::Commit(hash) => {
-                self.tag_night(&hash).await?;
-                Ok(Some(hash))
-            }
-            Merged::Conflicts(tables) => {
-                let listed: Vec<String> = tables
-                    .iter()
-                    .map(|(table, count)| format!("{table} ({count})"))
-                    .collect();
-                Err(failure(
-                    FailureKind::HeldBack,
-                    format!(
-                        "merging the night into {} conflicts on {}",
-                        self.night.branch(),
-                        listed.join(", ")
-                    ),
-                ))
-            }
-        }
-    }
-
-    /// Commits uncommitted changes on the published branch before it
-    /// moves, so nothing of theirs is lost.
-    async fn keep_uncommitted(&mut self) -> anyhow::Result<()> {
-        if !self.state.dirty {
-            return Ok(());
-        }
-        let message = format!(
-            "pg2dolt refresh: changes left uncommitted on {}, kept before the night of {}",
-            self.night.branch(),
-            self.night.source.snapshot.time
-        );
-        let meta = CommitMeta {
-            message: &message,
-            author: &self.night.settings.target_database.author,
-            date: &self.date,
-        };
-        let hash = published::commit_pending(self.on_branch, &meta).await?;
-        warn!(%hash, branch = self.night.branch(), "uncommitted changes on the published branch committed");
-        Ok(())
-    }
-
-    async fn tag_night(&mut self, hash: &str) -> anyhow::Result<()> {
-        let tag = self.night.tag();
-        published::tag(self.conn, &tag, hash, &self.night.tag_message()).await
-    }
-
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn change(table: &str, deleted: u64, before: u64, after: u64) -> TableChange {
-        TableChange {
-            table: table.to_string(),
-            rows_deleted: deleted,
-            rows_before: Some(before),
-            rows_after: Some(after),
-            ..TableChange::default()
-        }
-    }
-
-    #[test]
-    fn the_guard_holds_back_large_deletions_and_emptied_tables() {
-        let fine = [change("a", 5, 10, 5), change("b", 0, 0, 0)];
-        assert_eq!(deletion_guard(&fine, 50.0), None);
-        let lost = [change("a", 80, 100, 20)];
-        let reason = deletion_guard(&lost, 50.0).unwrap();
-        assert!(reason.contains("a lost 80 of its 100 rows (80.0%)"), "{reason}");
-        assert_eq!(deletion_guard(&lost, 100.0), None);
-        assert_eq!(deletion_guard(&lost, 80.0), None);
-        let emptied = [change("c", 1, 1, 0)];
-        assert!(deletion_guard(&emptied, 100.0).is_none());
-        assert!(deletion_guard(&emptied, 99.0).unwrap().contains("now empty"));
-    }
 }

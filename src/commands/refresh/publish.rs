@@ -1,0 +1,308 @@
+//! The end of a later night: the guards, then the publish — one ref
+//! update of the published branch (fast-forward, or what `--on-diverged`
+//! says when someone wrote to it since the last refresh), the night's tag
+//! first — or the night held back (exit 7) on its kept work branch.
+
+use anyhow::Context as _;
+use mysql_async::Conn;
+use tracing::{info, warn};
+
+use super::Night;
+use crate::commands::RunState;
+use crate::error::{FailureKind, failure};
+use crate::mysql::fresh::{TargetOutcome, TargetState};
+use crate::mysql::published::{self, BranchState, CommitMeta, Merged, OnDiverged, TableChange};
+use crate::mysql::work::WorkBranch;
+use crate::report::RefreshOutcome;
+
+/// A night held back (exit 7) or refused at the publish: nothing was
+/// published; the work branch is kept for a person to look at (a guard,
+/// the divergence, a merge conflict) and named.
+pub(super) fn hold_back(
+    error: &anyhow::Error,
+    work: WorkBranch,
+    untouched: &str,
+    progress: &mut RunState,
+) -> anyhow::Error {
+    let name = work.keep();
+    let said = format!("{untouched}; the night is on branch {name} (kept for a look)");
+    if let Some(refresh) = progress.refresh.as_mut() {
+        refresh.outcome = RefreshOutcome::HeldBack;
+        refresh.head.clone_from(&refresh.previous_head);
+        refresh.work_branch = Some(name.clone());
+        refresh.held_back = Some(crate::error::one_line(error));
+    }
+    progress.target = Some(TargetOutcome {
+        state: TargetState::Untouched,
+        detail: said.clone(),
+        touched: true,
+    });
+    let line = format!(
+        "{}; nothing was published: {said}",
+        crate::error::one_line(error)
+    );
+    match crate::error::kind(error) {
+        Some(kind) => failure(kind, line),
+        None => anyhow::anyhow!(line),
+    }
+}
+
+/// Why the night must be held back: a table lost more than `percent`% of
+/// its rows, or became empty (`percent` 100: never).
+pub(super) fn deletion_guard(changes: &[TableChange], percent: f64) -> Option<String> {
+    if percent >= 100.0 {
+        return None;
+    }
+    let tripped: Vec<String> = changes
+        .iter()
+        .filter_map(|change| {
+            let before = change.rows_before.filter(|rows| *rows > 0)?;
+            #[allow(clippy::cast_precision_loss)]
+            let lost = change.rows_deleted as f64 * 100.0 / before as f64;
+            let emptied = change.rows_after == Some(0);
+            (lost > percent || emptied).then(|| {
+                format!(
+                    "{} lost {} of its {before} rows ({lost:.1}%{})",
+                    change.table,
+                    change.rows_deleted,
+                    if emptied { ", now empty" } else { "" }
+                )
+            })
+        })
+        .collect();
+    (!tripped.is_empty()).then(|| {
+        format!(
+            "held back by --max-deleted-percent {percent}: {}",
+            tripped.join("; ")
+        )
+    })
+}
+
+/// The publish of a night: one ref update of the published branch.
+pub(super) struct Publishing<'a> {
+    /// a session on the database
+    pub conn: &'a mut Conn,
+    /// a session on the published branch
+    pub on_branch: &'a mut Conn,
+    pub night: &'a Night<'a>,
+    pub state: &'a BranchState,
+    /// the work branch
+    pub work: &'a str,
+    /// the commits' date: the snapshot's
+    pub date: String,
+}
+
+impl Publishing<'_> {
+    /// Publishes `night_commit` (`None`: the source did not change) as
+    /// `--on-diverged` says when the branch moved since the last refresh.
+    pub(super) async fn publish(
+        &mut self,
+        night_commit: Option<&str>,
+        progress: &mut RunState,
+    ) -> anyhow::Result<()> {
+        let published = if self.state.diverged() {
+            match self.night.options.on_diverged {
+                OnDiverged::Fail => {
+                    return Err(failure(
+                        FailureKind::HeldBack,
+                        format!(
+                            "the published branch {} was written to since the last refresh ({}); --on-diverged reset or merge publishes anyway",
+                            self.night.branch(),
+                            self.state.divergence()
+                        ),
+                    ));
+                }
+                OnDiverged::Reset => self.reset(night_commit, progress).await?,
+                OnDiverged::Merge => self.merge(night_commit).await?,
+            }
+        } else {
+            self.fast_forward(night_commit).await?
+        };
+        let head = published::branch_head(self.conn, self.night.branch())
+            .await?
+            .context("the published branch is gone")?;
+        let outcome = if head == self.state.head {
+            RefreshOutcome::Unchanged
+        } else {
+            RefreshOutcome::Published
+        };
+        info!(branch = self.night.branch(), %head, outcome = ?outcome, "refresh published");
+        progress.commit = Some(head.clone());
+        progress.target = Some(TargetOutcome {
+            state: TargetState::Complete,
+            detail: match outcome {
+                RefreshOutcome::Unchanged => format!(
+                    "no change since the last refresh: the published branch {} stays at {head}",
+                    self.night.branch()
+                ),
+                _ => format!(
+                    "the published branch {} is at {head}, the night's commit",
+                    self.night.branch()
+                ),
+            },
+            touched: outcome != RefreshOutcome::Unchanged,
+        });
+        if let Some(refresh) = progress.refresh.as_mut() {
+            refresh.outcome = outcome;
+            refresh.head = Some(head);
+            refresh.new_commit.clone_from(&published);
+            refresh.tag = published.map(|_| self.night.tag());
+        }
+        Ok(())
+    }
+
+    /// The branch did not move: fast-forwarded to the night (tagged
+    /// first: a kill between the two leaves a tag off the branch, never an
+    /// untagged night on it). Returns the new commit.
+    async fn fast_forward(&mut self, night_commit: Option<&str>) -> anyhow::Result<Option<String>> {
+        let Some(hash) = night_commit else {
+            return Ok(None);
+        };
+        self.tag_night(hash).await?;
+        if !published::fast_forward(self.on_branch, self.work).await? {
+            return Err(failure(
+                FailureKind::HeldBack,
+                format!(
+                    "the published branch {} was written to during the refresh: it cannot be fast-forwarded",
+                    self.night.branch()
+                ),
+            ));
+        }
+        Ok(Some(hash.to_string()))
+    }
+
+    /// `--on-diverged reset`: someone's uncommitted changes committed, the
+    /// old head tagged, then the branch moved to the night (the last
+    /// published commit when nothing changed).
+    async fn reset(
+        &mut self,
+        night_commit: Option<&str>,
+        progress: &mut RunState,
+    ) -> anyhow::Result<Option<String>> {
+        self.keep_uncommitted().await?;
+        let head = published::branch_head(self.conn, self.night.branch())
+            .await?
+            .context("the published branch is gone")?;
+        let kept = format!(
+            "{}before-reset/{}",
+            self.night.options.branch.tag_prefix,
+            published::compact_time(&self.night.source.snapshot.time)
+        );
+        let message = format!(
+            "pg2dolt refresh: the head of {} before it was reset to the night",
+            self.night.branch()
+        );
+        published::tag(self.conn, &kept, &head, &message).await?;
+        if let Some(refresh) = progress.refresh.as_mut() {
+            refresh.previous_head_tag = Some(kept);
+        }
+        if let Some(hash) = night_commit {
+            self.tag_night(hash).await?;
+        }
+        let to = night_commit.unwrap_or(&self.state.base);
+        published::reset_hard(self.on_branch, to).await?;
+        Ok(night_commit.map(str::to_string))
+    }
+
+    /// `--on-diverged merge`: someone's uncommitted changes committed, then
+    /// the night merged into the branch with a merge commit (tagged as the
+    /// night); a conflict changes nothing (exit 7).
+    async fn merge(&mut self, night_commit: Option<&str>) -> anyhow::Result<Option<String>> {
+        let Some(_) = night_commit else {
+            return Ok(None);
+        };
+        self.keep_uncommitted().await?;
+        let message = format!(
+            "pg2dolt refresh: merge of the night of {} into {}",
+            self.night.source.snapshot.time,
+            self.night.branch()
+        );
+        let meta = CommitMeta {
+            message: &message,
+            author: &self.night.settings.target_database.author,
+            date: &self.date,
+        };
+        match published::merge(self.on_branch, self.work, &meta).await? {
+            Merged::Commit(hash) => {
+                self.tag_night(&hash).await?;
+                Ok(Some(hash))
+            }
+            Merged::Conflicts(tables) => {
+                let listed: Vec<String> = tables
+                    .iter()
+                    .map(|(table, count)| format!("{table} ({count})"))
+                    .collect();
+                Err(failure(
+                    FailureKind::HeldBack,
+                    format!(
+                        "merging the night into {} conflicts on {}",
+                        self.night.branch(),
+                        listed.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Commits uncommitted changes on the published branch before it
+    /// moves, so nothing of theirs is lost.
+    async fn keep_uncommitted(&mut self) -> anyhow::Result<()> {
+        if !self.state.dirty {
+            return Ok(());
+        }
+        let message = format!(
+            "pg2dolt refresh: changes left uncommitted on {}, kept before the night of {}",
+            self.night.branch(),
+            self.night.source.snapshot.time
+        );
+        let meta = CommitMeta {
+            message: &message,
+            author: &self.night.settings.target_database.author,
+            date: &self.date,
+        };
+        let hash = published::commit_pending(self.on_branch, &meta).await?;
+        warn!(%hash, branch = self.night.branch(), "uncommitted changes on the published branch committed");
+        Ok(())
+    }
+
+    async fn tag_night(&mut self, hash: &str) -> anyhow::Result<()> {
+        let tag = self.night.tag();
+        published::tag(self.conn, &tag, hash, &self.night.tag_message()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(table: &str, deleted: u64, before: u64, after: u64) -> TableChange {
+        TableChange {
+            table: table.to_string(),
+            rows_deleted: deleted,
+            rows_before: Some(before),
+            rows_after: Some(after),
+            ..TableChange::default()
+        }
+    }
+
+    #[test]
+    fn the_guard_holds_back_large_deletions_and_emptied_tables() {
+        let fine = [change("a", 5, 10, 5), change("b", 0, 0, 0)];
+        assert_eq!(deletion_guard(&fine, 50.0), None);
+        let lost = [change("a", 80, 100, 20)];
+        let reason = deletion_guard(&lost, 50.0).unwrap();
+        assert!(
+            reason.contains("a lost 80 of its 100 rows (80.0%)"),
+            "{reason}"
+        );
+        assert_eq!(deletion_guard(&lost, 100.0), None);
+        assert_eq!(deletion_guard(&lost, 80.0), None);
+        let emptied = [change("c", 1, 1, 0)];
+        assert!(deletion_guard(&emptied, 100.0).is_none());
+        assert!(
+            deletion_guard(&emptied, 99.0)
+                .unwrap()
+                .contains("now empty")
+        );
+    }
+}
