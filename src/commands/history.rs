@@ -91,7 +91,7 @@ async fn history(settings: &PublishedSettings) -> anyhow::Result<Vec<PublishedNi
             .filter(|change| change.rows_changed() > 0 || change.schema_changed)
             .collect();
         listed.push(PublishedNight {
-            time: tag.date.clone(),
+            time: rfc3339(&tag.date),
             snapshot: snapshot_of(&tag.message).unwrap_or_else(|| entry.date.clone()),
             tag: tag.name.clone(),
             commit: entry.hash.clone(),
@@ -110,6 +110,11 @@ async fn history(settings: &PublishedSettings) -> anyhow::Result<Vec<PublishedNi
     Ok(listed)
 }
 
+/// Dolt's `2026-12-02 05:10:08.101` (UTC) as `2026-12-02T05:10:08.101Z`.
+fn rfc3339(date: &str) -> String {
+    format!("{}Z", date.replacen(' ', "T", 1))
+}
+
 /// The snapshot time a night's tag message names (`… snapshot TIME (id)`).
 fn snapshot_of(message: &str) -> Option<String> {
     let rest = message.split(" snapshot ").nth(1)?;
@@ -121,13 +126,13 @@ fn table(nights: &[PublishedNight], branch: &str) -> String {
         return format!("no night published on branch {branch}");
     }
     let mut lines = vec![format!(
-        "{:<24} {:<28} {:<26} {:<32} {:>12}  {:>24}",
+        "{:<25} {:<28} {:<34} {:<32} {:>12}  {:>24}",
         "PUBLISHED", "SNAPSHOT", "TAG", "COMMIT", "ROWS CHANGED", "ADDED/DELETED/MODIFIED"
     )];
     for night in nights {
         let mark = if night.head { " (head)" } else { "" };
         lines.push(format!(
-            "{:<24} {:<28} {:<26} {:<32} {:>12}  {:>24}{mark}",
+            "{:<25} {:<28} {:<34} {:<32} {:>12}  {:>24}{mark}",
             night.time,
             night.snapshot,
             night.tag,
@@ -154,5 +159,9 @@ mod tests {
             Some("2026-12-02T05:01:32.123456Z")
         );
         assert_eq!(snapshot_of("made by hand"), None);
+        assert_eq!(
+            super::rfc3339("2026-12-02 05:10:08.101"),
+            "2026-12-02T05:10:08.101Z"
+        );
     }
 }

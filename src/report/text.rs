@@ -29,7 +29,11 @@ impl Report {
         );
         text.push_str(&tables_table(&self.tables));
         if let Some(changes) = &self.changes {
-            text.push_str(&changes_lines(changes));
+            let first = self
+                .refresh
+                .as_ref()
+                .is_some_and(|refresh| refresh.first_night);
+            text.push_str(&changes_lines(changes, first));
         }
         if !self.foreign_key_fixups.is_empty() {
             let tables = self.foreign_key_fixups.join(", ");
@@ -131,9 +135,9 @@ impl Report {
     }
 }
 
-/// What changed since the last published night, one line per changed
-/// table.
-fn changes_lines(changes: &[TableChange]) -> String {
+/// What changed since the last published night (on the first night:
+/// everything), one line per changed table.
+fn changes_lines(changes: &[TableChange], first_night: bool) -> String {
     let touched: Vec<&TableChange> = changes
         .iter()
         .filter(|change| change.rows_changed() > 0 || change.schema_changed)
@@ -141,8 +145,13 @@ fn changes_lines(changes: &[TableChange]) -> String {
     if touched.is_empty() {
         return "  changes: none since the last published night\n".to_string();
     }
+    let since = if first_night {
+        "on the first night"
+    } else {
+        "since the last published night"
+    };
     let mut text = format!(
-        "  changes since the last published night ({} of {} tables):\n",
+        "  changes {since} ({} of {} tables):\n",
         touched.len(),
         changes.len()
     );

@@ -217,11 +217,7 @@ impl Publishing<'_> {
             self.night.source.snapshot.time,
             self.night.branch()
         );
-        let meta = CommitMeta {
-            message: &message,
-            author: &self.night.settings.target_database.author,
-            date: &self.date,
-        };
+        let meta = commit_meta(self.night, &self.date, &message);
         match published::merge(self.on_branch, self.work, &meta).await? {
             Merged::Commit(hash) => {
                 self.tag_night(&hash).await?;
@@ -255,11 +251,7 @@ impl Publishing<'_> {
             self.night.branch(),
             self.night.source.snapshot.time
         );
-        let meta = CommitMeta {
-            message: &message,
-            author: &self.night.settings.target_database.author,
-            date: &self.date,
-        };
+        let meta = commit_meta(self.night, &self.date, &message);
         let hash = published::commit_pending(self.on_branch, &meta).await?;
         warn!(%hash, branch = self.night.branch(), "uncommitted changes on the published branch committed");
         Ok(())
@@ -268,6 +260,16 @@ impl Publishing<'_> {
     async fn tag_night(&mut self, hash: &str) -> anyhow::Result<()> {
         let tag = self.night.tag();
         published::tag(self.conn, &tag, hash, &self.night.tag_message()).await
+    }
+}
+
+/// A commit pg2dolt makes on the published branch: the run's author,
+/// dated at the snapshot.
+fn commit_meta<'m>(night: &'m Night<'m>, date: &'m str, message: &'m str) -> CommitMeta<'m> {
+    CommitMeta {
+        message,
+        author: &night.settings.target_database.author,
+        date,
     }
 }
 

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The nightly refresh measured: a refresh where 1% of the rows changed
+# against a full copy, and how the Dolt store grows night after night once
+# garbage-collected. Usage: scripts/bench-refresh.sh [SCALE] [NIGHTS] [PATTERN]
+#   (defaults: 10, 3, spread; PATTERN: spread — every 100th account, so
+#   nearly every chunk of the table holds a changed row, the worst case for
+#   the store — or clustered — 1% of the accounts in one key range, as
+#   recent rows change in most applications)
+#
+# Starts a throwaway PostgreSQL, creates a pgbench database (`pgbench -i -s
+# SCALE`), and uses the pinned Dolt through `--target dolt:DIR` (pg2dolt runs
+# its own sql-server over DIR), so the store is a directory to measure:
+#   - a full copy into a fresh database (the time a night took before
+#     refresh);
+#   - refresh night 1 (the database does not exist: a copy), `dolt gc`, the
+#     store's size;
+#   - NIGHTS nights, each after 1% of pgbench_accounts' rows changed
+#     (abalance updated), each timed, then `dolt gc` and the store's size;
+#   - one night without a change (no commit).
+# Prints seconds, rows changed (from the report) and store sizes. Numbers,
+# not pass/fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/servers.sh
+source scripts/lib/servers.sh
+
+scale=${1:-10}
+nights=${2:-3}
+pattern=${3:-spread}
+case "$pattern" in spread | clustered) ;; *) echo "PATTERN must be spread or clustered, not $pattern" >&2; exit 2 ;; esac
+stop_servers_on_exit
+install_missing_packages
+binary=${PG2DOLT_BENCH_BINARY:-./target/release/pg2dolt}
+[ -n "${PG2DOLT_BENCH_BINARY:-}" ] || cargo build --release --locked --quiet
+ensure_dolt || die "no dolt on PATH and no Go to build it"
+start_postgres
+pgbench_bin=$PG_BIN/pgbench
+[ -x "$pgbench_bin" ] || pgbench_bin=$(command -v pgbench) || die "pgbench not found"
+base="${PG2DOLT_TEST_PG_URL%/postgres}"
+source_url="$base/bench"
+psql -q "$PG2DOLT_TEST_PG_URL" -c "CREATE DATABASE bench"
+log "pgbench -i -s $scale"
+"$pgbench_bin" -i -s "$scale" -q "$source_url" >"$SERVERS_DIR/pgbench.log" 2>&1 \
+    || { cat "$SERVERS_DIR/pgbench.log" >&2; die "pgbench failed"; }
+psql -q "$source_url" -c "VACUUM ANALYZE"
+rows=$(psql -qAt "$source_url" -c "SELECT (SELECT count(*) FROM pgbench_accounts) + (SELECT count(*) FROM pgbench_branches) + (SELECT count(*) FROM pgbench_tellers)")
+
+now() { date +%s.%N; }
+since() { awk -v start="$1" -v end="$(now)" 'BEGIN { printf "%.2f", end - start }'; }
+store() { du -sb "$1" | awk '{ printf "%.1f", $1 / 1048576 }'; }
+gc() { (cd "$1" && dolt gc >/dev/null 2>&1) || die "dolt gc failed in $1"; }
+run() { # run NAME COMMAND FLAGS...: prints seconds
+    local name=$1; shift
+    local start; start=$(now)
+    "$binary" "$@" -q --source "$source_url" --schema-dir benches/pgbench-schema \
+        --report "$SERVERS_DIR/report-$name.json" >/dev/null 2>"$SERVERS_DIR/$name.log" \
+        || { cat "$SERVERS_DIR/$name.log" >&2; die "pg2dolt $1 ($name) failed"; }
+    since "$start"
+}
+changed() { # rows changed in a refresh's report
+    python3 -c 'import json, sys
+report = json.load(open(sys.argv[1]))
+print(sum(c["rows_added"] + c["rows_deleted"] + c["rows_modified"] for c in report.get("changes") or []))' "$1"
+}
+
+copies="$SERVERS_DIR/copies"
+nightly="$SERVERS_DIR/nightly"
+mkdir -p "$copies" "$nightly"
+
+log "full copy"
+copy_seconds=$(run copy copy --target "dolt:$copies" --database bench)
+log "refresh night 1 (a copy)"
+first_seconds=$(run night1 refresh --target "dolt:$nightly" --database bench)
+gc "$nightly/bench"
+sizes=("$(store "$nightly/bench/.dolt")")
+times=()
+changes=()
+per_night=$(psql -qAt "$source_url" -c "SELECT count(*) / 100 FROM pgbench_accounts")
+for night in $(seq 2 $((nights + 1))); do
+    # 1% of the accounts, a different 1% each night.
+    if [ "$pattern" = spread ]; then
+        where="aid % 100 = $night"
+    else
+        where="aid > $((night * per_night)) AND aid <= $(((night + 1) * per_night))"
+    fi
+    psql -q "$source_url" -c "UPDATE pgbench_accounts SET abalance = abalance + $night WHERE $where"
+    log "refresh night $night (1% of the accounts changed, $pattern: $per_night rows)"
+    times+=("$(run "night$night" refresh --target "dolt:$nightly" --database bench)")
+    changes+=("$(changed "$SERVERS_DIR/report-night$night.json")")
+    gc "$nightly/bench"
+    sizes+=("$(store "$nightly/bench/.dolt")")
+done
+log "refresh without a change"
+unchanged_seconds=$(run unchanged refresh --target "dolt:$nightly" --database bench)
+outcome=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["refresh"]["outcome"])' "$SERVERS_DIR/report-unchanged.json")
+gc "$nightly/bench"
+unchanged_size=$(store "$nightly/bench/.dolt")
+
+printf '\npg2dolt refresh benchmark: pgbench scale %d, %d rows, changes %s; Dolt %s; %d CPUs\n\n' \
+    "$scale" "$rows" "$pattern" "$(dolt version | awk '/dolt version/ {print $3}')" "$(nproc)"
+printf '%-44s %9s %13s %16s\n' "run" "seconds" "rows changed" "store after gc"
+printf '%-44s %9s %13s %16s\n' "full copy (fresh database)" "$copy_seconds" "-" "-"
+printf '%-44s %9s %13s %13s MB\n' "refresh night 1 (a copy)" "$first_seconds" "$rows" "${sizes[0]}"
+for index in "${!times[@]}"; do
+    printf '%-44s %9s %13s %13s MB\n' "refresh night $((index + 2)) (1% of accounts changed)" \
+        "${times[$index]}" "${changes[$index]}" "${sizes[$((index + 1))]}"
+done
+printf '%-44s %9s %13s %13s MB\n' "refresh without a change ($outcome)" "$unchanged_seconds" 0 "$unchanged_size"
+awk -v first="${sizes[0]}" -v last="${sizes[${#sizes[@]}-1]}" -v nights="$nights" -v copy="$copy_seconds" \
+    -v refresh="$(printf '%s\n' "${times[@]}" | awk '{ sum += $1 } END { print sum / NR }')" 'BEGIN {
+    printf "\nrefresh (1%% changed) / full copy = %.2f; store growth per night after gc: %.2f MB\n",
+        refresh / copy, (last - first) / nights
+}'
