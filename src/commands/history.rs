@@ -7,8 +7,7 @@ use std::io::Write as _;
 
 use serde::Serialize;
 
-use super::LocalDoltGuard;
-use super::rollback::open_published;
+use super::rollback::{open_published, start_published};
 use crate::cli::{HistoryArgs, OutputFormat};
 use crate::mysql::migrations;
 use crate::mysql::published::{self, is_night_tag};
@@ -40,13 +39,9 @@ struct PublishedNight {
 /// Runs `pg2dolt history`; returns the exit code.
 pub async fn run(arguments: &HistoryArgs) -> u8 {
     let output = Output::new(arguments.published.logging.log_format, None);
-    let mut settings = match PublishedSettings::resolve(&arguments.published) {
-        Ok(settings) => settings,
-        Err(error) => return output.error(&error),
-    };
-    let local = match LocalDoltGuard::start(&mut settings.target).await {
-        Ok(local) => local,
-        Err(error) => return output.error(&error),
+    let (settings, local) = match start_published(&arguments.published, &output).await {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     let result = history(&settings).await;
     local.stop().await;

@@ -10,7 +10,7 @@ use mysql_async::Conn;
 use tracing::info;
 
 use super::LocalDoltGuard;
-use crate::cli::RollbackArgs;
+use crate::cli::{PublishedArgs, RollbackArgs};
 use crate::clock::utc_now;
 use crate::error::{FailureKind, failure};
 use crate::mysql::TargetKind;
@@ -21,13 +21,9 @@ use crate::settings::PublishedSettings;
 /// Runs `pg2dolt rollback`; returns the exit code.
 pub async fn run(arguments: &RollbackArgs) -> u8 {
     let output = Output::new(arguments.published.logging.log_format, None);
-    let mut settings = match PublishedSettings::resolve(&arguments.published) {
-        Ok(settings) => settings,
-        Err(error) => return output.error(&error),
-    };
-    let local = match LocalDoltGuard::start(&mut settings.target).await {
-        Ok(local) => local,
-        Err(error) => return output.error(&error),
+    let (settings, local) = match start_published(&arguments.published, &output).await {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     let result = rollback(&settings, &arguments.to).await;
     local.stop().await;
@@ -113,6 +109,21 @@ async fn rollback(settings: &PublishedSettings, to: &str) -> anyhow::Result<Roll
         ),
         head: target,
     })
+}
+
+/// The flags of rollback or history resolved, and the private Dolt server
+/// started for `--target dolt:PATH`; `Err` holds the exit code of a
+/// failure (told).
+pub(super) async fn start_published(
+    arguments: &PublishedArgs,
+    output: &Output,
+) -> Result<(PublishedSettings, LocalDoltGuard), u8> {
+    let mut settings =
+        PublishedSettings::resolve(arguments).map_err(|error| output.error(&error))?;
+    let local = LocalDoltGuard::start(&mut settings.target)
+        .await
+        .map_err(|error| output.error(&error))?;
+    Ok((settings, local))
 }
 
 /// A session on a refreshed database: the target must be Dolt (exit 2)

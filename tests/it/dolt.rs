@@ -321,23 +321,9 @@ async fn sigterm_in_the_middle_of_a_dolt_copy_leaves_no_commit() {
     let child = copy_in_background(&case, &dolt_url, &directory).await;
     let mut watcher = mysql_connect(&dolt_url).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let sent = std::time::Instant::now();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(143), "{stderr}");
-    assert!(
-        sent.elapsed().as_secs() < 10,
-        "stopped after {:?}",
-        sent.elapsed()
-    );
+    let (code, output, took) = terminate(child).await;
+    assert_eq!(code, Some(143), "{}", output.stderr);
+    assert!(took.as_secs() < 10, "stopped after {took:?}");
     assert!(output.stdout.is_empty(), "no commit hash on stdout");
     let report = read_report(&report_path);
     assert_eq!(report["status"], "interrupted");
@@ -386,24 +372,7 @@ async fn copy_in_background(
     target: &str,
     directory: &std::path::Path,
 ) -> std::process::Child {
-    let report_path = case.report_path();
-    let _ = std::fs::remove_file(&report_path);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pg2dolt"))
-        .args([
-            "--source",
-            &case.source,
-            "--target",
-            target,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-            "--report",
-            report_path.to_str().unwrap(),
-        ])
-        .env("RUST_LOG", "pg2dolt=info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = case.copy(target).schema_dir(directory).spawn();
     let mut watcher = mysql_connect(target).await;
     let started = std::time::Instant::now();
     loop {

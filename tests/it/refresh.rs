@@ -111,6 +111,24 @@ impl Nightly {
             .collect()
     }
 
+    /// A failed night left main as it was (`published`, holding `rows`)
+    /// and deleted its work branch.
+    async fn assert_untouched(
+        &self,
+        report: &Json,
+        published: &str,
+        rows: &[(String, u64, String)],
+    ) {
+        assert_eq!(report["target_state"], "untouched", "{report}");
+        assert_eq!(self.hash_of("main").await, published);
+        assert_eq!(
+            self.branches().await,
+            ["main"],
+            "the work branch was deleted"
+        );
+        assert_eq!(fingerprint(&self.dolt, &self.case.name).await, rows);
+    }
+
     /// pg2dolt's commits on main (the refreshes), newest first.
     async fn nights(&self) -> Vec<String> {
         let mut conn = mysql_connect(&self.target()).await;
@@ -535,40 +553,16 @@ async fn a_failed_night_leaves_the_published_branch_as_it_was() {
         .await;
     let refused = nightly.refresh().run();
     assert_eq!(refused.code, 1, "{}", refused.stderr);
-    let report = refused.report();
-    assert_eq!(report["target_state"], "untouched", "{report}");
-    assert_eq!(nightly.hash_of("main").await, published);
-    assert_eq!(
-        nightly.branches().await,
-        ["main"],
-        "the work branch was deleted"
-    );
-    assert_eq!(fingerprint(&dolt, &nightly.case.name).await, rows);
+    nightly
+        .assert_untouched(&refused.report(), &published, &rows)
+        .await;
 
     // SIGTERM in the middle of the large table.
     nightly
         .source_sql("UPDATE big SET amount = 1 WHERE id = 150000; UPDATE big SET payload = 'x' WHERE id % 10 = 0")
         .await;
     let report_path = nightly.case.report_path();
-    let _ = std::fs::remove_file(&report_path);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pg2dolt"))
-        .args([
-            "refresh",
-            "--source",
-            &nightly.case.source,
-            "--target",
-            &dolt,
-        ])
-        .args(["--database", &nightly.case.name])
-        .arg("--schema-dir")
-        .arg(&nightly.schema)
-        .arg("--report")
-        .arg(&report_path)
-        .env("RUST_LOG", "pg2dolt=info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = nightly.refresh().spawn();
     // Wait for the work branch, then into the load (one transaction per
     // table on Dolt: its rows show only once it is whole).
     let started = std::time::Instant::now();
@@ -582,23 +576,9 @@ async fn a_failed_night_leaves_the_published_branch_as_it_was() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    let sent = std::time::Instant::now();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(143), "{stderr}");
-    assert!(
-        sent.elapsed().as_secs() < 10,
-        "stopped after {:?}",
-        sent.elapsed()
-    );
+    let (code, output, took) = terminate(child).await;
+    assert_eq!(code, Some(143), "{}", output.stderr);
+    assert!(took.as_secs() < 10, "stopped after {took:?}");
     let report = read_report(&report_path);
     assert_eq!(report["status"], "interrupted");
     assert_eq!(
@@ -606,14 +586,7 @@ async fn a_failed_night_leaves_the_published_branch_as_it_was() {
         serde_json::json!([]),
         "stopped mid-load: {report}"
     );
-    assert_eq!(report["target_state"], "untouched", "{report}");
-    assert_eq!(nightly.hash_of("main").await, published);
-    assert_eq!(
-        nightly.branches().await,
-        ["main"],
-        "the work branch was deleted"
-    );
-    assert_eq!(fingerprint(&dolt, &nightly.case.name).await, rows);
+    nightly.assert_untouched(&report, &published, &rows).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

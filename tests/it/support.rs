@@ -337,8 +337,9 @@ impl Pg2dolt {
         self
     }
 
-    /// Runs the binary to the end.
-    pub fn run(self) -> Run {
+    /// The command, its environment set (PG2DOLT_* flag variables but
+    /// those given removed); the report file removed.
+    fn command(&self) -> Command {
         if let Some(report) = &self.report {
             let _ = std::fs::remove_file(report);
         }
@@ -355,11 +356,16 @@ impl Pg2dolt {
             command.env("RUST_LOG", "pg2dolt=info");
         }
         command.envs(self.environment.iter().map(|(name, value)| (name, value)));
+        command
+    }
+
+    /// Runs the binary to the end.
+    pub fn run(self) -> Run {
         let Output {
             status,
             stdout,
             stderr,
-        } = command.output().unwrap();
+        } = self.command().output().unwrap();
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -367,6 +373,38 @@ impl Pg2dolt {
             report: self.report,
         }
     }
+
+    /// Starts the binary and returns at once (stdout and stderr piped);
+    /// end it with [`terminate`].
+    pub fn spawn(self) -> std::process::Child {
+        self.command()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// Sends SIGTERM to a running pg2dolt and waits for it to end: its exit
+/// code, stdout and stderr, and how long it took to stop after the signal.
+pub async fn terminate(child: std::process::Child) -> (Option<i32>, Run, std::time::Duration) {
+    let sent = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        report: None,
+    };
+    (output.status.code(), run, sent.elapsed())
 }
 
 /// Runs the pg2dolt binary with `arguments`.

@@ -94,6 +94,24 @@ impl Night<'_> {
         night_tag(&self.options.branch.tag_prefix, &self.source.snapshot.time)
     }
 
+    /// The planned tables into the database being filled (copy's load).
+    async fn load(
+        &self,
+        planned: Planned,
+        into: Filling<'_>,
+        progress: &mut RunState,
+    ) -> anyhow::Result<()> {
+        load_planned(
+            self.settings,
+            self.source,
+            planned,
+            self.archive,
+            into,
+            progress,
+        )
+        .await
+    }
+
     /// The tag's message: the snapshot, for `pg2dolt history`.
     fn tag_message(&self) -> String {
         let snapshot = &self.source.snapshot;
@@ -189,15 +207,7 @@ async fn first_night(
                 route,
                 server: &server,
             };
-            load_planned(
-                settings,
-                night.source,
-                planned,
-                night.archive,
-                into,
-                progress,
-            )
-            .await?;
+            night.load(planned, into, progress).await?;
             let files: Vec<&ParsedSchemaFile> = settings.schema_files.iter().collect();
             migrations::record(&mut conn, &files, &night.source.snapshot.time).await?;
             let options = &settings.target_database;
@@ -380,15 +390,7 @@ async fn fill_work(
         route,
         server,
     };
-    load_planned(
-        settings,
-        night.source,
-        planned,
-        night.archive,
-        into,
-        progress,
-    )
-    .await?;
+    night.load(planned, into, progress).await?;
     let record: Vec<&ParsedSchemaFile> = if applied.is_some() {
         pending
     } else {
