@@ -234,44 +234,21 @@ async fn sigterm_in_the_middle_of_a_table_stops_within_ten_seconds() {
         .await
         .unwrap();
     let report_path = case.report_path();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pg2dolt"))
-        .args([
-            "--source",
-            &case.source,
-            "--target",
-            &case.servers.mysql_url,
-            "--schema-dir",
-            directory.to_str().unwrap(),
-            "--report",
-            report_path.to_str().unwrap(),
-            "--jobs",
-            "1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
+    let mut child = case
+        .copy(&case.servers.mysql_url)
+        .schema_dir(&directory)
+        .flag("--jobs", "1")
+        .spawn();
     // In the middle of the table: the first 100 rows are in, row 101 waits.
     wait_for_stall(&case, &mut child).await;
-    let sent = Instant::now();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stopped_after = sent.elapsed();
+    let (code, output, stopped_after) = terminate(child).await;
     // Let the server finish with the aborted load before cleaning up.
     holder
         .query_drop(format!("DO RELEASE_LOCK('{lock}')"))
         .await
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    let stderr = output.stderr.as_str();
+    assert_eq!(code, Some(143), "{stderr}");
     assert!(
         stopped_after < Duration::from_secs(10),
         "stopped after {stopped_after:?}"
