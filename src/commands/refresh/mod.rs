@@ -320,7 +320,14 @@ async fn later_night(
             return Err(error);
         }
     };
-    let changes = night_changes(&mut conn, &state, night_commit.as_deref(), progress).await?;
+    let changes = match night_changes(&mut conn, &state, night_commit.as_deref(), progress).await {
+        Ok(changes) => changes,
+        Err(error) => {
+            let keep = settings.target_database.keep_failed;
+            progress.target = Some(work.abandon(&error, keep, &untouched).await);
+            return Err(error);
+        }
+    };
     let held = if let Some(reason) = deletion_guard(&changes, night.options.max_deleted_percent) {
         Err(failure(FailureKind::HeldBack, reason))
     } else {
@@ -337,7 +344,11 @@ async fn later_night(
     if let Err(error) = held {
         return Err(hold_back(&error, work, &untouched, progress));
     }
-    work.delete_published().await?;
+    // Published: a work branch left by a failed delete is named by the
+    // next refresh's warning, and changes nothing for readers.
+    if let Err(error) = work.delete_published().await {
+        warn!("the night is published, but {error:#}");
+    }
     let _ = on_branch.disconnect().await;
     let _ = conn.disconnect().await;
     Ok(())

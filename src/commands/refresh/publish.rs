@@ -78,6 +78,10 @@ pub(super) fn deletion_guard(changes: &[TableChange], percent: f64) -> Option<St
     })
 }
 
+/// Where a publish moved the branch: its head, and the night's new commit
+/// there (none when the source did not change).
+type Moved = (String, Option<String>);
+
 /// The publish of a night: one ref update of the published branch.
 pub(super) struct Publishing<'a> {
     /// a session on the database
@@ -100,7 +104,7 @@ impl Publishing<'_> {
         night_commit: Option<&str>,
         progress: &mut RunState,
     ) -> anyhow::Result<()> {
-        let published = if self.state.diverged() {
+        let (head, published) = if self.state.diverged() {
             match self.night.options.on_diverged {
                 OnDiverged::Fail => {
                     return Err(failure(
@@ -118,9 +122,6 @@ impl Publishing<'_> {
         } else {
             self.fast_forward(night_commit).await?
         };
-        let head = published::branch_head(self.conn, self.night.branch())
-            .await?
-            .context("the published branch is gone")?;
         let outcome = if head == self.state.head {
             RefreshOutcome::Unchanged
         } else {
@@ -153,10 +154,10 @@ impl Publishing<'_> {
 
     /// The branch did not move: fast-forwarded to the night (tagged
     /// first: a kill between the two leaves a tag off the branch, never an
-    /// untagged night on it). Returns the new commit.
-    async fn fast_forward(&mut self, night_commit: Option<&str>) -> anyhow::Result<Option<String>> {
+    /// untagged night on it).
+    async fn fast_forward(&mut self, night_commit: Option<&str>) -> anyhow::Result<Moved> {
         let Some(hash) = night_commit else {
-            return Ok(None);
+            return Ok((self.state.head.clone(), None));
         };
         self.tag_night(hash).await?;
         if !published::fast_forward(self.on_branch, self.work).await? {
@@ -168,7 +169,7 @@ impl Publishing<'_> {
                 ),
             ));
         }
-        Ok(Some(hash.to_string()))
+        Ok((hash.to_string(), Some(hash.to_string())))
     }
 
     /// `--on-diverged reset`: someone's uncommitted changes committed, the
@@ -178,7 +179,7 @@ impl Publishing<'_> {
         &mut self,
         night_commit: Option<&str>,
         progress: &mut RunState,
-    ) -> anyhow::Result<Option<String>> {
+    ) -> anyhow::Result<Moved> {
         self.keep_uncommitted().await?;
         let head = published::branch_head(self.conn, self.night.branch())
             .await?
@@ -201,15 +202,15 @@ impl Publishing<'_> {
         }
         let to = night_commit.unwrap_or(&self.state.base);
         published::reset_hard(self.on_branch, to).await?;
-        Ok(night_commit.map(str::to_string))
+        Ok((to.to_string(), night_commit.map(str::to_string)))
     }
 
     /// `--on-diverged merge`: someone's uncommitted changes committed, then
     /// the night merged into the branch with a merge commit (tagged as the
     /// night); a conflict changes nothing (exit 7).
-    async fn merge(&mut self, night_commit: Option<&str>) -> anyhow::Result<Option<String>> {
+    async fn merge(&mut self, night_commit: Option<&str>) -> anyhow::Result<Moved> {
         let Some(_) = night_commit else {
-            return Ok(None);
+            return Ok((self.state.head.clone(), None));
         };
         self.keep_uncommitted().await?;
         let message = format!(
@@ -221,7 +222,7 @@ impl Publishing<'_> {
         match published::merge(self.on_branch, self.work, &meta).await? {
             Merged::Commit(hash) => {
                 self.tag_night(&hash).await?;
-                Ok(Some(hash))
+                Ok((hash.clone(), Some(hash)))
             }
             Merged::Conflicts(tables) => {
                 let listed: Vec<String> = tables
