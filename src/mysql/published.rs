@@ -107,6 +107,9 @@ pub struct TableChange {
     pub rows_before: Option<u64>,
     /// rows after
     pub rows_after: Option<u64>,
+    /// the table was dropped (by a schema file): no guard counts its rows
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
 }
 
 impl TableChange {
@@ -450,23 +453,25 @@ pub async fn diff(
                 schema_changed: false,
                 rows_before: Some(before),
                 rows_after: Some(after),
+                dropped: false,
             },
         );
     }
     // language=MySQL
-    let summary: Vec<(String, String, bool)> = conn
+    let summary: Vec<(String, String, String, bool)> = conn
         .query(format!(
-            "SELECT from_table_name, to_table_name, schema_change FROM dolt_diff_summary({from}, {to})"
+            "SELECT from_table_name, to_table_name, diff_type, schema_change FROM dolt_diff_summary({from}, {to})"
         ))
         .await
         .context("reading dolt_diff_summary")?;
-    for (before, after, schema_changed) in summary {
+    for (before, after, diff_type, schema_changed) in summary {
         let table = if after.is_empty() { before } else { after };
         let entry = changes.entry(table.clone()).or_insert_with(|| TableChange {
             table,
             ..TableChange::default()
         });
         entry.schema_changed |= schema_changed;
+        entry.dropped = diff_type == "dropped";
     }
     Ok(changes)
 }

@@ -397,6 +397,21 @@ async fn a_night_that_deletes_most_of_a_table_is_held_back() {
         nightly.dolt_diff(&published, &night).await,
         diff(&[("book", (0, 800, 0))])
     );
+
+    // A table a new schema file drops was meant to go: not held back.
+    nightly.source_sql("DROP TABLE book").await;
+    std::fs::write(nightly.schema.join("002_drop.sql"), "DROP TABLE book;").unwrap();
+    let dropped = nightly.refresh().run();
+    dropped.assert_success();
+    let report = dropped.report();
+    let book = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|change| change["table"] == "book")
+        .unwrap();
+    assert_eq!(book["dropped"], true, "{report}");
+    assert_eq!(book["rows_deleted"], 200, "{report}");
 }
 
 /// A published branch someone committed to (and left uncommitted changes

@@ -48,13 +48,15 @@ pub(super) fn hold_back(
 }
 
 /// Why the night must be held back: a table lost more than `percent`% of
-/// its rows, or became empty (`percent` 100: never).
+/// its rows, or became empty (`percent` 100: never). A table a schema file
+/// dropped was meant to go.
 pub(super) fn deletion_guard(changes: &[TableChange], percent: f64) -> Option<String> {
     if percent >= 100.0 {
         return None;
     }
     let tripped: Vec<String> = changes
         .iter()
+        .filter(|change| !change.dropped)
         .filter_map(|change| {
             let before = change.rows_before.filter(|rows| *rows > 0)?;
             #[allow(clippy::cast_precision_loss)]
@@ -300,6 +302,11 @@ mod tests {
         );
         assert_eq!(deletion_guard(&lost, 100.0), None);
         assert_eq!(deletion_guard(&lost, 80.0), None);
+        let dropped = [TableChange {
+            dropped: true,
+            ..change("d", 10, 10, 0)
+        }];
+        assert_eq!(deletion_guard(&dropped, 50.0), None);
         let emptied = [change("c", 1, 1, 0)];
         assert!(deletion_guard(&emptied, 100.0).is_none());
         assert!(
