@@ -46,7 +46,6 @@ struct RolledBack {
 async fn rollback(settings: &PublishedSettings, to: &str) -> anyhow::Result<RolledBack> {
     let mut conn = open_published(settings).await?;
     let branch = &settings.branch.branch;
-    let prefix = &settings.branch.tag_prefix;
     let head = published::branch_head(&mut conn, branch)
         .await?
         .ok_or_else(|| {
@@ -85,20 +84,7 @@ async fn rollback(settings: &PublishedSettings, to: &str) -> anyhow::Result<Roll
             ),
         ));
     }
-    let stamp = compact_time(&utc_now());
-    let kept = format!("{prefix}before-rollback/{stamp}");
-    let message =
-        format!("pg2dolt rollback: the head of {branch} before it was rolled back to {to}");
-    published::tag(&mut conn, &kept, &head, &message).await?;
-    let marked = published::tags(&mut conn, prefix)
-        .await?
-        .iter()
-        .any(|tag| tag.hash == target && is_published_mark(&tag.name, prefix));
-    if !marked {
-        let mark = format!("{prefix}rollback/{stamp}");
-        let message = format!("pg2dolt rollback: {branch} rolled back to {to}");
-        published::tag(&mut conn, &mark, &target, &message).await?;
-    }
+    let kept = mark(&mut conn, settings, &head, &target, to).await?;
     published::reset_hard(&mut on_branch, &target).await?;
     info!(%branch, from = %head, to = %target, kept = %kept, "rolled back");
     let _ = on_branch.disconnect().await;
@@ -109,6 +95,34 @@ async fn rollback(settings: &PublishedSettings, to: &str) -> anyhow::Result<Roll
         ),
         head: target,
     })
+}
+
+/// Before the move: the old head tagged `PREFIXbefore-rollback/<time>`
+/// (returned), and a target that carries no mark of a published night
+/// tagged `PREFIXrollback/<time>`.
+async fn mark(
+    conn: &mut Conn,
+    settings: &PublishedSettings,
+    head: &str,
+    target: &str,
+    to: &str,
+) -> anyhow::Result<String> {
+    let (branch, prefix) = (&settings.branch.branch, &settings.branch.tag_prefix);
+    let stamp = compact_time(&utc_now());
+    let kept = format!("{prefix}before-rollback/{stamp}");
+    let message =
+        format!("pg2dolt rollback: the head of {branch} before it was rolled back to {to}");
+    published::tag(conn, &kept, head, &message).await?;
+    let marked = published::tags(conn, prefix)
+        .await?
+        .iter()
+        .any(|tag| tag.hash == target && is_published_mark(&tag.name, prefix));
+    if !marked {
+        let mark = format!("{prefix}rollback/{stamp}");
+        let message = format!("pg2dolt rollback: {branch} rolled back to {to}");
+        published::tag(conn, &mark, target, &message).await?;
+    }
+    Ok(kept)
 }
 
 /// The flags of rollback or history resolved, and the private Dolt server

@@ -13,29 +13,29 @@
 use anyhow::Context as _;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::copy::{Filling, load_planned, open_archive, plan_and_archive};
 use super::{RunState, Untouched, commit, in_fresh_database, prepare_fill, resolve_copy_flags};
 use crate::archive::writer::ArchiveRun;
 use crate::cli::RefreshArgs;
 use crate::error::{FailureKind, failure};
-use crate::mysql::dolt::commit_date;
 use crate::mysql::migrations;
-use crate::mysql::published::{self, BranchState, TableChange, night_tag};
+use crate::mysql::published::{self, night_tag};
 use crate::mysql::schema::ParsedSchemaFile;
 use crate::mysql::sql::quote_identifier;
 use crate::mysql::work::WorkBranch;
 use crate::mysql::{TargetKind, TargetServer};
 use crate::output::Output;
 use crate::preflight::{self, Planned, SourceSide, TargetSide};
-use crate::report::{CommandKind, RefreshOutcome, RefreshReport, TableReport};
+use crate::report::{CommandKind, RefreshReport};
 use crate::settings::{RefreshSettings, Settings};
 use crate::signal::Stop;
 
+mod moves;
 mod publish;
 
-use publish::{Publishing, deletion_guard, hold_back};
+use publish::{Sessions, publish_first};
 
 /// Runs `pg2dolt refresh`; returns the exit code.
 pub async fn run(arguments: &RefreshArgs) -> u8 {
@@ -229,41 +229,6 @@ async fn first_night(
     .await
 }
 
-/// The first night's commit: tagged, and on `--branch` (made there when
-/// it is not the database's default branch).
-async fn publish_first(
-    conn: &mut Conn,
-    night: &Night<'_>,
-    hash: &str,
-    progress: &mut RunState,
-) -> anyhow::Result<()> {
-    let tag = night.tag();
-    published::tag(conn, &tag, hash, &night.tag_message()).await?;
-    // language=MySQL
-    let active: Option<String> = conn
-        .query_first("SELECT active_branch()")
-        .await
-        .context("reading the active branch")?;
-    if active.as_deref() != Some(night.branch()) {
-        published::create_branch(conn, night.branch(), hash).await?;
-    }
-    info!(branch = night.branch(), %tag, %hash, "first night published");
-    progress.changes = Some(unchanged_tables(&progress.tables, true));
-    if let Some(refresh) = progress.refresh.as_mut() {
-        refresh.outcome = RefreshOutcome::Published;
-        refresh.head = Some(hash.to_string());
-        refresh.new_commit = Some(hash.to_string());
-        refresh.tag = Some(tag);
-        refresh.schema_files_applied = night
-            .settings
-            .schema_files
-            .iter()
-            .map(|file| file.name.clone())
-            .collect();
-    }
-    Ok(())
-}
-
 /// A later night: loaded on a work branch, then published (or held back).
 async fn later_night(
     night: &Night<'_>,
@@ -272,29 +237,14 @@ async fn later_night(
     stop: &Stop,
     progress: &mut RunState,
 ) -> anyhow::Result<()> {
-    let settings = night.settings;
     let TargetSide { admin, server, .. } = target;
     let _ = admin.disconnect().await;
-    let database = settings.database.as_str();
-    let mut conn = crate::mysql::connect(&settings.target, Some(database)).await?;
-    let prefix = &night.options.branch.tag_prefix;
-    let mut state = published::branch_state(&mut conn, night.branch(), prefix).await?;
-    let revision = format!("{database}/{}", night.branch());
-    let mut on_branch = crate::mysql::connect(&settings.target, Some(&revision)).await?;
-    state.dirty = published::has_changes(&mut on_branch).await?;
-    record_state(progress, &state);
-    if state.diverged() {
-        warn!(
-            branch = night.branch(),
-            "the published branch was written to since the last refresh: {}",
-            state.divergence()
-        );
-    }
+    let mut sessions = Sessions::open(night, progress).await?;
     let work = WorkBranch::create(
-        &mut conn,
-        &settings.target,
-        database,
-        &state.base,
+        &mut sessions.conn,
+        &night.settings.target,
+        &night.settings.database,
+        &sessions.state.base,
         &night.source.snapshot.time,
     )
     .await?;
@@ -307,61 +257,7 @@ async fn later_night(
             progress,
         ))
         .await;
-    let untouched = format!(
-        "the published branch {} is untouched (at {})",
-        night.branch(),
-        state.head
-    );
-    let night_commit = match filled {
-        Ok(night_commit) => night_commit,
-        Err(error) => {
-            let keep = settings.target_database.keep_failed;
-            progress.target = Some(work.abandon(&error, keep, &untouched).await);
-            return Err(error);
-        }
-    };
-    let changes = match night_changes(&mut conn, &state, night_commit.as_deref(), progress).await {
-        Ok(changes) => changes,
-        Err(error) => {
-            let keep = settings.target_database.keep_failed;
-            progress.target = Some(work.abandon(&error, keep, &untouched).await);
-            return Err(error);
-        }
-    };
-    let held = if let Some(reason) = deletion_guard(&changes, night.options.max_deleted_percent) {
-        Err(failure(FailureKind::HeldBack, reason))
-    } else {
-        let mut publishing = Publishing {
-            conn: &mut conn,
-            on_branch: &mut on_branch,
-            night,
-            state: &state,
-            work: &work.name,
-            date: commit_date(&night.source.snapshot.time),
-        };
-        publishing.publish(night_commit.as_deref(), progress).await
-    };
-    if let Err(error) = held {
-        return Err(hold_back(&error, work, &untouched, progress));
-    }
-    // Published: a work branch left by a failed delete is named by the
-    // next refresh's warning, and changes nothing for readers.
-    if let Err(error) = work.delete_published().await {
-        warn!("the night is published, but {error:#}");
-    }
-    let _ = on_branch.disconnect().await;
-    let _ = conn.disconnect().await;
-    Ok(())
-}
-
-/// The branch as the night found it, in the report.
-fn record_state(progress: &mut RunState, state: &BranchState) {
-    if let Some(refresh) = progress.refresh.as_mut() {
-        refresh.previous_head = Some(state.head.clone());
-        refresh.base = Some(state.base.clone());
-        refresh.diverged = state.diverged();
-        refresh.divergence = state.diverged().then(|| state.divergence());
-    }
+    sessions.conclude(night, work, filled, progress).await
 }
 
 /// On the work branch (`work`, a `database/branch` name): the schema files
@@ -376,14 +272,7 @@ async fn fill_work(
     progress: &mut RunState,
 ) -> anyhow::Result<Option<String>> {
     let settings = night.settings;
-    let mut conn = crate::mysql::connect(&settings.target, Some(work)).await?;
-    let applied = migrations::applied(&mut conn, work).await?;
-    let pending = migrations::pending(&settings.schema_files, applied.as_ref())?;
-    for file in &pending {
-        info!(file = %file.name, "applying a schema file added since the last refresh");
-    }
-    let _ = conn.disconnect().await;
-    let pending_files: Vec<ParsedSchemaFile> = pending.iter().map(|file| (*file).clone()).collect();
+    let (adopting, pending_files) = schema_to_apply(settings, work).await?;
     let (mut conn, targets, route) = prepare_fill(
         &settings.target,
         work,
@@ -402,12 +291,12 @@ async fn fill_work(
         server,
     };
     night.load(planned, into, progress).await?;
-    let record: Vec<&ParsedSchemaFile> = if applied.is_some() {
-        pending
-    } else {
+    let record: Vec<&ParsedSchemaFile> = if adopting {
         // A database made by `copy`: its schema matched the files (the
         // catalog check above), which are recorded from now on.
         settings.schema_files.iter().collect()
+    } else {
+        pending_files.iter().collect()
     };
     migrations::record(&mut conn, &record, &night.source.snapshot.time).await?;
     if let Some(refresh) = progress.refresh.as_mut() {
@@ -432,6 +321,24 @@ async fn fill_work(
     Ok(progress.commit.clone())
 }
 
+/// The schema files the work branch (`work`) still needs, in order, and
+/// whether nothing was recorded there yet (a database made by `copy`,
+/// adopted: nothing is applied, every file is recorded).
+async fn schema_to_apply(
+    settings: &Settings,
+    work: &str,
+) -> anyhow::Result<(bool, Vec<ParsedSchemaFile>)> {
+    let mut conn = crate::mysql::connect(&settings.target, Some(work)).await?;
+    let applied = migrations::applied(&mut conn, work).await?;
+    let _ = conn.disconnect().await;
+    let pending = migrations::pending(&settings.schema_files, applied.as_ref())?;
+    for file in &pending {
+        info!(file = %file.name, "applying a schema file added since the last refresh");
+    }
+    let pending = pending.into_iter().cloned().collect();
+    Ok((applied.is_none(), pending))
+}
+
 /// Empties every planned table (TRUNCATE keeps the table, its columns'
 /// identities and its schema; foreign-key checks are off in pg2dolt's
 /// sessions).
@@ -451,52 +358,4 @@ async fn empty_tables(conn: &mut Conn, planned: &Planned) -> anyhow::Result<()> 
             .with_context(|| format!("emptying {table} on the work branch"))?;
     }
     Ok(())
-}
-
-/// Every copied table's change against the last published commit (Dolt's
-/// diff statistics; tables without changes with zeros), and the tables
-/// only the diff names (pg2dolt's record of schema files, a table a new
-/// schema file added without a source, a dropped one).
-async fn night_changes(
-    conn: &mut Conn,
-    state: &BranchState,
-    night_commit: Option<&str>,
-    progress: &mut RunState,
-) -> anyhow::Result<Vec<TableChange>> {
-    let mut changes = match night_commit {
-        Some(hash) => published::diff(conn, &state.base, hash).await?,
-        None => std::collections::BTreeMap::new(),
-    };
-    for unchanged in unchanged_tables(&progress.tables, false) {
-        changes.entry(unchanged.table.clone()).or_insert(unchanged);
-    }
-    let changes: Vec<TableChange> = changes.into_values().collect();
-    for change in changes
-        .iter()
-        .filter(|change| change.rows_changed() > 0 || change.schema_changed)
-    {
-        info!(table = %change.table, rows_added = change.rows_added, rows_deleted = change.rows_deleted,
-            rows_modified = change.rows_modified, schema_changed = change.schema_changed, "changed since the last refresh");
-    }
-    progress.changes = Some(changes.clone());
-    Ok(changes)
-}
-
-/// The copied tables as changes: all rows added (the first night), or
-/// none.
-fn unchanged_tables(tables: &[TableReport], added: bool) -> Vec<TableChange> {
-    let mut changes: Vec<TableChange> = tables
-        .iter()
-        .map(|table| TableChange {
-            table: table.target.clone(),
-            rows_added: if added { table.rows } else { 0 },
-            schema_changed: added,
-            rows_before: Some(if added { 0 } else { table.rows }),
-            rows_after: Some(table.rows),
-            ..TableChange::default()
-        })
-        .collect();
-    changes.sort_by(|left, right| left.table.cmp(&right.table));
-    changes.dedup_by(|left, right| left.table == right.table);
-    changes
 }

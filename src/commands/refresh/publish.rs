@@ -1,19 +1,131 @@
-//! The end of a later night: the guards, then the publish — one ref
-//! update of the published branch (fast-forward, or what `--on-diverged`
-//! says when someone wrote to it since the last refresh), the night's tag
-//! first — or the night held back (exit 7) on its kept work branch.
+//! The end of a night: the first night's tag; a later night's diff, the
+//! guard, then the publish (`moves.rs`) — or the night held back (exit 7)
+//! on its kept work branch, or its work branch deleted after a failure.
 
 use anyhow::Context as _;
 use mysql_async::Conn;
+use mysql_async::prelude::Queryable as _;
 use tracing::{info, warn};
 
 use super::Night;
+use super::moves::Publishing;
 use crate::commands::RunState;
 use crate::error::{FailureKind, failure};
+use crate::mysql::dolt::commit_date;
 use crate::mysql::fresh::{TargetOutcome, TargetState};
-use crate::mysql::published::{self, BranchState, CommitMeta, Merged, OnDiverged, TableChange};
+use crate::mysql::published::{self, BranchState, TableChange};
 use crate::mysql::work::WorkBranch;
-use crate::report::RefreshOutcome;
+use crate::report::{RefreshOutcome, TableReport};
+
+/// The sessions a later night publishes through: on the database and on
+/// the published branch, with the branch as the night found it.
+pub(super) struct Sessions {
+    /// a session on the database
+    pub conn: Conn,
+    /// a session on the published branch (`database/branch`)
+    on_branch: Conn,
+    /// the branch before the night
+    pub state: BranchState,
+}
+
+impl Sessions {
+    /// The published branch's state (head, last published commit, someone
+    /// else's writes since), recorded in the report.
+    pub async fn open(night: &Night<'_>, progress: &mut RunState) -> anyhow::Result<Sessions> {
+        let settings = night.settings;
+        let database = settings.database.as_str();
+        let mut conn = crate::mysql::connect(&settings.target, Some(database)).await?;
+        let prefix = &night.options.branch.tag_prefix;
+        let mut state = published::branch_state(&mut conn, night.branch(), prefix).await?;
+        let revision = format!("{database}/{}", night.branch());
+        let mut on_branch = crate::mysql::connect(&settings.target, Some(&revision)).await?;
+        state.dirty = published::has_changes(&mut on_branch).await?;
+        record_state(progress, &state);
+        if state.diverged() {
+            warn!(
+                branch = night.branch(),
+                "the published branch was written to since the last refresh: {}",
+                state.divergence()
+            );
+        }
+        Ok(Sessions {
+            conn,
+            on_branch,
+            state,
+        })
+    }
+
+    /// After the fill: the diff, the guard and the publish; or, after a
+    /// failure before the publish, the work branch deleted (kept with
+    /// `--keep-failed`), or kept when the night is held back.
+    pub async fn conclude(
+        mut self,
+        night: &Night<'_>,
+        work: WorkBranch,
+        filled: anyhow::Result<Option<String>>,
+        progress: &mut RunState,
+    ) -> anyhow::Result<()> {
+        let untouched = format!(
+            "the published branch {} is untouched (at {})",
+            night.branch(),
+            self.state.head
+        );
+        let diffed = match filled {
+            Ok(night_commit) => night_changes(
+                &mut self.conn,
+                &self.state,
+                night_commit.as_deref(),
+                progress,
+            )
+            .await
+            .map(|changes| (night_commit, changes)),
+            Err(error) => Err(error),
+        };
+        let (night_commit, changes) = match diffed {
+            Ok(diffed) => diffed,
+            Err(error) => {
+                let keep = night.settings.target_database.keep_failed;
+                progress.target = Some(work.abandon(&error, keep, &untouched).await);
+                return Err(error);
+            }
+        };
+        let held = if let Some(reason) = deletion_guard(&changes, night.options.max_deleted_percent)
+        {
+            Err(failure(FailureKind::HeldBack, reason))
+        } else {
+            let mut publishing = Publishing {
+                conn: &mut self.conn,
+                on_branch: &mut self.on_branch,
+                night,
+                state: &self.state,
+                work: &work.name,
+                date: commit_date(&night.source.snapshot.time),
+            };
+            publishing.publish(night_commit.as_deref(), progress).await
+        };
+        if let Err(error) = held {
+            return Err(hold_back(&error, work, &untouched, progress));
+        }
+        // Published: a work branch left by a failed delete is named by the
+        // next refresh's warning, and changes nothing for readers.
+        if let Err(error) = work.delete_published().await {
+            warn!("the night is published, but {error:#}");
+        }
+        let _ = self.on_branch.disconnect().await;
+        let _ = self.conn.disconnect().await;
+        Ok(())
+    }
+}
+
+/// The branch as the night found it, in the report.
+fn record_state(progress: &mut RunState, state: &BranchState) {
+    if let Some(refresh) = progress.refresh.as_mut() {
+        refresh.previous_head = Some(state.head.clone());
+        refresh.base = Some(state.base.clone());
+        refresh.diverged = state.diverged();
+        refresh.divergence = state.diverged().then(|| state.divergence());
+    }
+}
 
 /// A night held back (exit 7) or refused at the publish: nothing was
 /// published; the work branch is kept for a person to look at (a guard,
@@ -80,200 +192,87 @@ pub(super) fn deletion_guard(changes: &[TableChange], percent: f64) -> Option<St
     })
 }
 
-/// Where a publish moved the branch: its head, and the night's new commit
-/// there (none when the source did not change).
-type Moved = (String, Option<String>);
-
-/// The publish of a night: one ref update of the published branch.
-pub(super) struct Publishing<'a> {
-    /// a session on the database
-    pub conn: &'a mut Conn,
-    /// a session on the published branch
-    pub on_branch: &'a mut Conn,
-    pub night: &'a Night<'a>,
-    pub state: &'a BranchState,
-    /// the work branch
-    pub work: &'a str,
-    /// the commits' date: the snapshot's
-    pub date: String,
+/// The first night's commit: tagged, and on `--branch` (made there when
+/// it is not the database's default branch).
+pub(super) async fn publish_first(
+    conn: &mut Conn,
+    night: &Night<'_>,
+    hash: &str,
+    progress: &mut RunState,
+) -> anyhow::Result<()> {
+    let tag = night.tag();
+    published::tag(conn, &tag, hash, &night.tag_message()).await?;
+    // language=MySQL
+    let active: Option<String> = conn
+        .query_first("SELECT active_branch()")
+        .await
+        .context("reading the active branch")?;
+    if active.as_deref() != Some(night.branch()) {
+        published::create_branch(conn, night.branch(), hash).await?;
+    }
+    info!(branch = night.branch(), %tag, %hash, "first night published");
+    progress.changes = Some(unchanged_tables(&progress.tables, true));
+    if let Some(refresh) = progress.refresh.as_mut() {
+        refresh.outcome = RefreshOutcome::Published;
+        refresh.head = Some(hash.to_string());
+        refresh.new_commit = Some(hash.to_string());
+        refresh.tag = Some(tag);
+        refresh.schema_files_applied = night
+            .settings
+            .schema_files
+            .iter()
+            .map(|file| file.name.clone())
+            .collect();
+    }
+    Ok(())
 }
 
-impl Publishing<'_> {
-    /// Publishes `night_commit` (`None`: the source did not change) as
-    /// `--on-diverged` says when the branch moved since the last refresh.
-    pub(super) async fn publish(
-        &mut self,
-        night_commit: Option<&str>,
-        progress: &mut RunState,
-    ) -> anyhow::Result<()> {
-        let (head, published) = if self.state.diverged() {
-            match self.night.options.on_diverged {
-                OnDiverged::Fail => {
-                    return Err(failure(
-                        FailureKind::HeldBack,
-                        format!(
-                            "the published branch {} was written to since the last refresh ({}); --on-diverged reset or merge publishes anyway",
-                            self.night.branch(),
-                            self.state.divergence()
-                        ),
-                    ));
-                }
-                OnDiverged::Reset => self.reset(night_commit, progress).await?,
-                OnDiverged::Merge => self.merge(night_commit).await?,
-            }
-        } else {
-            self.fast_forward(night_commit).await?
-        };
-        let outcome = if head == self.state.head {
-            RefreshOutcome::Unchanged
-        } else {
-            RefreshOutcome::Published
-        };
-        info!(branch = self.night.branch(), %head, outcome = ?outcome, "refresh published");
-        progress.commit = Some(head.clone());
-        progress.target = Some(TargetOutcome {
-            state: TargetState::Complete,
-            detail: match outcome {
-                RefreshOutcome::Unchanged => format!(
-                    "no change since the last refresh: the published branch {} stays at {head}",
-                    self.night.branch()
-                ),
-                _ => format!(
-                    "the published branch {} is at {head}, the night's commit",
-                    self.night.branch()
-                ),
-            },
-            touched: outcome != RefreshOutcome::Unchanged,
-        });
-        if let Some(refresh) = progress.refresh.as_mut() {
-            refresh.outcome = outcome;
-            refresh.head = Some(head);
-            refresh.new_commit.clone_from(&published);
-            refresh.tag = published.map(|_| self.night.tag());
-        }
-        Ok(())
+/// Every copied table's change against the last published commit (Dolt's
+/// diff statistics; tables without changes with zeros), and the tables
+/// only the diff names (pg2dolt's record of schema files, a table a new
+/// schema file added without a source, a dropped one).
+async fn night_changes(
+    conn: &mut Conn,
+    state: &BranchState,
+    night_commit: Option<&str>,
+    progress: &mut RunState,
+) -> anyhow::Result<Vec<TableChange>> {
+    let mut changes = match night_commit {
+        Some(hash) => published::diff(conn, &state.base, hash).await?,
+        None => std::collections::BTreeMap::new(),
+    };
+    for unchanged in unchanged_tables(&progress.tables, false) {
+        changes.entry(unchanged.table.clone()).or_insert(unchanged);
     }
-
-    /// The branch did not move: fast-forwarded to the night (tagged
-    /// first: a kill between the two leaves a tag off the branch, never an
-    /// untagged night on it).
-    async fn fast_forward(&mut self, night_commit: Option<&str>) -> anyhow::Result<Moved> {
-        let Some(hash) = night_commit else {
-            return Ok((self.state.head.clone(), None));
-        };
-        self.tag_night(hash).await?;
-        if !published::fast_forward(self.on_branch, self.work).await? {
-            return Err(failure(
-                FailureKind::HeldBack,
-                format!(
-                    "the published branch {} was written to during the refresh: it cannot be fast-forwarded",
-                    self.night.branch()
-                ),
-            ));
-        }
-        Ok((hash.to_string(), Some(hash.to_string())))
+    let changes: Vec<TableChange> = changes.into_values().collect();
+    for change in changes
+        .iter()
+        .filter(|change| change.rows_changed() > 0 || change.schema_changed)
+    {
+        info!(table = %change.table, rows_added = change.rows_added, rows_deleted = change.rows_deleted,
+            rows_modified = change.rows_modified, schema_changed = change.schema_changed, "changed since the last refresh");
     }
-
-    /// `--on-diverged reset`: someone's uncommitted changes committed, the
-    /// old head tagged, then the branch moved to the night (the last
-    /// published commit when nothing changed).
-    async fn reset(
-        &mut self,
-        night_commit: Option<&str>,
-        progress: &mut RunState,
-    ) -> anyhow::Result<Moved> {
-        self.keep_uncommitted().await?;
-        let head = published::branch_head(self.conn, self.night.branch())
-            .await?
-            .context("the published branch is gone")?;
-        let kept = format!(
-            "{}before-reset/{}",
-            self.night.options.branch.tag_prefix,
-            published::compact_time(&self.night.source.snapshot.time)
-        );
-        let message = format!(
-            "pg2dolt refresh: the head of {} before it was reset to the night",
-            self.night.branch()
-        );
-        published::tag(self.conn, &kept, &head, &message).await?;
-        if let Some(refresh) = progress.refresh.as_mut() {
-            refresh.previous_head_tag = Some(kept);
-        }
-        if let Some(hash) = night_commit {
-            self.tag_night(hash).await?;
-        }
-        let to = night_commit.unwrap_or(&self.state.base);
-        published::reset_hard(self.on_branch, to).await?;
-        Ok((to.to_string(), night_commit.map(str::to_string)))
-    }
-
-    /// `--on-diverged merge`: someone's uncommitted changes committed, then
-    /// the night merged into the branch with a merge commit (tagged as the
-    /// night); a conflict changes nothing (exit 7).
-    async fn merge(&mut self, night_commit: Option<&str>) -> anyhow::Result<Moved> {
-        let Some(_) = night_commit else {
-            return Ok((self.state.head.clone(), None));
-        };
-        self.keep_uncommitted().await?;
-        let message = format!(
-            "pg2dolt refresh: merge of the night of {} into {}",
-            self.night.source.snapshot.time,
-            self.night.branch()
-        );
-        let meta = commit_meta(self.night, &self.date, &message);
-        match published::merge(self.on_branch, self.work, &meta).await? {
-            Merged::Commit(hash) => {
-                self.tag_night(&hash).await?;
-                Ok((hash.clone(), Some(hash)))
-            }
-            Merged::Conflicts(tables) => {
-                let listed: Vec<String> = tables
-                    .iter()
-                    .map(|(table, count)| format!("{table} ({count})"))
-                    .collect();
-                Err(failure(
-                    FailureKind::HeldBack,
-                    format!(
-                        "merging the night into {} conflicts on {}",
-                        self.night.branch(),
-                        listed.join(", ")
-                    ),
-                ))
-            }
-        }
-    }
-
-    /// Commits uncommitted changes on the published branch before it
-    /// moves, so nothing of theirs is lost.
-    async fn keep_uncommitted(&mut self) -> anyhow::Result<()> {
-        if !self.state.dirty {
-            return Ok(());
-        }
-        let message = format!(
-            "pg2dolt refresh: changes left uncommitted on {}, kept before the night of {}",
-            self.night.branch(),
-            self.night.source.snapshot.time
-        );
-        let meta = commit_meta(self.night, &self.date, &message);
-        let hash = published::commit_pending(self.on_branch, &meta).await?;
-        warn!(%hash, branch = self.night.branch(), "uncommitted changes on the published branch committed");
-        Ok(())
-    }
-
-    async fn tag_night(&mut self, hash: &str) -> anyhow::Result<()> {
-        let tag = self.night.tag();
-        published::tag(self.conn, &tag, hash, &self.night.tag_message()).await
-    }
+    progress.changes = Some(changes.clone());
+    Ok(changes)
 }
 
-/// A commit pg2dolt makes on the published branch: the run's author,
-/// dated at the snapshot.
-fn commit_meta<'m>(night: &'m Night<'m>, date: &'m str, message: &'m str) -> CommitMeta<'m> {
-    CommitMeta {
-        message,
-        author: &night.settings.target_database.author,
-        date,
-    }
+/// The copied tables as changes: all rows added (the first night), or
+/// none.
+fn unchanged_tables(tables: &[TableReport], added: bool) -> Vec<TableChange> {
+    let mut changes: Vec<TableChange> = tables
+        .iter()
+        .map(|table| TableChange {
+            table: table.target.clone(),
+            rows_added: if added { table.rows } else { 0 },
+            schema_changed: added,
+            rows_before: Some(if added { 0 } else { table.rows }),
+            rows_after: Some(table.rows),
+            ..TableChange::default()
+        })
+        .collect();
+    changes.sort_by(|left, right| left.table.cmp(&right.table));
+    changes.dedup_by(|left, right| left.table == right.table);
+    changes
 }
 
 #[cfg(test)]

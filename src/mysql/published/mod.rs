@@ -21,8 +21,6 @@
 //!   table with data changes; `dolt_diff_summary(from, to)` says which
 //!   tables' schema changed (added and dropped tables included).
 
-use std::collections::BTreeMap;
-
 use anyhow::{Context as _, bail};
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
@@ -30,6 +28,12 @@ use serde::Serialize;
 
 use super::sql::quote_literal;
 use crate::error::{FailureKind, failure};
+
+mod diff;
+mod moves;
+
+pub use diff::{TableChange, diff};
+pub use moves::{CommitMeta, Merged, commit_pending, fast_forward, merge, reset_hard};
 
 /// What a refresh does when the published branch diverged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -87,36 +91,6 @@ impl BranchState {
                 format!("{commits} commit(s) were made on it and it has uncommitted changes")
             }
         }
-    }
-}
-
-/// What one table's rows did between two commits.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct TableChange {
-    /// the target table
-    pub table: String,
-    /// rows added
-    pub rows_added: u64,
-    /// rows deleted
-    pub rows_deleted: u64,
-    /// rows modified
-    pub rows_modified: u64,
-    /// the table's schema changed (added and dropped tables too)
-    pub schema_changed: bool,
-    /// rows before (absent when Dolt did not count: schema-only changes)
-    pub rows_before: Option<u64>,
-    /// rows after
-    pub rows_after: Option<u64>,
-    /// the table was dropped (by a schema file): no guard counts its rows
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub dropped: bool,
-}
-
-impl TableChange {
-    /// Rows added, deleted or modified.
-    #[must_use]
-    pub fn rows_changed(&self) -> u64 {
-        self.rows_added + self.rows_deleted + self.rows_modified
     }
 }
 
@@ -321,159 +295,6 @@ pub async fn resolve(conn: &mut Conn, reference: &str) -> anyhow::Result<Option<
         .query_first(format!("SELECT HASHOF({})", quote_literal(reference)))
         .await;
     Ok(resolved.ok().flatten())
-}
-
-/// In a session on the published branch: fast-forwards it to `work`.
-/// `Ok(false)` when it cannot be (the branch moved meanwhile).
-pub async fn fast_forward(on_branch: &mut Conn, work: &str) -> anyhow::Result<bool> {
-    // language=MySQL
-    let merged = on_branch
-        .query_drop(format!(
-            "CALL DOLT_MERGE('--ff-only', {})",
-            quote_literal(work)
-        ))
-        .await;
-    match merged {
-        Ok(()) => Ok(true),
-        Err(error)
-            if error.to_string().contains("fast-forward")
-                || error.to_string().contains("stomped") =>
-        {
-            Ok(false)
-        }
-        Err(error) => Err(error).context("fast-forwarding the published branch"),
-    }
-}
-
-/// In a session on the published branch: moves it (head and working set)
-/// to `commit`.
-pub async fn reset_hard(on_branch: &mut Conn, commit: &str) -> anyhow::Result<()> {
-    // language=MySQL
-    on_branch
-        .query_drop(format!(
-            "CALL DOLT_RESET('--hard', {})",
-            quote_literal(commit)
-        ))
-        .await
-        .with_context(|| format!("resetting the published branch to {commit}"))
-}
-
-/// Identity and date of a commit pg2dolt makes.
-pub struct CommitMeta<'a> {
-    /// the message
-    pub message: &'a str,
-    /// `Name <email>`
-    pub author: &'a str,
-    /// RFC 3339, seconds
-    pub date: &'a str,
-}
-
-/// In a session on the published branch: commits its uncommitted changes
-/// (someone else's, kept before the branch moves); returns the hash.
-pub async fn commit_pending(on_branch: &mut Conn, meta: &CommitMeta<'_>) -> anyhow::Result<String> {
-    super::dolt::commit(on_branch, meta.message, meta.author, meta.date).await
-}
-
-/// How a merge of the night into the published branch ended.
-pub enum Merged {
-    /// the merge commit
-    Commit(String),
-    /// conflicts (table, count): nothing was changed
-    Conflicts(Vec<(String, u64)>),
-}
-
-/// In a session on the published branch: merges `work` into it with a
-/// merge commit, or changes nothing when the merge conflicts.
-pub async fn merge(
-    on_branch: &mut Conn,
-    work: &str,
-    meta: &CommitMeta<'_>,
-) -> anyhow::Result<Merged> {
-    // language=MySQL
-    on_branch.query_drop("START TRANSACTION").await?;
-    let outcome = async {
-        // language=MySQL
-        let row: Option<(Option<String>, i64, i64, String)> = on_branch
-            .query_first(format!(
-                "CALL DOLT_MERGE('--no-commit', '--no-ff', {})",
-                quote_literal(work)
-            ))
-            .await
-            .context("merging the night into the published branch")?;
-        let conflicts = row.as_ref().map_or(0, |row| row.2);
-        if conflicts > 0 {
-            // language=MySQL
-            let tables: Vec<(String, u64)> = on_branch
-                .query("SELECT `table`, num_conflicts FROM dolt_conflicts")
-                .await
-                .context("reading dolt_conflicts")?;
-            return Ok(Merged::Conflicts(tables));
-        }
-        let hash = super::dolt::commit(on_branch, meta.message, meta.author, meta.date).await?;
-        // language=MySQL
-        on_branch.query_drop("COMMIT").await?;
-        Ok(Merged::Commit(hash))
-    }
-    .await;
-    if !matches!(outcome, Ok(Merged::Commit(_))) {
-        // language=MySQL
-        on_branch
-            .query_drop("ROLLBACK")
-            .await
-            .context("rolling back the conflicted merge")?;
-    }
-    outcome
-}
-
-/// What every table's rows and schema did from `from` to `to`
-/// (`dolt_diff_stat` and `dolt_diff_summary`), by table name.
-pub async fn diff(
-    conn: &mut Conn,
-    from: &str,
-    to: &str,
-) -> anyhow::Result<BTreeMap<String, TableChange>> {
-    let (from, to) = (quote_literal(from), quote_literal(to));
-    // language=MySQL
-    let stats: Vec<(String, u64, u64, u64, u64, u64)> = conn
-        .query(format!(
-            "SELECT table_name, rows_added, rows_deleted, rows_modified, old_row_count, new_row_count \
-             FROM dolt_diff_stat({from}, {to})"
-        ))
-        .await
-        .context("reading dolt_diff_stat")?;
-    let mut changes: BTreeMap<String, TableChange> = BTreeMap::new();
-    for (table, added, deleted, modified, before, after) in stats {
-        changes.insert(
-            table.clone(),
-            TableChange {
-                table,
-                rows_added: added,
-                rows_deleted: deleted,
-                rows_modified: modified,
-                schema_changed: false,
-                rows_before: Some(before),
-                rows_after: Some(after),
-                dropped: false,
-            },
-        );
-    }
-    // language=MySQL
-    let summary: Vec<(String, String, String, bool)> = conn
-        .query(format!(
-            "SELECT from_table_name, to_table_name, diff_type, schema_change FROM dolt_diff_summary({from}, {to})"
-        ))
-        .await
-        .context("reading dolt_diff_summary")?;
-    for (before, after, diff_type, schema_changed) in summary {
-        let table = if after.is_empty() { before } else { after };
-        let entry = changes.entry(table.clone()).or_insert_with(|| TableChange {
-            table,
-            ..TableChange::default()
-        });
-        entry.schema_changed |= schema_changed;
-        entry.dropped = diff_type == "dropped";
-    }
-    Ok(changes)
 }
 
 /// Checks a branch name before it is used in SQL and in `db/branch`.

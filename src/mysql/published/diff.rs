@@ -1,0 +1,91 @@
+//! What a night changed: Dolt's own diff statistics between two commits.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable as _;
+use serde::Serialize;
+
+use crate::mysql::sql::quote_literal;
+
+/// What one table's rows did between two commits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableChange {
+    /// the target table
+    pub table: String,
+    /// rows added
+    pub rows_added: u64,
+    /// rows deleted
+    pub rows_deleted: u64,
+    /// rows modified
+    pub rows_modified: u64,
+    /// the table's schema changed (added and dropped tables too)
+    pub schema_changed: bool,
+    /// rows before (absent when Dolt did not count: schema-only changes)
+    pub rows_before: Option<u64>,
+    /// rows after
+    pub rows_after: Option<u64>,
+    /// the table was dropped (by a schema file): no guard counts its rows
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
+}
+
+impl TableChange {
+    /// Rows added, deleted or modified.
+    #[must_use]
+    pub fn rows_changed(&self) -> u64 {
+        self.rows_added + self.rows_deleted + self.rows_modified
+    }
+}
+
+/// What every table's rows and schema did from `from` to `to`
+/// (`dolt_diff_stat` and `dolt_diff_summary`), by table name.
+pub async fn diff(
+    conn: &mut Conn,
+    from: &str,
+    to: &str,
+) -> anyhow::Result<BTreeMap<String, TableChange>> {
+    let (from, to) = (quote_literal(from), quote_literal(to));
+    // language=MySQL
+    let stats: Vec<(String, u64, u64, u64, u64, u64)> = conn
+        .query(format!(
+            "SELECT table_name, rows_added, rows_deleted, rows_modified, old_row_count, new_row_count \
+             FROM dolt_diff_stat({from}, {to})"
+        ))
+        .await
+        .context("reading dolt_diff_stat")?;
+    let mut changes: BTreeMap<String, TableChange> = BTreeMap::new();
+    for (table, added, deleted, modified, before, after) in stats {
+        changes.insert(
+            table.clone(),
+            TableChange {
+                table,
+                rows_added: added,
+                rows_deleted: deleted,
+                rows_modified: modified,
+                schema_changed: false,
+                rows_before: Some(before),
+                rows_after: Some(after),
+                dropped: false,
+            },
+        );
+    }
+    // language=MySQL
+    let summary: Vec<(String, String, String, bool)> = conn
+        .query(format!(
+            "SELECT from_table_name, to_table_name, diff_type, schema_change FROM dolt_diff_summary({from}, {to})"
+        ))
+        .await
+        .context("reading dolt_diff_summary")?;
+    for (before, after, diff_type, schema_changed) in summary {
+        let table = if after.is_empty() { before } else { after };
+        let entry = changes.entry(table.clone()).or_insert_with(|| TableChange {
+            table,
+            ..TableChange::default()
+        });
+        entry.schema_changed |= schema_changed;
+        entry.dropped = diff_type == "dropped";
+    }
+    Ok(changes)
+}
