@@ -26,6 +26,7 @@ pub mod digest;
 pub mod draft;
 pub mod error;
 pub mod logging;
+pub mod mask;
 pub mod mysql;
 pub mod output;
 pub mod plan;

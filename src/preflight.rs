@@ -12,9 +12,11 @@ use tracing::{debug, error, info, warn};
 
 use crate::checks::run_checks;
 use crate::error::{FailureKind, failure};
+use crate::mask::Baseline;
 use crate::mysql::catalog::TargetTable;
 use crate::mysql::load::LoadRequest;
 use crate::mysql::{TargetAddress, TargetKind, TargetServer, schema};
+use crate::plan::masking::{Masking, apply_masks};
 use crate::plan::{Plan, Problem, ProblemKind, TablePlan, build_plan};
 use crate::postgres::catalog::{SourceTable, read_catalog};
 use crate::postgres::reader::Reader;
@@ -130,6 +132,11 @@ pub async fn plan(
         &catalog,
         &settings.mappings,
     );
+    if let Some(masking) = &settings.masking {
+        let known = known_baseline(settings, masking, target).await?;
+        let problems = apply_masks(&mut plan, masking, known.as_ref());
+        plan.problems.extend(problems);
+    }
     info!(
         tables = plan.tables.len(),
         problems = plan.problems.len(),
@@ -162,6 +169,23 @@ pub async fn plan(
         catalog,
         readers,
     })
+}
+
+/// The masking baseline the target database recorded (on the published
+/// branch for a refresh), when it exists.
+async fn known_baseline(
+    settings: &Settings,
+    masking: &Masking,
+    target: &mut TargetSide,
+) -> anyhow::Result<Option<Baseline>> {
+    if !target.exists {
+        return Ok(None);
+    }
+    let database = match &masking.branch {
+        Some(branch) => format!("{}/{branch}", settings.database),
+        None => settings.database.clone(),
+    };
+    crate::mysql::mask_baseline::read(&mut target.admin, &database).await
 }
 
 /// The scratch database's catalog after the schema files, and whether it

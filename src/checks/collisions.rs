@@ -56,6 +56,9 @@ pub fn collision_checks(plan: &TablePlan) -> Vec<CollisionCheck> {
             let Some(column) = plan.columns.iter().find(|column| &column.target == name) else {
                 continue 'keys; // a generated or unplanned column: not checkable
             };
+            if column.mask.is_some() {
+                continue 'keys; // masked: the masking check proves it distinct
+            }
             let Some(target) = plan.target.columns.iter().find(|c| &c.name == name) else {
                 continue 'keys;
             };

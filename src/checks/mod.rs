@@ -11,6 +11,7 @@
 //! later.
 
 mod collisions;
+mod masked;
 mod numbers;
 mod values;
 
@@ -94,13 +95,20 @@ async fn check_table(reader: &Client, plan: &TablePlan) -> anyhow::Result<Vec<Pr
             problems.push(problem);
         }
     }
+    problems.extend(masked::masked_key_checks(reader, plan, &table).await?);
     Ok(problems)
 }
 
 /// `key='value', …` for a row, as SQL (the copy's own format): the
 /// primary key, else the ctid.
 fn key_description(plan: &TablePlan) -> String {
-    if plan.source.primary_key.is_empty() {
+    // A masked key is never shown as the source has it: the row's ctid is.
+    let masked_key = plan.source.primary_key.iter().any(|key| {
+        plan.columns
+            .iter()
+            .any(|column| &column.source == key && column.mask.is_some())
+    });
+    if plan.source.primary_key.is_empty() || masked_key {
         return "'ctid=' || ctid::text".to_string();
     }
     let parts: Vec<String> = plan

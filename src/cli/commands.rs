@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::groups::{
-    BranchArgs, LoggingArgs, OnDivergedArg, OutputFormat, SourceConnectionArgs, TableSelectionArgs,
-    TargetConnectionArgs, TargetDatabaseArgs,
+    BranchArgs, LoggingArgs, MaskNewColumnsArg, OnDivergedArg, OutputFormat, SourceConnectionArgs,
+    TableSelectionArgs, TargetConnectionArgs, TargetDatabaseArgs,
 };
 
 /// Flags of `pg2dolt copy`.
@@ -69,6 +69,23 @@ pub struct CopyArgs {
     /// Which source tables.
     #[command(flatten)]
     pub tables: TableSelectionArgs,
+
+    /// Mask columns: one rule per line, `table.column = generator` or
+    /// `schema.table.column = generator` (# comments); generators: email,
+    /// first_name, last_name, full_name, phone, text, hash, null,
+    /// const(VALUE), date_shift(DAYS), number_noise(PERCENT).
+    #[arg(long, env = "PG2DOLT_MASK_RULES", value_name = "FILE")]
+    pub mask_rules: Option<PathBuf>,
+
+    /// The secret key of the masking generators (a mounted secret; never
+    /// logged); required when a rule needs it (all but null and const).
+    #[arg(long, env = "PG2DOLT_MASK_KEY_FILE", value_name = "FILE")]
+    pub mask_key_file: Option<PathBuf>,
+
+    /// A column of a masked table that is new since the rules were written:
+    /// stop (exit 3, before any data moves), load NULL, or copy it in clear.
+    #[arg(long, env = "PG2DOLT_MASK_NEW_COLUMNS", value_enum, default_value_t = MaskNewColumnsArg::Fail)]
+    pub mask_new_columns: MaskNewColumnsArg,
 
     /// Copy the leaf partitions of partitioned tables as tables of their own
     /// (the target must have tables by their names) instead of copying each

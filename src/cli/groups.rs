@@ -244,3 +244,14 @@ pub enum OnDivergedArg {
     /// exit 7).
     Merge,
 }
+
+/// `--mask-new-columns` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MaskNewColumnsArg {
+    /// Stop before any data moves (exit 3), naming the column.
+    Fail,
+    /// Load NULL into it.
+    Null,
+    /// Copy it in clear.
+    Copy,
+}

@@ -9,8 +9,9 @@ pub use commands::{
     RestoreArgs, RollbackArgs, SchemaAction, SchemaArgs, SourceArgs,
 };
 pub use groups::{
-    BranchArgs, LoadMethodArg, LogFormat, LoggingArgs, OnDivergedArg, OutputFormat,
-    SourceConnectionArgs, TableSelectionArgs, TargetConnectionArgs, TargetDatabaseArgs,
+    BranchArgs, LoadMethodArg, LogFormat, LoggingArgs, MaskNewColumnsArg, OnDivergedArg,
+    OutputFormat, SourceConnectionArgs, TableSelectionArgs, TargetConnectionArgs,
+    TargetDatabaseArgs,
 };
 
 use clap::{Parser, Subcommand};

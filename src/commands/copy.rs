@@ -23,6 +23,7 @@ use crate::copy::{
 use crate::error::{FailureKind, failure};
 use crate::output::Output;
 use crate::plan::TablePlan;
+use crate::plan::masking::baseline_of;
 use crate::preflight::{self, Planned, SourceSide};
 use crate::report::{CommandKind, TableReport};
 use crate::settings::Settings;
@@ -231,7 +232,8 @@ pub(super) struct Filling<'a> {
 
 /// The planned tables into a database whose schema is in place: its
 /// catalog checked against the plan's, every table copied, fix-ups and
-/// verification, the archive's manifest (copy and refresh).
+/// verification, the masking baseline, the archive's manifest (copy and
+/// refresh).
 pub(super) async fn load_planned(
     settings: &Settings,
     source: &SourceSide,
@@ -260,6 +262,10 @@ pub(super) async fn load_planned(
     let (job, copied) = copy_rows(job, planned.readers).await?;
     progress.tables = table_reports(&job, &copied);
     verify(into.conn, into.server, into.targets, progress).await?;
+    if let Some(masking) = &settings.masking {
+        let baseline = baseline_of(&job.plans, &masking.rules);
+        crate::mysql::mask_baseline::record(into.conn, into.database, &baseline).await?;
+    }
     if let Some(archive) = archive {
         let tables = archived_tables(&job.plans, &copied);
         progress.archive = Some(

@@ -45,6 +45,8 @@ pub(crate) struct RunState {
     pub problems: Vec<Problem>,
     /// the plan's warnings
     pub warnings: Vec<String>,
+    /// the masking rules' SHA-256
+    pub mask_rules_sha256: Option<String>,
     /// the target server, once known
     pub server: Option<TargetServer>,
     /// how rows are loaded, once chosen
@@ -109,6 +111,7 @@ impl RunState {
         report.planned = self.planned;
         report.problems = self.problems;
         report.warnings = self.warnings;
+        report.mask_rules_sha256 = self.mask_rules_sha256;
         if let Some(server) = &self.server {
             report.target_kind = Some(server.kind);
             report.target_version = Some(server.describe());
@@ -134,6 +137,7 @@ impl RunState {
         self.planned = plan.tables.iter().map(PlannedTable::from).collect();
         self.problems.clone_from(&plan.problems);
         self.warnings.clone_from(&plan.warnings);
+        self.mask_rules_sha256.clone_from(&plan.mask_rules_sha256);
     }
 
     /// After a failure: a run that stopped before creating `database` left
@@ -290,10 +294,14 @@ pub(crate) async fn commit(
     snapshot: &Snapshot,
     progress: &mut RunState,
 ) -> anyhow::Result<()> {
-    let message = options
+    let mut message = options
         .commit_message
         .clone()
         .unwrap_or_else(|| default_commit_message(what, snapshot));
+    // A change of rules shows in history.
+    if let Some(sha256) = &progress.mask_rules_sha256 {
+        message = format!("{message}\n\nmasked by rules SHA-256 {sha256}");
+    }
     progress.commit =
         commit_if_dolt(conn, server, &message, &options.author, &snapshot.time).await?;
     Ok(())

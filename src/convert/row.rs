@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use super::converter::Converter;
 use super::copy_text::{Field, split_fields};
 use super::mysql_text::{Format, Value};
+use crate::mask::Mask;
 
 /// What went wrong with one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,9 @@ const FORMAT: Format = Format::LoadData;
 #[derive(Debug, Clone)]
 pub struct RowConverter {
     converters: Vec<Converter>,
+    /// each column's mask (`--mask-rules`), applied before its converter:
+    /// an error then shows the masked value, never the source's
+    masks: Vec<Option<Mask>>,
     /// refuse text values that read `NULL` (see [`RowError::TextReadAsNull`])
     refuse_text_null: bool,
 }
@@ -54,9 +58,50 @@ impl RowConverter {
     #[must_use]
     pub fn new(converters: Vec<Converter>) -> RowConverter {
         RowConverter {
+            masks: vec![None; converters.len()],
             converters,
             refuse_text_null: false,
         }
+    }
+
+    /// The same, masking the columns that have a mask (one entry per
+    /// column).
+    #[must_use]
+    pub fn masking(mut self, masks: Vec<Option<Mask>>) -> RowConverter {
+        debug_assert_eq!(masks.len(), self.converters.len());
+        self.masks = masks;
+        self
+    }
+
+    /// A column's value as the target gets it before conversion: masked
+    /// when the column has a mask (`None`: NULL).
+    fn masked<'a>(&self, column: usize, field: &Field<'a>) -> Option<Cow<'a, [u8]>> {
+        let raw = field.decode()?;
+        match self.masks.get(column) {
+            Some(Some(mask)) => mask.apply(&raw).map(Cow::Owned),
+            _ => Some(raw),
+        }
+    }
+
+    /// Describes a row by the given key columns, e.g. `id=42, org_id=7`
+    /// (masked key columns as masked).
+    #[must_use]
+    pub fn describe_key(&self, row: &[u8], key_columns: &[(usize, String)]) -> String {
+        let fields: Vec<Field<'_>> = split_fields(row).collect();
+        key_columns
+            .iter()
+            .map(|(index, name)| {
+                let value = match fields
+                    .get(*index)
+                    .and_then(|field| self.masked(*index, field))
+                {
+                    Some(raw) => shorten(&raw),
+                    None => "NULL".to_string(),
+                };
+                format!("{name}={value}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The same, refusing a text value `NULL` (for Dolt's LOAD DATA).
@@ -89,7 +134,7 @@ impl RowConverter {
             if column > 0 {
                 FORMAT.separate(out);
             }
-            let value = match field.decode() {
+            let value = match self.masked(column, &field) {
                 None => Value::Null,
                 // The value is shown only when it fails: no formatting on
                 // the hot path. A borrowed value is re-read from the row; an
@@ -138,23 +183,6 @@ impl RowConverter {
         FORMAT.end_row(out);
         Ok(())
     }
-}
-
-/// Describes a row by the given key columns, e.g. `id=42, org_id=7`.
-#[must_use]
-pub fn describe_key(row: &[u8], key_columns: &[(usize, String)]) -> String {
-    let fields: Vec<Field<'_>> = split_fields(row).collect();
-    key_columns
-        .iter()
-        .map(|(index, name)| {
-            let value = match fields.get(*index).and_then(|field| field.decode()) {
-                Some(raw) => shorten(&raw),
-                None => "NULL".to_string(),
-            };
-            format!("{name}={value}")
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Shows a value for an error message: at most 60 characters, with its full
@@ -243,7 +271,37 @@ mod tests {
             }
         );
         assert_eq!(out, b"earlier\n".to_vec());
-        assert_eq!(describe_key(b"1\tabc", &[(0, "id".into())]), "id='1'");
+        let key = [(0, "id".to_string())];
+        assert_eq!(rows.describe_key(b"1\tabc", &key), "id='1'");
+        // A masked key is shown masked, and a masked value fails as masked.
+        let key_file = crate::mask::MaskKey::new(b"0123456789abcdef").unwrap();
+        let masked = rows.clone().masking(vec![
+            Some(crate::mask::Mask::new(
+                crate::mask::Generator::Hash,
+                Some(key_file),
+                Some(8),
+            )),
+            None,
+        ]);
+        let shown = masked.describe_key(b"1\tabc", &key);
+        assert!(shown.starts_with("id='") && shown != "id='1'", "{shown}");
+    }
+
+    #[test]
+    fn masked_values_are_converted_and_their_errors_show_them_masked() {
+        let rows = converter(&[(PgKind::Text, "varchar(10)")]);
+        let key = crate::mask::MaskKey::new(b"0123456789abcdef").unwrap();
+        let email = crate::mask::Mask::new(crate::mask::Generator::Email, Some(key), None);
+        let masked = rows.masking(vec![Some(email)]);
+        let mut out = Vec::new();
+        let Err(RowError::Value { value, .. }) = masked.convert_row(b"ada@example.org", &mut out)
+        else {
+            panic!("a masked email is longer than 10 characters");
+        };
+        assert!(
+            !value.contains("ada@example.org") && value.contains("@example.com"),
+            "{value}"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::{Chunk, ChunkCopied, CopyJob, Destination};
 use crate::archive::data::{WrittenFile, write_data_file};
 use crate::archive::writer::ArchiveJob;
 use crate::convert::frame::RowSplitter;
-use crate::convert::row::{RowConverter, RowError, describe_key};
+use crate::convert::row::{RowConverter, RowError};
 use crate::error::{FailureKind, failure};
 use crate::mysql::load::{Chunks, LoadMethod, Route, load_table};
 use crate::plan::TablePlan;
@@ -240,7 +240,9 @@ async fn stream_rows(
             rows += 1;
             converter
                 .convert_row(line, &mut outbox.out)
-                .map_err(|error| describe_row_error(plan, key_columns, line, rows, error))
+                .map_err(|error| {
+                    describe_row_error(plan, converter, key_columns, line, rows, error)
+                })
         })?;
         // The COPY text is converted: free it before waiting on a sink.
         drop(data);
@@ -322,6 +324,7 @@ impl<'a> Outbox<'a> {
 /// target type.
 fn describe_row_error(
     plan: &TablePlan,
+    converter: &RowConverter,
     key_columns: &[(usize, String)],
     line: &[u8],
     row: u64,
@@ -330,7 +333,7 @@ fn describe_row_error(
     let key = if key_columns.is_empty() {
         format!("row #{row} (no primary key)")
     } else {
-        describe_key(line, key_columns)
+        converter.describe_key(line, key_columns)
     };
     match error {
         RowError::Value {

@@ -37,7 +37,12 @@ impl TableStream {
             .iter()
             .map(|column| column.converter.clone())
             .collect();
-        let converter = RowConverter::new(converters);
+        let masks = plan
+            .columns
+            .iter()
+            .map(|column| column.mask.clone())
+            .collect();
+        let converter = RowConverter::new(converters).masking(masks);
         let (route, text_null_is_null) = match destination {
             Destination::Database(load) => {
                 let has_binary = plan

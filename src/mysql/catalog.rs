@@ -25,9 +25,15 @@ pub struct TargetTable {
     pub unique_keys: Vec<Vec<String>>,
     /// tables this table's foreign keys reference
     pub references: Vec<String>,
+    /// columns of this table's foreign keys
+    pub foreign_key_columns: Vec<String>,
 }
 
 /// One target column.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "each is a separate fact the catalog reports about the column"
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetColumn {
     /// column name
@@ -45,6 +51,8 @@ pub struct TargetColumn {
     pub charset: Option<String>,
     /// collation of a text column (decides which values collide in a key)
     pub collation: Option<String>,
+    /// the column takes NULL
+    pub nullable: bool,
     /// the column is on Dolt, which stores some values differently (JSON
     /// numbers as doubles, the year 0 read from text as 2000)
     #[serde(skip)]
@@ -128,7 +136,8 @@ async fn read_catalog_once(conn: &mut Conn, database: &str) -> anyhow::Result<Ve
 }
 
 /// The database's base tables, by name, still without columns and keys
-/// (pg2dolt's record of applied schema files left out).
+/// (pg2dolt's records of applied schema files and of the masking baseline
+/// left out).
 async fn read_tables(
     conn: &mut Conn,
     database: &str,
@@ -144,7 +153,7 @@ async fn read_tables(
         .context("reading target tables")?;
     Ok(tables
         .into_iter()
-        .filter(|name| name != super::migrations::TABLE)
+        .filter(|name| name != super::migrations::TABLE && name != super::mask_baseline::TABLE)
         .map(|name| {
             let table = TargetTable {
                 name: name.clone(),
@@ -152,6 +161,7 @@ async fn read_tables(
                 primary_key: Vec::new(),
                 unique_keys: Vec::new(),
                 references: Vec::new(),
+                foreign_key_columns: Vec::new(),
             };
             (name, table)
         })
@@ -174,14 +184,14 @@ async fn read_columns(
     // language=MySQL
     let columns: Vec<ColumnRow> = conn
         .exec(
-            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, EXTRA, CHARACTER_SET_NAME, COLLATION_NAME \
+            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, EXTRA, CHARACTER_SET_NAME, COLLATION_NAME, IS_NULLABLE \
              FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION",
             (database,),
         )
         .await
         .context("reading target columns")?;
-    for (table, name, column_type, extra, charset, collation) in columns {
+    for (table, name, column_type, extra, charset, collation, nullable) in columns {
         let extra = extra.unwrap_or_default().to_ascii_uppercase();
         // MySQL says VIRTUAL/STORED GENERATED, MariaDB also PERSISTENT;
         // DEFAULT_GENERATED (an expression default) is not a generated column.
@@ -202,6 +212,7 @@ async fn read_columns(
                 auto_increment: extra.contains("AUTO_INCREMENT"),
                 charset,
                 collation,
+                nullable: nullable.eq_ignore_ascii_case("YES"),
                 on_dolt: dolt,
             });
         }
@@ -231,11 +242,16 @@ async fn read_keys(
             continue;
         };
         match referenced {
-            Some(referenced) if !entry.references.contains(&referenced) => {
-                entry.references.push(referenced);
+            Some(referenced) => {
+                if !entry.references.contains(&referenced) {
+                    entry.references.push(referenced);
+                }
+                if !entry.foreign_key_columns.contains(&column) {
+                    entry.foreign_key_columns.push(column);
+                }
             }
             None if constraint == "PRIMARY" => entry.primary_key.push(column),
-            _ => {}
+            None => {}
         }
     }
     Ok(())
@@ -248,6 +264,7 @@ type ColumnRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    String,
 );
 
 /// Dolt leaves EXTRA and GENERATION_EXPRESSION empty for generated columns

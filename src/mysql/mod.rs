@@ -9,6 +9,7 @@ pub mod fixup;
 pub mod fresh;
 pub mod load;
 pub mod local;
+pub mod mask_baseline;
 pub mod migrations;
 pub mod published;
 pub mod schema;

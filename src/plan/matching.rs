@@ -217,6 +217,7 @@ fn plan_column(
         target_type: target.column_type.clone(),
         rule,
         converter,
+        mask: None,
     })
 }
 

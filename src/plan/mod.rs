@@ -8,6 +8,7 @@
 //! converters; `problem.rs` is what it reports.
 
 mod mappings;
+pub mod masking;
 mod matching;
 mod problem;
 
@@ -32,6 +33,8 @@ pub struct Plan {
     pub problems: Vec<Problem>,
     /// things worth knowing that do not stop the copy
     pub warnings: Vec<String>,
+    /// the masking rules' SHA-256, when columns are masked
+    pub mask_rules_sha256: Option<String>,
 }
 
 /// Which rule matched a pair.
@@ -83,6 +86,9 @@ pub struct ColumnPlan {
     /// the value converter
     #[serde(skip)]
     pub converter: Converter,
+    /// the column's mask (`--mask-rules`): its generator, in the report
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mask: Option<crate::mask::Mask>,
 }
 
 /// How one table is copied.

@@ -21,6 +21,10 @@ pub enum ProblemKind {
     Collision,
     /// the target database exists and --replace was not given
     TargetExists,
+    /// a masking rule that cannot hold: it names no copied column, its
+    /// values would not fit or could merge two keys, or a column of a
+    /// masked table is new since the rules were written
+    Masking,
 }
 
 /// One thing that would make the copy fail, with where and why.

@@ -72,6 +72,10 @@ pub struct Report {
     pub problems: Vec<Problem>,
     /// what the plan found worth knowing that does not stop a copy
     pub warnings: Vec<String>,
+    /// `--mask-rules`: the rules file's SHA-256 (the masked columns say
+    /// their generator under `planned`)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mask_rules_sha256: Option<String>,
     /// tables copied (only those whose load committed)
     pub tables: Vec<TableReport>,
     /// tables that got the foreign-key no-op delete

@@ -12,6 +12,7 @@ use crate::postgres::SourceAddress;
 use crate::selection::TableSelection;
 
 mod connections;
+mod masking;
 mod refresh;
 
 use connections::resolve_connections;
@@ -66,6 +67,8 @@ pub struct Settings {
     pub selection: TableSelection,
     /// copy leaf partitions as tables instead of their partitioned parents
     pub partitions_as_tables: bool,
+    /// `--mask-rules`: the rules, the key, the new-column policy
+    pub masking: Option<crate::plan::masking::Masking>,
 }
 
 impl Settings {
@@ -112,6 +115,7 @@ impl Settings {
             source_schemas,
             selection,
             partitions_as_tables: arguments.partitions_as_tables,
+            masking: masking::resolve_masking(arguments)?,
         })
     }
 }
@@ -134,6 +138,8 @@ impl Settings {
             exclude = ?self.selection.exclude,
             partitions_as_tables = self.partitions_as_tables,
             mappings = self.mappings.len(),
+            mask_rules = self.masking.as_ref().map_or(0, |masking| masking.rules.rules.len()),
+            mask_rules_sha256 = ?self.masking.as_ref().map(|masking| &masking.rules.sha256),
             load_method = ?self.target_database.load_method,
             jobs = self.target_database.jobs,
             chunk_rows = self.chunk_rows,

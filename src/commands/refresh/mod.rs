@@ -50,6 +50,11 @@ pub async fn run(arguments: &RefreshArgs) -> u8 {
         Ok(options) => options,
         Err(error) => return output.error(&error),
     };
+    // New columns of masked tables are those the published branch's
+    // baseline does not know.
+    if let Some(masking) = settings.masking.as_mut() {
+        masking.branch = Some(options.branch.branch.clone());
+    }
     let mut progress = RunState {
         refresh: Some(RefreshReport::new(
             &options.branch.branch,

@@ -38,12 +38,14 @@ fn target(name: &str, columns: &[(&str, &str, bool)]) -> TargetTable {
                 auto_increment: false,
                 charset: None,
                 collation: None,
+                nullable: true,
                 on_dolt: false,
             })
             .collect(),
         primary_key: Vec::new(),
         unique_keys: Vec::new(),
         references: Vec::new(),
+        foreign_key_columns: Vec::new(),
     }
 }
 
