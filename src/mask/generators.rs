@@ -270,7 +270,7 @@ fn same_shape(key: &hmac::Key, value: &[u8]) -> Vec<u8> {
 }
 
 /// A date or timestamp (`YYYY-MM-DD…`) moved by a whole number of days in
-/// −days..=days, from the keyed digest of the whole value; the time of day
+/// −days..=−1 or 1..=days, from the keyed digest of the whole value; the time of day
 /// and zone kept. Text that is not such a date (`infinity`) is kept.
 fn shift_date(key: &hmac::Key, days: u32, value: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(value);
@@ -280,9 +280,14 @@ fn shift_date(key: &hmac::Key, days: u32, value: &[u8]) -> Vec<u8> {
     else {
         return value.to_vec();
     };
-    let span = u64::from(days) * 2 + 1;
-    let offset = i64::try_from(number_of(&prf(key, b"date_shift", value)) % span).unwrap_or(0)
-        - i64::from(days);
+    // Never 0 (that would leave the value as it was): −days..=−1, 1..=days.
+    let span = u64::from(days) * 2;
+    let drawn = i64::try_from(number_of(&prf(key, b"date_shift", value)) % span).unwrap_or(0);
+    let offset = if drawn < i64::from(days) {
+        drawn - i64::from(days)
+    } else {
+        drawn - i64::from(days) + 1
+    };
     match date.checked_add(jiff::Span::new().days(offset)) {
         Ok(shifted) => format!("{shifted}{}", &text[10..]).into_bytes(),
         Err(_) => value.to_vec(),
@@ -376,7 +381,11 @@ mod tests {
         let day: jiff::civil::Date = shifted[..10].parse().unwrap();
         let original: jiff::civil::Date = "2024-03-15".parse().unwrap();
         let moved = (day - original).get_days().abs();
-        assert!(moved <= 30, "{shifted}");
+        assert!((1..=30).contains(&moved), "{shifted}");
+        for day in 1..=28 {
+            let date = format!("2024-02-{day:02}");
+            assert_ne!(masked("date_shift(1)", &date), date, "never shifted by 0");
+        }
         assert_eq!(masked("date_shift(30)", "infinity"), "infinity");
 
         let number: f64 = masked("number_noise(10)", "1000.00").parse().unwrap();

@@ -18,25 +18,20 @@ pub const TABLE: &str = "pg2dolt_mask_baseline";
 /// works), or `None`.
 pub async fn read(conn: &mut Conn, database: &str) -> anyhow::Result<Option<Baseline>> {
     // language=MySQL
-    let exists: Option<String> = conn
-        .exec_first(
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-            (database, TABLE),
-        )
-        .await
-        .context("looking for the masking baseline")?;
-    if exists.is_none() {
-        return Ok(None);
-    }
-    // language=MySQL
-    let rows: Vec<(String, String, String)> = conn
+    // Not through information_schema: Dolt lists a `db/branch` revision
+    // database there only to a session connected to it.
+    let read: Result<Vec<(String, String, String)>, _> = conn
         .query(format!(
             "SELECT rules_sha256, source_table, source_column FROM {}.{}",
             quote_identifier(database),
             quote_identifier(TABLE)
         ))
-        .await
-        .context("reading the masking baseline")?;
+        .await;
+    let rows = match read {
+        Ok(rows) => rows,
+        Err(error) if super::is_missing_table(&error) => return Ok(None),
+        Err(error) => return Err(error).context("reading the masking baseline"),
+    };
     let Some(first) = rows.first() else {
         return Ok(None);
     };

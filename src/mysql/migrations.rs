@@ -28,26 +28,20 @@ pub async fn applied(
     database: &str,
 ) -> anyhow::Result<Option<BTreeMap<String, String>>> {
     // language=MySQL
-    let exists: Option<String> = conn
-        .exec_first(
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-            (database, TABLE),
-        )
-        .await
-        .context("looking for the record of applied schema files")?;
-    if exists.is_none() {
-        return Ok(None);
-    }
-    // language=MySQL
-    let rows: Vec<(String, String)> = conn
+    // Not through information_schema: Dolt lists a `db/branch` revision
+    // database there only to a session connected to it.
+    let read: Result<Vec<(String, String)>, _> = conn
         .query(format!(
             "SELECT file, sha256 FROM {}.{}",
             quote_identifier(database),
             quote_identifier(TABLE)
         ))
-        .await
-        .context("reading the record of applied schema files")?;
-    Ok(Some(rows.into_iter().collect()))
+        .await;
+    match read {
+        Ok(rows) => Ok(Some(rows.into_iter().collect())),
+        Err(error) if super::is_missing_table(&error) => Ok(None),
+        Err(error) => Err(error).context("reading the record of applied schema files"),
+    }
 }
 
 /// The files still to apply, in order: those not in `applied`. A recorded

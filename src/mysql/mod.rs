@@ -227,6 +227,13 @@ pub async fn drop_database(conn: &mut Conn, database: &str) -> anyhow::Result<()
     .with_context(|| format!("dropping database {database}"))
 }
 
+/// The server said the table (1146) or the database (1049, a branch of a
+/// revision database that does not exist) is not there.
+#[must_use]
+pub fn is_missing_table(error: &mysql_async::Error) -> bool {
+    matches!(error, mysql_async::Error::Server(server) if server.code == 1146 || server.code == 1049)
+}
+
 /// A MySQL driver error as one line, without the connection URL.
 #[must_use]
 pub fn describe_mysql_error(error: &mysql_async::Error) -> String {

@@ -15,6 +15,7 @@ mod draft;
 mod edges;
 mod failures;
 mod mariadb;
+mod masking;
 mod operations;
 mod parallel;
 mod plan;

@@ -1,0 +1,310 @@
+//! Issue 15: deterministic masking with refresh on a real Dolt sql-server —
+//! nights that stay byte-identical, no source value of a masked column in
+//! the target, masked emails that still join and stay unique, a rule that
+//! could merge key values refused by the plan, and a new column of a
+//! masked table that stops the night.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use mysql_async::prelude::Queryable as _;
+use serde_json::Value as Json;
+
+use crate::support::*;
+
+const SOURCE: &str = "
+    CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL UNIQUE, name text NOT NULL,
+                            phone text, born date, note text);
+    INSERT INTO customers
+      SELECT n, 'person' || n || '@mail.example', 'Person Number ' || n, '+47 ' || (40000000 + n),
+             date '1980-01-01' + n, 'likes ' || n
+      FROM generate_series(1, 200) n;
+    CREATE TABLE orders (id int PRIMARY KEY, customer_email text NOT NULL REFERENCES customers (email),
+                         total numeric(10,2) NOT NULL);
+    INSERT INTO orders SELECT n, 'person' || (1 + n % 200) || '@mail.example', n * 1.25
+      FROM generate_series(1, 600) n;";
+
+const TABLES: &str = "
+    CREATE TABLE customers (id INT PRIMARY KEY, email VARCHAR(100) NOT NULL UNIQUE, name VARCHAR(100) NOT NULL,
+                            phone VARCHAR(30), born DATE, note TEXT);
+    CREATE TABLE orders (id INT PRIMARY KEY, customer_email VARCHAR(100) NOT NULL, total DECIMAL(10,2) NOT NULL,
+                         FOREIGN KEY (customer_email) REFERENCES customers (email));";
+
+const RULES: &str = "
+    # staging: no personal data
+    customers.email = email
+    customers.name = full_name
+    customers.phone = phone
+    customers.born = date_shift(30)
+    customers.note = text
+    public.orders.customer_email = email
+";
+
+/// One masked database: source, Dolt server, schema, rules and key files.
+struct Masked {
+    case: Case,
+    dolt: String,
+    schema: PathBuf,
+    rules: PathBuf,
+    key: PathBuf,
+}
+
+impl Masked {
+    async fn new(prefix: &str, dolt: &str, rules: &str) -> Masked {
+        let case = Case::new(prefix, SOURCE).await;
+        let schema = case.schema_dir(&[("001_tables.sql", TABLES)]);
+        let rules_path = std::env::temp_dir().join(format!("{}-rules.txt", case.name));
+        std::fs::write(&rules_path, rules).unwrap();
+        let key = std::env::temp_dir().join(format!("{}-key", case.name));
+        std::fs::write(&key, "a secret of thirty-two bytes....\n").unwrap();
+        Masked {
+            case,
+            dolt: dolt.to_string(),
+            schema,
+            rules: rules_path,
+            key,
+        }
+    }
+
+    fn with_rules(&self, command: &str) -> Pg2dolt {
+        Pg2dolt::new(command)
+            .source(&self.case.source)
+            .target(&self.dolt)
+            .database(&self.case.name)
+            .schema_dir(&self.schema)
+            .flag("--mask-rules", &self.rules)
+            .flag("--mask-key-file", &self.key)
+            .report(&self.case.report_path())
+    }
+
+    fn target(&self) -> String {
+        with_database(&self.dolt, &self.case.name)
+    }
+
+    async fn head(&self) -> String {
+        let mut conn = mysql_connect(&self.target()).await;
+        let hash: Option<String> = conn.query_first("SELECT HASHOF('main')").await.unwrap();
+        hash.unwrap()
+    }
+
+    async fn source_sql(&self, sql: &str) {
+        pg_connect(&self.case.source)
+            .await
+            .batch_execute(sql)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn masked_nights_are_stable_hide_every_source_value_and_still_join() {
+    let Some(dolt) = dolt_url("masked_nights_are_stable_hide_every_source_value_and_still_join")
+    else {
+        return;
+    };
+    let masked = Masked::new("masked", &dolt, RULES).await;
+    let first = masked.with_rules("refresh").run();
+    first.assert_success();
+    let report = first.report();
+    let sha256 = report["mask_rules_sha256"].as_str().unwrap().to_string();
+    assert_eq!(sha256.len(), 64);
+    let night1 = masked.head().await;
+    let mut conn = mysql_connect(&masked.target()).await;
+    let message: Option<String> = conn
+        .query_first("SELECT message FROM dolt_log LIMIT 1")
+        .await
+        .unwrap();
+    assert!(
+        message.unwrap().contains(&sha256),
+        "the rules' SHA-256 is in the commit"
+    );
+
+    no_source_value_of_a_masked_column_is_in_the_target(&masked).await;
+    masked_emails_join_and_stay_unique(&masked).await;
+
+    // An unchanged source: no new commit, the same hash.
+    let second = masked.with_rules("refresh").run();
+    second.assert_success();
+    assert_eq!(second.report()["refresh"]["outcome"], "unchanged");
+    assert_eq!(masked.head().await, night1);
+
+    // One changed row of a masked table: one modified row in the diff.
+    masked
+        .source_sql("UPDATE customers SET name = 'Renamed Person' WHERE id = 17")
+        .await;
+    let third = masked.with_rules("refresh").run();
+    third.assert_success();
+    let night3 = masked.head().await;
+    let stats: Vec<(String, u64, u64, u64)> = conn
+        .query(format!(
+            "SELECT table_name, rows_added, rows_deleted, rows_modified FROM dolt_diff_stat('{night1}', '{night3}')"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(stats, [("customers".to_string(), 0, 0, 1)]);
+}
+
+/// Every cell of every table of the target, as text.
+async fn target_cells(url: &str) -> BTreeSet<String> {
+    let mut conn = mysql_connect(url).await;
+    let mut cells = BTreeSet::new();
+    for table in [
+        "customers",
+        "orders",
+        "pg2dolt_schema_files",
+        "pg2dolt_mask_baseline",
+    ] {
+        let rows: Vec<mysql_async::Row> = conn
+            .query(format!("SELECT * FROM `{table}`"))
+            .await
+            .unwrap();
+        for row in rows {
+            for index in 0..row.len() {
+                if let Some(mysql_async::Value::Bytes(bytes)) = row.as_ref(index) {
+                    cells.insert(String::from_utf8_lossy(bytes).into_owned());
+                }
+            }
+        }
+    }
+    cells
+}
+
+async fn no_source_value_of_a_masked_column_is_in_the_target(masked: &Masked) {
+    let cells = target_cells(&masked.target()).await;
+    let all = cells.iter().cloned().collect::<Vec<_>>().join("\u{1}");
+    let source = pg_connect(&masked.case.source).await;
+    let rows = source
+        .query(
+            "SELECT email, name, phone, note FROM customers
+             UNION ALL SELECT customer_email, NULL, NULL, NULL FROM orders",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for row in rows {
+        for index in 0..4 {
+            let Some(value) = row.get::<_, Option<String>>(index) else {
+                continue;
+            };
+            assert!(
+                !cells.contains(&value) && !all.contains(&value),
+                "the source value {value:?} is in the target"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 200 * 4 + 600);
+    // Shifted dates stay dates of the same range (another row may hold the
+    // one a row was shifted to), but none keeps its own.
+    let mut conn = mysql_connect(&masked.target()).await;
+    let shifted: Vec<(i32, String)> = conn
+        .query("SELECT id, CAST(born AS CHAR) FROM customers ORDER BY id")
+        .await
+        .unwrap();
+    let born = source
+        .query("SELECT id, born::text FROM customers ORDER BY id", &[])
+        .await
+        .unwrap();
+    for ((id, target), row) in shifted.iter().zip(&born) {
+        assert_eq!(*id, row.get::<_, i32>(0));
+        assert_ne!(
+            target,
+            &row.get::<_, String>(1),
+            "customer {id} kept its date"
+        );
+    }
+}
+
+async fn masked_emails_join_and_stay_unique(masked: &Masked) {
+    let mut conn = mysql_connect(&masked.target()).await;
+    let joined: Option<i64> = conn
+        .query_first("SELECT COUNT(*) FROM orders o JOIN customers c ON c.email = o.customer_email")
+        .await
+        .unwrap();
+    assert_eq!(joined, Some(600), "every order joins its customer");
+    let source = pg_connect(&masked.case.source).await;
+    let pairs = source
+        .query("SELECT o.id, c.id FROM orders o JOIN customers c ON c.email = o.customer_email ORDER BY 1", &[])
+        .await
+        .unwrap();
+    let target_pairs: Vec<(i32, i32)> = conn
+        .query("SELECT o.id, c.id FROM orders o JOIN customers c ON c.email = o.customer_email ORDER BY 1")
+        .await
+        .unwrap();
+    let source_pairs: Vec<(i32, i32)> = pairs.iter().map(|row| (row.get(0), row.get(1))).collect();
+    assert_eq!(target_pairs, source_pairs, "row for row");
+    let distinct: Option<i64> = conn
+        .query_first("SELECT COUNT(DISTINCT email) FROM customers")
+        .await
+        .unwrap();
+    assert_eq!(distinct, Some(200));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_that_could_merge_key_values_is_refused_by_the_plan() {
+    let Some(dolt) = dolt_url("a_rule_that_could_merge_key_values_is_refused_by_the_plan") else {
+        return;
+    };
+    let masked = Masked::new(
+        "mask_refused",
+        &dolt,
+        "customers.email = first_name\norders.customer_email = first_name\n",
+    )
+    .await;
+    let plan = masked.with_rules("plan").flag("--format", "json").run();
+    assert_eq!(plan.code, 3, "{}", plan.stderr);
+    let report: Json = serde_json::from_str(&plan.stdout).unwrap();
+    let problems = report["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|problem| problem["kind"] == "masking"
+            && problem["column"] == "email → email"
+            && problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("unique-key column")),
+        "{report}"
+    );
+    // No source value in the problems.
+    assert!(!plan.stdout.contains("@mail.example"), "{}", plan.stdout);
+    let copy = masked.with_rules("copy").run();
+    copy.assert_one_line_error(3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_column_of_a_masked_table_stops_the_night() {
+    let Some(dolt) = dolt_url("a_new_column_of_a_masked_table_stops_the_night") else {
+        return;
+    };
+    let masked = Masked::new("mask_new_column", &dolt, RULES).await;
+    masked.with_rules("refresh").run().assert_success();
+    let published = masked.head().await;
+
+    masked
+        .source_sql("ALTER TABLE customers ADD COLUMN passport text; UPDATE customers SET passport = 'P' || id")
+        .await;
+    std::fs::write(
+        masked.schema.join("002_passport.sql"),
+        "ALTER TABLE customers ADD COLUMN passport VARCHAR(20);",
+    )
+    .unwrap();
+    let stopped = masked.with_rules("refresh").run();
+    let error = stopped.assert_one_line_error(3);
+    assert!(
+        error.contains("public.customers.passport is new"),
+        "{error}"
+    );
+    assert_eq!(masked.head().await, published, "nothing published");
+
+    let nulled = masked
+        .with_rules("refresh")
+        .flag("--mask-new-columns", "null")
+        .run();
+    nulled.assert_success();
+    let mut conn = mysql_connect(&masked.target()).await;
+    let passports: Option<i64> = conn
+        .query_first("SELECT COUNT(passport) FROM customers")
+        .await
+        .unwrap();
+    assert_eq!(passports, Some(0), "loaded as NULL");
+}
