@@ -14,6 +14,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pg2dolt::column_types::{MySqlType, PgKind};
 use pg2dolt::convert::converter::Converter;
 use pg2dolt::convert::row::RowConverter;
+use pg2dolt::mask::{Generator, Mask, MaskKey};
 
 /// `rows` COPY text lines made by `row`, and the converter for them.
 fn workload(
@@ -41,6 +42,47 @@ fn convert_all(text: &[u8], converter: &RowConverter, out: &mut Vec<u8>) {
         converter.convert_row(&rest[..end], out).unwrap();
         rest = &rest[end + 1..];
     }
+}
+
+/// A customers table, unmasked, and the same with its personal columns
+/// masked (email, full_name, phone, text, date_shift: the generators are
+/// keyed hashing, one HMAC-SHA-256 per value, more for long text).
+fn customers() -> (Vec<u8>, RowConverter) {
+    workload(
+        &[
+            (PgKind::Integer, "int"),
+            (PgKind::Text, "varchar(100)"),
+            (PgKind::Text, "varchar(100)"),
+            (PgKind::Text, "varchar(30)"),
+            (PgKind::Date, "date"),
+            (PgKind::Text, "text"),
+        ],
+        20_000,
+        |index| {
+            format!(
+                "{index}\tperson{index}@mail.example\tPerson Number {index}\t+47 {}\t1980-01-{:02}\tlikes cycling and {index} other things",
+                40_000_000 + index,
+                index % 28 + 1
+            )
+        },
+    )
+}
+
+fn masked_customers() -> (&'static str, (Vec<u8>, RowConverter)) {
+    let (text, converter) = customers();
+    let key = MaskKey::new(b"a benchmark key of 32 bytes.....").unwrap();
+    let masks = [
+        None,
+        Some(Generator::Email),
+        Some(Generator::FullName),
+        Some(Generator::Phone),
+        Some(Generator::DateShift(30)),
+        Some(Generator::Text),
+    ]
+    .into_iter()
+    .map(|generator| generator.map(|generator| Mask::new(generator, Some(key.clone()), None)))
+    .collect();
+    ("customers (masked: 5 of 6 columns)", (text, converter.masking(masks)))
 }
 
 fn bench(criterion: &mut Criterion) {
@@ -94,6 +136,10 @@ fn bench(criterion: &mut Criterion) {
             ),
         ),
         (
+            "customers (not masked)",
+            customers(),
+        ),
+        (
             "blobs (bytea 1 KiB)",
             workload(
                 &[(PgKind::Integer, "int"), (PgKind::Bytea, "blob")],
@@ -110,6 +156,8 @@ fn bench(criterion: &mut Criterion) {
             ),
         ),
     ];
+    let mut cases = cases.to_vec();
+    cases.push(masked_customers());
     let mut group = criterion.benchmark_group("convert");
     for (name, (text, converter)) in &cases {
         let mut out = Vec::with_capacity(text.len() * 2);
