@@ -82,7 +82,10 @@ fn masked_customers() -> (&'static str, (Vec<u8>, RowConverter)) {
     .into_iter()
     .map(|generator| generator.map(|generator| Mask::new(generator, Some(key.clone()), None)))
     .collect();
-    ("customers (masked: 5 of 6 columns)", (text, converter.masking(masks)))
+    (
+        "customers (masked: 5 of 6 columns)",
+        (text, converter.masking(masks)),
+    )
 }
 
 fn bench(criterion: &mut Criterion) {
@@ -135,10 +138,7 @@ fn bench(criterion: &mut Criterion) {
                 },
             ),
         ),
-        (
-            "customers (not masked)",
-            customers(),
-        ),
+        ("customers (not masked)", customers()),
         (
             "blobs (bytea 1 KiB)",
             workload(
