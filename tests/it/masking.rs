@@ -82,17 +82,7 @@ impl Masked {
     }
 
     async fn head(&self) -> String {
-        let mut conn = mysql_connect(&self.target()).await;
-        let hash: Option<String> = conn.query_first("SELECT HASHOF('main')").await.unwrap();
-        hash.unwrap()
-    }
-
-    async fn source_sql(&self, sql: &str) {
-        pg_connect(&self.case.source)
-            .await
-            .batch_execute(sql)
-            .await
-            .unwrap();
+        dolt_hash_of(&self.target(), "main").await
     }
 }
 
@@ -130,6 +120,7 @@ async fn masked_nights_are_stable_hide_every_source_value_and_still_join() {
 
     // One changed row of a masked table: one modified row in the diff.
     masked
+        .case
         .source_sql("UPDATE customers SET name = 'Renamed Person' WHERE id = 17")
         .await;
     let third = masked.with_rules("refresh").run();
@@ -278,6 +269,7 @@ async fn a_new_column_of_a_masked_table_stops_the_night() {
     let published = masked.head().await;
 
     masked
+        .case
         .source_sql("ALTER TABLE customers ADD COLUMN passport text; UPDATE customers SET passport = 'P' || id")
         .await;
     std::fs::write(

@@ -65,11 +65,7 @@ impl Nightly {
     }
 
     async fn source_sql(&self, sql: &str) {
-        pg_connect(&self.case.source)
-            .await
-            .batch_execute(sql)
-            .await
-            .unwrap();
+        self.case.source_sql(sql).await;
     }
 
     async fn target_sql(&self, branch: &str, statements: &[&str]) {
@@ -81,12 +77,7 @@ impl Nightly {
     }
 
     async fn hash_of(&self, reference: &str) -> String {
-        let mut conn = mysql_connect(&self.target()).await;
-        let hash: Option<String> = conn
-            .exec_first("SELECT HASHOF(?)", (reference,))
-            .await
-            .unwrap();
-        hash.unwrap()
+        dolt_hash_of(&self.target(), reference).await
     }
 
     async fn branches(&self) -> Vec<String> {

@@ -136,6 +136,15 @@ impl Case {
             .report(&self.report_path())
     }
 
+    /// Runs `sql` (any number of statements) on the source database.
+    pub async fn source_sql(&self, sql: &str) {
+        pg_connect(&self.source)
+            .await
+            .batch_execute(sql)
+            .await
+            .unwrap();
+    }
+
     /// A fresh schema directory holding `files` (name, SQL).
     pub fn schema_dir(&self, files: &[(&str, &str)]) -> PathBuf {
         let directory = std::env::temp_dir().join(format!("{}-schema", self.name));
@@ -146,6 +155,16 @@ impl Case {
         }
         directory
     }
+}
+
+/// The commit a Dolt ref names (`HASHOF`), in the database `url` points at.
+pub async fn dolt_hash_of(url: &str, reference: &str) -> String {
+    let mut conn = mysql_connect(url).await;
+    let hash: Option<String> = conn
+        .exec_first("SELECT HASHOF(?)", (reference,))
+        .await
+        .unwrap();
+    hash.unwrap()
 }
 
 /// `url` with its path replaced by `/database`.
