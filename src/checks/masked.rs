@@ -11,6 +11,7 @@ use futures_util::TryStreamExt as _;
 use tokio_postgres::Client;
 
 use super::values::copied_text;
+use crate::mask::Mask;
 use crate::plan::masking::key_role;
 use crate::plan::{Problem, ProblemKind, TablePlan};
 
@@ -35,36 +36,14 @@ pub(super) async fn masked_key_checks(
             "SELECT DISTINCT {value} FROM {table} WHERE {} IS NOT NULL",
             crate::postgres::sql::quote_identifier(&column.source)
         );
-        let rows = reader
-            .query_raw(&statement, std::iter::empty::<i32>())
+        let merged = merged_values(reader, &statement, mask)
             .await
-            .map_err(|error| crate::postgres::pg_error(&error))
             .with_context(|| {
                 format!(
                     "reading the values of {}.{}",
                     plan.source_name, column.source
                 )
             })?;
-        futures_util::pin_mut!(rows);
-        // 128 bits of each masked value's digest: enough to tell them apart.
-        let mut seen: HashSet<[u8; 16]> = HashSet::new();
-        let mut merged = 0_u64;
-        while let Some(row) = rows
-            .try_next()
-            .await
-            .map_err(|error| crate::postgres::pg_error(&error))?
-        {
-            let source: &str = row.get(0);
-            let Some(masked) = mask.apply(source.as_bytes()) else {
-                continue;
-            };
-            let digest = ring::digest::digest(&ring::digest::SHA256, &masked);
-            let mut short = [0; 16];
-            short.copy_from_slice(&digest.as_ref()[..16]);
-            if !seen.insert(short) {
-                merged += 1;
-            }
-        }
         if merged > 0 {
             problems.push(
                 Problem::new(
@@ -80,4 +59,34 @@ pub(super) async fn masked_key_checks(
         }
     }
     Ok(problems)
+}
+
+/// How many distinct values `statement` reads that `mask` maps onto a
+/// value it already made (128 bits of each masked value's digest tell them
+/// apart).
+async fn merged_values(reader: &Client, statement: &str, mask: &Mask) -> anyhow::Result<u64> {
+    let rows = reader
+        .query_raw(statement, std::iter::empty::<i32>())
+        .await
+        .map_err(|error| crate::postgres::pg_error(&error))?;
+    futures_util::pin_mut!(rows);
+    let mut seen: HashSet<[u8; 16]> = HashSet::new();
+    let mut merged = 0_u64;
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .map_err(|error| crate::postgres::pg_error(&error))?
+    {
+        let source: &str = row.get(0);
+        let Some(masked) = mask.apply(source.as_bytes()) else {
+            continue;
+        };
+        let digest = ring::digest::digest(&ring::digest::SHA256, &masked);
+        let mut short = [0; 16];
+        short.copy_from_slice(&digest.as_ref()[..16]);
+        if !seen.insert(short) {
+            merged += 1;
+        }
+    }
+    Ok(merged)
 }

@@ -25,8 +25,20 @@ pub struct TargetTable {
     pub unique_keys: Vec<Vec<String>>,
     /// tables this table's foreign keys reference
     pub references: Vec<String>,
-    /// columns of this table's foreign keys
-    pub foreign_key_columns: Vec<String>,
+    /// each column of this table's foreign keys, with the table and column
+    /// it references
+    pub foreign_keys: Vec<ForeignKeyColumn>,
+}
+
+/// One column of a foreign key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeignKeyColumn {
+    /// the column of this table
+    pub column: String,
+    /// the table it references
+    pub referenced_table: String,
+    /// the column it references
+    pub referenced_column: String,
 }
 
 /// One target column.
@@ -161,7 +173,7 @@ async fn read_tables(
                 primary_key: Vec::new(),
                 unique_keys: Vec::new(),
                 references: Vec::new(),
-                foreign_key_columns: Vec::new(),
+                foreign_keys: Vec::new(),
             };
             (name, table)
         })
@@ -227,9 +239,9 @@ async fn read_keys(
     by_name: &mut BTreeMap<String, TargetTable>,
 ) -> anyhow::Result<()> {
     // language=MySQL
-    let keys: Vec<(String, String, String, Option<String>)> = conn
+    let keys: Vec<KeyRow> = conn
         .exec(
-            "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME \
+            "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME \
              FROM information_schema.KEY_COLUMN_USAGE \
              WHERE TABLE_SCHEMA = ? AND (CONSTRAINT_NAME = 'PRIMARY' OR REFERENCED_TABLE_NAME IS NOT NULL) \
              ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
@@ -237,18 +249,20 @@ async fn read_keys(
         )
         .await
         .context("reading target keys")?;
-    for (table, constraint, column, referenced) in keys {
+    for (table, constraint, column, referenced, referenced_column) in keys {
         let Some(entry) = by_name.get_mut(&table) else {
             continue;
         };
         match referenced {
             Some(referenced) => {
                 if !entry.references.contains(&referenced) {
-                    entry.references.push(referenced);
+                    entry.references.push(referenced.clone());
                 }
-                if !entry.foreign_key_columns.contains(&column) {
-                    entry.foreign_key_columns.push(column);
-                }
+                entry.foreign_keys.push(ForeignKeyColumn {
+                    column,
+                    referenced_table: referenced,
+                    referenced_column: referenced_column.unwrap_or_default(),
+                });
             }
             None if constraint == "PRIMARY" => entry.primary_key.push(column),
             None => {}
@@ -256,6 +270,8 @@ async fn read_keys(
     }
     Ok(())
 }
+
+type KeyRow = (String, String, String, Option<String>, Option<String>);
 
 type ColumnRow = (
     String,

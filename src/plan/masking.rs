@@ -89,10 +89,98 @@ pub fn apply_masks(plan: &mut Plan, masking: &Masking, known: Option<&Baseline>)
             Err(detail) => problems.push(problem(Some((table, index)), detail)),
         }
     }
+    inherit_through_foreign_keys(plan, &mut problems);
     if let Some(known) = known.filter(|known| known.rules_sha256 == masking.rules.sha256) {
         new_columns(plan, masking, known, &mut problems);
     }
     problems
+}
+
+/// A foreign key's column takes the mask of the column it references (down
+/// chains of keys), so masked keys still join and no value of a masked
+/// key stays in clear in the tables that reference it. A column whose own
+/// rule masks it otherwise is a problem.
+fn inherit_through_foreign_keys(plan: &mut Plan, problems: &mut Vec<Problem>) {
+    for _ in 0..plan.tables.len() {
+        let mut inherited = Vec::new();
+        for (table_index, table) in plan.tables.iter().enumerate() {
+            for (index, column, mask, from) in referenced_masks(plan, table) {
+                if column.mask.is_none() {
+                    inherited.push((table_index, index, mask, from));
+                }
+            }
+        }
+        if inherited.is_empty() {
+            break;
+        }
+        for (table_index, index, mask, from) in inherited {
+            let table = &plan.tables[table_index];
+            match check_mask(table, index, &mask) {
+                Ok(()) => {
+                    plan.warnings.push(format!(
+                        "{}.{} references {from}: masked with {} too, so it still joins",
+                        table.source_name,
+                        table.columns[index].source,
+                        mask.generator.describe()
+                    ));
+                    plan.tables[table_index].columns[index].mask = Some(mask);
+                }
+                Err(detail) => {
+                    problems.push(problem(
+                        Some((table, index)),
+                        format!("it references {from}, masked: {detail}"),
+                    ));
+                    // Masked anyway: its values must not go out in clear.
+                    plan.tables[table_index].columns[index].mask = Some(mask);
+                }
+            }
+        }
+    }
+    for table in &plan.tables {
+        for (index, column, mask, from) in referenced_masks(plan, table) {
+            let same = column.mask.as_ref().is_some_and(|own| {
+                own.generator == mask.generator && own.hash_length == mask.hash_length
+            });
+            if !same {
+                problems.push(problem(
+                    Some((table, index)),
+                    format!(
+                        "it references {from}, masked with {}: mask it the same way, or the rows no longer join",
+                        mask.generator.describe()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// The planned columns of `table` whose foreign key references a masked
+/// column: (index, the column, the referenced column's mask, `table.column`
+/// referenced).
+fn referenced_masks<'a>(
+    plan: &'a Plan,
+    table: &'a TablePlan,
+) -> Vec<(usize, &'a ColumnPlan, Mask, String)> {
+    table
+        .target
+        .foreign_keys
+        .iter()
+        .filter_map(|key| {
+            let index = table.columns.iter().position(|c| c.target == key.column)?;
+            let referenced = plan
+                .tables
+                .iter()
+                .find(|other| other.target.name == key.referenced_table)?;
+            let mask = referenced
+                .columns
+                .iter()
+                .find(|c| c.target == key.referenced_column)?
+                .mask
+                .clone()?;
+            let from = format!("{}.{}", key.referenced_table, key.referenced_column);
+            Some((index, &table.columns[index], mask, from))
+        })
+        .collect()
 }
 
 /// The mask of column `index` of `table` by `rule`, or why it cannot be.
@@ -102,14 +190,25 @@ fn mask_for(
     rule: &MaskRule,
     key: Option<&MaskKey>,
 ) -> Result<Mask, String> {
+    let max_chars = match &table.columns[index].converter {
+        Converter::Text { max_chars, .. } => *max_chars,
+        _ => None,
+    };
+    let mask = Mask::new(rule.generator.clone(), key.cloned(), max_chars);
+    check_mask(table, index, &mask)?;
+    Ok(mask)
+}
+
+/// Why `mask` cannot mask column `index` of `table`, if it cannot: its
+/// values do not suit or fit the column, or could merge two key values.
+fn check_mask(table: &TablePlan, index: usize, mask: &Mask) -> Result<(), String> {
     let column = &table.columns[index];
-    let generator = &rule.generator;
+    let generator = &mask.generator;
     let name = generator.describe();
     let max_chars = match &column.converter {
         Converter::Text { max_chars, .. } => *max_chars,
         _ => None,
     };
-    let mask = Mask::new(generator.clone(), key.cloned(), max_chars);
     let suits = match generator {
         Generator::Null | Generator::Const(_) => true,
         Generator::DateShift(_) => matches!(column.converter, Converter::Temporal { .. }),
@@ -155,7 +254,7 @@ fn mask_for(
             column.target
         ));
     }
-    Ok(mask)
+    Ok(())
 }
 
 /// Which key `column` of `target` belongs to, if any.
@@ -166,7 +265,7 @@ pub fn key_role(target: &TargetTable, column: &str) -> Option<&'static str> {
         Some("a primary-key column")
     } else if target.unique_keys.iter().any(|key| key.contains(&name)) {
         Some("a unique-key column")
-    } else if target.foreign_key_columns.contains(&name) {
+    } else if target.foreign_keys.iter().any(|key| key.column == name) {
         Some("a foreign-key column")
     } else {
         None

@@ -299,12 +299,22 @@ async fn a_new_column_of_a_masked_table_stops_the_night() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn copy_masks_the_same_way_on_mariadb() {
+async fn copy_masks_the_same_way_on_mariadb_and_through_foreign_keys() {
     let servers = servers();
-    let masked = Masked::new("mask_mariadb", &servers.mysql_url, RULES).await;
+    // No rule for orders.customer_email: it references customers.email and
+    // takes its mask, so it still joins and no email stays in clear.
+    let rules = RULES.replace("public.orders.customer_email = email", "");
+    let masked = Masked::new("mask_mariadb", &servers.mysql_url, &rules).await;
     let first = masked.with_rules("copy").run();
     first.assert_success();
     let report = first.report();
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains(
+            "public.orders.customer_email references customers.email: masked with email too"
+        ),
+        "{warnings}"
+    );
     let planned = report["planned"].as_array().unwrap();
     let customers = planned
         .iter()

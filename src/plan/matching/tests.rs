@@ -45,7 +45,7 @@ fn target(name: &str, columns: &[(&str, &str, bool)]) -> TargetTable {
         primary_key: Vec::new(),
         unique_keys: Vec::new(),
         references: Vec::new(),
-        foreign_key_columns: Vec::new(),
+        foreign_keys: Vec::new(),
     }
 }
 
