@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::rollback::{open_published, start_published};
 use crate::cli::{HistoryArgs, OutputFormat};
+use crate::error::{FailureKind, failure};
 use crate::mysql::migrations;
 use crate::mysql::published::{self, is_night_tag};
 use crate::output::Output;
@@ -62,7 +63,12 @@ pub async fn run(arguments: &HistoryArgs) -> u8 {
 async fn history(settings: &PublishedSettings) -> anyhow::Result<Vec<PublishedNight>> {
     let mut conn = open_published(settings).await?;
     let (branch, prefix) = (&settings.branch.branch, &settings.branch.tag_prefix);
-    let head = published::branch_head(&mut conn, branch).await?;
+    let Some(head) = published::branch_head(&mut conn, branch).await? else {
+        return Err(failure(
+            FailureKind::Usage,
+            format!("database {} has no branch {branch} (--branch)", settings.database),
+        ));
+    };
     let tags: Vec<published::Tag> = published::tags(&mut conn, prefix)
         .await?
         .into_iter()
@@ -90,7 +96,7 @@ async fn history(settings: &PublishedSettings) -> anyhow::Result<Vec<PublishedNi
             snapshot: snapshot_of(&tag.message).unwrap_or_else(|| entry.date.clone()),
             tag: tag.name.clone(),
             commit: entry.hash.clone(),
-            head: head.as_deref() == Some(entry.hash.as_str()),
+            head: head == entry.hash,
             rows_changed: changes
                 .iter()
                 .map(published::TableChange::rows_changed)
