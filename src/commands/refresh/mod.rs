@@ -41,15 +41,15 @@ use publish::{Sessions, publish_first};
 pub async fn run(arguments: &RefreshArgs) -> u8 {
     let mut output = Output::new(arguments.copy.logging.log_format, None);
     let stop = Stop::listen();
+    let options = match RefreshSettings::resolve(arguments) {
+        Ok(options) => options,
+        Err(error) => return output.error(&error),
+    };
     let (mut settings, report) =
         match resolve_copy_flags(&arguments.copy, CommandKind::Refresh, &output) {
             Ok(resolved) => resolved,
             Err(code) => return code,
         };
-    let options = match RefreshSettings::resolve(arguments) {
-        Ok(options) => options,
-        Err(error) => return output.error(&error),
-    };
     // New columns of masked tables are those the published branch's
     // baseline does not know.
     if let Some(masking) = settings.masking.as_mut() {
