@@ -66,7 +66,10 @@ async fn history(settings: &PublishedSettings) -> anyhow::Result<Vec<PublishedNi
     let Some(head) = published::branch_head(&mut conn, branch).await? else {
         return Err(failure(
             FailureKind::Usage,
-            format!("database {} has no branch {branch} (--branch)", settings.database),
+            format!(
+                "database {} has no branch {branch} (--branch)",
+                settings.database
+            ),
         ));
     };
     let tags: Vec<published::Tag> = published::tags(&mut conn, prefix)

@@ -33,12 +33,11 @@ impl Sessions {
     /// else's writes since), recorded in the report.
     pub async fn open(night: &Night<'_>, progress: &mut RunState) -> anyhow::Result<Sessions> {
         let settings = night.settings;
-        let database = settings.database.as_str();
-        let mut conn = crate::mysql::connect(&settings.target, Some(database)).await?;
+        let mut conn = crate::mysql::connect(&settings.target, Some(&settings.database)).await?;
         let prefix = &night.options.branch.tag_prefix;
+        // A missing branch is exit 2 here, before a session on it is tried.
         let mut state = published::branch_state(&mut conn, night.branch(), prefix).await?;
-        let revision = format!("{database}/{}", night.branch());
-        let mut on_branch = crate::mysql::connect(&settings.target, Some(&revision)).await?;
+        let mut on_branch = connect_branch(night).await?;
         state.dirty = published::has_changes(&mut on_branch).await?;
         record_state(progress, &state);
         if state.diverged() {
@@ -53,6 +52,22 @@ impl Sessions {
             on_branch,
             state,
         })
+    }
+
+    /// Fresh sessions for the end of the night: these idled through the
+    /// load (a server may have closed them).
+    async fn reconnect(&mut self, night: &Night<'_>) -> anyhow::Result<()> {
+        let settings = night.settings;
+        let conn = crate::mysql::connect(&settings.target, Some(&settings.database)).await?;
+        let on_branch = connect_branch(night).await?;
+        let idle = [
+            std::mem::replace(&mut self.conn, conn),
+            std::mem::replace(&mut self.on_branch, on_branch),
+        ];
+        for session in idle {
+            let _ = session.disconnect().await;
+        }
+        Ok(())
     }
 
     /// After the fill: the diff, the guard and the publish; or, after a
@@ -71,14 +86,17 @@ impl Sessions {
             self.state.head
         );
         let diffed = match filled {
-            Ok(night_commit) => night_changes(
-                &mut self.conn,
-                &self.state,
-                night_commit.as_deref(),
-                progress,
-            )
-            .await
-            .map(|changes| (night_commit, changes)),
+            Ok(night_commit) => match self.reconnect(night).await {
+                Ok(()) => night_changes(
+                    &mut self.conn,
+                    &self.state,
+                    night_commit.as_deref(),
+                    progress,
+                )
+                .await
+                .map(|changes| (night_commit, changes)),
+                Err(error) => Err(error),
+            },
             Err(error) => Err(error),
         };
         let (night_commit, changes) = match diffed {
@@ -115,6 +133,13 @@ impl Sessions {
         let _ = self.conn.disconnect().await;
         Ok(())
     }
+}
+
+/// A session on the published branch (`database/branch`).
+async fn connect_branch(night: &Night<'_>) -> anyhow::Result<Conn> {
+    let settings = night.settings;
+    let revision = format!("{}/{}", settings.database, night.branch());
+    crate::mysql::connect(&settings.target, Some(&revision)).await
 }
 
 /// The branch as the night found it, in the report.
