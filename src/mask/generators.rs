@@ -41,7 +41,13 @@ pub enum Generator {
 
 /// The longest email the generator makes: the longest names, two dots,
 /// 16 hex digits and `@example.com`.
-const EMAIL_MAX: usize = 10 + 1 + 10 + 1 + 16 + 12;
+fn email_max() -> usize {
+    longest(FIRST_NAMES) + 1 + longest(LAST_NAMES) + 1 + 16 + "@example.com".len()
+}
+
+fn longest(names: &[&str]) -> usize {
+    names.iter().map(|name| name.len()).max().unwrap_or(0)
+}
 
 impl Generator {
     /// Parses `name` or `name(ARGUMENT)`.
@@ -139,9 +145,8 @@ impl Generator {
     /// The most characters it writes (`None`: as many as the input).
     #[must_use]
     pub fn max_chars(&self, hash_length: usize) -> Option<usize> {
-        let longest = |names: &[&str]| names.iter().map(|name| name.len()).max().unwrap_or(0);
         match self {
-            Generator::Email => Some(EMAIL_MAX),
+            Generator::Email => Some(email_max()),
             Generator::FirstName => Some(longest(FIRST_NAMES)),
             Generator::LastName => Some(longest(LAST_NAMES)),
             Generator::FullName => Some(longest(FIRST_NAMES) + 1 + longest(LAST_NAMES)),
@@ -359,7 +364,8 @@ mod tests {
             email.ends_with("@example.com") && email.contains('.'),
             "{email}"
         );
-        assert!(email.len() <= EMAIL_MAX, "{email}");
+        assert!(email.len() <= email_max(), "{email}");
+        assert_eq!(email_max(), 44);
         assert_ne!(masked("email", "a@x.org"), masked("email", "b@x.org"));
     }
 

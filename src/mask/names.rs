@@ -1,5 +1,5 @@
 //! The names the name and email generators pick from (common given and
-//! family names; none longer than ten letters, which bounds the output).
+//! family names; their longest bound the email generator's length).
 
 /// Given names.
 pub const FIRST_NAMES: &[&str] = &[
