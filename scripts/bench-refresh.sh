@@ -34,15 +34,8 @@ binary=${PG2DOLT_BENCH_BINARY:-./target/release/pg2dolt}
 [ -n "${PG2DOLT_BENCH_BINARY:-}" ] || cargo build --release --locked --quiet
 ensure_dolt || die "no dolt on PATH and no Go to build it"
 start_postgres
-pgbench_bin=$PG_BIN/pgbench
-[ -x "$pgbench_bin" ] || pgbench_bin=$(command -v pgbench) || die "pgbench not found"
-base="${PG2DOLT_TEST_PG_URL%/postgres}"
-source_url="$base/bench"
-psql -q "$PG2DOLT_TEST_PG_URL" -c "CREATE DATABASE bench"
-log "pgbench -i -s $scale"
-"$pgbench_bin" -i -s "$scale" -q "$source_url" >"$SERVERS_DIR/pgbench.log" 2>&1 \
-    || { cat "$SERVERS_DIR/pgbench.log" >&2; die "pgbench failed"; }
-psql -q "$source_url" -c "VACUUM ANALYZE"
+create_pgbench_database "$scale"
+source_url=$BENCH_SOURCE_URL
 rows=$(psql -qAt "$source_url" -c "SELECT (SELECT count(*) FROM pgbench_accounts) + (SELECT count(*) FROM pgbench_branches) + (SELECT count(*) FROM pgbench_tellers)")
 
 now() { date +%s.%N; }

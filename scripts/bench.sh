@@ -54,17 +54,10 @@ case "$target_kind" in
     *) die "TARGET must be mariadb or dolt, not $target_kind" ;;
 esac
 
-pgbench_bin=$PG_BIN/pgbench
-[ -x "$pgbench_bin" ] || pgbench_bin=$(command -v pgbench) || die "pgbench not found"
 pg_dump_bin=$PG_BIN/pg_dump
 [ -x "$pg_dump_bin" ] || pg_dump_bin=$(command -v pg_dump) || die "pg_dump not found"
-base="${PG2DOLT_TEST_PG_URL%/postgres}"
-source_url="$base/bench"
-psql -q "$PG2DOLT_TEST_PG_URL" -c "CREATE DATABASE bench"
-log "pgbench -i -s $scale"
-"$pgbench_bin" -i -s "$scale" -q "$source_url" >"$SERVERS_DIR/pgbench.log" 2>&1 \
-    || { cat "$SERVERS_DIR/pgbench.log" >&2; die "pgbench failed"; }
-psql -q "$source_url" -c "VACUUM ANALYZE"
+create_pgbench_database "$scale"
+source_url=$BENCH_SOURCE_URL
 tables=$(psql -qAt "$source_url" -c "SELECT relname FROM pg_class WHERE relname LIKE 'pgbench_%' AND relkind = 'r' ORDER BY 1")
 rows=$(psql -qAt "$source_url" -c "SELECT (SELECT count(*) FROM pgbench_accounts) + (SELECT count(*) FROM pgbench_branches) + (SELECT count(*) FROM pgbench_tellers) + (SELECT count(*) FROM pgbench_history)")
 

@@ -304,3 +304,16 @@ stop_servers() {
     rm -rf "$SERVERS_DIR"
     SERVERS_DIR=""
 }
+
+# Creates the database `bench` on the throwaway PostgreSQL with `pgbench -i
+# -s SCALE` and analyzes it; sets BENCH_SOURCE_URL.
+create_pgbench_database() { # create_pgbench_database SCALE
+    local pgbench_bin=$PG_BIN/pgbench
+    [ -x "$pgbench_bin" ] || pgbench_bin=$(command -v pgbench) || die "pgbench not found"
+    BENCH_SOURCE_URL="${PG2DOLT_TEST_PG_URL%/postgres}/bench"
+    psql -q "$PG2DOLT_TEST_PG_URL" -c "CREATE DATABASE bench"
+    log "pgbench -i -s $1"
+    "$pgbench_bin" -i -s "$1" -q "$BENCH_SOURCE_URL" >"$SERVERS_DIR/pgbench.log" 2>&1 \
+        || { cat "$SERVERS_DIR/pgbench.log" >&2; die "pgbench failed"; }
+    psql -q "$BENCH_SOURCE_URL" -c "VACUUM ANALYZE"
+}
