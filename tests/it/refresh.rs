@@ -504,13 +504,15 @@ async fn a_branch_written_to_between_nights_fails_resets_or_merges() {
         .unwrap();
     assert_eq!(pages, Some(1));
 
-    // merge with a conflict: nothing published, exit 7.
+    // merge with a conflict: nothing published, exit 7; an uncommitted
+    // change on main is left uncommitted, as it was.
     nightly
         .target_sql(
             "main",
             &[
                 "UPDATE book SET pages = 77 WHERE id = 3",
                 "CALL DOLT_COMMIT('-am', 'staging edits book 3')",
+                "INSERT INTO author VALUES (901, 'not committed')",
             ],
         )
         .await;
@@ -527,11 +529,20 @@ async fn a_branch_written_to_between_nights_fails_resets_or_merges() {
         &format!("{}/main", nightly.case.name),
     ))
     .await;
-    let pending: Option<i64> = conn
-        .query_first("SELECT COUNT(*) FROM dolt_status")
+    let pending: Vec<(String, String)> = conn
+        .query("SELECT table_name, status FROM dolt_status")
         .await
         .unwrap();
-    assert_eq!(pending, Some(0), "the conflicted merge left nothing behind");
+    assert_eq!(
+        pending,
+        [("author".to_string(), "modified".to_string())],
+        "the conflicted merge left nothing behind but the change it found"
+    );
+    let conflicts: Option<i64> = conn
+        .query_first("SELECT COUNT(*) FROM dolt_conflicts")
+        .await
+        .unwrap();
+    assert_eq!(conflicts, Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -147,7 +147,7 @@ impl Publishing<'_> {
         let Some(_) = night_commit else {
             return Ok((self.state.head.clone(), None));
         };
-        self.keep_uncommitted().await?;
+        let kept = self.keep_uncommitted().await?;
         let message = format!(
             "pg2dolt refresh: merge of the night of {} into {}",
             self.night.source.snapshot.time,
@@ -160,6 +160,10 @@ impl Publishing<'_> {
                 Ok((hash.clone(), Some(hash)))
             }
             Merged::Conflicts(tables) => {
+                // Back to the branch as it was: its changes uncommitted again.
+                if let Some(head) = kept {
+                    published::reset_soft(self.on_branch, &head).await?;
+                }
                 let listed: Vec<String> = tables
                     .iter()
                     .map(|(table, count)| format!("{table} ({count})"))
@@ -177,10 +181,11 @@ impl Publishing<'_> {
     }
 
     /// Commits uncommitted changes on the published branch before it
-    /// moves, so nothing of theirs is lost.
-    async fn keep_uncommitted(&mut self) -> anyhow::Result<()> {
+    /// moves, so nothing of theirs is lost; returns the head they were
+    /// committed on, if there were any.
+    async fn keep_uncommitted(&mut self) -> anyhow::Result<Option<String>> {
         if !self.state.dirty {
-            return Ok(());
+            return Ok(None);
         }
         let message = format!(
             "pg2dolt refresh: changes left uncommitted on {}, kept before the night of {}",
@@ -190,7 +195,7 @@ impl Publishing<'_> {
         let meta = commit_meta(self.night, &self.date, &message);
         let hash = published::commit_pending(self.on_branch, &meta).await?;
         warn!(%hash, branch = self.night.branch(), "uncommitted changes on the published branch committed");
-        Ok(())
+        Ok(Some(self.state.head.clone()))
     }
 
     async fn tag_night(&mut self, hash: &str) -> anyhow::Result<()> {

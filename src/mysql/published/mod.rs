@@ -33,7 +33,7 @@ mod diff;
 mod moves;
 
 pub use diff::{TableChange, diff};
-pub use moves::{CommitMeta, Merged, commit_pending, fast_forward, merge, reset_hard};
+pub use moves::{CommitMeta, Merged, commit_pending, fast_forward, merge, reset_hard, reset_soft};
 
 /// What a refresh does when the published branch diverged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -42,6 +42,19 @@ pub async fn reset_hard(on_branch: &mut Conn, commit: &str) -> anyhow::Result<()
         .with_context(|| format!("resetting the published branch to {commit}"))
 }
 
+/// In a session on the published branch: moves its head back to
+/// `commit`, keeping the changes since as uncommitted ones.
+pub async fn reset_soft(on_branch: &mut Conn, commit: &str) -> anyhow::Result<()> {
+    // language=MySQL
+    on_branch
+        .query_drop(format!(
+            "CALL DOLT_RESET('--soft', {})",
+            quote_literal(commit)
+        ))
+        .await
+        .with_context(|| format!("resetting the published branch to {commit} (soft)"))
+}
+
 /// Identity and date of a commit pg2dolt makes.
 pub struct CommitMeta<'a> {
     /// the message
