@@ -504,8 +504,12 @@ async fn a_branch_written_to_between_nights_fails_resets_or_merges() {
         .unwrap();
     assert_eq!(pages, Some(1));
 
-    // merge with a conflict: nothing published, exit 7; an uncommitted
-    // change on main is left uncommitted, as it was.
+    a_conflicting_merge_publishes_nothing(&nightly, &dolt).await;
+}
+
+/// merge with a conflict: nothing published, exit 7; an uncommitted change
+/// on main is left uncommitted, as it was.
+async fn a_conflicting_merge_publishes_nothing(nightly: &Nightly, dolt: &str) {
     nightly
         .target_sql(
             "main",
@@ -524,11 +528,8 @@ async fn a_branch_written_to_between_nights_fails_resets_or_merges() {
     let error = conflicted.assert_one_line_error(7);
     assert!(error.contains("conflicts on book"), "{error}");
     assert_eq!(nightly.hash_of("main").await, staged);
-    let mut conn = mysql_connect(&with_database(
-        &dolt,
-        &format!("{}/main", nightly.case.name),
-    ))
-    .await;
+    let mut conn =
+        mysql_connect(&with_database(dolt, &format!("{}/main", nightly.case.name))).await;
     let pending: Vec<(String, String)> = conn
         .query("SELECT table_name, status FROM dolt_status")
         .await
