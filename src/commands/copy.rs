@@ -170,7 +170,19 @@ async fn dump_only(
     );
     let (job, copied) = copy_rows(job, planned.readers).await?;
     progress.tables = table_reports(&job, &copied);
-    let tables = archived_tables(&job.plans, &copied);
+    finish_archive(settings, source, archive, &job, &copied, progress).await
+}
+
+/// The archive's manifest, written once every table is in it.
+async fn finish_archive(
+    settings: &Settings,
+    source: &SourceSide,
+    archive: &ArchiveRun,
+    job: &CopyJob,
+    copied: &[TableCopied],
+    progress: &mut RunState,
+) -> anyhow::Result<()> {
+    let tables = archived_tables(&job.plans, copied);
     progress.archive = Some(
         archive
             .finish(&settings.source_display, &source.snapshot, tables)
@@ -267,12 +279,7 @@ pub(super) async fn load_planned(
         crate::mysql::mask_baseline::record(into.conn, into.database, &baseline).await?;
     }
     if let Some(archive) = archive {
-        let tables = archived_tables(&job.plans, &copied);
-        progress.archive = Some(
-            archive
-                .finish(&settings.source_display, &source.snapshot, tables)
-                .await?,
-        );
+        finish_archive(settings, source, archive, &job, &copied, progress).await?;
     }
     Ok(())
 }
