@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use tracing::info;
 
 use super::{
-    RunState, Untouched, commit, in_fresh_database, prepare_fill, resolve_copy_flags, start_run,
+    RunState, Untouched, commit, in_fresh_database, prepare_fill, resolve_copy_flags, run_started,
     verify,
 };
 use crate::archive::store::{Location, Store};
@@ -38,18 +38,10 @@ pub async fn run(arguments: &CopyArgs) -> u8 {
         Err(code) => return code,
     };
     let mut progress = RunState::default();
-    let (report_to, path_style) = (
-        settings.target_database.report.clone(),
-        settings.storage.path_style,
-    );
-    let result = match start_run(&mut output, report_to, path_style, &mut settings.target).await {
-        Ok(local) => {
-            let copied = Box::pin(copy(&settings, &stop, &mut progress)).await;
-            local.stop().await;
-            copied
-        }
-        Err(error) => Err(error),
-    };
+    let result = run_started(&mut output, &mut settings, async |settings| {
+        Box::pin(copy(settings, &stop, &mut progress)).await
+    })
+    .await;
     let Err(error) = result else {
         return output.succeed(progress.into_report(report)).await;
     };

@@ -191,6 +191,23 @@ pub(crate) async fn start_run(
     LocalDoltGuard::start(target).await
 }
 
+/// A run over copy's settings (copy, plan, refresh): its start
+/// ([`start_run`]), then `body`, then the private Dolt server stopped.
+pub(crate) async fn run_started(
+    output: &mut Output,
+    settings: &mut Settings,
+    body: impl AsyncFnOnce(&Settings) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let (report_to, path_style) = (
+        settings.target_database.report.clone(),
+        settings.storage.path_style,
+    );
+    let local = start_run(output, report_to, path_style, &mut settings.target).await?;
+    let result = body(settings).await;
+    local.stop().await;
+    result
+}
+
 /// A report for a run of `kind` with these settings.
 fn report_for(kind: CommandKind, settings: &Settings) -> Report {
     let mut report = Report::start(kind);

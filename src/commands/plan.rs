@@ -3,7 +3,7 @@
 //! database, the source data checks) and nothing after it. Exit code 3
 //! when it found problems.
 
-use super::{RunState, Untouched, resolve_copy_flags, start_run};
+use super::{RunState, Untouched, resolve_copy_flags, run_started};
 use crate::cli::PlanArgs;
 use crate::output::Output;
 use crate::preflight;
@@ -21,18 +21,10 @@ pub async fn run(arguments: &PlanArgs) -> u8 {
             Err(code) => return code,
         };
     let mut progress = RunState::default();
-    let (report_to, path_style) = (
-        settings.target_database.report.clone(),
-        settings.storage.path_style,
-    );
-    let result = match start_run(&mut output, report_to, path_style, &mut settings.target).await {
-        Ok(local) => {
-            let planned = stop.run(plan(&settings, &mut progress)).await;
-            local.stop().await;
-            planned
-        }
-        Err(error) => Err(error),
-    };
+    let result = run_started(&mut output, &mut settings, async |settings| {
+        stop.run(plan(settings, &mut progress)).await
+    })
+    .await;
     let Err(error) = result else {
         let problems = !progress.problems.is_empty();
         return output.planned(progress.into_report(report), problems).await;

@@ -16,7 +16,9 @@ use mysql_async::prelude::Queryable as _;
 use tracing::info;
 
 use super::copy::{Filling, load_planned, open_archive, plan_and_archive};
-use super::{RunState, Untouched, commit, in_fresh_database, prepare_fill, resolve_copy_flags};
+use super::{
+    RunState, Untouched, commit, in_fresh_database, prepare_fill, resolve_copy_flags, run_started,
+};
 use crate::archive::writer::ArchiveRun;
 use crate::cli::RefreshArgs;
 use crate::error::{FailureKind, failure};
@@ -62,19 +64,10 @@ pub async fn run(arguments: &RefreshArgs) -> u8 {
         )),
         ..RunState::default()
     };
-    let (report_to, path_style) = (
-        settings.target_database.report.clone(),
-        settings.storage.path_style,
-    );
-    let result =
-        match super::start_run(&mut output, report_to, path_style, &mut settings.target).await {
-            Ok(local) => {
-                let refreshed = Box::pin(refresh(&settings, &options, &stop, &mut progress)).await;
-                local.stop().await;
-                refreshed
-            }
-            Err(error) => Err(error),
-        };
+    let result = run_started(&mut output, &mut settings, async |settings| {
+        Box::pin(refresh(settings, &options, &stop, &mut progress)).await
+    })
+    .await;
     let Err(error) = result else {
         return output.succeed(progress.into_report(report)).await;
     };
