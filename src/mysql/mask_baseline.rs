@@ -17,20 +17,15 @@ pub const TABLE: &str = "pg2dolt_mask_baseline";
 /// The baseline recorded in `database` (a `db/branch` revision database
 /// works), or `None`.
 pub async fn read(conn: &mut Conn, database: &str) -> anyhow::Result<Option<Baseline>> {
-    // language=MySQL
-    // Not through information_schema: Dolt lists a `db/branch` revision
-    // database there only to a session connected to it.
-    let read: Result<Vec<(String, String, String)>, _> = conn
-        .query(format!(
-            "SELECT rules_sha256, source_table, source_column FROM {}.{}",
-            quote_identifier(database),
-            quote_identifier(TABLE)
-        ))
-        .await;
-    let rows = match read {
-        Ok(rows) => rows,
-        Err(error) if super::is_missing_table(&error) => return Ok(None),
-        Err(error) => return Err(error).context("reading the masking baseline"),
+    let Some(rows) = super::read_record::<(String, String, String)>(
+        conn,
+        database,
+        TABLE,
+        "rules_sha256, source_table, source_column",
+    )
+    .await?
+    else {
+        return Ok(None);
     };
     let Some(first) = rows.first() else {
         return Ok(None);

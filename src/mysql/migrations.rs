@@ -27,21 +27,9 @@ pub async fn applied(
     conn: &mut Conn,
     database: &str,
 ) -> anyhow::Result<Option<BTreeMap<String, String>>> {
-    // language=MySQL
-    // Not through information_schema: Dolt lists a `db/branch` revision
-    // database there only to a session connected to it.
-    let read: Result<Vec<(String, String)>, _> = conn
-        .query(format!(
-            "SELECT file, sha256 FROM {}.{}",
-            quote_identifier(database),
-            quote_identifier(TABLE)
-        ))
-        .await;
-    match read {
-        Ok(rows) => Ok(Some(rows.into_iter().collect())),
-        Err(error) if super::is_missing_table(&error) => Ok(None),
-        Err(error) => Err(error).context("reading the record of applied schema files"),
-    }
+    let rows =
+        super::read_record::<(String, String)>(conn, database, TABLE, "file, sha256").await?;
+    Ok(rows.map(|rows| rows.into_iter().collect()))
 }
 
 /// The files still to apply, in order: those not in `applied`. A recorded

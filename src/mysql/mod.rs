@@ -227,11 +227,35 @@ pub async fn drop_database(conn: &mut Conn, database: &str) -> anyhow::Result<()
     .with_context(|| format!("dropping database {database}"))
 }
 
-/// The server said the table (1146) or the database (1049, a branch of a
-/// revision database that does not exist) is not there.
-#[must_use]
-pub fn is_missing_table(error: &mysql_async::Error) -> bool {
-    matches!(error, mysql_async::Error::Server(server) if server.code == 1146 || server.code == 1049)
+/// The rows of pg2dolt's record `table` (`columns`, a select list) in
+/// `database`, or `None` when the table (1146) or the database (1049: a
+/// branch of a revision database that does not exist) is not there. Read
+/// by name, not through information_schema: Dolt lists a `db/branch`
+/// revision database there only to a session connected to it.
+pub async fn read_record<T>(
+    conn: &mut Conn,
+    database: &str,
+    table: &str,
+    columns: &str,
+) -> anyhow::Result<Option<Vec<T>>>
+where
+    T: mysql_async::prelude::FromRow + Send + 'static,
+{
+    // language=MySQL
+    let read: Result<Vec<T>, _> = conn
+        .query(format!(
+            "SELECT {columns} FROM {}.{}",
+            quote_identifier(database),
+            quote_identifier(table)
+        ))
+        .await;
+    match read {
+        Ok(rows) => Ok(Some(rows)),
+        Err(mysql_async::Error::Server(server)) if server.code == 1146 || server.code == 1049 => {
+            Ok(None)
+        }
+        Err(error) => Err(error).with_context(|| format!("reading {table} in {database}")),
+    }
 }
 
 /// A MySQL driver error as one line, without the connection URL.

@@ -190,10 +190,7 @@ fn mask_for(
     rule: &MaskRule,
     key: Option<&MaskKey>,
 ) -> Result<Mask, String> {
-    let max_chars = match &table.columns[index].converter {
-        Converter::Text { max_chars, .. } => *max_chars,
-        _ => None,
-    };
+    let max_chars = text_limit(&table.columns[index]);
     let mask = Mask::new(rule.generator.clone(), key.cloned(), max_chars);
     check_mask(table, index, &mask)?;
     Ok(mask)
@@ -205,10 +202,7 @@ fn check_mask(table: &TablePlan, index: usize, mask: &Mask) -> Result<(), String
     let column = &table.columns[index];
     let generator = &mask.generator;
     let name = generator.describe();
-    let max_chars = match &column.converter {
-        Converter::Text { max_chars, .. } => *max_chars,
-        _ => None,
-    };
+    let max_chars = text_limit(column);
     let suits = match generator {
         Generator::Null | Generator::Const(_) => true,
         Generator::DateShift(_) => matches!(column.converter, Converter::Temporal { .. }),
@@ -255,6 +249,15 @@ fn check_mask(table: &TablePlan, index: usize, mask: &Mask) -> Result<(), String
         ));
     }
     Ok(())
+}
+
+/// The most characters a text column holds (`None`: unbounded, or not
+/// text).
+fn text_limit(column: &ColumnPlan) -> Option<u64> {
+    match &column.converter {
+        Converter::Text { max_chars, .. } => *max_chars,
+        _ => None,
+    }
 }
 
 /// Which key `column` of `target` belongs to, if any.
