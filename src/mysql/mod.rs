@@ -128,6 +128,21 @@ pub async fn connect(address: &TargetAddress, database: Option<&str>) -> anyhow:
             .await
             .with_context(|| format!("setting up the target session ({statement})"))?;
     }
+    // Dolt only (MySQL and MariaDB do not know the variable: their error
+    // is ignored). Tables loaded side by side commit one after another,
+    // each merged into the working set; Dolt checks the foreign keys of
+    // every such merge and refuses a commit whose merged working set holds
+    // a child row whose parent's load has not committed yet ("Committing
+    // this transaction resulted in a working set with constraint
+    // violations … transaction sequencing", dsess/transactions.go
+    // ErrUnresolvedConstraintViolationsCommit), although foreign-key
+    // checks are off and the rows are consistent once every table is in.
+    // The finish verifies every key (DOLT_VERIFY_CONSTRAINTS('--all'))
+    // before any Dolt commit, so nothing inconsistent is committed.
+    // language=MySQL
+    let _ = conn
+        .query_drop("SET @@dolt_force_transaction_commit = 1")
+        .await;
     Ok(conn)
 }
 

@@ -25,6 +25,37 @@ pub struct Snapshot {
     pub server_version: String,
     /// The source database's name.
     pub database: String,
+    /// The transactions the snapshot sees as finished, epoch-qualified
+    /// (`txid_current_snapshot()`): every transaction below `xmin` had
+    /// ended; `xmax` is the first one not yet started. What a later night
+    /// reads as "changed since" (`nightly`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<TransactionRange>,
+    /// The source cluster's identity (`pg_control_system()`), when the
+    /// role may read it: a later night compares it before trusting row
+    /// versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_identifier: Option<String>,
+}
+
+/// The snapshot's `xmin` and `xmax`, 64-bit (epoch and transaction id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TransactionRange {
+    /// every transaction below it had ended when the snapshot was taken
+    pub xmin: u64,
+    /// the first transaction id not yet assigned
+    pub xmax: u64,
+}
+
+impl TransactionRange {
+    /// Parses `txid_current_snapshot()`'s text (`xmin:xmax:xip,…`).
+    #[must_use]
+    pub fn parse(text: &str) -> Option<TransactionRange> {
+        let mut parts = text.split(':');
+        let xmin = parts.next()?.parse().ok()?;
+        let xmax = parts.next()?.parse().ok()?;
+        Some(TransactionRange { xmin, xmax })
+    }
 }
 
 /// Opens the coordinator transaction and exports its snapshot.
@@ -38,7 +69,8 @@ pub async fn export_snapshot(coordinator: &Client) -> anyhow::Result<Snapshot> {
     let query = "SELECT pg_export_snapshot(), \
         to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
         (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, \
-        current_setting('server_version'), current_database()";
+        current_setting('server_version'), current_database(), txid_current_snapshot()::text, \
+        has_function_privilege('pg_control_system()', 'EXECUTE')";
     let messages = coordinator
         .simple_query(query)
         .await
@@ -52,13 +84,34 @@ pub async fn export_snapshot(coordinator: &Client) -> anyhow::Result<Snapshot> {
     let text = |index: usize| row.get(index).map(str::to_string);
     let id = text(0).context("pg_export_snapshot() returned NULL")?;
     validate_snapshot_id(&id)?;
+    let system_identifier = if text(6).as_deref() == Some("t") {
+        system_identifier(coordinator).await?
+    } else {
+        None
+    };
     Ok(Snapshot {
         id,
         time: text(1).unwrap_or_default(),
         wal_lsn: text(2),
         server_version: text(3).unwrap_or_default(),
         database: text(4).unwrap_or_default(),
+        transactions: text(5).as_deref().and_then(TransactionRange::parse),
+        system_identifier,
     })
+}
+
+/// `pg_control_system()`'s system identifier (asked only when the role may
+/// run it: an error would end the snapshot's transaction).
+async fn system_identifier(coordinator: &Client) -> anyhow::Result<Option<String>> {
+    // language=PostgreSQL
+    let messages = coordinator
+        .simple_query("SELECT system_identifier::text FROM pg_control_system()")
+        .await
+        .context("reading the source's system identifier")?;
+    Ok(messages.iter().find_map(|message| match message {
+        SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+        _ => None,
+    }))
 }
 
 /// Opens a reader connection inside the shared snapshot.
@@ -98,7 +151,23 @@ fn validate_snapshot_id(id: &str) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::validate_snapshot_id;
+    use super::{TransactionRange, validate_snapshot_id};
+
+    #[test]
+    fn transaction_ranges_are_read_from_the_snapshot_text() {
+        assert_eq!(
+            TransactionRange::parse("4294967300:4294967310:4294967301,4294967305"),
+            Some(TransactionRange {
+                xmin: 4_294_967_300,
+                xmax: 4_294_967_310
+            })
+        );
+        assert_eq!(
+            TransactionRange::parse("750:750:"),
+            Some(TransactionRange { xmin: 750, xmax: 750 })
+        );
+        assert_eq!(TransactionRange::parse("x"), None);
+    }
 
     #[test]
     fn snapshot_ids_are_validated_before_quoting() {
