@@ -28,6 +28,7 @@ pub mod error;
 pub mod logging;
 pub mod mask;
 pub mod mysql;
+pub mod nightly;
 pub mod output;
 pub mod plan;
 pub mod pool;

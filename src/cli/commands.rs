@@ -146,6 +146,17 @@ pub struct RefreshArgs {
         default_value_t = 50.0
     )]
     pub max_deleted_percent: f64,
+
+    /// Reload every table this night instead of writing only the rows that
+    /// changed since the last published night (a weekly reset).
+    #[arg(long, env = "PG2DOLT_FULL")]
+    pub full: bool,
+
+    /// Before publishing, compare every row of the work branch with the
+    /// snapshot (as `pg2dolt verify` does); a difference is exit 4 and
+    /// nothing is published.
+    #[arg(long, env = "PG2DOLT_VERIFY")]
+    pub verify: bool,
 }
 
 /// The refreshed database `rollback` and `history` read: target server,

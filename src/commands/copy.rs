@@ -21,6 +21,7 @@ use crate::copy::{
     copy_tables,
 };
 use crate::error::{FailureKind, failure};
+use crate::nightly::night::Decision;
 use crate::output::Output;
 use crate::plan::TablePlan;
 use crate::plan::masking::baseline_of;
@@ -159,6 +160,7 @@ async fn dump_only(
         Destination::ArchiveOnly,
         planned.plan.tables,
         Some(archive),
+        Vec::new(),
     );
     let (job, copied) = copy_rows(job, planned.readers).await?;
     progress.tables = table_reports(&job, &copied);
@@ -209,7 +211,7 @@ async fn fill(
         route,
         server,
     };
-    load_planned(settings, source, planned, archive, into, progress).await?;
+    load_planned(settings, source, planned, archive, into, None, progress).await?;
     let options = &settings.target_database;
     commit(
         &mut conn,
@@ -244,6 +246,7 @@ pub(super) async fn load_planned(
     planned: Planned,
     archive: Option<&ArchiveRun>,
     into: Filling<'_>,
+    night: Option<&Decision>,
     progress: &mut RunState,
 ) -> anyhow::Result<()> {
     // The plan was made on a scratch database from the same files.
@@ -262,9 +265,13 @@ pub(super) async fn load_planned(
         route: into.route,
         kind: into.server.kind,
     });
-    let job = copy_job(settings, destination, planned.plan.tables, archive);
+    let filters = night.map(Decision::filters).unwrap_or_default();
+    let job = copy_job(settings, destination, planned.plan.tables, archive, filters);
     let (job, copied) = copy_rows(job, planned.readers).await?;
     progress.tables = table_reports(&job, &copied);
+    if let Some(decision) = night {
+        settle_night(into.conn, &source.coordinator, decision, &job, &copied, progress).await?;
+    }
     verify(into.conn, into.server, into.targets, progress).await?;
     if let Some(masking) = &settings.masking {
         let baseline = baseline_of(&job.plans, &masking.rules);
@@ -276,11 +283,48 @@ pub(super) async fn load_planned(
     Ok(())
 }
 
+/// A refresh night's tables after their copy: the deltas' deleted rows
+/// deleted, and each table's report told how it was loaded and how many
+/// rows it must now hold.
+async fn settle_night(
+    conn: &mut mysql_async::Conn,
+    coordinator: &tokio_postgres::Client,
+    decision: &Decision,
+    job: &CopyJob,
+    copied: &[TableCopied],
+    progress: &mut RunState,
+) -> anyhow::Result<()> {
+    let sent: Vec<u64> = (0..job.plans.len())
+        .map(|index| {
+            copied
+                .iter()
+                .filter(|table| table.index == index)
+                .map(|table| table.rows)
+                .sum()
+        })
+        .collect();
+    let settled =
+        crate::nightly::night::settle_tables(conn, coordinator, &job.plans, &decision.methods, &sent)
+            .await?;
+    for (plan, (night, rows)) in job.plans.iter().zip(settled) {
+        if let Some(table) = progress
+            .tables
+            .iter_mut()
+            .find(|table| table.source == plan.source_name && table.target == plan.target.name)
+        {
+            table.rows = rows;
+            table.night = Some(night);
+        }
+    }
+    Ok(())
+}
+
 fn copy_job(
     settings: &Settings,
     destination: Destination,
     plans: Vec<TablePlan>,
     archive: Option<&ArchiveRun>,
+    filters: Vec<Option<String>>,
 ) -> Arc<CopyJob> {
     Arc::new(CopyJob {
         destination,
@@ -288,6 +332,7 @@ fn copy_job(
         archive: archive.map(ArchiveRun::job),
         plans,
         budget: MemoryBudget::new(MEMORY_BUDGET),
+        filters,
     })
 }
 
@@ -323,6 +368,7 @@ fn table_reports(job: &CopyJob, copied: &[TableCopied]) -> Vec<TableReport> {
                 chunks: table.chunks,
                 columns: plan.columns.clone(),
                 skipped_generated: plan.skipped_generated.clone(),
+                night: None,
             }
         })
         .collect();

@@ -193,6 +193,7 @@ fn table_reports(manifest: &Manifest, loaded: &[Loaded], method: LoadMethod) -> 
                 chunks: table.files.len(),
                 columns: Vec::new(),
                 skipped_generated: Vec::new(),
+                night: None,
             }
         })
         .collect()

@@ -208,8 +208,7 @@ pub fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Splits LOAD DATA text into rows of fields the way MySQL reads it with
 /// pg2dolt's field options (`\N` is NULL; a backslash before `0 b n r t Z`
 /// is that control byte, before anything else that byte itself). The test
-/// oracle for the encoder.
-#[cfg(test)]
+/// oracle for the encoder, and how a delta night reads back converted keys.
 #[must_use]
 pub fn decode_load_data(data: &[u8]) -> Vec<Vec<Option<Vec<u8>>>> {
     let mut rows = Vec::new();

@@ -44,6 +44,17 @@ pub struct CopyJob {
     pub archive: Option<ArchiveJob>,
     /// bytes of converted rows in memory at once, across all workers
     pub budget: MemoryBudget,
+    /// per plan, a filter on the rows read (a refresh's delta: the row
+    /// versions written since the last published night), whose rows are
+    /// upserted, not inserted; empty: none
+    pub filters: Vec<Option<String>>,
+}
+
+impl CopyJob {
+    /// The filter on the rows of plan `index`, if any.
+    fn filter(&self, index: usize) -> Option<&str> {
+        self.filters.get(index).and_then(Option::as_deref)
+    }
 }
 
 /// Where the copy's rows go, besides the archive.
@@ -151,7 +162,8 @@ pub async fn copy_tables(
     let streams: Arc<Vec<TableStream>> = Arc::new(
         job.plans
             .iter()
-            .map(|plan| TableStream::prepare(plan, &job.destination))
+            .enumerate()
+            .map(|(index, plan)| TableStream::prepare(plan, &job.destination, job.filter(index)))
             .collect(),
     );
     let progress = Arc::new(Counters::new(crate::progress::tables(&job.plans)));
@@ -277,7 +289,12 @@ async fn split_tables(job: &CopyJob, reader: &Reader) -> anyhow::Result<Vec<Chun
             estimated_rows: u64::try_from(plan.source.estimated_rows).unwrap_or(0),
             estimated_bytes: u64::try_from(plan.source.estimated_bytes).unwrap_or(0),
         };
-        let ranges = split_table(reader, &table, job.chunk_rows, version).await?;
+        // A delta reads one filtered scan of the table.
+        let ranges = if job.filter(index).is_some() {
+            vec![None]
+        } else {
+            split_table(reader, &table, job.chunk_rows, version).await?
+        };
         if ranges.len() > 1 {
             info!(table = %plan.source_name, chunks = ranges.len(), "table split into ranges");
         }

@@ -28,10 +28,16 @@ pub(super) struct TableStream {
     pub(super) route: Option<Route>,
     /// the route's LOAD DATA must not see a text value reading `NULL`
     text_null_is_null: bool,
+    /// only the rows matching this are read (and upserted)
+    filter: Option<String>,
 }
 
 impl TableStream {
-    pub(super) fn prepare(plan: &TablePlan, destination: &Destination) -> TableStream {
+    pub(super) fn prepare(
+        plan: &TablePlan,
+        destination: &Destination,
+        filter: Option<&str>,
+    ) -> TableStream {
         let converters: Vec<_> = plan
             .columns
             .iter()
@@ -49,7 +55,9 @@ impl TableStream {
                     .columns
                     .iter()
                     .any(|column| column.converter.is_binary());
-                let route = if has_binary && load.binary_tables_by_insert() {
+                let route = if filter.is_some() {
+                    load.route.with(LoadMethod::Upsert)
+                } else if has_binary && load.binary_tables_by_insert() {
                     load.route.with(LoadMethod::Insert)
                 } else {
                     load.route
@@ -78,6 +86,7 @@ impl TableStream {
             key_columns: plan.key_columns(),
             route,
             text_null_is_null,
+            filter: filter.map(str::to_string),
         }
     }
 
@@ -98,7 +107,10 @@ impl TableStream {
             .iter()
             .map(|(name, expression)| (name.as_str(), *expression))
             .collect();
-        let condition = range.map(RowRange::condition);
+        let condition = match (range.map(RowRange::condition), &self.filter) {
+            (Some(range), Some(filter)) => Some(format!("{range} AND {filter}")),
+            (range, filter) => range.or_else(|| filter.clone()),
+        };
         (
             copy_statement(&self.reference, &columns, condition.as_deref()),
             condition,

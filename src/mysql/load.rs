@@ -56,6 +56,10 @@ pub enum LoadMethod {
     LoadData,
     /// multi-row INSERT statements.
     Insert,
+    /// multi-row `INSERT … ON DUPLICATE KEY UPDATE` (a refresh's delta:
+    /// a changed row is updated in place, never deleted and re-inserted as
+    /// `REPLACE` would, which fires foreign-key actions)
+    Upsert,
 }
 
 /// One column to load.
@@ -188,7 +192,13 @@ pub async fn load_table(
         .context("starting the load transaction")?;
     let loaded = match route.method {
         LoadMethod::LoadData => load_data(conn, table, columns, chunks).await,
-        LoadMethod::Insert => insert_rows(conn, table, columns, route.insert_bytes, chunks).await,
+        LoadMethod::Insert => {
+            insert_rows(conn, table, columns, route.insert_bytes, chunks, None).await
+        }
+        LoadMethod::Upsert => {
+            let update = upsert_clause(columns);
+            insert_rows(conn, table, columns, route.insert_bytes, chunks, Some(&update)).await
+        }
     };
     match loaded {
         Ok(rows) => {
@@ -243,14 +253,31 @@ async fn load_data(
     Ok(rows)
 }
 
+/// `ON DUPLICATE KEY UPDATE` of every column loaded (`VALUES(c)`: MariaDB
+/// and Dolt both take it). A key column set to itself changes nothing.
+fn upsert_clause(columns: &[LoadColumn]) -> String {
+    let assignments: Vec<String> = columns
+        .iter()
+        .map(|column| {
+            let name = quote_identifier(&column.name);
+            format!("{name} = VALUES({name})")
+        })
+        .collect();
+    format!(" ON DUPLICATE KEY UPDATE {}", assignments.join(", "))
+}
+
 /// The INSERT route: the LOAD DATA text rows, framed and turned into
-/// tuples here, go out as statements of about `statement_bytes`.
+/// tuples here, go out as statements of about `statement_bytes`; with
+/// `upsert` (an `ON DUPLICATE KEY UPDATE` clause) each statement updates
+/// the rows whose key is there already, and the rows sent are returned
+/// (the server counts an updated row twice and an unchanged one not at all).
 async fn insert_rows(
     conn: &mut Conn,
     table: &str,
     columns: &[LoadColumn],
     statement_bytes: usize,
     mut chunks: Chunks,
+    upsert: Option<&str>,
 ) -> anyhow::Result<u64> {
     let names: Vec<String> = columns
         .iter()
@@ -263,24 +290,28 @@ async fn insert_rows(
         quote_identifier(table),
         names.join(", ")
     );
+    let suffix = upsert.unwrap_or("");
     let mut splitter = RowSplitter::default();
     let mut tuples: Vec<u8> = Vec::new();
-    let mut full: Vec<Vec<u8>> = Vec::new();
-    let mut rows = 0;
+    let mut full: Vec<(Vec<u8>, u64)> = Vec::new();
+    let (mut rows, mut in_tuples) = (0, 0);
     while let Some(chunk) = chunks.recv().await {
         let chunk = chunk.context("reading rows for INSERT")?;
         splitter
             .push(&chunk, |row| {
                 tuple_from_load_data(&mut tuples, row, &binary)?;
+                in_tuples += 1;
                 if tuples.len() >= statement_bytes {
-                    full.push(std::mem::take(&mut tuples));
+                    full.push((std::mem::take(&mut tuples), in_tuples));
+                    in_tuples = 0;
                 }
                 Ok::<_, &str>(())
             })
             .map_err(|error| anyhow::anyhow!("{table}: {error}"))?;
         drop(chunk);
-        for tuples in full.drain(..) {
-            rows += insert(conn, &prefix, tuples).await?;
+        for (tuples, sent) in full.drain(..) {
+            let stored = insert(conn, &prefix, tuples, suffix).await?;
+            rows += if upsert.is_some() { sent } else { stored };
         }
     }
     anyhow::ensure!(
@@ -288,17 +319,25 @@ async fn insert_rows(
         "{table}: the rows end in the middle of a row"
     );
     if !tuples.is_empty() {
-        rows += insert(conn, &prefix, tuples).await?;
+        let stored = insert(conn, &prefix, tuples, suffix).await?;
+        rows += if upsert.is_some() { in_tuples } else { stored };
     }
     Ok(rows)
 }
 
-/// One INSERT statement: `prefix` and the tuples; returns the rows stored.
-async fn insert(conn: &mut Conn, prefix: &str, tuples: Vec<u8>) -> anyhow::Result<u64> {
+/// One INSERT statement: `prefix`, the tuples and `suffix`; returns the
+/// rows the server says it changed.
+async fn insert(
+    conn: &mut Conn,
+    prefix: &str,
+    tuples: Vec<u8>,
+    suffix: &str,
+) -> anyhow::Result<u64> {
     let tuples = String::from_utf8(tuples).context("INSERT text is not UTF-8")?;
-    let mut statement = String::with_capacity(prefix.len() + tuples.len());
+    let mut statement = String::with_capacity(prefix.len() + tuples.len() + suffix.len());
     statement.push_str(prefix);
     statement.push_str(&tuples);
+    statement.push_str(suffix);
     drop(tuples);
     conn.query_drop(statement).await.context("INSERT failed")?;
     check_warnings(conn).await?;
@@ -394,6 +433,24 @@ pub async fn insert_chunk_size(conn: &mut Conn) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upsert_updates_every_column_loaded() {
+        let columns = [
+            LoadColumn {
+                name: "id".into(),
+                binary: false,
+            },
+            LoadColumn {
+                name: "na`me".into(),
+                binary: false,
+            },
+        ];
+        assert_eq!(
+            upsert_clause(&columns),
+            " ON DUPLICATE KEY UPDATE `id` = VALUES(`id`), `na``me` = VALUES(`na``me`)"
+        );
+    }
 
     #[test]
     fn binary_columns_go_through_unhex_and_every_column_through_a_variable() {

@@ -239,6 +239,10 @@ pub struct TableReport {
     pub columns: Vec<ColumnPlan>,
     /// target generated columns (computed by the target)
     pub skipped_generated: Vec<String>,
+    /// refresh: how the night loaded the table (`method`, `reason`,
+    /// `rows_examined`, `rows_upserted`, `rows_deleted`)
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub night: Option<crate::nightly::night::TableNight>,
 }
 
 /// One table pair the plan matched.

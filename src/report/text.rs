@@ -351,6 +351,7 @@ mod tests {
             chunks: 1,
             columns: Vec::new(),
             skipped_generated: Vec::new(),
+            night: None,
         }
     }
 

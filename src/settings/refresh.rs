@@ -43,6 +43,11 @@ pub struct RefreshSettings {
     pub on_diverged: OnDiverged,
     /// the deleted-rows guard, in percent
     pub max_deleted_percent: f64,
+    /// `--full`: every table reloaded, none by delta
+    pub full: bool,
+    /// `--verify`: the work branch compared with the snapshot before the
+    /// publish
+    pub verify: bool,
 }
 
 impl RefreshSettings {
@@ -72,6 +77,8 @@ impl RefreshSettings {
                 OnDivergedArg::Merge => OnDiverged::Merge,
             },
             max_deleted_percent: percent,
+            full: arguments.full,
+            verify: arguments.verify,
         })
     }
 }

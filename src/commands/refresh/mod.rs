@@ -28,6 +28,14 @@ use crate::mysql::schema::ParsedSchemaFile;
 use crate::mysql::sql::quote_identifier;
 use crate::mysql::work::WorkBranch;
 use crate::mysql::{TargetKind, TargetServer};
+use crate::nightly::{
+    self,
+    delta::{Method, NightFacts},
+    night::Decision,
+    source::SourceIdentity,
+    state::NightState,
+};
+use crate::plan::TablePlan;
 use crate::output::Output;
 use crate::preflight::{self, Planned, SourceSide, TargetSide};
 use crate::report::{CommandKind, RefreshReport};
@@ -81,6 +89,9 @@ struct Night<'a> {
     options: &'a RefreshSettings,
     source: &'a SourceSide,
     archive: Option<&'a ArchiveRun>,
+    /// the state this night records for the next (in its tag), once its
+    /// commit is made
+    recorded: std::sync::Mutex<Option<NightState>>,
 }
 
 impl Night<'_> {
@@ -92,11 +103,13 @@ impl Night<'_> {
         night_tag(&self.options.branch.tag_prefix, &self.source.snapshot.time)
     }
 
-    /// The planned tables into the database being filled (copy's load).
+    /// The planned tables into the database being filled (copy's load),
+    /// each as `decision` says.
     async fn load(
         &self,
         planned: Planned,
         into: Filling<'_>,
+        decision: &Decision,
         progress: &mut RunState,
     ) -> anyhow::Result<()> {
         load_planned(
@@ -105,18 +118,52 @@ impl Night<'_> {
             planned,
             self.archive,
             into,
+            Some(decision),
             progress,
         )
         .await
     }
 
-    /// The tag's message: the snapshot, for `pg2dolt history`.
+    /// The tag's message: the snapshot, for `pg2dolt history`, and the
+    /// state the next night starts from.
     fn tag_message(&self) -> String {
         let snapshot = &self.source.snapshot;
-        format!(
+        let message = format!(
             "pg2dolt refresh of Postgres database {}: snapshot {} ({})",
             snapshot.database, snapshot.time, snapshot.id
+        );
+        match self.recorded.lock().ok().and_then(|state| state.clone()) {
+            Some(state) => state.append_to(&message),
+            None => message,
+        }
+    }
+
+    /// Records the state of the night committed on `conn`'s branch.
+    async fn record_state(
+        &self,
+        conn: &mut Conn,
+        plans: &[TablePlan],
+        identities: &std::collections::HashMap<(String, String), SourceIdentity>,
+        progress: &RunState,
+    ) -> anyhow::Result<()> {
+        let rows: std::collections::BTreeMap<String, u64> = progress
+            .tables
+            .iter()
+            .map(|table| (table.target.clone(), table.rows))
+            .collect();
+        let state = nightly::night::record(
+            conn,
+            &self.source.snapshot,
+            plans,
+            identities,
+            &rows,
+            progress.mask_rules_sha256.as_deref(),
         )
+        .await?;
+        if let Ok(mut recorded) = self.recorded.lock() {
+            *recorded = state;
+        }
+        Ok(())
     }
 }
 
@@ -157,6 +204,7 @@ async fn refresh(
         options,
         source: &source,
         archive: archive.as_ref(),
+        recorded: std::sync::Mutex::new(None),
     };
     if target.exists {
         later_night(&night, planned, target, stop, progress).await
@@ -198,6 +246,10 @@ async fn first_night(
                 progress,
             )
             .await?;
+            let plans = planned.plan.tables.clone();
+            let mut decision = Decision::all_full(&plans, "the first night");
+            decision.identities =
+                nightly::night::read_identities(&night.source.coordinator, &plans).await?;
             let into = Filling {
                 database,
                 conn: &mut conn,
@@ -205,7 +257,7 @@ async fn first_night(
                 route,
                 server: &server,
             };
-            night.load(planned, into, progress).await?;
+            night.load(planned, into, &decision, progress).await?;
             let files: Vec<&ParsedSchemaFile> = settings.schema_files.iter().collect();
             migrations::record(&mut conn, &files, &night.source.snapshot.time).await?;
             let options = &settings.target_database;
@@ -219,6 +271,9 @@ async fn first_night(
             )
             .await?;
             let hash = progress.commit.clone().context("the night's commit")?;
+            night
+                .record_state(&mut conn, &plans, &decision.identities, progress)
+                .await?;
             publish_first(&mut conn, night, &hash, progress).await?;
             let _ = conn.disconnect().await;
             Ok(())
@@ -250,7 +305,7 @@ async fn later_night(
         .run(fill_work(
             night,
             planned,
-            &work.revision(),
+            (&work.revision(), &sessions.state.base),
             &server,
             progress,
         ))
@@ -265,7 +320,7 @@ async fn later_night(
 async fn fill_work(
     night: &Night<'_>,
     planned: Planned,
-    work: &str,
+    (work, base): (&str, &str),
     server: &TargetServer,
     progress: &mut RunState,
 ) -> anyhow::Result<Option<String>> {
@@ -280,7 +335,9 @@ async fn fill_work(
         progress,
     )
     .await?;
-    empty_tables(&mut conn, &planned).await?;
+    let plans = planned.plan.tables.clone();
+    let decision = decide(night, &mut conn, &plans, base, !pending_files.is_empty()).await?;
+    empty_tables(&mut conn, &plans, &decision.methods).await?;
     let into = Filling {
         database: work,
         conn: &mut conn,
@@ -288,7 +345,7 @@ async fn fill_work(
         route,
         server,
     };
-    night.load(planned, into, progress).await?;
+    night.load(planned, into, &decision, progress).await?;
     let record: Vec<&ParsedSchemaFile> = if adopting {
         // A database made by `copy`: its schema matched the files (the
         // catalog check above), which are recorded from now on.
@@ -315,8 +372,40 @@ async fn fill_work(
         progress,
     )
     .await?;
+    night
+        .record_state(&mut conn, &plans, &decision.identities, progress)
+        .await?;
     let _ = conn.disconnect().await;
     Ok(progress.commit.clone())
+}
+
+/// How each table is loaded this night: from the state recorded with the
+/// last published commit (`base`), unless the night must load everything.
+async fn decide(
+    night: &Night<'_>,
+    work: &mut Conn,
+    plans: &[TablePlan],
+    base: &str,
+    schema_changed: bool,
+) -> anyhow::Result<Decision> {
+    let coordinator = &night.source.coordinator;
+    if night.archive.is_some() {
+        let mut decision = Decision::all_full(plans, "--archive keeps every row of the night");
+        decision.identities = nightly::night::read_identities(coordinator, plans).await?;
+        return Ok(decision);
+    }
+    let previous = nightly::night::recorded_at(work, base, &night.options.branch.tag_prefix).await?;
+    let facts = NightFacts {
+        previous: previous.as_ref(),
+        snapshot: &night.source.snapshot,
+        full_requested: night.options.full,
+        schema_changed,
+    };
+    let decision = nightly::night::decide(coordinator, work, plans, &facts).await?;
+    for (plan, method) in plans.iter().zip(&decision.methods) {
+        info!(table = %plan.label(), method = method.name(), reason = method.reason().unwrap_or(""), "load method");
+    }
+    Ok(decision)
 }
 
 /// The schema files the work branch (`work`) still needs, in order, and
@@ -337,15 +426,15 @@ async fn schema_to_apply(
     Ok((applied.is_none(), pending))
 }
 
-/// Empties every planned table (TRUNCATE keeps the table, its columns'
-/// identities and its schema; foreign-key checks are off in pg2dolt's
-/// sessions).
-async fn empty_tables(conn: &mut Conn, planned: &Planned) -> anyhow::Result<()> {
-    let mut tables: Vec<&str> = planned
-        .plan
-        .tables
+/// Empties every table loaded in full (TRUNCATE keeps the table, its
+/// columns' identities and its schema; foreign-key checks are off in
+/// pg2dolt's sessions).
+async fn empty_tables(conn: &mut Conn, plans: &[TablePlan], methods: &[Method]) -> anyhow::Result<()> {
+    let mut tables: Vec<&str> = plans
         .iter()
-        .map(|plan| plan.target.name.as_str())
+        .zip(methods)
+        .filter(|(_, method)| matches!(method, Method::Full { .. }))
+        .map(|(plan, _)| plan.target.name.as_str())
         .collect();
     tables.sort_unstable();
     tables.dedup();

@@ -267,7 +267,11 @@ async fn night_changes(
         None => std::collections::BTreeMap::new(),
     };
     for unchanged in unchanged_tables(&progress.tables, false) {
-        changes.entry(unchanged.table.clone()).or_insert(unchanged);
+        let night = unchanged.night.clone();
+        changes
+            .entry(unchanged.table.clone())
+            .or_insert(unchanged)
+            .night = night;
     }
     let changes: Vec<TableChange> = changes.into_values().collect();
     for change in changes
@@ -292,6 +296,7 @@ fn unchanged_tables(tables: &[TableReport], added: bool) -> Vec<TableChange> {
             schema_changed: added,
             rows_before: Some(if added { 0 } else { table.rows }),
             rows_after: Some(table.rows),
+            night: table.night.clone(),
             ..TableChange::default()
         })
         .collect();

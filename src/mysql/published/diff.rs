@@ -29,6 +29,10 @@ pub struct TableChange {
     /// the table was dropped (by a schema file): no guard counts its rows
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dropped: bool,
+    /// refresh: how the night loaded the table (`method`, `reason`,
+    /// `rows_examined`, `rows_upserted`, `rows_deleted`)
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub night: Option<crate::nightly::night::TableNight>,
 }
 
 impl TableChange {
@@ -68,6 +72,7 @@ pub async fn diff(
                 rows_before: Some(before),
                 rows_after: Some(after),
                 dropped: false,
+                night: None,
             },
         );
     }

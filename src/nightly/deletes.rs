@@ -1,0 +1,389 @@
+//! The rows a delta night deletes. After the upserts the target holds every
+//! source key (rows not written since the last published snapshot were
+//! there already, the rest were just upserted), so `COUNT(*)` on the
+//! target (O(1) on Dolt) minus the source's count in the snapshot is
+//! exactly the number of rows to delete; usually 0, and the table is done.
+//! Otherwise both sides' keys are read and compared: in key order, merged
+//! as they stream, when every key column is an integer (both sides order
+//! numbers alike); else the source's keys are held in a set. The keys found
+//! must be exactly that many, then they are deleted in batches.
+
+use std::collections::HashSet;
+
+use anyhow::{Context as _, bail};
+use futures_util::StreamExt as _;
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable as _;
+use tokio_postgres::Client;
+
+use crate::column_types::PgKind;
+use crate::convert::frame::RowSplitter;
+use crate::convert::mysql_text::decode_load_data;
+use crate::convert::row::RowConverter;
+use crate::error::{FailureKind, failure};
+use crate::mysql::sql::{quote_identifier, quote_literal};
+use crate::plan::TablePlan;
+use crate::postgres::sql::table_reference;
+use crate::postgres::statement::copy_statement;
+
+/// Keys deleted in one statement.
+const DELETE_BATCH: usize = 500;
+
+/// A key: its columns' values as the target stores them.
+type Key = Vec<Vec<u8>>;
+
+/// One table's key columns, on both sides.
+struct KeyColumns<'a> {
+    plan: &'a TablePlan,
+    /// indexes into the plan's columns, in source key order
+    indexes: Vec<usize>,
+    /// every key column is an integer on both sides, unmasked
+    numeric: bool,
+}
+
+impl<'a> KeyColumns<'a> {
+    fn new(plan: &'a TablePlan) -> KeyColumns<'a> {
+        let indexes: Vec<usize> = plan.key_columns().iter().map(|(index, _)| *index).collect();
+        let numeric = indexes.iter().all(|&index| {
+            let column = &plan.columns[index];
+            column.mask.is_none()
+                && matches!(
+                    column.source_kind,
+                    PgKind::SmallInt | PgKind::Integer | PgKind::BigInt
+                )
+        });
+        KeyColumns {
+            plan,
+            indexes,
+            numeric,
+        }
+    }
+
+    fn target_list(&self) -> String {
+        self.indexes
+            .iter()
+            .map(|&index| quote_identifier(&self.plan.columns[index].target))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Deletes the rows of the plan's target table (on `conn`, the work
+/// branch) whose keys the source (`coordinator`, inside the snapshot) no
+/// longer has; `source_rows` is the source's count. Returns the rows deleted.
+pub async fn delete_gone_rows(
+    conn: &mut Conn,
+    coordinator: &Client,
+    plan: &TablePlan,
+    source_rows: u64,
+) -> anyhow::Result<u64> {
+    let table = quote_identifier(&plan.target.name);
+    // language=MySQL
+    let target_rows: Option<u64> = conn
+        .query_first(format!("SELECT COUNT(*) FROM {table}"))
+        .await
+        .with_context(|| format!("counting the rows of {}", plan.target.name))?;
+    let target_rows = target_rows.unwrap_or(0);
+    if target_rows == source_rows {
+        return Ok(0);
+    }
+    if target_rows < source_rows {
+        return Err(failure(
+            FailureKind::Verify,
+            format!(
+                "{}: after the delta the target holds {target_rows} rows, the source {source_rows} (run refresh --full)",
+                plan.label()
+            ),
+        ));
+    }
+    let keys = KeyColumns::new(plan);
+    let gone = if keys.numeric {
+        gone_numeric_keys(conn, coordinator, &keys).await?
+    } else {
+        gone_keys_by_set(conn, coordinator, &keys).await?
+    };
+    let expected = target_rows - source_rows;
+    if gone.len() as u64 != expected {
+        return Err(failure(
+            FailureKind::Verify,
+            format!(
+                "{}: {expected} rows were deleted on the source, but {} keys differ (run refresh --full)",
+                plan.label(),
+                gone.len()
+            ),
+        ));
+    }
+    delete_keys(conn, &keys, &gone).await?;
+    Ok(expected)
+}
+
+/// The source's keys, in key order, converted (and masked) as a copy
+/// would store them.
+struct SourceKeys<'a> {
+    stream: std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
+    splitter: RowSplitter,
+    converter: RowConverter,
+    binary: Vec<bool>,
+    ready: std::collections::VecDeque<Key>,
+    plan: &'a TablePlan,
+    done: bool,
+}
+
+impl<'a> SourceKeys<'a> {
+    async fn open(coordinator: &Client, keys: &KeyColumns<'a>) -> anyhow::Result<SourceKeys<'a>> {
+        let plan = keys.plan;
+        let columns: Vec<(&str, crate::column_types::SourceExpression)> = keys
+            .indexes
+            .iter()
+            .map(|&index| {
+                let column = &plan.columns[index];
+                (column.source.as_str(), column.expression)
+            })
+            .collect();
+        let reference = table_reference(
+            &plan.source.schema,
+            &plan.source.name,
+            plan.source.partitioned,
+        );
+        let order: Vec<String> = keys
+            .indexes
+            .iter()
+            .map(|&index| crate::postgres::sql::quote_identifier(&plan.columns[index].source))
+            .collect();
+        let statement = copy_statement(&reference, &columns, None).replace(
+            ") TO STDOUT",
+            &format!(" ORDER BY {}) TO STDOUT", order.join(", ")),
+        );
+        let stream = coordinator
+            .copy_out(statement.as_str())
+            .await
+            .map_err(|error| crate::postgres::pg_error(&error))
+            .with_context(|| format!("reading the keys of {}", plan.source_name))?;
+        let converter = RowConverter::new(
+            keys.indexes
+                .iter()
+                .map(|&index| plan.columns[index].converter.clone())
+                .collect(),
+        )
+        .masking(
+            keys.indexes
+                .iter()
+                .map(|&index| plan.columns[index].mask.clone())
+                .collect(),
+        );
+        Ok(SourceKeys {
+            stream: Box::pin(stream),
+            splitter: RowSplitter::default(),
+            converter,
+            binary: keys
+                .indexes
+                .iter()
+                .map(|&index| plan.columns[index].converter.is_binary())
+                .collect(),
+            ready: std::collections::VecDeque::new(),
+            plan,
+            done: false,
+        })
+    }
+
+    /// The next key, without taking it.
+    async fn peek(&mut self) -> anyhow::Result<Option<&Key>> {
+        while self.ready.is_empty() && !self.done {
+            match self.stream.next().await {
+                None => self.done = true,
+                Some(data) => {
+                    let data = data
+                        .map_err(|error| crate::postgres::pg_error(&error))
+                        .with_context(|| format!("reading the keys of {}", self.plan.source_name))?;
+                    let mut text = Vec::new();
+                    let converter = &self.converter;
+                    self.splitter
+                        .push(&data, |line| {
+                            converter.convert_row(line, &mut text).map_err(|_| ())
+                        })
+                        .map_err(|()| {
+                            anyhow::anyhow!("a key of {} does not convert", self.plan.source_name)
+                        })?;
+                    for row in decode_load_data(&text) {
+                        self.ready.push_back(decode_row(row, &self.binary)?);
+                    }
+                }
+            }
+        }
+        Ok(self.ready.front())
+    }
+
+    fn take(&mut self) -> Option<Key> {
+        self.ready.pop_front()
+    }
+}
+
+/// A decoded LOAD DATA row as a key (binary columns arrive as hex).
+fn decode_row(row: Vec<Option<Vec<u8>>>, binary: &[bool]) -> anyhow::Result<Key> {
+    row.into_iter()
+        .zip(binary)
+        .map(|(value, &binary)| {
+            let value = value.context("a primary key value is NULL")?;
+            if binary {
+                decode_hex(&value)
+            } else {
+                Ok(value)
+            }
+        })
+        .collect()
+}
+
+fn decode_hex(text: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let digit = |byte: u8| -> anyhow::Result<u8> {
+        Ok(match byte {
+            b'0'..=b'9' => byte - b'0',
+            b'a'..=b'f' => byte - b'a' + 10,
+            b'A'..=b'F' => byte - b'A' + 10,
+            _ => bail!("not hex"),
+        })
+    };
+    text.chunks(2)
+        .map(|pair| Ok(digit(pair[0])? << 4 | digit(*pair.get(1).unwrap_or(&b'0'))?))
+        .collect()
+}
+
+/// A key of integers, for ordering.
+fn numbers(key: &Key) -> anyhow::Result<Vec<i128>> {
+    key.iter()
+        .map(|value| {
+            std::str::from_utf8(value)
+                .ok()
+                .and_then(|text| text.parse().ok())
+                .context("an integer key that does not parse")
+        })
+        .collect()
+}
+
+/// Target keys not in the source: both sides in key order, merged.
+async fn gone_numeric_keys(
+    conn: &mut Conn,
+    coordinator: &Client,
+    keys: &KeyColumns<'_>,
+) -> anyhow::Result<Vec<Key>> {
+    let mut source = SourceKeys::open(coordinator, keys).await?;
+    let list = keys.target_list();
+    // language=MySQL
+    let statement = format!(
+        "SELECT {list} FROM {} ORDER BY {list}",
+        quote_identifier(&keys.plan.target.name)
+    );
+    let mut result = conn
+        .query_iter(statement)
+        .await
+        .with_context(|| format!("reading the keys of {}", keys.plan.target.name))?;
+    let mut gone = Vec::new();
+    let missing = || {
+        anyhow::anyhow!(
+            "{}: a source key is missing on the target after the delta",
+            keys.plan.label()
+        )
+    };
+    while let Some(row) = result.next().await? {
+        let key = target_key(row)?;
+        let at = numbers(&key)?;
+        let matched = match source.peek().await? {
+            Some(next) => {
+                let next = numbers(next)?;
+                if next < at {
+                    return Err(missing());
+                }
+                next == at
+            }
+            None => false,
+        };
+        if matched {
+            source.take();
+        } else {
+            gone.push(key);
+        }
+    }
+    if source.peek().await?.is_some() {
+        return Err(missing());
+    }
+    Ok(gone)
+}
+
+/// Target keys not in the source, the source's keys held in a set.
+async fn gone_keys_by_set(
+    conn: &mut Conn,
+    coordinator: &Client,
+    keys: &KeyColumns<'_>,
+) -> anyhow::Result<Vec<Key>> {
+    let mut source = SourceKeys::open(coordinator, keys).await?;
+    let mut present: HashSet<Key> = HashSet::new();
+    while source.peek().await?.is_some() {
+        if let Some(key) = source.take() {
+            present.insert(key);
+        }
+    }
+    let list = keys.target_list();
+    // language=MySQL
+    let statement = format!(
+        "SELECT {list} FROM {}",
+        quote_identifier(&keys.plan.target.name)
+    );
+    let mut result = conn
+        .query_iter(statement)
+        .await
+        .with_context(|| format!("reading the keys of {}", keys.plan.target.name))?;
+    let mut gone = Vec::new();
+    while let Some(row) = result.next().await? {
+        let key = target_key(row)?;
+        if !present.contains(&key) {
+            gone.push(key);
+        }
+    }
+    Ok(gone)
+}
+
+/// A target row's key values as the text protocol sends them.
+fn target_key(row: mysql_async::Row) -> anyhow::Result<Key> {
+    row.unwrap()
+        .into_iter()
+        .map(|value| match value {
+            mysql_async::Value::Bytes(bytes) => Ok(bytes),
+            mysql_async::Value::Int(number) => Ok(number.to_string().into_bytes()),
+            mysql_async::Value::UInt(number) => Ok(number.to_string().into_bytes()),
+            other => bail!("an unexpected key value {other:?}"),
+        })
+        .collect()
+}
+
+/// `DELETE … WHERE (key) IN (…)`, in batches, with the keys as the target
+/// returned them.
+async fn delete_keys(conn: &mut Conn, keys: &KeyColumns<'_>, gone: &[Key]) -> anyhow::Result<()> {
+    let table = quote_identifier(&keys.plan.target.name);
+    let list = keys.target_list();
+    for batch in gone.chunks(DELETE_BATCH) {
+        let tuples: Vec<String> = batch
+            .iter()
+            .map(|key| {
+                let values: Vec<String> = key
+                    .iter()
+                    .map(|value| literal(value, keys.numeric))
+                    .collect();
+                format!("({})", values.join(", "))
+            })
+            .collect();
+        // language=MySQL
+        let statement = format!("DELETE FROM {table} WHERE ({list}) IN ({})", tuples.join(", "));
+        conn.query_drop(statement)
+            .await
+            .with_context(|| format!("deleting rows of {}", keys.plan.target.name))?;
+    }
+    Ok(())
+}
+
+/// A key value as SQL: a number as it is, text quoted, other bytes as hex.
+fn literal(value: &[u8], numeric: bool) -> String {
+    match std::str::from_utf8(value) {
+        Ok(text) if numeric && text.parse::<i128>().is_ok() => text.to_string(),
+        Ok(text) => quote_literal(text),
+        Err(_) => format!("X'{}'", crate::digest::hex(value)),
+    }
+}

@@ -1,0 +1,286 @@
+//! How a later night loads each table: a delta (only the row versions
+//! written since the last published snapshot are upserted; deleted rows
+//! are found by counting, then by their keys) when the last published
+//! night's state proves it exact, else in full (emptied and reloaded) with
+//! the reason. The decision is pure: the facts are gathered by the caller.
+
+use serde::Serialize;
+
+use super::source::{SourceIdentity, changed_since};
+use super::state::{FORMAT, NightState, TableState};
+use crate::postgres::snapshot::Snapshot;
+
+/// More transactions than this since the last published snapshot and
+/// `age()` could no longer tell old from new (it compares modulo 2³²;
+/// half of that is the limit, this leaves a wide margin).
+const MAX_TRANSACTIONS_SINCE: u64 = 1 << 30;
+
+/// How one table is loaded this night.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "method")]
+pub enum Method {
+    /// upsert the rows changed since, delete the rows gone
+    Delta {
+        /// the COPY filter selecting the row versions to look at
+        #[serde(skip)]
+        filter: String,
+    },
+    /// emptied and reloaded
+    Full {
+        /// why a delta could not be proven exact
+        reason: String,
+    },
+}
+
+impl Method {
+    /// `delta` or `full`, for the report.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Delta { .. } => "delta",
+            Method::Full { .. } => "full",
+        }
+    }
+
+    /// The reason for a full load.
+    #[must_use]
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Method::Delta { .. } => None,
+            Method::Full { reason } => Some(reason),
+        }
+    }
+}
+
+/// What the whole night knows.
+pub struct NightFacts<'a> {
+    /// the state recorded with the last published night, if any
+    pub previous: Option<&'a NightState>,
+    /// this night's snapshot
+    pub snapshot: &'a Snapshot,
+    /// `refresh --full`
+    pub full_requested: bool,
+    /// schema files are applied this night
+    pub schema_changed: bool,
+}
+
+/// What one table pair is, this night.
+#[derive(Clone, Copy)]
+pub struct TableFacts<'a> {
+    /// the target table
+    pub target: &'a str,
+    /// the source table, `schema.table`
+    pub source: &'a str,
+    /// the source table's identity, if read
+    pub identity: Option<&'a SourceIdentity>,
+    /// how its values are converted and masked (`conversion_fingerprint`)
+    pub conversion: &'a str,
+    /// both sides have the same primary key
+    pub keyed: bool,
+    /// the target has a unique key besides the primary key
+    pub other_unique_key: bool,
+    /// `dolt_hashof_table` on the work branch before the night
+    pub base_hash: Option<&'a str>,
+}
+
+/// Why no table can take a delta this night, if so.
+#[must_use]
+pub fn night_reason(facts: &NightFacts<'_>) -> Option<String> {
+    if facts.full_requested {
+        return Some("--full".to_string());
+    }
+    if facts.schema_changed {
+        return Some("schema files were applied this night".to_string());
+    }
+    let Some(previous) = facts.previous else {
+        return Some("the last published night recorded no delta state".to_string());
+    };
+    if previous.format != FORMAT || previous.pg2dolt != env!("CARGO_PKG_VERSION") {
+        return Some(format!(
+            "the last published night was made by pg2dolt {}",
+            previous.pg2dolt
+        ));
+    }
+    let Some(now) = facts.snapshot.transactions else {
+        return Some("the source's transaction ids are unknown".to_string());
+    };
+    if previous.system_identifier != facts.snapshot.system_identifier {
+        return Some(
+            "the source is not the cluster of the last published night (system identifier)"
+                .to_string(),
+        );
+    }
+    if now.xmax < previous.xmax {
+        return Some(
+            "the source's transaction ids went back since the last published night (restored or failed over)"
+                .to_string(),
+        );
+    }
+    if now.xmax - previous.xmin >= MAX_TRANSACTIONS_SINCE {
+        return Some("too many transactions since the last published night".to_string());
+    }
+    None
+}
+
+/// How `table` is loaded, once the night allows deltas (`previous` is the
+/// last published night's state).
+#[must_use]
+pub fn table_method(previous: &NightState, table: &TableFacts<'_>) -> Method {
+    let full = |reason: &str| Method::Full {
+        reason: reason.to_string(),
+    };
+    if !table.keyed {
+        return full("no primary key");
+    }
+    if table.other_unique_key {
+        return full("a unique key besides the primary key (an upsert could meet it first)");
+    }
+    let Some(recorded) = previous.tables.get(table.target) else {
+        return full("not in the last published night");
+    };
+    let Some(identity) = table.identity else {
+        return full("the source table's definition could not be read");
+    };
+    match check_recorded(recorded, table, identity) {
+        Some(reason) => full(reason),
+        None => Method::Delta {
+            filter: changed_since(previous.xmin),
+        },
+    }
+}
+
+fn check_recorded(
+    recorded: &TableState,
+    table: &TableFacts<'_>,
+    identity: &SourceIdentity,
+) -> Option<&'static str> {
+    if recorded.source != table.source {
+        return Some("copied from another source table than last night");
+    }
+    if recorded.oid != identity.oid {
+        return Some("the source table was re-created");
+    }
+    if recorded.fingerprint != identity.fingerprint {
+        return Some("the source table's definition changed");
+    }
+    if recorded.conversion != table.conversion {
+        return Some("its conversion or masking changed");
+    }
+    if table.base_hash != Some(recorded.hash.as_str()) {
+        return Some("the table was changed on the target since the last published night");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::postgres::snapshot::TransactionRange;
+
+    fn snapshot(xmin: u64, xmax: u64) -> Snapshot {
+        Snapshot {
+            id: "00000003-0000001B-1".into(),
+            time: "2026-12-06T00:00:00Z".into(),
+            wal_lsn: None,
+            server_version: "15".into(),
+            database: "app".into(),
+            transactions: Some(TransactionRange { xmin, xmax }),
+            system_identifier: Some("73".into()),
+        }
+    }
+
+    fn previous() -> NightState {
+        let mut tables = BTreeMap::new();
+        tables.insert(
+            "Track".to_string(),
+            TableState {
+                source: "public.track".into(),
+                oid: 10,
+                fingerprint: "f".into(),
+                conversion: "c".into(),
+                rows: 5,
+                hash: "h".into(),
+            },
+        );
+        NightState {
+            format: FORMAT,
+            pg2dolt: env!("CARGO_PKG_VERSION").into(),
+            system_identifier: Some("73".into()),
+            xmin: 900,
+            xmax: 905,
+            mask_rules_sha256: None,
+            tables,
+        }
+    }
+
+    fn facts<'a>(previous: Option<&'a NightState>, snapshot: &'a Snapshot) -> NightFacts<'a> {
+        NightFacts {
+            previous,
+            snapshot,
+            full_requested: false,
+            schema_changed: false,
+        }
+    }
+
+    #[test]
+    fn a_night_takes_deltas_only_from_the_same_cluster_moving_forward() {
+        let state = previous();
+        let now = snapshot(950, 960);
+        assert_eq!(night_reason(&facts(Some(&state), &now)), None);
+        assert!(night_reason(&facts(None, &now)).is_some());
+        let restored = snapshot(800, 850);
+        assert!(
+            night_reason(&facts(Some(&state), &restored))
+                .unwrap()
+                .contains("went back")
+        );
+        let mut other = snapshot(950, 960);
+        other.system_identifier = Some("74".into());
+        assert!(night_reason(&facts(Some(&state), &other)).is_some());
+        let far = snapshot(900 + (1 << 30), 901 + (1 << 30));
+        assert!(night_reason(&facts(Some(&state), &far)).is_some());
+        let mut full = facts(Some(&state), &now);
+        full.full_requested = true;
+        assert_eq!(night_reason(&full).as_deref(), Some("--full"));
+    }
+
+    #[test]
+    fn a_table_takes_a_delta_only_when_nothing_but_rows_changed() {
+        let state = previous();
+        let identity = SourceIdentity {
+            oid: 10,
+            fingerprint: "f".into(),
+        };
+        let table = TableFacts {
+            target: "Track",
+            source: "public.track",
+            identity: Some(&identity),
+            conversion: "c",
+            keyed: true,
+            other_unique_key: false,
+            base_hash: Some("h"),
+        };
+        assert_eq!(
+            table_method(&state, &table),
+            Method::Delta {
+                filter: "age(xmin) <= age('900'::xid)".into()
+            }
+        );
+        let cases: [(TableFacts<'_>, &str); 5] = [
+            (TableFacts { keyed: false, ..table }, "no primary key"),
+            (TableFacts { base_hash: Some("x"), ..table }, "changed on the target"),
+            (TableFacts { conversion: "d", ..table }, "masking"),
+            (TableFacts { target: "Album", ..table }, "not in the last"),
+            (TableFacts { other_unique_key: true, ..table }, "unique key"),
+        ];
+        for (facts, reason) in cases {
+            let method = table_method(&state, &facts);
+            assert!(method.reason().unwrap().contains(reason), "{method:?}");
+        }
+        let recreated = SourceIdentity { oid: 11, ..identity.clone() };
+        let method = table_method(&state, &TableFacts { identity: Some(&recreated), ..table });
+        assert!(method.reason().unwrap().contains("re-created"));
+    }
+}
