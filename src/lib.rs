@@ -53,6 +53,7 @@ pub async fn run(command: Command) -> u8 {
         Command::Plan(arguments) => Box::pin(commands::plan::run(&arguments)).await,
         Command::Restore(arguments) => Box::pin(commands::restore::run(&arguments)).await,
         Command::Refresh(arguments) => Box::pin(commands::refresh::run(&arguments)).await,
+        Command::Verify(arguments) => Box::pin(commands::verify::run(&arguments)).await,
         Command::Rollback(arguments) => commands::rollback::run(&arguments).await,
         Command::History(arguments) => commands::history::run(&arguments).await,
         Command::Archives(arguments) => commands::archives::run(&arguments).await,

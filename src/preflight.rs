@@ -225,6 +225,23 @@ async fn read_scratch_catalog(
 /// One reader per worker: `--jobs`, but no more than there is work for
 /// (a table, or each range of a large table; one range at a time per
 /// table where the target loads them so, as the copy's queue does).
+/// Opens more readers inside the snapshot (the plan's went to a copy):
+/// as many as the plan opened for `tables`.
+pub async fn open_readers(
+    settings: &Settings,
+    source: &SourceSide,
+    tables: &[TablePlan],
+    kind: TargetKind,
+) -> anyhow::Result<Vec<Reader>> {
+    let count = reader_count(settings, tables, kind);
+    let mut readers = Vec::with_capacity(count);
+    for index in 1..=count {
+        let role = format!("reader {index}");
+        readers.push(open_reader(&settings.source, &source.snapshot.id, &role).await?);
+    }
+    Ok(readers)
+}
+
 fn reader_count(settings: &Settings, tables: &[TablePlan], kind: TargetKind) -> usize {
     let one_range = kind.one_range_per_table() && !settings.storage.dump_only;
     let work: u64 = tables

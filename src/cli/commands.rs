@@ -159,6 +159,19 @@ pub struct RefreshArgs {
     pub verify: bool,
 }
 
+/// Flags of `pg2dolt verify`.
+#[derive(Debug, Args, Clone)]
+pub struct VerifyArgs {
+    /// The copy flags (source, target, database, schema files, selection,
+    /// mapping, masking, report).
+    #[command(flatten)]
+    pub copy: CopyArgs,
+
+    /// The branch compared (and the tag prefix, unused here).
+    #[command(flatten)]
+    pub branch: BranchArgs,
+}
+
 /// The refreshed database `rollback` and `history` read: target server,
 /// database, branch and tags.
 #[derive(Debug, Args, Clone)]

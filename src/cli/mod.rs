@@ -6,7 +6,7 @@ mod groups;
 
 pub use commands::{
     ArchivesArgs, CopyArgs, DiffArgs, DraftArgs, HistoryArgs, PlanArgs, PublishedArgs, RefreshArgs,
-    RestoreArgs, RollbackArgs, SchemaAction, SchemaArgs, SourceArgs,
+    RestoreArgs, RollbackArgs, SchemaAction, SchemaArgs, SourceArgs, VerifyArgs,
 };
 pub use groups::{
     BranchArgs, LoadMethodArg, LogFormat, LoggingArgs, MaskNewColumnsArg, OnDivergedArg,
@@ -53,6 +53,11 @@ pub enum Command {
     /// tagged. The first night is a copy. Exit code 7: held back, nothing
     /// published.
     Refresh(RefreshArgs),
+    /// Compare every row of a Dolt branch with a new snapshot of the
+    /// source, converted and masked as a copy would store it. Exit code 0:
+    /// equal; 4: rows differ (per table: missing, extra and different rows,
+    /// with up to 5 keys each).
+    Verify(VerifyArgs),
     /// Move the published branch of a refreshed database to a night's tag
     /// or a commit (the old head is tagged first).
     Rollback(RollbackArgs),
@@ -78,6 +83,7 @@ impl Command {
             Command::Copy(arguments) => &arguments.logging,
             Command::Plan(arguments) => &arguments.copy.logging,
             Command::Refresh(arguments) => &arguments.copy.logging,
+            Command::Verify(arguments) => &arguments.copy.logging,
             Command::Rollback(arguments) => &arguments.published.logging,
             Command::History(arguments) => &arguments.published.logging,
             Command::Restore(arguments) => &arguments.logging,
@@ -96,6 +102,7 @@ impl Command {
             Command::Copy(arguments) => arguments,
             Command::Plan(arguments) => &arguments.copy,
             Command::Refresh(arguments) => &arguments.copy,
+            Command::Verify(arguments) => &arguments.copy,
             Command::Rollback(RollbackArgs { published, .. })
             | Command::History(HistoryArgs { published, .. }) => {
                 return published.connection.target.as_deref().into_iter().collect();

@@ -12,6 +12,7 @@ pub mod refresh;
 pub mod restore;
 pub mod rollback;
 pub mod schema;
+pub mod verify;
 
 use crate::archive::writer::ArchiveReport;
 use crate::error::{FailureKind, failure};
@@ -65,6 +66,8 @@ pub(crate) struct RunState {
     pub refresh: Option<RefreshReport>,
     /// refresh: each table's change against the last published commit
     pub changes: Option<Vec<TableChange>>,
+    /// verify (and refresh --verify): the comparison with the snapshot
+    pub verify: Option<crate::report::VerifyReport>,
 }
 
 impl RunState {
@@ -130,6 +133,9 @@ impl RunState {
         }
         report.refresh = self.refresh;
         report.changes = self.changes;
+        if self.verify.is_some() {
+            report.verify = self.verify;
+        }
     }
 
     /// The plan, for the report (its tables without their converters).

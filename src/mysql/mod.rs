@@ -44,6 +44,23 @@ const SESSION_SETTINGS: [&str; 4] = [
     "SET FOREIGN_KEY_CHECKS = 0",
 ];
 
+/// Empties `tables` on the connected database (TRUNCATE keeps each table,
+/// its columns' identities and its schema: on Dolt a dropped and re-made
+/// table would show as changed in whole; foreign-key checks are off in
+/// pg2dolt's sessions).
+pub async fn empty_tables(conn: &mut Conn, tables: &[&str]) -> anyhow::Result<()> {
+    let mut tables = tables.to_vec();
+    tables.sort_unstable();
+    tables.dedup();
+    for table in tables {
+        // language=MySQL
+        conn.query_drop(format!("TRUNCATE TABLE {}", quote_identifier(table)))
+            .await
+            .with_context(|| format!("emptying {table}"))?;
+    }
+    Ok(())
+}
+
 /// What the target server is.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetServer {

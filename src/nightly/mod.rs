@@ -10,3 +10,4 @@ pub mod delta;
 pub mod source;
 pub mod state;
 pub mod night;
+pub mod verify;

@@ -107,6 +107,23 @@ pub struct Report {
     /// (Dolt's diff statistics), once the night was committed
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<Vec<TableChange>>,
+    /// verify (and refresh --verify): every row compared with the snapshot
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyReport>,
+}
+
+/// Every row of a branch compared with the snapshot.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct VerifyReport {
+    /// the branch compared (a refresh's: its work branch)
+    pub branch: String,
+    /// no row differs
+    pub equal: bool,
+    /// tables compared
+    pub tables_compared: usize,
+    /// the tables whose rows differ: missing, extra and different rows,
+    /// with up to 5 keys of each
+    pub differences: Vec<crate::nightly::verify::TableDifference>,
 }
 
 pub use crate::mysql::published::{OnDiverged, TableChange};
@@ -201,6 +218,8 @@ pub enum CommandKind {
     Restore,
     /// `pg2dolt refresh`
     Refresh,
+    /// `pg2dolt verify`
+    Verify,
 }
 
 impl CommandKind {
@@ -212,6 +231,7 @@ impl CommandKind {
             CommandKind::Plan => "plan",
             CommandKind::Restore => "restore",
             CommandKind::Refresh => "refresh",
+            CommandKind::Verify => "verify",
         }
     }
 }

@@ -66,6 +66,20 @@ impl Report {
         if let (Some(error), Status::Interrupted) = (&self.error, self.status) {
             let _ = writeln!(text, "  error: {error}");
         }
+        if let Some(verify) = &self.verify {
+            if verify.equal {
+                let _ = writeln!(
+                    text,
+                    "  compared: every row of {} tables on {} equals the snapshot",
+                    verify.tables_compared, verify.branch
+                );
+            } else {
+                let _ = writeln!(text, "  differences on {}:", verify.branch);
+                for table in &verify.differences {
+                    let _ = writeln!(text, "    {}", table.describe());
+                }
+            }
+        }
         if let Some(refresh) = &self.refresh {
             text.push_str(&refresh_lines(refresh));
         }
@@ -110,6 +124,14 @@ impl Report {
     }
 
     fn outcome_words(&self) -> &'static str {
+        if self.command == CommandKind::Verify {
+            return match self.status {
+                Status::Succeeded => "verified",
+                Status::Failed => "verify FAILED",
+                Status::Interrupted => "verify INTERRUPTED",
+                Status::Running => "running:",
+            };
+        }
         if self.command == CommandKind::Refresh {
             let held = self
                 .refresh
@@ -143,7 +165,20 @@ fn changes_lines(changes: &[TableChange], first_night: bool) -> String {
         .filter(|change| change.rows_changed() > 0 || change.schema_changed)
         .collect();
     if touched.is_empty() {
-        return "  changes: none since the last published night\n".to_string();
+        let mut text = "  changes: none since the last published night\n".to_string();
+        let full: Vec<String> = changes
+            .iter()
+            .filter_map(|change| {
+                let night = change.night.as_ref()?;
+                (night.method == "full" && !first_night).then(|| {
+                    format!("{} ({})", change.table, night.reason.as_deref().unwrap_or("full"))
+                })
+            })
+            .collect();
+        if !full.is_empty() {
+            let _ = writeln!(text, "  loaded in full: {}", full.join(", "));
+        }
+        return text;
     }
     let since = if first_night {
         "on the first night"
@@ -161,10 +196,33 @@ fn changes_lines(changes: &[TableChange], first_night: bool) -> String {
         } else {
             ""
         };
+        let how = match &change.night {
+            Some(night) if night.method == "delta" => format!(
+                ", delta: {} upserted, {} deleted of {} rows",
+                night.rows_upserted, night.rows_deleted, night.rows_examined
+            ),
+            Some(night) if !first_night => format!(
+                ", full: {}",
+                night.reason.as_deref().unwrap_or("reloaded")
+            ),
+            _ => String::new(),
+        };
         let _ = writeln!(
             text,
-            "    {:<32} +{} added  -{} deleted  ~{} modified{schema}",
+            "    {:<32} +{} added  -{} deleted  ~{} modified{schema}{how}",
             change.table, change.rows_added, change.rows_deleted, change.rows_modified
+        );
+    }
+    let methods: Vec<&str> = changes
+        .iter()
+        .filter_map(|change| change.night.as_ref().map(|night| night.method.as_str()))
+        .collect();
+    if !first_night && !methods.is_empty() {
+        let deltas = methods.iter().filter(|method| **method == "delta").count();
+        let _ = writeln!(
+            text,
+            "  loaded: {deltas} tables by delta (only what changed), {} in full",
+            methods.len() - deltas
         );
     }
     text

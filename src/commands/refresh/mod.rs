@@ -12,7 +12,6 @@
 
 use anyhow::Context as _;
 use mysql_async::Conn;
-use mysql_async::prelude::Queryable as _;
 use tracing::info;
 
 use super::copy::{Filling, load_planned, open_archive, plan_and_archive};
@@ -25,7 +24,6 @@ use crate::error::{FailureKind, failure};
 use crate::mysql::migrations;
 use crate::mysql::published::{self, night_tag};
 use crate::mysql::schema::ParsedSchemaFile;
-use crate::mysql::sql::quote_identifier;
 use crate::mysql::work::WorkBranch;
 use crate::mysql::{TargetKind, TargetServer};
 use crate::nightly::{
@@ -36,6 +34,8 @@ use crate::nightly::{
     state::NightState,
 };
 use crate::plan::TablePlan;
+use crate::report::VerifyReport;
+use super::verify::{compare_with_snapshot, differ_error};
 use crate::output::Output;
 use crate::preflight::{self, Planned, SourceSide, TargetSide};
 use crate::report::{CommandKind, RefreshReport};
@@ -336,6 +336,11 @@ async fn fill_work(
     )
     .await?;
     let plans = planned.plan.tables.clone();
+    // `--verify` loads the snapshot a second time: the plan is kept.
+    let again = night
+        .options
+        .verify
+        .then(|| (planned.plan.clone(), planned.catalog.clone()));
     let decision = decide(night, &mut conn, &plans, base, !pending_files.is_empty()).await?;
     empty_tables(&mut conn, &plans, &decision.methods).await?;
     let into = Filling {
@@ -357,6 +362,14 @@ async fn fill_work(
     if let Some(refresh) = progress.refresh.as_mut() {
         refresh.schema_files_applied = pending_files.iter().map(|file| file.name.clone()).collect();
     }
+    if let Some((plan, catalog)) = again {
+        let planned = Planned {
+            plan,
+            catalog,
+            readers: Vec::new(),
+        };
+        verify_night(night, planned, work, server, progress).await?;
+    }
     if !published::has_changes(&mut conn).await? {
         info!("no change since the last refresh");
         let _ = conn.disconnect().await;
@@ -377,6 +390,37 @@ async fn fill_work(
         .await?;
     let _ = conn.disconnect().await;
     Ok(progress.commit.clone())
+}
+
+/// `--verify`: every row of the work branch compared with the snapshot
+/// (loaded again, in full, on a scratch branch); a difference is exit 4
+/// and nothing is published.
+async fn verify_night(
+    night: &Night<'_>,
+    mut planned: Planned,
+    work: &str,
+    server: &TargetServer,
+    progress: &mut RunState,
+) -> anyhow::Result<()> {
+    let settings = night.settings;
+    planned.readers =
+        crate::preflight::open_readers(settings, night.source, &planned.plan.tables, server.kind)
+            .await?;
+    let tables = planned.plan.tables.len();
+    let branch = work.rsplit_once('/').map_or(work, |(_, branch)| branch);
+    let found =
+        compare_with_snapshot(settings, night.source, planned, (work, branch), server, None).await?;
+    progress.verify = Some(VerifyReport {
+        branch: branch.to_string(),
+        equal: found.is_empty(),
+        tables_compared: tables,
+        differences: found.clone(),
+    });
+    if found.is_empty() {
+        info!(branch, tables, "the night equals the snapshot row for row");
+        return Ok(());
+    }
+    Err(differ_error(branch, &found))
 }
 
 /// How each table is loaded this night: from the state recorded with the
@@ -426,23 +470,15 @@ async fn schema_to_apply(
     Ok((applied.is_none(), pending))
 }
 
-/// Empties every table loaded in full (TRUNCATE keeps the table, its
-/// columns' identities and its schema; foreign-key checks are off in
-/// pg2dolt's sessions).
+/// Empties every table loaded in full.
 async fn empty_tables(conn: &mut Conn, plans: &[TablePlan], methods: &[Method]) -> anyhow::Result<()> {
-    let mut tables: Vec<&str> = plans
+    let tables: Vec<&str> = plans
         .iter()
         .zip(methods)
         .filter(|(_, method)| matches!(method, Method::Full { .. }))
         .map(|(plan, _)| plan.target.name.as_str())
         .collect();
-    tables.sort_unstable();
-    tables.dedup();
-    for table in tables {
-        // language=MySQL
-        conn.query_drop(format!("TRUNCATE TABLE {}", quote_identifier(table)))
-            .await
-            .with_context(|| format!("emptying {table} on the work branch"))?;
-    }
-    Ok(())
+    crate::mysql::empty_tables(conn, &tables)
+        .await
+        .context("on the work branch")
 }
