@@ -57,7 +57,8 @@ pub async fn differences(
     tables: &[(String, Vec<String>)],
 ) -> anyhow::Result<Vec<TableDifference>> {
     // language=MySQL
-    let stats: Vec<(String, u64, u64, u64)> = conn
+    // `rows_modified` is NULL for a keyless table.
+    let stats: Vec<(String, u64, u64, Option<u64>)> = conn
         .query(format!(
             "SELECT table_name, rows_added, rows_deleted, rows_modified FROM dolt_diff_stat({}, 'WORKING')",
             quote_literal(snapshot_commit)
@@ -70,6 +71,7 @@ pub async fn differences(
         else {
             continue;
         };
+        let modified = modified.unwrap_or(0);
         if added + deleted + modified == 0 {
             continue;
         }
@@ -78,7 +80,7 @@ pub async fn differences(
             table: table.clone(),
             missing: *deleted,
             extra: *added,
-            different: *modified,
+            different: modified,
             keys,
         });
     }

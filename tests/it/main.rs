@@ -9,6 +9,7 @@
 
 mod archive;
 mod chinook;
+mod delta;
 mod demo;
 mod dolt;
 mod draft;

@@ -52,7 +52,10 @@ pub async fn diff(
 ) -> anyhow::Result<BTreeMap<String, TableChange>> {
     let (from, to) = (quote_literal(from), quote_literal(to));
     // language=MySQL
-    let stats: Vec<(String, u64, u64, u64, u64, u64)> = conn
+    // Keyless tables have no modified rows and no row counts: NULL there
+    // (Dolt 1.86.4).
+    type Stat = (String, u64, u64, Option<u64>, Option<u64>, Option<u64>);
+    let stats: Vec<Stat> = conn
         .query(format!(
             "SELECT table_name, rows_added, rows_deleted, rows_modified, old_row_count, new_row_count \
              FROM dolt_diff_stat({from}, {to})"
@@ -67,10 +70,10 @@ pub async fn diff(
                 table,
                 rows_added: added,
                 rows_deleted: deleted,
-                rows_modified: modified,
+                rows_modified: modified.unwrap_or(0),
                 schema_changed: false,
-                rows_before: Some(before),
-                rows_after: Some(after),
+                rows_before: before,
+                rows_after: after,
                 dropped: false,
                 night: None,
             },

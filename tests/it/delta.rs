@@ -1,0 +1,319 @@
+//! Issue 20: delta nights on a real Dolt sql-server, with default flags
+//! (side-by-side loads) and foreign keys: each published diff is exactly the
+//! source's change, every row equals the source (through the typed drivers,
+//! and `pg2dolt verify`), and what a delta cannot prove is reloaded in full
+//! and said so.
+
+use serde_json::Value as Json;
+
+use crate::chinook::chinook_postgres_sql;
+use crate::support::*;
+
+/// A keyless table beside Chinook (reloaded in full every night).
+const PLAY_LOG: &str = "
+    CREATE TABLE play_log (track_id int, played_at timestamp);
+    INSERT INTO play_log VALUES (1, '2026-12-01 10:00'), (1, '2026-12-01 10:00'), (2, '2026-12-02 11:00');";
+const PLAY_LOG_TABLE: &str = "CREATE TABLE PlayLog (TrackId INT, PlayedAt DATETIME);";
+
+/// A refreshed Chinook: source, Dolt server, schema files.
+struct Chinook {
+    case: Case,
+    dolt: String,
+    schema: std::path::PathBuf,
+}
+
+impl Chinook {
+    async fn new(prefix: &str, dolt: &str) -> Chinook {
+        let case = Case::new(prefix, &format!("{}\n{PLAY_LOG}", chinook_postgres_sql())).await;
+        let fixtures = repo_path("tests/fixtures/chinook/mysql-schema");
+        let tables = std::fs::read_to_string(fixtures.join("010_tables.sql")).unwrap();
+        let keys = std::fs::read_to_string(fixtures.join("020_foreign_keys.sql")).unwrap();
+        let schema = case.schema_dir(&[
+            ("010_tables.sql", &tables),
+            ("020_foreign_keys.sql", &keys),
+            ("030_play_log.sql", PLAY_LOG_TABLE),
+        ]);
+        Chinook {
+            case,
+            dolt: dolt.to_string(),
+            schema,
+        }
+    }
+
+    fn with_flags(&self, command: &str) -> Pg2dolt {
+        Pg2dolt::new(command)
+            .source(&self.case.source)
+            .target(&self.dolt)
+            .database(&self.case.name)
+            .schema_dir(&self.schema)
+            .report(&self.case.report_path())
+    }
+
+    fn refresh(&self) -> Pg2dolt {
+        self.with_flags("refresh")
+    }
+
+    fn verify(&self) -> Pg2dolt {
+        self.with_flags("verify")
+    }
+
+    fn target(&self) -> String {
+        with_database(&self.dolt, &self.case.name)
+    }
+
+    /// A night that succeeds: its report and commit.
+    fn night(&self) -> (Json, String) {
+        let run = self.refresh().run();
+        run.assert_success();
+        (run.report(), run.stdout.trim().to_string())
+    }
+
+    /// `dolt_diff_stat` between two commits, tables with changes only.
+    async fn diff(&self, from: &str, to: &str) -> Vec<(String, u64, u64, u64)> {
+        use mysql_async::prelude::Queryable as _;
+        let mut conn = mysql_connect(&self.target()).await;
+        let rows: Vec<(String, u64, u64, Option<u64>)> = conn
+            .query(format!(
+                "SELECT table_name, rows_added, rows_deleted, rows_modified FROM dolt_diff_stat('{from}', '{to}') \
+                 WHERE table_name NOT LIKE 'pg2dolt%' ORDER BY table_name"
+            ))
+            .await
+            .unwrap();
+        // Keyless tables have no modified rows: NULL.
+        rows.into_iter()
+            .map(|(table, added, deleted, modified)| (table, added, deleted, modified.unwrap_or(0)))
+            .collect()
+    }
+
+    /// Every row equal to the source, by the typed drivers and by verify.
+    async fn assert_exact(&self, report: &Json) {
+        assert_tables_equal(&self.case.source, &self.target(), report).await;
+        let verified = self.verify().run();
+        verified.assert_success();
+        assert_eq!(verified.report()["verify"]["equal"], true);
+    }
+}
+
+/// Each table's `method` in a refresh report, by target table.
+fn methods(report: &Json) -> std::collections::BTreeMap<String, String> {
+    report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|table| {
+            let method = table["method"].as_str().unwrap().to_string();
+            (table["target"].as_str().unwrap().to_string(), method)
+        })
+        .collect()
+}
+
+fn table<'a>(report: &'a Json, target: &str) -> &'a Json {
+    report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|table| table["target"] == target)
+        .unwrap()
+}
+
+fn changes(entries: &[(&str, u64, u64, u64)]) -> Vec<(String, u64, u64, u64)> {
+    entries
+        .iter()
+        .map(|(table, added, deleted, modified)| ((*table).to_string(), *added, *deleted, *modified))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chinook_nights_write_only_what_changed_and_verify_equal() {
+    let test = "chinook_nights_write_only_what_changed_and_verify_equal";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let chinook = Chinook::new("delta", &dolt).await;
+    let (first, night1) = chinook.night();
+    assert_eq!(table(&first, "Track")["method"], "full");
+
+    // Night 2: updates, deletes (a parent's children first), inserts, a
+    // changed primary key, on tables tied by foreign keys.
+    chinook
+        .case
+        .source_sql(
+            "UPDATE track SET name = name || ' (remastered)' WHERE track_id IN (5, 500, 3000);
+             DELETE FROM playlist_track WHERE playlist_id = 1 AND track_id < 100;
+             DELETE FROM invoice_line WHERE invoice_id = 1;
+             DELETE FROM invoice WHERE invoice_id = 1;
+             INSERT INTO genre VALUES (26, 'Polka');
+             INSERT INTO track (track_id, name, media_type_id, genre_id, milliseconds, unit_price)
+                 VALUES (3504, 'Beer Barrel', 1, 26, 180000, 0.99);
+             INSERT INTO playlist_track VALUES (1, 3504);
+             UPDATE invoice_line SET invoice_line_id = 9000 WHERE invoice_line_id = 7;
+             INSERT INTO play_log VALUES (3504, '2026-12-06 01:00');",
+        )
+        .await;
+    let (second, night2) = chinook.night();
+    assert_eq!(
+        chinook.diff(&night1, &night2).await,
+        changes(&[
+            ("Genre", 1, 0, 0),
+            ("Invoice", 0, 1, 0),
+            ("InvoiceLine", 1, 3, 0),
+            ("PlayLog", 1, 0, 0),
+            ("PlaylistTrack", 1, 99, 0),
+            ("Track", 1, 0, 3),
+        ])
+    );
+    let methods2 = methods(&second);
+    assert_eq!(methods2["Track"], "delta", "{second}");
+    assert_eq!(methods2["InvoiceLine"], "delta");
+    assert_eq!(table(&second, "Track")["rows_upserted"], 4, "{second}");
+    assert_eq!(table(&second, "PlaylistTrack")["rows_deleted"], 99);
+    assert_eq!(table(&second, "InvoiceLine")["rows_deleted"], 3);
+    assert_eq!(table(&second, "PlayLog")["method"], "full");
+    assert_eq!(table(&second, "PlayLog")["reason"], "no primary key");
+    let track_change = second["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|change| change["table"] == "Track")
+        .unwrap();
+    assert_eq!(track_change["method"], "delta", "{second}");
+    chinook.assert_exact(&second).await;
+
+    // Night 3: a new table through a new schema file: every table in full
+    // this night, the diff still exactly the change.
+    chinook
+        .case
+        .source_sql(
+            "CREATE TABLE review (review_id int PRIMARY KEY, track_id int NOT NULL REFERENCES track, stars int);
+             INSERT INTO review VALUES (1, 5, 4), (2, 3504, 5);
+             UPDATE artist SET name = 'AC/DC (band)' WHERE artist_id = 1;",
+        )
+        .await;
+    std::fs::write(
+        chinook.schema.join("040_review.sql"),
+        "CREATE TABLE Review (ReviewId INT PRIMARY KEY, TrackId INT NOT NULL, Stars INT,
+             FOREIGN KEY (TrackId) REFERENCES Track (TrackId));",
+    )
+    .unwrap();
+    let (third, night3) = chinook.night();
+    assert_eq!(
+        chinook.diff(&night2, &night3).await,
+        changes(&[("Artist", 0, 0, 1), ("Review", 2, 0, 0)])
+    );
+    assert_eq!(table(&third, "Track")["method"], "full");
+    assert_eq!(
+        table(&third, "Track")["reason"],
+        "schema files were applied this night"
+    );
+
+    // Night 4: deltas again; the branch checked behind pg2dolt's back.
+    chinook
+        .case
+        .source_sql("UPDATE review SET stars = 1 WHERE review_id = 1")
+        .await;
+    let (fourth, night4) = chinook.night();
+    assert_eq!(
+        chinook.diff(&night3, &night4).await,
+        changes(&[("Review", 0, 0, 1)])
+    );
+    assert_eq!(table(&fourth, "Review")["method"], "delta", "{fourth}");
+    chinook.assert_exact(&fourth).await;
+    behind_the_back(&chinook).await;
+}
+
+/// A row changed, one deleted and one added on main by someone else: verify
+/// names each table (exit 4); the next night's delta does not see them (the
+/// published branch diverged), and `--full` puts every row right.
+async fn behind_the_back(chinook: &Chinook) {
+    use mysql_async::prelude::Queryable as _;
+    let mut conn = mysql_connect(&chinook.target()).await;
+    for statement in [
+        "UPDATE Artist SET Name = 'changed' WHERE ArtistId = 2",
+        "DELETE FROM Review WHERE ReviewId = 2",
+        "INSERT INTO Genre VALUES (99, 'Fake')",
+    ] {
+        conn.query_drop(statement).await.unwrap();
+    }
+    let run = chinook.verify().run();
+    let error = run.assert_one_line_error(4);
+    assert!(error.contains("Artist: 0 missing, 0 extra, 1 different"), "{error}");
+    assert!(error.contains("Review: 1 missing, 0 extra, 0 different"), "{error}");
+    assert!(error.contains("Genre: 0 missing, 1 extra, 0 different"), "{error}");
+    let report = run.report();
+    assert_eq!(report["verify"]["equal"], false);
+    let differences = report["verify"]["differences"].as_array().unwrap();
+    assert_eq!(differences.len(), 3, "{report}");
+    let genre = differences.iter().find(|table| table["table"] == "Genre").unwrap();
+    assert_eq!(genre["keys"][0], "extra (GenreId: 99)", "{report}");
+    conn.query_drop("CALL DOLT_RESET('--hard')").await.unwrap();
+    let clean = chinook.verify().run();
+    clean.assert_success();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_open_at_the_snapshot_is_carried_the_next_night() {
+    let test = "a_transaction_open_at_the_snapshot_is_carried_the_next_night";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let chinook = Chinook::new("inflight", &dolt).await;
+    chinook.night();
+    // A transaction writes before the night's snapshot and commits after it.
+    let client = pg_connect(&chinook.case.source).await;
+    client
+        .batch_execute(
+            "BEGIN; INSERT INTO genre VALUES (30, 'Open at the snapshot');
+             SAVEPOINT inner_work; INSERT INTO genre VALUES (31, 'In a savepoint');
+             UPDATE artist SET name = 'Changed in a savepoint' WHERE artist_id = 3;
+             RELEASE SAVEPOINT inner_work;",
+        )
+        .await
+        .unwrap();
+    chinook
+        .case
+        .source_sql("UPDATE media_type SET name = 'MP3' WHERE media_type_id = 3")
+        .await;
+    let (during, night2) = chinook.night();
+    client.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(table(&during, "Genre")["method"], "delta", "{during}");
+    assert_eq!(table(&during, "Genre")["rows_examined"], 25, "left out");
+    let (after, night3) = chinook.night();
+    assert_eq!(
+        chinook.diff(&night2, &night3).await,
+        changes(&[("Artist", 0, 0, 1), ("Genre", 2, 0, 0)])
+    );
+    assert_eq!(table(&after, "Genre")["method"], "delta");
+    chinook.assert_exact(&after).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rewrites_that_change_no_value_make_no_commit() {
+    let test = "rewrites_that_change_no_value_make_no_commit";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let chinook = Chinook::new("rewrites", &dolt).await;
+    let (_, published) = chinook.night();
+    for rewrite in [
+        "VACUUM FULL track",
+        "BEGIN; CREATE TEMP TABLE kept AS SELECT * FROM playlist_track;
+         TRUNCATE playlist_track; INSERT INTO playlist_track SELECT * FROM kept; COMMIT;
+         BEGIN; CREATE TEMP TABLE one AS SELECT * FROM invoice_line WHERE invoice_line_id = 4;
+         DELETE FROM invoice_line WHERE invoice_line_id = 4;
+         INSERT INTO invoice_line SELECT * FROM one; COMMIT;
+         UPDATE album SET title = title WHERE album_id < 50",
+    ] {
+        // VACUUM and CLUSTER each run alone (not in a transaction block).
+        if rewrite.starts_with("VACUUM") {
+            for statement in [rewrite, "CLUSTER invoice USING invoice_pkey", "VACUUM FREEZE"] {
+                chinook.case.source_sql(statement).await;
+            }
+        } else {
+            chinook.case.source_sql(rewrite).await;
+        }
+        let (report, head) = chinook.night();
+        assert_eq!(report["refresh"]["outcome"], "unchanged", "{rewrite}: {report}");
+        assert_eq!(head, published);
+        assert_eq!(table(&report, "Track")["method"], "delta");
+    }
+}
