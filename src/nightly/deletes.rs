@@ -44,7 +44,7 @@ struct KeyColumns<'a> {
 impl<'a> KeyColumns<'a> {
     fn new(plan: &'a TablePlan) -> KeyColumns<'a> {
         let indexes: Vec<usize> = plan.key_columns().iter().map(|(index, _)| *index).collect();
-        let numeric = indexes.iter().all(|&index| {
+        let numeric = indexes.len() <= NUMERIC_KEY_COLUMNS && indexes.iter().all(|&index| {
             let column = &plan.columns[index];
             column.mask.is_none()
                 && matches!(
@@ -132,28 +132,7 @@ struct SourceKeys<'a> {
 impl<'a> SourceKeys<'a> {
     async fn open(coordinator: &Client, keys: &KeyColumns<'a>) -> anyhow::Result<SourceKeys<'a>> {
         let plan = keys.plan;
-        let columns: Vec<(&str, crate::column_types::SourceExpression)> = keys
-            .indexes
-            .iter()
-            .map(|&index| {
-                let column = &plan.columns[index];
-                (column.source.as_str(), column.expression)
-            })
-            .collect();
-        let reference = table_reference(
-            &plan.source.schema,
-            &plan.source.name,
-            plan.source.partitioned,
-        );
-        let order: Vec<String> = keys
-            .indexes
-            .iter()
-            .map(|&index| crate::postgres::sql::quote_identifier(&plan.columns[index].source))
-            .collect();
-        let statement = copy_statement(&reference, &columns, None).replace(
-            ") TO STDOUT",
-            &format!(" ORDER BY {}) TO STDOUT", order.join(", ")),
-        );
+        let statement = source_keys_statement(keys);
         let stream = coordinator
             .copy_out(statement.as_str())
             .await
@@ -247,65 +226,146 @@ fn decode_hex(text: &[u8]) -> anyhow::Result<Vec<u8>> {
         .collect()
 }
 
-/// A key of integers, for ordering.
-fn numbers(key: &Key) -> anyhow::Result<Vec<i128>> {
-    key.iter()
-        .map(|value| {
-            std::str::from_utf8(value)
-                .ok()
-                .and_then(|text| text.parse().ok())
-                .context("an integer key that does not parse")
-        })
-        .collect()
-}
+/// Integer key columns the fast path takes at most.
+const NUMERIC_KEY_COLUMNS: usize = 4;
 
-/// Target keys not in the source: both sides in key order, merged.
+/// An integer key, its unused columns 0 (both sides have as many columns).
+type NumericKey = [i64; NUMERIC_KEY_COLUMNS];
+
+/// Source keys sent at a time from the reading half to the merging half.
+const KEY_BATCH: usize = 8192;
+
+/// Target keys not in the source: both sides in key order, merged. The
+/// source's keys stream in batches through a channel while the target's
+/// are read, so both servers scan at once; integers are parsed straight
+/// from the text (unmasked integers convert verbatim).
 async fn gone_numeric_keys(
     conn: &mut Conn,
     coordinator: &Client,
     keys: &KeyColumns<'_>,
-) -> anyhow::Result<Vec<Key>> {
-    let mut source = SourceKeys::open(coordinator, keys).await?;
-    let list = keys.target_list();
-    // language=MySQL
-    let statement = format!(
-        "SELECT {list} FROM {} ORDER BY {list}",
-        quote_identifier(&keys.plan.target.name)
-    );
-    let mut result = conn
-        .query_iter(statement)
-        .await
-        .with_context(|| format!("reading the keys of {}", keys.plan.target.name))?;
-    let mut gone = Vec::new();
-    let missing = || {
-        anyhow::anyhow!(
-            "{}: a source key is missing on the target after the delta",
-            keys.plan.label()
-        )
-    };
-    while let Some(row) = result.next().await? {
-        let key = target_key(row)?;
-        let at = numbers(&key)?;
-        let matched = match source.peek().await? {
-            Some(next) => {
-                let next = numbers(next)?;
-                if next < at {
-                    return Err(missing());
+) -> anyhow::Result<Vec<Vec<String>>> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<NumericKey>>(4);
+    let read_source = async move {
+        let statement = source_keys_statement(keys);
+        let stream = coordinator
+            .copy_out(statement.as_str())
+            .await
+            .map_err(|error| crate::postgres::pg_error(&error))
+            .with_context(|| format!("reading the keys of {}", keys.plan.source_name))?;
+        futures_util::pin_mut!(stream);
+        let mut splitter = RowSplitter::default();
+        let mut batch = Vec::with_capacity(KEY_BATCH);
+        while let Some(data) = stream.next().await {
+            let data = data
+                .map_err(|error| crate::postgres::pg_error(&error))
+                .with_context(|| format!("reading the keys of {}", keys.plan.source_name))?;
+            splitter
+                .push(&data, |line| {
+                    batch.push(numeric_key(line.split(|byte| *byte == b'\t'))?);
+                    Ok::<_, anyhow::Error>(())
+                })?;
+            if batch.len() >= KEY_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(KEY_BATCH));
+                if sender.send(full).await.is_err() {
+                    return Ok(());
                 }
-                next == at
             }
-            None => false,
-        };
-        if matched {
-            source.take();
-        } else {
-            gone.push(key);
         }
-    }
-    if source.peek().await?.is_some() {
-        return Err(missing());
-    }
+        if !batch.is_empty() {
+            let _ = sender.send(batch).await;
+        }
+        anyhow::Ok(())
+    };
+    let merge = async {
+        let list = keys.target_list();
+        // language=MySQL
+        let statement = format!(
+            "SELECT {list} FROM {} ORDER BY {list}",
+            quote_identifier(&keys.plan.target.name)
+        );
+        let mut result = conn
+            .query_iter(statement)
+            .await
+            .with_context(|| format!("reading the keys of {}", keys.plan.target.name))?;
+        let missing = || {
+            anyhow::anyhow!(
+                "{}: a source key is missing on the target after the delta",
+                keys.plan.label()
+            )
+        };
+        let (mut pending, mut at) = (Vec::new(), 0);
+        let mut gone = Vec::new();
+        while let Some(row) = result.next().await? {
+            let target = numeric_key(row.unwrap().into_iter().map(value_bytes))?;
+            if at == pending.len() {
+                pending = receiver.recv().await.unwrap_or_default();
+                at = 0;
+            }
+            match pending.get(at) {
+                Some(source) if *source < target => return Err(missing()),
+                Some(source) if *source == target => at += 1,
+                _ => gone.push(
+                    target[..keys.indexes.len()]
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                ),
+            }
+        }
+        if at < pending.len() || receiver.recv().await.is_some() {
+            return Err(missing());
+        }
+        anyhow::Ok(gone)
+    };
+    let (read, merged) = tokio::join!(read_source, merge);
+    let gone = merged?;
+    read?;
     Ok(gone)
+}
+
+/// `COPY (SELECT key columns FROM table ORDER BY them) TO STDOUT`.
+fn source_keys_statement(keys: &KeyColumns<'_>) -> String {
+    let plan = keys.plan;
+    let columns: Vec<(&str, crate::column_types::SourceExpression)> = keys
+        .indexes
+        .iter()
+        .map(|&index| {
+            let column = &plan.columns[index];
+            (column.source.as_str(), column.expression)
+        })
+        .collect();
+    let reference = table_reference(&plan.source.schema, &plan.source.name, plan.source.partitioned);
+    let order: Vec<String> = keys
+        .indexes
+        .iter()
+        .map(|&index| crate::postgres::sql::quote_identifier(&plan.columns[index].source))
+        .collect();
+    copy_statement(&reference, &columns, None).replace(
+        ") TO STDOUT",
+        &format!(" ORDER BY {}) TO STDOUT", order.join(", ")),
+    )
+}
+
+/// A target value's text (the text protocol sends every value as bytes).
+fn value_bytes(value: mysql_async::Value) -> Vec<u8> {
+    match value {
+        mysql_async::Value::Bytes(bytes) => bytes,
+        mysql_async::Value::Int(number) => number.to_string().into_bytes(),
+        mysql_async::Value::UInt(number) => number.to_string().into_bytes(),
+        _ => Vec::new(),
+    }
+}
+
+/// Parses up to [`NUMERIC_KEY_COLUMNS`] integers.
+fn numeric_key<T: AsRef<[u8]>>(values: impl Iterator<Item = T>) -> anyhow::Result<NumericKey> {
+    let mut key = [0; NUMERIC_KEY_COLUMNS];
+    for (slot, value) in key.iter_mut().zip(values) {
+        *slot = std::str::from_utf8(value.as_ref())
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .context("an integer key that does not parse")?;
+    }
+    Ok(key)
 }
 
 /// Target keys not in the source, the source's keys held in a set.
@@ -313,7 +373,7 @@ async fn gone_keys_by_set(
     conn: &mut Conn,
     coordinator: &Client,
     keys: &KeyColumns<'_>,
-) -> anyhow::Result<Vec<Key>> {
+) -> anyhow::Result<Vec<Vec<String>>> {
     let mut source = SourceKeys::open(coordinator, keys).await?;
     let mut present: HashSet<Key> = HashSet::new();
     while source.peek().await?.is_some() {
@@ -335,7 +395,7 @@ async fn gone_keys_by_set(
     while let Some(row) = result.next().await? {
         let key = target_key(row)?;
         if !present.contains(&key) {
-            gone.push(key);
+            gone.push(key.iter().map(|value| literal(value)).collect());
         }
     }
     Ok(gone)
@@ -354,21 +414,19 @@ fn target_key(row: mysql_async::Row) -> anyhow::Result<Key> {
         .collect()
 }
 
-/// `DELETE … WHERE (key) IN (…)`, in batches, with the keys as the target
-/// returned them.
-async fn delete_keys(conn: &mut Conn, keys: &KeyColumns<'_>, gone: &[Key]) -> anyhow::Result<()> {
+/// `DELETE … WHERE (key) IN (…)`, in batches; `gone` holds each key's
+/// values as SQL literals.
+async fn delete_keys(
+    conn: &mut Conn,
+    keys: &KeyColumns<'_>,
+    gone: &[Vec<String>],
+) -> anyhow::Result<()> {
     let table = quote_identifier(&keys.plan.target.name);
     let list = keys.target_list();
     for batch in gone.chunks(DELETE_BATCH) {
         let tuples: Vec<String> = batch
             .iter()
-            .map(|key| {
-                let values: Vec<String> = key
-                    .iter()
-                    .map(|value| literal(value, keys.numeric))
-                    .collect();
-                format!("({})", values.join(", "))
-            })
+            .map(|key| format!("({})", key.join(", ")))
             .collect();
         // language=MySQL
         let statement = format!("DELETE FROM {table} WHERE ({list}) IN ({})", tuples.join(", "));
@@ -379,10 +437,11 @@ async fn delete_keys(conn: &mut Conn, keys: &KeyColumns<'_>, gone: &[Key]) -> an
     Ok(())
 }
 
-/// A key value as SQL: a number as it is, text quoted, other bytes as hex.
-fn literal(value: &[u8], numeric: bool) -> String {
+/// A key value as the target returned it, as SQL: text quoted, other
+/// bytes as hex (the comparison converts a quoted number where the column
+/// is a number).
+fn literal(value: &[u8]) -> String {
     match std::str::from_utf8(value) {
-        Ok(text) if numeric && text.parse::<i128>().is_ok() => text.to_string(),
         Ok(text) => quote_literal(text),
         Err(_) => format!("X'{}'", crate::digest::hex(value)),
     }
