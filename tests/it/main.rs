@@ -10,6 +10,7 @@
 mod archive;
 mod chinook;
 mod delta;
+mod delta_recovery;
 mod demo;
 mod dolt;
 mod draft;

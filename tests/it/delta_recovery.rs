@@ -1,0 +1,220 @@
+//! Issue 20: delta nights after what can go wrong between them — a
+//! rollback, a night killed with SIGKILL mid-load, `--on-diverged reset`
+//! and `merge` — each followed by a night that ends exact; catalog-only
+//! changes (a column added with a default, an enum value renamed) carried;
+//! masked tables written byte for byte as a full night writes them.
+
+use mysql_async::prelude::Queryable as _;
+use serde_json::Value as Json;
+
+use crate::support::*;
+
+const SOURCE: &str = "
+    CREATE TYPE mood AS ENUM ('happy', 'sad');
+    CREATE TABLE author (id bigint PRIMARY KEY, name text NOT NULL, mood mood NOT NULL DEFAULT 'happy');
+    CREATE TABLE book (id bigint PRIMARY KEY, author_id bigint NOT NULL REFERENCES author (id),
+                       title text NOT NULL, pages int);
+    INSERT INTO author SELECT n, 'author ' || n, CASE WHEN n % 3 = 0 THEN 'sad' ELSE 'happy' END::mood
+        FROM generate_series(1, 50) n;
+    INSERT INTO book SELECT n, 1 + n % 50, 'book ' || n, n FROM generate_series(1, 120000) n;";
+
+const TABLES: &str = "
+    CREATE TABLE author (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL, mood VARCHAR(10) NOT NULL);
+    CREATE TABLE book (id BIGINT PRIMARY KEY, author_id BIGINT NOT NULL, title VARCHAR(200) NOT NULL,
+                       pages INT, FOREIGN KEY (author_id) REFERENCES author (id));";
+
+struct Books {
+    case: Case,
+    dolt: String,
+    schema: std::path::PathBuf,
+}
+
+impl Books {
+    async fn new(prefix: &str, dolt: &str) -> Books {
+        let case = Case::new(prefix, SOURCE).await;
+        let schema = case.schema_dir(&[("001_tables.sql", TABLES)]);
+        Books {
+            case,
+            dolt: dolt.to_string(),
+            schema,
+        }
+    }
+
+    fn with(&self, command: &str) -> Pg2dolt {
+        Pg2dolt::new(command)
+            .source(&self.case.source)
+            .target(&self.dolt)
+            .database(&self.case.name)
+            .schema_dir(&self.schema)
+            .report(&self.case.report_path())
+    }
+
+    fn target(&self) -> String {
+        with_database(&self.dolt, &self.case.name)
+    }
+
+    async fn on_main(&self, statements: &[&str]) {
+        let url = with_database(&self.dolt, &format!("{}/main", self.case.name));
+        let mut conn = mysql_connect(&url).await;
+        for statement in statements {
+            conn.query_drop(*statement).await.unwrap();
+        }
+    }
+
+    /// A night (with `flags`) that succeeds; its report.
+    fn night(&self, flags: &[&str]) -> Json {
+        let run = self.with("refresh").args(flags).run();
+        run.assert_success();
+        run.report()
+    }
+
+    /// Every row equal to the source: the typed drivers and verify agree.
+    async fn assert_exact(&self, report: &Json) {
+        assert_tables_equal(&self.case.source, &self.target(), report).await;
+        let verified = self.with("verify").run();
+        verified.assert_success();
+        assert_eq!(verified.report()["verify"]["equal"], true);
+    }
+}
+
+fn method<'a>(report: &'a Json, target: &str) -> (&'a Json, &'a Json) {
+    let table = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|table| table["target"] == target)
+        .unwrap();
+    (&table["method"], &table["reason"])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
+    let test = "nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let books = Books::new("recovery", &dolt).await;
+    let first = books.night(&[]);
+    let tag1 = first["refresh"]["tag"].as_str().unwrap().to_string();
+    books
+        .case
+        .source_sql("UPDATE book SET pages = 0 WHERE id <= 10; DELETE FROM book WHERE id > 119990")
+        .await;
+    books.night(&[]);
+
+    // A rollback to night 1, then a night: the delta starts from night 1.
+    Pg2dolt::new("rollback")
+        .target(&books.dolt)
+        .database(&books.case.name)
+        .flag("--to", &tag1)
+        .run()
+        .assert_success();
+    books.case.source_sql("UPDATE author SET name = 'renamed' WHERE id = 7").await;
+    let after_rollback = books.night(&[]);
+    assert_eq!(method(&after_rollback, "book").0, "delta", "{after_rollback}");
+    assert_eq!(
+        after_rollback["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|change| change["table"] == "book")
+            .unwrap()["rows_deleted"],
+        10
+    );
+    books.assert_exact(&after_rollback).await;
+
+    // A night killed with SIGKILL while it loads every row (--full).
+    books.case.source_sql("UPDATE book SET pages = 1 WHERE id <= 20").await;
+    let mut child = books.with("refresh").args(["--full"]).spawn();
+    wait_for_work_branch(&books).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    let after_kill = books.night(&[]);
+    assert_eq!(method(&after_kill, "book").0, "delta", "{after_kill}");
+    books.assert_exact(&after_kill).await;
+
+    // Someone commits on main; the night resets main to itself.
+    books
+        .on_main(&["INSERT INTO author VALUES (900, 'staging', 'happy')", "CALL DOLT_COMMIT('-am', 'staging')"])
+        .await;
+    books.case.source_sql("UPDATE book SET pages = 2 WHERE id = 30").await;
+    let reset = books.night(&["--on-diverged", "reset"]);
+    books.assert_exact(&reset).await;
+    let after_reset = books.night(&[]);
+    books.assert_exact(&after_reset).await;
+
+    // Someone commits on main; the night merges; the next night is exact
+    // again (the merged table's hash differs from the night's: in full).
+    books
+        .on_main(&["INSERT INTO author VALUES (901, 'staging', 'sad')", "CALL DOLT_COMMIT('-am', 'staging')"])
+        .await;
+    books.case.source_sql("UPDATE book SET pages = 3 WHERE id = 31").await;
+    books.night(&["--on-diverged", "merge"]);
+    books.case.source_sql("UPDATE book SET pages = 4 WHERE id = 32").await;
+    let after_merge = books.night(&[]);
+    let (author, reason) = method(&after_merge, "author");
+    assert_eq!(author, "full", "{after_merge}");
+    assert!(reason.as_str().unwrap().contains("changed on the target"), "{reason}");
+    assert_eq!(method(&after_merge, "book").0, "delta");
+    books.assert_exact(&after_merge).await;
+}
+
+/// Waits until a refresh has made its work branch (it loads from then on).
+async fn wait_for_work_branch(books: &Books) {
+    let mut conn = mysql_connect(&books.target()).await;
+    for _ in 0..600 {
+        let branches: Vec<String> = conn
+            .query("SELECT name FROM dolt_branches WHERE name LIKE 'pg2dolt-work-%'")
+            .await
+            .unwrap();
+        if !branches.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the refresh made no work branch in 30 s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_column_added_with_a_default_and_a_renamed_enum_value_are_carried() {
+    let test = "a_column_added_with_a_default_and_a_renamed_enum_value_are_carried";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let books = Books::new("catalog", &dolt).await;
+    books.night(&[]);
+
+    // No row is written by either change: the catalog alone changes values.
+    books
+        .case
+        .source_sql("ALTER TABLE book ADD COLUMN edition int NOT NULL DEFAULT 1")
+        .await;
+    std::fs::write(
+        books.schema.join("002_edition.sql"),
+        "ALTER TABLE book ADD COLUMN edition INT NOT NULL DEFAULT 0;",
+    )
+    .unwrap();
+    let added = books.night(&[]);
+    books.assert_exact(&added).await;
+
+    books
+        .case
+        .source_sql("ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'")
+        .await;
+    let renamed = books.night(&[]);
+    let (author, reason) = method(&renamed, "author");
+    assert_eq!(author, "full", "{renamed}");
+    assert_eq!(reason, "the source table's definition changed");
+    assert_eq!(method(&renamed, "book").0, "delta");
+    assert_eq!(
+        renamed["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|change| change["table"] == "author")
+            .unwrap()["rows_modified"],
+        16
+    );
+    books.assert_exact(&renamed).await;
+}
