@@ -51,7 +51,7 @@ pub async fn run(arguments: &CopyArgs) -> u8 {
     } else {
         Untouched::NotCreated(&settings.database)
     };
-    progress.fail(&output, report, &error, untouched).await
+    Box::pin(progress.fail(&output, report, &error, untouched)).await
 }
 
 /// The copy's phases; `progress` gets what each returns.
@@ -270,7 +270,15 @@ pub(super) async fn load_planned(
     let (job, copied) = copy_rows(job, planned.readers).await?;
     progress.tables = table_reports(&job, &copied);
     if let Some(decision) = night {
-        settle_night(into.conn, &source.coordinator, decision, &job, &copied, progress).await?;
+        settle_night(
+            into.conn,
+            &source.coordinator,
+            decision,
+            &job,
+            &copied,
+            progress,
+        )
+        .await?;
     }
     verify(into.conn, into.server, into.targets, progress).await?;
     if let Some(masking) = &settings.masking {
@@ -303,9 +311,14 @@ async fn settle_night(
                 .sum()
         })
         .collect();
-    let settled =
-        crate::nightly::night::settle_tables(conn, coordinator, &job.plans, &decision.methods, &sent)
-            .await?;
+    let settled = crate::nightly::night::settle_tables(
+        conn,
+        coordinator,
+        &job.plans,
+        &decision.methods,
+        &sent,
+    )
+    .await?;
     for (plan, (night, rows)) in job.plans.iter().zip(settled) {
         if let Some(table) = progress
             .tables

@@ -30,7 +30,7 @@ pub async fn run(arguments: &PlanArgs) -> u8 {
         return output.planned(progress.into_report(report), problems).await;
     };
     let untouched = Untouched::NotCreated(&settings.database);
-    progress.fail(&output, report, &error, untouched).await
+    Box::pin(progress.fail(&output, report, &error, untouched)).await
 }
 
 /// Snapshot, catalogs, the plan and its checks; an existing database

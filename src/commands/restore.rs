@@ -65,7 +65,7 @@ pub async fn run(arguments: &RestoreArgs) -> u8 {
     } else {
         Untouched::NotCreated(&database)
     };
-    progress.fail(&output, report, &error, untouched).await
+    Box::pin(progress.fail(&output, report, &error, untouched)).await
 }
 
 /// The archive, read and checked.

@@ -44,14 +44,16 @@ pub async fn run(arguments: &VerifyArgs) -> u8 {
         return output.succeed(progress.into_report(report)).await;
     };
     let untouched = Untouched::Said("verify changes nothing in the target database");
-    progress.fail(&output, report, &error, untouched).await
+    Box::pin(progress.fail(&output, report, &error, untouched)).await
 }
 
 /// Refuses copy's flags that make no sense for a comparison.
 fn resolve(arguments: &VerifyArgs) -> anyhow::Result<BranchSettings> {
     let usage = |message: &str| failure(FailureKind::Usage, message.to_string());
     if arguments.copy.target_database.replace || arguments.copy.no_target {
-        return Err(usage("verify compares a database; --replace and --no-target are copy's"));
+        return Err(usage(
+            "verify compares a database; --replace and --no-target are copy's",
+        ));
     }
     if arguments.copy.archive.is_some() {
         return Err(usage("verify writes no archive; --archive is copy's"));
@@ -95,14 +97,21 @@ async fn verify(
     };
     let source = stop.run(preflight::open_source(settings)).await?;
     progress.snapshot = Some(source.snapshot.clone());
-    let (planned, _) = plan_and_archive(settings, stop, &source, &mut target, None, progress).await?;
+    let (planned, _) =
+        plan_and_archive(settings, stop, &source, &mut target, None, progress).await?;
     let server = target.server.clone();
     let _ = target.admin.disconnect().await;
     let tables = planned.plan.tables.len();
     let revision = format!("{}/{branch}", settings.database);
-    let found =
-        compare_with_snapshot(settings, &source, planned, (&revision, &head), &server, Some(stop))
-            .await?;
+    let found = compare_with_snapshot(
+        settings,
+        &source,
+        planned,
+        (&revision, &head),
+        &server,
+        Some(stop),
+    )
+    .await?;
     let equal = found.is_empty();
     progress.verify = Some(VerifyReport {
         branch: branch.to_string(),
@@ -176,8 +185,15 @@ async fn load_and_compare(
     // The scratch load's own account stays out of the run's report.
     let mut scratch_run = RunState::default();
     let load_method = settings.target_database.load_method;
-    let (mut conn, targets, route) =
-        prepare_fill(&settings.target, scratch, &[], load_method, server, &mut scratch_run).await?;
+    let (mut conn, targets, route) = prepare_fill(
+        &settings.target,
+        scratch,
+        &[],
+        load_method,
+        server,
+        &mut scratch_run,
+    )
+    .await?;
     let plans = planned.plan.tables.clone();
     let names: Vec<&str> = plans.iter().map(|plan| plan.target.name.as_str()).collect();
     crate::mysql::empty_tables(&mut conn, &names)
@@ -191,7 +207,16 @@ async fn load_and_compare(
         route,
         server,
     };
-    load_planned(settings, source, planned, None, into, Some(&decision), &mut scratch_run).await?;
+    load_planned(
+        settings,
+        source,
+        planned,
+        None,
+        into,
+        Some(&decision),
+        &mut scratch_run,
+    )
+    .await?;
     let message = format!("pg2dolt verify: snapshot {}", source.snapshot.time);
     let date = crate::mysql::dolt::commit_date(&source.snapshot.time);
     let author = &settings.target_database.author;
@@ -207,7 +232,11 @@ async fn load_and_compare(
         .iter()
         .map(|plan| {
             let key = if plan.target.primary_key.is_empty() {
-                plan.columns.iter().take(2).map(|column| column.target.clone()).collect()
+                plan.columns
+                    .iter()
+                    .take(2)
+                    .map(|column| column.target.clone())
+                    .collect()
             } else {
                 plan.target.primary_key.clone()
             };

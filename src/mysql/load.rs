@@ -197,7 +197,15 @@ pub async fn load_table(
         }
         LoadMethod::Upsert => {
             let update = upsert_clause(columns);
-            insert_rows(conn, table, columns, route.insert_bytes, chunks, Some(&update)).await
+            insert_rows(
+                conn,
+                table,
+                columns,
+                route.insert_bytes,
+                chunks,
+                Some(&update),
+            )
+            .await
         }
     };
     match loaded {

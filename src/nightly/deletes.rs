@@ -44,14 +44,15 @@ struct KeyColumns<'a> {
 impl<'a> KeyColumns<'a> {
     fn new(plan: &'a TablePlan) -> KeyColumns<'a> {
         let indexes: Vec<usize> = plan.key_columns().iter().map(|(index, _)| *index).collect();
-        let numeric = indexes.len() <= NUMERIC_KEY_COLUMNS && indexes.iter().all(|&index| {
-            let column = &plan.columns[index];
-            column.mask.is_none()
-                && matches!(
-                    column.source_kind,
-                    PgKind::SmallInt | PgKind::Integer | PgKind::BigInt
-                )
-        });
+        let numeric = indexes.len() <= NUMERIC_KEY_COLUMNS
+            && indexes.iter().all(|&index| {
+                let column = &plan.columns[index];
+                column.mask.is_none()
+                    && matches!(
+                        column.source_kind,
+                        PgKind::SmallInt | PgKind::Integer | PgKind::BigInt
+                    )
+            });
         KeyColumns {
             plan,
             indexes,
@@ -173,7 +174,9 @@ impl<'a> SourceKeys<'a> {
                 Some(data) => {
                     let data = data
                         .map_err(|error| crate::postgres::pg_error(&error))
-                        .with_context(|| format!("reading the keys of {}", self.plan.source_name))?;
+                        .with_context(|| {
+                            format!("reading the keys of {}", self.plan.source_name)
+                        })?;
                     let mut text = Vec::new();
                     let converter = &self.converter;
                     self.splitter
@@ -259,11 +262,10 @@ async fn gone_numeric_keys(
             let data = data
                 .map_err(|error| crate::postgres::pg_error(&error))
                 .with_context(|| format!("reading the keys of {}", keys.plan.source_name))?;
-            splitter
-                .push(&data, |line| {
-                    batch.push(numeric_key(line.split(|byte| *byte == b'\t'))?);
-                    Ok::<_, anyhow::Error>(())
-                })?;
+            splitter.push(&data, |line| {
+                batch.push(numeric_key(line.split(|byte| *byte == b'\t'))?);
+                Ok::<_, anyhow::Error>(())
+            })?;
             if batch.len() >= KEY_BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(KEY_BATCH));
                 if sender.send(full).await.is_err() {
@@ -334,7 +336,11 @@ fn source_keys_statement(keys: &KeyColumns<'_>) -> String {
             (column.source.as_str(), column.expression)
         })
         .collect();
-    let reference = table_reference(&plan.source.schema, &plan.source.name, plan.source.partitioned);
+    let reference = table_reference(
+        &plan.source.schema,
+        &plan.source.name,
+        plan.source.partitioned,
+    );
     let order: Vec<String> = keys
         .indexes
         .iter()
@@ -429,7 +435,10 @@ async fn delete_keys(
             .map(|key| format!("({})", key.join(", ")))
             .collect();
         // language=MySQL
-        let statement = format!("DELETE FROM {table} WHERE ({list}) IN ({})", tuples.join(", "));
+        let statement = format!(
+            "DELETE FROM {table} WHERE ({list}) IN ({})",
+            tuples.join(", ")
+        );
         conn.query_drop(statement)
             .await
             .with_context(|| format!("deleting rows of {}", keys.plan.target.name))?;

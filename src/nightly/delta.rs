@@ -269,18 +269,57 @@ mod tests {
             }
         );
         let cases: [(TableFacts<'_>, &str); 5] = [
-            (TableFacts { keyed: false, ..table }, "no primary key"),
-            (TableFacts { base_hash: Some("x"), ..table }, "changed on the target"),
-            (TableFacts { conversion: "d", ..table }, "masking"),
-            (TableFacts { target: "Album", ..table }, "not in the last"),
-            (TableFacts { other_unique_key: true, ..table }, "unique key"),
+            (
+                TableFacts {
+                    keyed: false,
+                    ..table
+                },
+                "no primary key",
+            ),
+            (
+                TableFacts {
+                    base_hash: Some("x"),
+                    ..table
+                },
+                "changed on the target",
+            ),
+            (
+                TableFacts {
+                    conversion: "d",
+                    ..table
+                },
+                "masking",
+            ),
+            (
+                TableFacts {
+                    target: "Album",
+                    ..table
+                },
+                "not in the last",
+            ),
+            (
+                TableFacts {
+                    other_unique_key: true,
+                    ..table
+                },
+                "unique key",
+            ),
         ];
         for (facts, reason) in cases {
             let method = table_method(&state, &facts);
             assert!(method.reason().unwrap().contains(reason), "{method:?}");
         }
-        let recreated = SourceIdentity { oid: 11, ..identity.clone() };
-        let method = table_method(&state, &TableFacts { identity: Some(&recreated), ..table });
+        let recreated = SourceIdentity {
+            oid: 11,
+            ..identity.clone()
+        };
+        let method = table_method(
+            &state,
+            &TableFacts {
+                identity: Some(&recreated),
+                ..table
+            },
+        );
         assert!(method.reason().unwrap().contains("re-created"));
     }
 }

@@ -7,7 +7,7 @@
 
 pub mod deletes;
 pub mod delta;
+pub mod night;
 pub mod source;
 pub mod state;
-pub mod night;
 pub mod verify;

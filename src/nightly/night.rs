@@ -4,6 +4,7 @@
 //! counts), and the state this night leaves for the next.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 
 use anyhow::Context as _;
 use mysql_async::Conn;
@@ -35,12 +36,15 @@ pub struct TableNight {
     pub rows_deleted: u64,
 }
 
+/// Source tables' identities by `(schema, name)`.
+pub type Identities = HashMap<(String, String), SourceIdentity>;
+
 /// The night's decision for every planned table.
 pub struct Decision {
     /// per plan, in plan order
     pub methods: Vec<Method>,
     /// the source tables' identities in this snapshot, by `(schema, name)`
-    pub identities: HashMap<(String, String), SourceIdentity>,
+    pub identities: Identities,
 }
 
 impl Decision {
@@ -104,10 +108,11 @@ pub fn conversion_fingerprint(plan: &TablePlan) -> String {
             .as_ref()
             .and_then(|mask| mask.apply(b"pg2dolt conversion probe"))
             .map(|bytes| crate::digest::hex(&bytes));
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "{}|{:?}|{}|{}|{:?}|{masked:?};",
             column.source, column.expression, column.target, column.target_type, column.converter
-        ));
+        );
     }
     crate::digest::sha256_hex(text.as_bytes())
 }
@@ -172,9 +177,12 @@ fn keyed(plan: &TablePlan) -> bool {
 /// `dolt_hashof_table` of a table on the connected branch.
 pub async fn table_hash(conn: &mut Conn, table: &str) -> anyhow::Result<Option<String>> {
     // language=MySQL
-    conn.query_first(format!("SELECT dolt_hashof_table({})", quote_literal(table)))
-        .await
-        .with_context(|| format!("reading the hash of table {table}"))
+    conn.query_first(format!(
+        "SELECT dolt_hashof_table({})",
+        quote_literal(table)
+    ))
+    .await
+    .with_context(|| format!("reading the hash of table {table}"))
 }
 
 /// The state this night leaves: `conn` is on the night's committed branch;
@@ -183,7 +191,7 @@ pub async fn record(
     conn: &mut Conn,
     snapshot: &Snapshot,
     plans: &[TablePlan],
-    identities: &HashMap<(String, String), SourceIdentity>,
+    identities: &Identities,
     rows: &BTreeMap<String, u64>,
     mask_rules_sha256: Option<&str>,
 ) -> anyhow::Result<Option<NightState>> {
@@ -227,7 +235,7 @@ pub async fn record(
 pub async fn read_identities(
     coordinator: &Client,
     plans: &[TablePlan],
-) -> anyhow::Result<HashMap<(String, String), SourceIdentity>> {
+) -> anyhow::Result<Identities> {
     let version: i32 = coordinator
         .query_one("SELECT current_setting('server_version_num')::int", &[])
         .await
@@ -270,7 +278,8 @@ pub async fn settle_tables(
                     plan.source.partitioned,
                 )
                 .await?;
-                let deleted = super::deletes::delete_gone_rows(conn, coordinator, plan, rows).await?;
+                let deleted =
+                    super::deletes::delete_gone_rows(conn, coordinator, plan, rows).await?;
                 tracing::info!(table = %plan.label(), rows_examined = rows, rows_upserted = sent,
                     rows_deleted = deleted, "delta applied");
                 TableNight {

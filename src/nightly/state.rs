@@ -117,7 +117,10 @@ mod tests {
             NightState::strip(&message),
             "pg2dolt refresh of Postgres database app: snapshot T (1)"
         );
-        assert_eq!(NightState::from_message("pg2dolt refresh: snapshot T"), None);
+        assert_eq!(
+            NightState::from_message("pg2dolt refresh: snapshot T"),
+            None
+        );
         assert_eq!(
             NightState::from_message("x\n\npg2dolt-night-state: {not json"),
             None

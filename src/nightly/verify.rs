@@ -43,7 +43,9 @@ impl TableDifference {
             self.table, self.missing, self.extra, self.different
         );
         if !self.keys.is_empty() {
-            line.push_str(&format!(" ({})", self.keys.join(", ")));
+            line.push_str(" (");
+            line.push_str(&self.keys.join(", "));
+            line.push(')');
         }
         line
     }

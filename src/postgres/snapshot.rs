@@ -164,7 +164,10 @@ mod tests {
         );
         assert_eq!(
             TransactionRange::parse("750:750:"),
-            Some(TransactionRange { xmin: 750, xmax: 750 })
+            Some(TransactionRange {
+                xmin: 750,
+                xmax: 750
+            })
         );
         assert_eq!(TransactionRange::parse("x"), None);
     }

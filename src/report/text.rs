@@ -171,7 +171,11 @@ fn changes_lines(changes: &[TableChange], first_night: bool) -> String {
             .filter_map(|change| {
                 let night = change.night.as_ref()?;
                 (night.method == "full" && !first_night).then(|| {
-                    format!("{} ({})", change.table, night.reason.as_deref().unwrap_or("full"))
+                    format!(
+                        "{} ({})",
+                        change.table,
+                        night.reason.as_deref().unwrap_or("full")
+                    )
                 })
             })
             .collect();
@@ -201,10 +205,9 @@ fn changes_lines(changes: &[TableChange], first_night: bool) -> String {
                 ", delta: {} upserted, {} deleted of {} rows",
                 night.rows_upserted, night.rows_deleted, night.rows_examined
             ),
-            Some(night) if !first_night => format!(
-                ", full: {}",
-                night.reason.as_deref().unwrap_or("reloaded")
-            ),
+            Some(night) if !first_night => {
+                format!(", full: {}", night.reason.as_deref().unwrap_or("reloaded"))
+            }
             _ => String::new(),
         };
         let _ = writeln!(

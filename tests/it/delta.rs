@@ -119,7 +119,9 @@ fn table<'a>(report: &'a Json, target: &str) -> &'a Json {
 fn changes(entries: &[(&str, u64, u64, u64)]) -> Vec<(String, u64, u64, u64)> {
     entries
         .iter()
-        .map(|(table, added, deleted, modified)| ((*table).to_string(), *added, *deleted, *modified))
+        .map(|(table, added, deleted, modified)| {
+            ((*table).to_string(), *added, *deleted, *modified)
+        })
         .collect()
 }
 
@@ -236,14 +238,26 @@ async fn behind_the_back(chinook: &Chinook) {
     }
     let run = chinook.verify().run();
     let error = run.assert_one_line_error(4);
-    assert!(error.contains("Artist: 0 missing, 0 extra, 1 different"), "{error}");
-    assert!(error.contains("Review: 1 missing, 0 extra, 0 different"), "{error}");
-    assert!(error.contains("Genre: 0 missing, 1 extra, 0 different"), "{error}");
+    assert!(
+        error.contains("Artist: 0 missing, 0 extra, 1 different"),
+        "{error}"
+    );
+    assert!(
+        error.contains("Review: 1 missing, 0 extra, 0 different"),
+        "{error}"
+    );
+    assert!(
+        error.contains("Genre: 0 missing, 1 extra, 0 different"),
+        "{error}"
+    );
     let report = run.report();
     assert_eq!(report["verify"]["equal"], false);
     let differences = report["verify"]["differences"].as_array().unwrap();
     assert_eq!(differences.len(), 3, "{report}");
-    let genre = differences.iter().find(|table| table["table"] == "Genre").unwrap();
+    let genre = differences
+        .iter()
+        .find(|table| table["table"] == "Genre")
+        .unwrap();
     assert_eq!(genre["keys"][0], "extra (GenreId: 99)", "{report}");
     conn.query_drop("CALL DOLT_RESET('--hard')").await.unwrap();
     let clean = chinook.verify().run();
@@ -305,14 +319,21 @@ async fn rewrites_that_change_no_value_make_no_commit() {
     ] {
         // VACUUM and CLUSTER each run alone (not in a transaction block).
         if rewrite.starts_with("VACUUM") {
-            for statement in [rewrite, "CLUSTER invoice USING invoice_pkey", "VACUUM FREEZE"] {
+            for statement in [
+                rewrite,
+                "CLUSTER invoice USING invoice_pkey",
+                "VACUUM FREEZE",
+            ] {
                 chinook.case.source_sql(statement).await;
             }
         } else {
             chinook.case.source_sql(rewrite).await;
         }
         let (report, head) = chinook.night();
-        assert_eq!(report["refresh"]["outcome"], "unchanged", "{rewrite}: {report}");
+        assert_eq!(
+            report["refresh"]["outcome"], "unchanged",
+            "{rewrite}: {report}"
+        );
         assert_eq!(head, published);
         assert_eq!(table(&report, "Track")["method"], "delta");
     }

@@ -109,9 +109,16 @@ async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
         .flag("--to", &tag1)
         .run()
         .assert_success();
-    books.case.source_sql("UPDATE author SET name = 'renamed' WHERE id = 7").await;
+    books
+        .case
+        .source_sql("UPDATE author SET name = 'renamed' WHERE id = 7")
+        .await;
     let after_rollback = books.night(&[]);
-    assert_eq!(method(&after_rollback, "book").0, "delta", "{after_rollback}");
+    assert_eq!(
+        method(&after_rollback, "book").0,
+        "delta",
+        "{after_rollback}"
+    );
     assert_eq!(
         after_rollback["changes"]
             .as_array()
@@ -124,7 +131,10 @@ async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
     books.assert_exact(&after_rollback).await;
 
     // A night killed with SIGKILL while it loads every row (--full).
-    books.case.source_sql("UPDATE book SET pages = 1 WHERE id <= 20").await;
+    books
+        .case
+        .source_sql("UPDATE book SET pages = 1 WHERE id <= 20")
+        .await;
     let mut child = books.with("refresh").args(["--full"]).spawn();
     wait_for_work_branch(&books).await;
     child.kill().unwrap();
@@ -135,9 +145,15 @@ async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
 
     // Someone commits on main; the night resets main to itself.
     books
-        .on_main(&["INSERT INTO author VALUES (900, 'staging', 'happy')", "CALL DOLT_COMMIT('-am', 'staging')"])
+        .on_main(&[
+            "INSERT INTO author VALUES (900, 'staging', 'happy')",
+            "CALL DOLT_COMMIT('-am', 'staging')",
+        ])
         .await;
-    books.case.source_sql("UPDATE book SET pages = 2 WHERE id = 30").await;
+    books
+        .case
+        .source_sql("UPDATE book SET pages = 2 WHERE id = 30")
+        .await;
     let reset = books.night(&["--on-diverged", "reset"]);
     books.assert_exact(&reset).await;
     let after_reset = books.night(&[]);
@@ -146,15 +162,27 @@ async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
     // Someone commits on main; the night merges; the next night is exact
     // again (the merged table's hash differs from the night's: in full).
     books
-        .on_main(&["INSERT INTO author VALUES (901, 'staging', 'sad')", "CALL DOLT_COMMIT('-am', 'staging')"])
+        .on_main(&[
+            "INSERT INTO author VALUES (901, 'staging', 'sad')",
+            "CALL DOLT_COMMIT('-am', 'staging')",
+        ])
         .await;
-    books.case.source_sql("UPDATE book SET pages = 3 WHERE id = 31").await;
+    books
+        .case
+        .source_sql("UPDATE book SET pages = 3 WHERE id = 31")
+        .await;
     books.night(&["--on-diverged", "merge"]);
-    books.case.source_sql("UPDATE book SET pages = 4 WHERE id = 32").await;
+    books
+        .case
+        .source_sql("UPDATE book SET pages = 4 WHERE id = 32")
+        .await;
     let after_merge = books.night(&[]);
     let (author, reason) = method(&after_merge, "author");
     assert_eq!(author, "full", "{after_merge}");
-    assert!(reason.as_str().unwrap().contains("changed on the target"), "{reason}");
+    assert!(
+        reason.as_str().unwrap().contains("changed on the target"),
+        "{reason}"
+    );
     assert_eq!(method(&after_merge, "book").0, "delta");
     books.assert_exact(&after_merge).await;
 }

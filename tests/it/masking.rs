@@ -363,10 +363,17 @@ async fn a_masked_delta_night_writes_what_a_full_night_writes() {
     let Some(dolt) = dolt_url("a_masked_delta_night_writes_what_a_full_night_writes") else {
         return;
     };
-    let mut masked = Masked::new("masked_delta", &dolt, "people.email = email\npeople.name = full_name\n").await;
+    let mut masked = Masked::new(
+        "masked_delta",
+        &dolt,
+        "people.email = email\npeople.name = full_name\n",
+    )
+    .await;
     masked
         .case
-        .source_sql(&format!("DROP TABLE orders; DROP TABLE customers; {PEOPLE}"))
+        .source_sql(&format!(
+            "DROP TABLE orders; DROP TABLE customers; {PEOPLE}"
+        ))
         .await;
     masked.schema = masked.case.schema_dir(&[("001_tables.sql", PEOPLE_TABLES)]);
     masked.with_rules("refresh").run().assert_success();
@@ -381,26 +388,47 @@ async fn a_masked_delta_night_writes_what_a_full_night_writes() {
     let delta = masked.with_rules("refresh").run();
     delta.assert_success();
     let report = delta.report();
-    let people = report["tables"].as_array().unwrap().iter().find(|table| table["target"] == "people").unwrap();
+    let people = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|table| table["target"] == "people")
+        .unwrap();
     assert_eq!(people["method"], "delta", "{report}");
     assert_eq!(people["rows_upserted"], 6);
     let night = masked.head().await;
 
     let full = masked.with_rules("refresh").args(["--full"]).run();
     full.assert_success();
-    assert_eq!(full.report()["refresh"]["outcome"], "unchanged", "the same bytes");
+    assert_eq!(
+        full.report()["refresh"]["outcome"],
+        "unchanged",
+        "the same bytes"
+    );
     assert_eq!(masked.head().await, night);
     let verified = masked.with_rules("verify").run();
     verified.assert_success();
     assert_eq!(verified.report()["verify"]["equal"], true);
 
-    std::fs::write(&masked.rules, "people.email = email\npeople.name = full_name\npeople.note = text\n").unwrap();
-    masked.case.source_sql("UPDATE visits SET day = day + 1 WHERE id = 10").await;
+    std::fs::write(
+        &masked.rules,
+        "people.email = email\npeople.name = full_name\npeople.note = text\n",
+    )
+    .unwrap();
+    masked
+        .case
+        .source_sql("UPDATE visits SET day = day + 1 WHERE id = 10")
+        .await;
     let changed = masked.with_rules("refresh").run();
     changed.assert_success();
     let report = changed.report();
     let method = |target: &str| {
-        let table = report["tables"].as_array().unwrap().iter().find(|table| table["target"] == target).unwrap();
+        let table = report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|table| table["target"] == target)
+            .unwrap();
         (table["method"].clone(), table["reason"].clone())
     };
     assert_eq!(method("people").0, "full", "{report}");

@@ -15,6 +15,7 @@ use mysql_async::Conn;
 use tracing::info;
 
 use super::copy::{Filling, load_planned, open_archive, plan_and_archive};
+use super::verify::{compare_with_snapshot, differ_error};
 use super::{
     RunState, Untouched, commit, in_fresh_database, prepare_fill, resolve_copy_flags, run_started,
 };
@@ -29,15 +30,13 @@ use crate::mysql::{TargetKind, TargetServer};
 use crate::nightly::{
     self,
     delta::{Method, NightFacts},
-    night::Decision,
-    source::SourceIdentity,
+    night::{Decision, Identities},
     state::NightState,
 };
-use crate::plan::TablePlan;
-use crate::report::VerifyReport;
-use super::verify::{compare_with_snapshot, differ_error};
 use crate::output::Output;
+use crate::plan::TablePlan;
 use crate::preflight::{self, Planned, SourceSide, TargetSide};
+use crate::report::VerifyReport;
 use crate::report::{CommandKind, RefreshReport};
 use crate::settings::{RefreshSettings, Settings};
 use crate::signal::Stop;
@@ -80,7 +79,7 @@ pub async fn run(arguments: &RefreshArgs) -> u8 {
         return output.succeed(progress.into_report(report)).await;
     };
     let untouched = Untouched::Said("the target database was not touched");
-    progress.fail(&output, report, &error, untouched).await
+    Box::pin(progress.fail(&output, report, &error, untouched)).await
 }
 
 /// One night's inputs.
@@ -143,7 +142,7 @@ impl Night<'_> {
         &self,
         conn: &mut Conn,
         plans: &[TablePlan],
-        identities: &std::collections::HashMap<(String, String), SourceIdentity>,
+        identities: &Identities,
         progress: &RunState,
     ) -> anyhow::Result<()> {
         let rows: std::collections::BTreeMap<String, u64> = progress
@@ -408,8 +407,15 @@ async fn verify_night(
             .await?;
     let tables = planned.plan.tables.len();
     let branch = work.rsplit_once('/').map_or(work, |(_, branch)| branch);
-    let found =
-        compare_with_snapshot(settings, night.source, planned, (work, branch), server, None).await?;
+    let found = compare_with_snapshot(
+        settings,
+        night.source,
+        planned,
+        (work, branch),
+        server,
+        None,
+    )
+    .await?;
     progress.verify = Some(VerifyReport {
         branch: branch.to_string(),
         equal: found.is_empty(),
@@ -438,7 +444,8 @@ async fn decide(
         decision.identities = nightly::night::read_identities(coordinator, plans).await?;
         return Ok(decision);
     }
-    let previous = nightly::night::recorded_at(work, base, &night.options.branch.tag_prefix).await?;
+    let previous =
+        nightly::night::recorded_at(work, base, &night.options.branch.tag_prefix).await?;
     let facts = NightFacts {
         previous: previous.as_ref(),
         snapshot: &night.source.snapshot,
@@ -471,7 +478,11 @@ async fn schema_to_apply(
 }
 
 /// Empties every table loaded in full.
-async fn empty_tables(conn: &mut Conn, plans: &[TablePlan], methods: &[Method]) -> anyhow::Result<()> {
+async fn empty_tables(
+    conn: &mut Conn,
+    plans: &[TablePlan],
+    methods: &[Method],
+) -> anyhow::Result<()> {
     let tables: Vec<&str> = plans
         .iter()
         .zip(methods)

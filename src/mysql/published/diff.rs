@@ -50,11 +50,11 @@ pub async fn diff(
     from: &str,
     to: &str,
 ) -> anyhow::Result<BTreeMap<String, TableChange>> {
-    let (from, to) = (quote_literal(from), quote_literal(to));
-    // language=MySQL
     // Keyless tables have no modified rows and no row counts: NULL there
     // (Dolt 1.86.4).
     type Stat = (String, u64, u64, Option<u64>, Option<u64>, Option<u64>);
+    let (from, to) = (quote_literal(from), quote_literal(to));
+    // language=MySQL
     let stats: Vec<Stat> = conn
         .query(format!(
             "SELECT table_name, rows_added, rows_deleted, rows_modified, old_row_count, new_row_count \
