@@ -266,16 +266,37 @@ pub(super) async fn load_planned(
         kind: into.server.kind,
     });
     let filters = night.map(Decision::filters).unwrap_or_default();
-    let job = copy_job(settings, destination, planned.plan.tables, archive, filters);
-    let (job, copied) = copy_rows(job, planned.readers).await?;
+    let plans = planned.plan.tables;
+    // A night counts its delta tables' source rows while the copy runs.
+    let counting = async {
+        match night {
+            Some(decision) => {
+                let coordinator = &source.coordinator;
+                crate::nightly::night::count_delta_tables(coordinator, &plans, &decision.methods)
+                    .await
+            }
+            None => Ok(Vec::new()),
+        }
+    };
+    let job = copy_job(settings, destination, plans.clone(), archive, filters);
+    let (copied, counted) = tokio::join!(copy_rows(job, planned.readers), counting);
+    let (job, copied) = copied?;
+    let counted = counted?;
     progress.tables = table_reports(&job, &copied);
     if let Some(decision) = night {
+        let sides = crate::nightly::deletes::Sides {
+            coordinator: &source.coordinator,
+            source: &settings.source,
+            snapshot_id: &source.snapshot.id,
+            target: &settings.target,
+            work: into.database,
+            jobs: settings.target_database.jobs,
+        };
         settle_night(
             into.conn,
-            &source.coordinator,
+            &sides,
             decision,
-            &job,
-            &copied,
+            (&job, &copied, &counted),
             progress,
         )
         .await?;
@@ -296,10 +317,9 @@ pub(super) async fn load_planned(
 /// rows it must now hold.
 async fn settle_night(
     conn: &mut mysql_async::Conn,
-    coordinator: &tokio_postgres::Client,
+    sides: &crate::nightly::deletes::Sides<'_>,
     decision: &Decision,
-    job: &CopyJob,
-    copied: &[TableCopied],
+    (job, copied, counted): (&CopyJob, &[TableCopied], &[Option<u64>]),
     progress: &mut RunState,
 ) -> anyhow::Result<()> {
     let sent: Vec<u64> = (0..job.plans.len())
@@ -313,10 +333,10 @@ async fn settle_night(
         .collect();
     let settled = crate::nightly::night::settle_tables(
         conn,
-        coordinator,
+        sides,
         &job.plans,
         &decision.methods,
-        &sent,
+        (&sent, counted),
     )
     .await?;
     for (plan, (night, rows)) in job.plans.iter().zip(settled) {

@@ -69,15 +69,33 @@ impl<'a> KeyColumns<'a> {
     }
 }
 
+/// Where a night reads keys: the source inside its snapshot and the work
+/// branch, each reachable by more sessions for key ranges read side by side.
+pub struct Sides<'a> {
+    /// the coordinator, inside the snapshot
+    pub coordinator: &'a Client,
+    /// the source, for more readers
+    pub source: &'a crate::postgres::SourceAddress,
+    /// the snapshot they import
+    pub snapshot_id: &'a str,
+    /// the target server
+    pub target: &'a crate::mysql::TargetAddress,
+    /// the work branch (`database/branch`)
+    pub work: &'a str,
+    /// key ranges read at once
+    pub jobs: usize,
+}
+
 /// Deletes the rows of the plan's target table (on `conn`, the work
-/// branch) whose keys the source (`coordinator`, inside the snapshot) no
-/// longer has; `source_rows` is the source's count. Returns the rows deleted.
+/// branch) whose keys the source (inside the snapshot) no longer has;
+/// `source_rows` is the source's count. Returns the rows deleted.
 pub async fn delete_gone_rows(
     conn: &mut Conn,
-    coordinator: &Client,
+    sides: &Sides<'_>,
     plan: &TablePlan,
     source_rows: u64,
 ) -> anyhow::Result<u64> {
+    let coordinator = sides.coordinator;
     let table = quote_identifier(&plan.target.name);
     // language=MySQL
     let target_rows: Option<u64> = conn
@@ -99,7 +117,7 @@ pub async fn delete_gone_rows(
     }
     let keys = KeyColumns::new(plan);
     let gone = if keys.numeric {
-        gone_numeric_keys(conn, coordinator, &keys).await?
+        gone_numeric_keys_in_ranges(conn, sides, &keys).await?
     } else {
         gone_keys_by_set(conn, coordinator, &keys).await?
     };
@@ -133,7 +151,7 @@ struct SourceKeys<'a> {
 impl<'a> SourceKeys<'a> {
     async fn open(coordinator: &Client, keys: &KeyColumns<'a>) -> anyhow::Result<SourceKeys<'a>> {
         let plan = keys.plan;
-        let statement = source_keys_statement(keys);
+        let statement = source_keys_statement(keys, "");
         let stream = coordinator
             .copy_out(statement.as_str())
             .await
@@ -238,20 +256,87 @@ type NumericKey = [i64; NUMERIC_KEY_COLUMNS];
 /// Source keys sent at a time from the reading half to the merging half.
 const KEY_BATCH: usize = 8192;
 
+/// [`gone_numeric_keys`] over `sides.jobs` ranges of the first key
+/// column, each on sessions of its own, side by side (both servers scan
+/// on several cores).
+async fn gone_numeric_keys_in_ranges(
+    conn: &mut Conn,
+    sides: &Sides<'_>,
+    keys: &KeyColumns<'_>,
+) -> anyhow::Result<Vec<Vec<String>>> {
+    let first = quote_identifier(&keys.plan.columns[keys.indexes[0]].target);
+    let table = quote_identifier(&keys.plan.target.name);
+    // language=MySQL
+    let low: Option<i64> = conn
+        .query_first(format!(
+            "SELECT {first} FROM {table} ORDER BY {first} LIMIT 1"
+        ))
+        .await?;
+    // language=MySQL
+    let high: Option<i64> = conn
+        .query_first(format!(
+            "SELECT {first} FROM {table} ORDER BY {first} DESC LIMIT 1"
+        ))
+        .await?;
+    let (Some(low), Some(high)) = (low, high) else {
+        return Ok(Vec::new());
+    };
+    let ranges = split_range(low, high, sides.jobs.max(1));
+    let read = ranges.iter().enumerate().map(|(index, range)| async move {
+        let role = format!("key reader {}", index + 1);
+        let reader =
+            crate::postgres::snapshot::open_reader(sides.source, sides.snapshot_id, &role).await?;
+        let mut target = crate::mysql::connect(sides.target, Some(sides.work)).await?;
+        let gone = gone_numeric_keys(&mut target, &reader, keys, Some(*range)).await;
+        let _ = target.disconnect().await;
+        gone
+    });
+    let parts = futures_util::future::try_join_all(read).await?;
+    Ok(parts.into_iter().flatten().collect())
+}
+
+/// `low..=high` cut into `parts` ranges `[from, to)` (the last up to
+/// `high`, inclusive).
+fn split_range(low: i64, high: i64, parts: usize) -> Vec<(i64, Option<i64>)> {
+    let span = i128::from(high) - i128::from(low) + 1;
+    let parts = i128::try_from(parts).unwrap_or(1).clamp(1, span.max(1));
+    (0..parts)
+        .map(|part| {
+            let from = i128::from(low) + span * part / parts;
+            let to = (part + 1 < parts).then(|| i128::from(low) + span * (part + 1) / parts);
+            (
+                i64::try_from(from).unwrap_or(low),
+                to.map(|to| i64::try_from(to).unwrap_or(high)),
+            )
+        })
+        .collect()
+}
+
 /// Target keys not in the source: both sides in key order, merged. The
 /// source's keys stream in batches through a channel while the target's
 /// are read, so both servers scan at once; integers are parsed straight
 /// from the text (unmasked integers convert verbatim).
 async fn gone_numeric_keys(
     conn: &mut Conn,
-    coordinator: &Client,
+    reader: &crate::postgres::reader::Reader,
     keys: &KeyColumns<'_>,
+    range: Option<(i64, Option<i64>)>,
 ) -> anyhow::Result<Vec<Vec<String>>> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<NumericKey>>(4);
+    let condition = |column: &str| {
+        range.map(|(from, to)| match to {
+            Some(to) => format!(" WHERE {column} >= {from} AND {column} < {to}"),
+            None => format!(" WHERE {column} >= {from}"),
+        })
+    };
+    let source_first =
+        crate::postgres::sql::quote_identifier(&keys.plan.columns[keys.indexes[0]].source);
+    let target_first = quote_identifier(&keys.plan.columns[keys.indexes[0]].target);
+    let source_filter = condition(&source_first).unwrap_or_default();
+    let target_filter = condition(&target_first).unwrap_or_default();
     let read_source = async move {
-        let statement = source_keys_statement(keys);
-        let stream = coordinator
-            .copy_out(statement.as_str())
+        let statement = source_keys_statement(keys, &source_filter);
+        let stream = crate::postgres::reader::copy_rows(reader, &statement)
             .await
             .map_err(|error| crate::postgres::pg_error(&error))
             .with_context(|| format!("reading the keys of {}", keys.plan.source_name))?;
@@ -282,7 +367,7 @@ async fn gone_numeric_keys(
         let list = keys.target_list();
         // language=MySQL
         let statement = format!(
-            "SELECT {list} FROM {} ORDER BY {list}",
+            "SELECT {list} FROM {}{target_filter} ORDER BY {list}",
             quote_identifier(&keys.plan.target.name)
         );
         let mut result = conn
@@ -325,8 +410,8 @@ async fn gone_numeric_keys(
     Ok(gone)
 }
 
-/// `COPY (SELECT key columns FROM table ORDER BY them) TO STDOUT`.
-fn source_keys_statement(keys: &KeyColumns<'_>) -> String {
+/// `COPY (SELECT key columns FROM table [filter] ORDER BY them) TO STDOUT`.
+fn source_keys_statement(keys: &KeyColumns<'_>, filter: &str) -> String {
     let plan = keys.plan;
     let columns: Vec<(&str, crate::column_types::SourceExpression)> = keys
         .indexes
@@ -348,7 +433,7 @@ fn source_keys_statement(keys: &KeyColumns<'_>) -> String {
         .collect();
     copy_statement(&reference, &columns, None).replace(
         ") TO STDOUT",
-        &format!(" ORDER BY {}) TO STDOUT", order.join(", ")),
+        &format!("{filter} ORDER BY {}) TO STDOUT", order.join(", ")),
     )
 }
 
@@ -453,5 +538,34 @@ fn literal(value: &[u8]) -> String {
     match std::str::from_utf8(value) {
         Ok(text) => quote_literal(text),
         Err(_) => format!("X'{}'", crate::digest::hex(value)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_ranges_cover_low_to_high_once() {
+        assert_eq!(split_range(1, 100, 2), [(1, Some(51)), (51, None)]);
+        assert_eq!(split_range(5, 5, 4), [(5, None)]);
+        assert_eq!(
+            split_range(-10, 9, 4),
+            [(-10, Some(-5)), (-5, Some(0)), (0, Some(5)), (5, None)]
+        );
+        let wide = split_range(i64::MIN, i64::MAX, 3);
+        assert_eq!(wide.first().map(|range| range.0), Some(i64::MIN));
+        assert_eq!(wide.last().map(|range| range.1), Some(None));
+    }
+
+    #[test]
+    fn integer_keys_parse_from_text_and_key_literals_quote() {
+        assert_eq!(
+            numeric_key([b"12".as_slice(), b"-3".as_slice()].into_iter()).unwrap(),
+            [12, -3, 0, 0]
+        );
+        assert!(numeric_key([b"x".as_slice()].into_iter()).is_err());
+        assert_eq!(literal(b"it's"), "'it\\'s'");
+        assert_eq!(literal(&[0xff, 0x00]), "X'ff00'");
     }
 }

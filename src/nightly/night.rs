@@ -249,19 +249,44 @@ pub async fn read_identities(
     identities(coordinator, version, &tables).await
 }
 
+/// Each delta table's rows in the snapshot (`None` for full loads), on
+/// the coordinator: run while the copy runs on the readers.
+pub async fn count_delta_tables(
+    coordinator: &Client,
+    plans: &[TablePlan],
+    methods: &[Method],
+) -> anyhow::Result<Vec<Option<u64>>> {
+    let mut counted = Vec::with_capacity(plans.len());
+    for (plan, method) in plans.iter().zip(methods) {
+        counted.push(match method {
+            Method::Full { .. } => None,
+            Method::Delta { .. } => Some(
+                super::source::count_rows(
+                    coordinator,
+                    &plan.source.schema,
+                    &plan.source.name,
+                    plan.source.partitioned,
+                )
+                .await?,
+            ),
+        });
+    }
+    Ok(counted)
+}
+
 /// After the copy of a night: each delta table's deleted rows found and
 /// deleted on `conn` (the work branch), and what every table's load did.
 /// Returns, per plan, the load's account and the source's row count (what
 /// the target must now hold). `sent` is the rows each plan's copy read.
 pub async fn settle_tables(
     conn: &mut Conn,
-    coordinator: &Client,
+    sides: &super::deletes::Sides<'_>,
     plans: &[TablePlan],
     methods: &[Method],
-    sent: &[u64],
+    (sent, counted): (&[u64], &[Option<u64>]),
 ) -> anyhow::Result<Vec<(TableNight, u64)>> {
     let mut settled = Vec::with_capacity(plans.len());
-    for ((plan, method), &sent) in plans.iter().zip(methods).zip(sent) {
+    for (((plan, method), &sent), &counted) in plans.iter().zip(methods).zip(sent).zip(counted) {
         let night = match method {
             Method::Full { reason } => TableNight {
                 method: "full".to_string(),
@@ -271,15 +296,8 @@ pub async fn settle_tables(
                 rows_deleted: 0,
             },
             Method::Delta { .. } => {
-                let rows = super::source::count_rows(
-                    coordinator,
-                    &plan.source.schema,
-                    &plan.source.name,
-                    plan.source.partitioned,
-                )
-                .await?;
-                let deleted =
-                    super::deletes::delete_gone_rows(conn, coordinator, plan, rows).await?;
+                let rows = counted.context("a delta table was not counted")?;
+                let deleted = super::deletes::delete_gone_rows(conn, sides, plan, rows).await?;
                 tracing::info!(table = %plan.label(), rows_examined = rows, rows_upserted = sent,
                     rows_deleted = deleted, "delta applied");
                 TableNight {
