@@ -331,14 +331,9 @@ async fn settle_night(
                 .sum()
         })
         .collect();
-    let settled = crate::nightly::night::settle_tables(
-        conn,
-        sides,
-        &job.plans,
-        &decision.methods,
-        (&sent, counted),
-    )
-    .await?;
+    let settled =
+        crate::nightly::night::settle_tables(conn, sides, &job.plans, decision, (&sent, counted))
+            .await?;
     for (plan, (night, rows)) in job.plans.iter().zip(settled) {
         if let Some(table) = progress
             .tables

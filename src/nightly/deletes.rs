@@ -117,7 +117,7 @@ pub async fn delete_gone_rows(
     }
     let keys = KeyColumns::new(plan);
     let gone = if keys.numeric {
-        gone_numeric_keys_in_ranges(conn, sides, &keys).await?
+        gone_numeric_keys_in_ranges(conn, sides, &keys, false).await?
     } else {
         gone_keys_by_set(conn, coordinator, &keys).await?
     };
@@ -136,6 +136,41 @@ pub async fn delete_gone_rows(
     Ok(expected)
 }
 
+/// Before a delta into a table with a unique key besides its primary key:
+/// deletes on `conn` (the work branch, holding the last published night)
+/// the rows the delta will write again (their keys, selected by `filter`)
+/// and the rows whose keys the source no longer has, so the upserts meet
+/// no old value of that other key. Returns the rows gone from the source.
+pub async fn clear_for_delta(
+    conn: &mut Conn,
+    sides: &Sides<'_>,
+    plan: &TablePlan,
+    filter: &str,
+) -> anyhow::Result<u64> {
+    let keys = KeyColumns::new(plan);
+    let mut changed = SourceKeys::open_filtered(sides.coordinator, &keys, filter).await?;
+    let mut rewritten = Vec::new();
+    while changed.peek().await?.is_some() {
+        if let Some(key) = changed.take() {
+            rewritten.push(
+                key.iter()
+                    .map(|value| literal_for(value, keys.numeric))
+                    .collect(),
+            );
+        }
+    }
+    delete_keys(conn, &keys, &rewritten).await?;
+    let gone = if keys.numeric {
+        gone_numeric_keys_in_ranges(conn, sides, &keys, true).await?
+    } else {
+        gone_keys_by_set(conn, sides.coordinator, &keys).await?
+    };
+    delete_keys(conn, &keys, &gone).await?;
+    tracing::info!(table = %plan.label(), rewritten = rewritten.len(), gone = gone.len(),
+        "rows the delta rewrites and rows gone deleted first (a unique key besides the primary key)");
+    Ok(gone.len() as u64)
+}
+
 /// The source's keys, in key order, converted (and masked) as a copy
 /// would store them.
 struct SourceKeys<'a> {
@@ -150,8 +185,22 @@ struct SourceKeys<'a> {
 
 impl<'a> SourceKeys<'a> {
     async fn open(coordinator: &Client, keys: &KeyColumns<'a>) -> anyhow::Result<SourceKeys<'a>> {
+        Self::open_filtered(coordinator, keys, "").await
+    }
+
+    /// The keys of the rows matching `filter` (empty: all).
+    async fn open_filtered(
+        coordinator: &Client,
+        keys: &KeyColumns<'a>,
+        filter: &str,
+    ) -> anyhow::Result<SourceKeys<'a>> {
         let plan = keys.plan;
-        let statement = source_keys_statement(keys, "");
+        let condition = if filter.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {filter}")
+        };
+        let statement = source_keys_statement(keys, &condition);
         let stream = coordinator
             .copy_out(statement.as_str())
             .await
@@ -263,6 +312,7 @@ async fn gone_numeric_keys_in_ranges(
     conn: &mut Conn,
     sides: &Sides<'_>,
     keys: &KeyColumns<'_>,
+    tolerate_new: bool,
 ) -> anyhow::Result<Vec<Vec<String>>> {
     let first = quote_identifier(&keys.plan.columns[keys.indexes[0]].target);
     let table = quote_identifier(&keys.plan.target.name);
@@ -287,7 +337,8 @@ async fn gone_numeric_keys_in_ranges(
         let reader =
             crate::postgres::snapshot::open_reader(sides.source, sides.snapshot_id, &role).await?;
         let mut target = crate::mysql::connect(sides.target, Some(sides.work)).await?;
-        let gone = gone_numeric_keys(&mut target, &reader, keys, Some(*range)).await;
+        let gone =
+            gone_numeric_keys(&mut target, &reader, keys, (Some(*range), tolerate_new)).await;
         let _ = target.disconnect().await;
         gone
     });
@@ -320,7 +371,7 @@ async fn gone_numeric_keys(
     conn: &mut Conn,
     reader: &crate::postgres::reader::Reader,
     keys: &KeyColumns<'_>,
-    range: Option<(i64, Option<i64>)>,
+    (range, tolerate_new): (Option<(i64, Option<i64>)>, bool),
 ) -> anyhow::Result<Vec<Vec<String>>> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<NumericKey>>(4);
     let condition = |column: &str| {
@@ -363,7 +414,7 @@ async fn gone_numeric_keys(
         }
         anyhow::Ok(())
     };
-    let merge = async {
+    let merge = async move {
         let list = keys.target_list();
         // language=MySQL
         let statement = format!(
@@ -380,28 +431,49 @@ async fn gone_numeric_keys(
                 keys.plan.label()
             )
         };
-        let (mut pending, mut at) = (Vec::new(), 0);
+        let (mut pending, mut at): (Vec<NumericKey>, usize) = (Vec::new(), 0);
         let mut gone = Vec::new();
         while let Some(row) = result.next().await? {
             let target = numeric_key(row.unwrap().into_iter().map(value_bytes))?;
-            if at == pending.len() {
-                pending = receiver.recv().await.unwrap_or_default();
-                at = 0;
+            let mut matched = false;
+            loop {
+                if at == pending.len() {
+                    pending = receiver.recv().await.unwrap_or_default();
+                    at = 0;
+                    if pending.is_empty() {
+                        break;
+                    }
+                }
+                let source = pending[at];
+                if source < target {
+                    // A key only the source has: new since, when the
+                    // target's rows are the last night's.
+                    if tolerate_new {
+                        at += 1;
+                        continue;
+                    }
+                    return Err(missing());
+                }
+                if source == target {
+                    at += 1;
+                    matched = true;
+                }
+                break;
             }
-            match pending.get(at) {
-                Some(source) if *source < target => return Err(missing()),
-                Some(source) if *source == target => at += 1,
-                _ => gone.push(
+            if !matched {
+                gone.push(
                     target[..keys.indexes.len()]
                         .iter()
                         .map(ToString::to_string)
                         .collect(),
-                ),
+                );
             }
         }
-        if at < pending.len() || receiver.recv().await.is_some() {
+        if !tolerate_new && (at < pending.len() || receiver.recv().await.is_some()) {
             return Err(missing());
         }
+        // The receiver goes with this block: a reader still sending stops.
+        drop(receiver);
         anyhow::Ok(gone)
     };
     let (read, merged) = tokio::join!(read_source, merge);
@@ -529,6 +601,15 @@ async fn delete_keys(
             .with_context(|| format!("deleting rows of {}", keys.plan.target.name))?;
     }
     Ok(())
+}
+
+/// A converted key value as SQL: a number as it is on integer keys, else
+/// [`literal`].
+fn literal_for(value: &[u8], numeric: bool) -> String {
+    match std::str::from_utf8(value) {
+        Ok(text) if numeric && text.parse::<i64>().is_ok() => text.to_string(),
+        _ => literal(value),
+    }
 }
 
 /// A key value as the target returned it, as SQL: text quoted, other

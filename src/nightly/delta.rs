@@ -24,6 +24,12 @@ pub enum Method {
         /// the COPY filter selecting the row versions to look at
         #[serde(skip)]
         filter: String,
+        /// the target has a unique key besides the primary key: the rows
+        /// the delta rewrites and the rows gone are deleted first, so no
+        /// upsert meets an old value of that key (two rows that swapped
+        /// values, a value freed by a deleted row)
+        #[serde(skip)]
+        clear_first: bool,
     },
     /// emptied and reloaded
     Full {
@@ -132,9 +138,6 @@ pub fn table_method(previous: &NightState, table: &TableFacts<'_>) -> Method {
     if !table.keyed {
         return full("no primary key");
     }
-    if table.other_unique_key {
-        return full("a unique key besides the primary key (an upsert could meet it first)");
-    }
     let Some(recorded) = previous.tables.get(table.target) else {
         return full("not in the last published night");
     };
@@ -145,6 +148,7 @@ pub fn table_method(previous: &NightState, table: &TableFacts<'_>) -> Method {
         Some(reason) => full(reason),
         None => Method::Delta {
             filter: changed_since(previous.xmin),
+            clear_first: table.other_unique_key,
         },
     }
 }
@@ -265,10 +269,28 @@ mod tests {
         assert_eq!(
             table_method(&state, &table),
             Method::Delta {
-                filter: "age(xmin) <= age('900'::xid)".into()
+                filter: "age(xmin) <= age('900'::xid)".into(),
+                clear_first: false,
             }
         );
-        let cases: [(TableFacts<'_>, &str); 5] = [
+        let unique = table_method(
+            &state,
+            &TableFacts {
+                other_unique_key: true,
+                ..table
+            },
+        );
+        assert!(
+            matches!(
+                unique,
+                Method::Delta {
+                    clear_first: true,
+                    ..
+                }
+            ),
+            "{unique:?}"
+        );
+        let cases: [(TableFacts<'_>, &str); 4] = [
             (
                 TableFacts {
                     keyed: false,
@@ -296,13 +318,6 @@ mod tests {
                     ..table
                 },
                 "not in the last",
-            ),
-            (
-                TableFacts {
-                    other_unique_key: true,
-                    ..table
-                },
-                "unique key",
             ),
         ];
         for (facts, reason) in cases {

@@ -45,6 +45,8 @@ pub struct Decision {
     pub methods: Vec<Method>,
     /// the source tables' identities in this snapshot, by `(schema, name)`
     pub identities: Identities,
+    /// per plan, rows deleted before the copy (`clear_first`)
+    pub deleted_first: Vec<u64>,
 }
 
 impl Decision {
@@ -59,6 +61,7 @@ impl Decision {
                 })
                 .collect(),
             identities: HashMap::new(),
+            deleted_first: vec![0; plans.len()],
         }
     }
 
@@ -68,7 +71,7 @@ impl Decision {
         self.methods
             .iter()
             .map(|method| match method {
-                Method::Delta { filter } => Some(filter.clone()),
+                Method::Delta { filter, .. } => Some(filter.clone()),
                 Method::Full { .. } => None,
             })
             .collect()
@@ -156,6 +159,7 @@ pub async fn decide(
         methods.push(table_method(previous, &table));
     }
     Ok(Decision {
+        deleted_first: vec![0; methods.len()],
         methods,
         identities,
     })
@@ -249,6 +253,28 @@ pub async fn read_identities(
     identities(coordinator, version, &tables).await
 }
 
+/// Before the copy: the delta tables with a unique key besides the primary
+/// key lose the rows their delta rewrites and the rows gone (see
+/// `deletes::clear_for_delta`); records how many were gone.
+pub async fn clear_first(
+    conn: &mut Conn,
+    sides: &super::deletes::Sides<'_>,
+    plans: &[TablePlan],
+    decision: &mut Decision,
+) -> anyhow::Result<()> {
+    for (index, (plan, method)) in plans.iter().zip(&decision.methods).enumerate() {
+        if let Method::Delta {
+            filter,
+            clear_first: true,
+        } = method
+        {
+            decision.deleted_first[index] =
+                super::deletes::clear_for_delta(conn, sides, plan, filter).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Each delta table's rows in the snapshot (`None` for full loads), on
 /// the coordinator: run while the copy runs on the readers.
 pub async fn count_delta_tables(
@@ -282,11 +308,14 @@ pub async fn settle_tables(
     conn: &mut Conn,
     sides: &super::deletes::Sides<'_>,
     plans: &[TablePlan],
-    methods: &[Method],
+    decision: &Decision,
     (sent, counted): (&[u64], &[Option<u64>]),
 ) -> anyhow::Result<Vec<(TableNight, u64)>> {
     let mut settled = Vec::with_capacity(plans.len());
-    for (((plan, method), &sent), &counted) in plans.iter().zip(methods).zip(sent).zip(counted) {
+    let methods = decision.methods.iter().zip(&decision.deleted_first);
+    for (((plan, (method, &first)), &sent), &counted) in
+        plans.iter().zip(methods).zip(sent).zip(counted)
+    {
         let night = match method {
             Method::Full { reason } => TableNight {
                 method: "full".to_string(),
@@ -297,7 +326,8 @@ pub async fn settle_tables(
             },
             Method::Delta { .. } => {
                 let rows = counted.context("a delta table was not counted")?;
-                let deleted = super::deletes::delete_gone_rows(conn, sides, plan, rows).await?;
+                let deleted =
+                    first + super::deletes::delete_gone_rows(conn, sides, plan, rows).await?;
                 tracing::info!(table = %plan.label(), rows_examined = rows, rows_upserted = sent,
                     rows_deleted = deleted, "delta applied");
                 TableNight {

@@ -246,3 +246,64 @@ async fn a_column_added_with_a_default_and_a_renamed_enum_value_are_carried() {
     );
     books.assert_exact(&renamed).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delta_meets_no_old_value_of_another_unique_key() {
+    let test = "a_delta_meets_no_old_value_of_another_unique_key";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let case = Case::new(
+        "unique",
+        "CREATE TABLE member (id bigint PRIMARY KEY, email text NOT NULL UNIQUE, name text);
+         INSERT INTO member SELECT n, 'm' || n || '@mail.example', 'member ' || n FROM generate_series(1, 500) n;
+         CREATE TABLE post (id bigint PRIMARY KEY, member_id bigint NOT NULL REFERENCES member, body text);
+         INSERT INTO post SELECT n, 1 + n % 500, 'post ' || n FROM generate_series(1, 2000) n;",
+    )
+    .await;
+    let schema = case.schema_dir(&[(
+        "001_tables.sql",
+        "CREATE TABLE member (id BIGINT PRIMARY KEY, email VARCHAR(100) NOT NULL UNIQUE, name VARCHAR(100));
+         CREATE TABLE post (id BIGINT PRIMARY KEY, member_id BIGINT NOT NULL, body TEXT,
+                            FOREIGN KEY (member_id) REFERENCES member (id));",
+    )]);
+    let books = Books {
+        case,
+        dolt: dolt.clone(),
+        schema,
+    };
+    books.night(&[]);
+    // Two members swap emails; a deleted member's email goes to a new one.
+    books
+        .case
+        .source_sql(
+            "BEGIN;
+             UPDATE member SET email = 'swap' WHERE id = 1;
+             UPDATE member SET email = 'm1@mail.example' WHERE id = 2;
+             UPDATE member SET email = 'm2@mail.example' WHERE id = 1;
+             COMMIT;
+             DELETE FROM post WHERE member_id = 3; DELETE FROM member WHERE id = 3;
+             INSERT INTO member VALUES (501, 'm3@mail.example', 'newcomer');",
+        )
+        .await;
+    let night = books.night(&[]);
+    let (member, reason) = method(&night, "member");
+    assert_eq!(member, "delta", "{reason}: {night}");
+    let change = night["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|change| change["table"] == "member")
+        .unwrap();
+    assert_eq!(
+        (
+            &change["rows_added"],
+            &change["rows_deleted"],
+            &change["rows_modified"]
+        ),
+        (&Json::from(1), &Json::from(1), &Json::from(2)),
+        "{night}"
+    );
+    assert_eq!(change["rows_deleted"], 1);
+    books.assert_exact(&night).await;
+}

@@ -29,6 +29,7 @@ use crate::mysql::work::WorkBranch;
 use crate::mysql::{TargetKind, TargetServer};
 use crate::nightly::{
     self,
+    deletes::Sides,
     delta::{Method, NightFacts},
     night::{Decision, Identities},
     state::NightState,
@@ -340,8 +341,17 @@ async fn fill_work(
         .options
         .verify
         .then(|| (planned.plan.clone(), planned.catalog.clone()));
-    let decision = decide(night, &mut conn, &plans, base, !pending_files.is_empty()).await?;
+    let mut decision = decide(night, &mut conn, &plans, base, !pending_files.is_empty()).await?;
     empty_tables(&mut conn, &plans, &decision.methods).await?;
+    let sides = Sides {
+        coordinator: &night.source.coordinator,
+        source: &settings.source,
+        snapshot_id: &night.source.snapshot.id,
+        target: &settings.target,
+        work,
+        jobs: settings.target_database.jobs,
+    };
+    nightly::night::clear_first(&mut conn, &sides, &plans, &mut decision).await?;
     let into = Filling {
         database: work,
         conn: &mut conn,
