@@ -385,35 +385,7 @@ async fn gone_numeric_keys(
     let target_first = quote_identifier(&keys.plan.columns[keys.indexes[0]].target);
     let source_filter = condition(&source_first).unwrap_or_default();
     let target_filter = condition(&target_first).unwrap_or_default();
-    let read_source = async move {
-        let statement = source_keys_statement(keys, &source_filter);
-        let stream = crate::postgres::reader::copy_rows(reader, &statement)
-            .await
-            .map_err(|error| crate::postgres::pg_error(&error))
-            .with_context(|| format!("reading the keys of {}", keys.plan.source_name))?;
-        futures_util::pin_mut!(stream);
-        let mut splitter = RowSplitter::default();
-        let mut batch = Vec::with_capacity(KEY_BATCH);
-        while let Some(data) = stream.next().await {
-            let data = data
-                .map_err(|error| crate::postgres::pg_error(&error))
-                .with_context(|| format!("reading the keys of {}", keys.plan.source_name))?;
-            splitter.push(&data, |line| {
-                batch.push(numeric_key(line.split(|byte| *byte == b'\t'))?);
-                Ok::<_, anyhow::Error>(())
-            })?;
-            if batch.len() >= KEY_BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(KEY_BATCH));
-                if sender.send(full).await.is_err() {
-                    return Ok(());
-                }
-            }
-        }
-        if !batch.is_empty() {
-            let _ = sender.send(batch).await;
-        }
-        anyhow::Ok(())
-    };
+    let read_source = send_source_keys(reader, keys, &source_filter, sender);
     let merge = async move {
         let list = keys.target_list();
         // language=MySQL
@@ -480,6 +452,44 @@ async fn gone_numeric_keys(
     let gone = merged?;
     read?;
     Ok(gone)
+}
+
+/// Streams the source's integer keys (matching `filter`, a `WHERE` clause
+/// or nothing) in key order into `sender`, in batches; stops quietly when
+/// the merge stopped listening.
+async fn send_source_keys(
+    reader: &crate::postgres::reader::Reader,
+    keys: &KeyColumns<'_>,
+    filter: &str,
+    sender: tokio::sync::mpsc::Sender<Vec<NumericKey>>,
+) -> anyhow::Result<()> {
+    let statement = source_keys_statement(keys, filter);
+    let stream = crate::postgres::reader::copy_rows(reader, &statement)
+        .await
+        .map_err(|error| crate::postgres::pg_error(&error))
+        .with_context(|| format!("reading the keys of {}", keys.plan.source_name))?;
+    futures_util::pin_mut!(stream);
+    let mut splitter = RowSplitter::default();
+    let mut batch = Vec::with_capacity(KEY_BATCH);
+    while let Some(data) = stream.next().await {
+        let data = data
+            .map_err(|error| crate::postgres::pg_error(&error))
+            .with_context(|| format!("reading the keys of {}", keys.plan.source_name))?;
+        splitter.push(&data, |line| {
+            batch.push(numeric_key(line.split(|byte| *byte == b'\t'))?);
+            Ok::<_, anyhow::Error>(())
+        })?;
+        if batch.len() >= KEY_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(KEY_BATCH));
+            if sender.send(full).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = sender.send(batch).await;
+    }
+    Ok(())
 }
 
 /// `COPY (SELECT key columns FROM table [filter] ORDER BY them) TO STDOUT`.
