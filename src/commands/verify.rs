@@ -139,17 +139,32 @@ pub(super) fn differ_error(branch: &str, found: &[TableDifference]) -> anyhow::E
     )
 }
 
-/// Loads the snapshot in full on a scratch branch made at `at`, commits it
-/// there, and compares it with the working set of `revision` (a
-/// `database/branch`); the scratch branch is deleted however this ends.
+/// Compares the working set of `revision` (a `database/branch`) with the
+/// snapshot: every table first as both sides stream (`nightly::compare`);
+/// the tables that did not compare equal so (none, usually) exactly: the
+/// snapshot loaded in full on a scratch branch made at `at` and committed
+/// there, then Dolt's diff. The scratch branch is deleted however this
+/// ends.
 pub(super) async fn compare_with_snapshot(
     settings: &Settings,
     source: &SourceSide,
-    planned: Planned,
+    mut planned: Planned,
     (revision, at): (&str, &str),
     server: &TargetServer,
     stop: Option<&Stop>,
 ) -> anyhow::Result<Vec<TableDifference>> {
+    let fast = stream_compare(settings, &planned, revision);
+    let suspects = match stop {
+        Some(stop) => stop.run(fast).await?,
+        None => fast.await?,
+    };
+    if suspects.is_empty() {
+        return Ok(Vec::new());
+    }
+    planned
+        .plan
+        .tables
+        .retain(|plan| suspects.contains(&plan.target.name));
     let database = settings.database.as_str();
     let mut conn = crate::mysql::connect(&settings.target, Some(database)).await?;
     let scratch = format!("{SCRATCH_PREFIX}{}", compact_time(&source.snapshot.time));
@@ -173,6 +188,44 @@ pub(super) async fn compare_with_snapshot(
     }
     let _ = conn.disconnect().await;
     compared
+}
+
+/// The target tables that did not compare equal as both sides streamed,
+/// the tables spread over the plan's readers.
+async fn stream_compare(
+    settings: &Settings,
+    planned: &Planned,
+    revision: &str,
+) -> anyhow::Result<Vec<String>> {
+    let started = std::time::Instant::now();
+    let readers = planned.readers.len().max(1);
+    let groups = planned
+        .readers
+        .iter()
+        .enumerate()
+        .map(|(group, reader)| async move {
+            let mut conn = crate::mysql::connect(&settings.target, Some(revision)).await?;
+            let mut suspects = Vec::new();
+            for plan in planned.plan.tables.iter().skip(group).step_by(readers) {
+                if !crate::nightly::compare::rows_equal(reader, &mut conn, plan).await? {
+                    suspects.push(plan.target.name.clone());
+                }
+            }
+            let _ = conn.disconnect().await;
+            anyhow::Ok(suspects)
+        });
+    let suspects: Vec<String> = futures_util::future::try_join_all(groups)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    info!(
+        tables = planned.plan.tables.len(),
+        to_compare_exactly = suspects.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "rows compared as they stream"
+    );
+    Ok(suspects)
 }
 
 async fn load_and_compare(

@@ -5,6 +5,7 @@
 //! and the rows a delta deletes (`deletes`). It decides and reads; the
 //! copy phase moves the rows.
 
+pub mod compare;
 pub mod deletes;
 pub mod delta;
 pub mod night;

@@ -15,6 +15,22 @@ impl Report {
     #[must_use]
     pub fn summary(&self) -> String {
         let mut text = String::new();
+        if self.command == CommandKind::Verify {
+            let _ = writeln!(
+                text,
+                "pg2dolt {}: database {} ({}){} in {:.1} s",
+                self.outcome_words(),
+                self.database,
+                self.target_version.as_deref().unwrap_or("target"),
+                self.as_of(),
+                self.seconds,
+            );
+            self.verify_lines(&mut text);
+            if let Some(detail) = &self.target_state_detail {
+                let _ = writeln!(text, "  target: {detail}");
+            }
+            return text;
+        }
         let _ = writeln!(
             text,
             "pg2dolt {}: {} tables, {} rows, {} into database {} ({}){} in {:.1} s",
@@ -66,20 +82,7 @@ impl Report {
         if let (Some(error), Status::Interrupted) = (&self.error, self.status) {
             let _ = writeln!(text, "  error: {error}");
         }
-        if let Some(verify) = &self.verify {
-            if verify.equal {
-                let _ = writeln!(
-                    text,
-                    "  compared: every row of {} tables on {} equals the snapshot",
-                    verify.tables_compared, verify.branch
-                );
-            } else {
-                let _ = writeln!(text, "  differences on {}:", verify.branch);
-                for table in &verify.differences {
-                    let _ = writeln!(text, "    {}", table.describe());
-                }
-            }
-        }
+        self.verify_lines(&mut text);
         if let Some(refresh) = &self.refresh {
             text.push_str(&refresh_lines(refresh));
         }
@@ -87,6 +90,25 @@ impl Report {
             let _ = writeln!(text, "  target: {detail}");
         }
         text
+    }
+
+    /// What a comparison with the snapshot found (verify, refresh --verify).
+    fn verify_lines(&self, text: &mut String) {
+        let Some(verify) = &self.verify else {
+            return;
+        };
+        if verify.equal {
+            let _ = writeln!(
+                text,
+                "  compared: every row of {} tables on {} equals the snapshot",
+                verify.tables_compared, verify.branch
+            );
+        } else {
+            let _ = writeln!(text, "  differences on {}:", verify.branch);
+            for table in &verify.differences {
+                let _ = writeln!(text, "    {}", table.describe());
+            }
+        }
     }
 
     /// The plan as a person reads it: matched tables, then every problem
