@@ -307,3 +307,71 @@ async fn a_delta_meets_no_old_value_of_another_unique_key() {
     assert_eq!(change["rows_deleted"], 1);
     books.assert_exact(&night).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nights_over_a_cycle_of_nullable_foreign_keys_leave_no_violation() {
+    let test = "nights_over_a_cycle_of_nullable_foreign_keys_leave_no_violation";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let case = Case::new(
+        "cycle",
+        "CREATE TABLE team (id int PRIMARY KEY, name text NOT NULL, captain_id int);
+         CREATE TABLE player (id int PRIMARY KEY, team_id int REFERENCES team, mentor_id int REFERENCES player);
+         ALTER TABLE team ADD FOREIGN KEY (captain_id) REFERENCES player;
+         INSERT INTO team SELECT n, 'team ' || n, NULL FROM generate_series(1, 40) n;
+         INSERT INTO player SELECT n, 1 + n % 40, CASE WHEN n > 1 THEN n - 1 END FROM generate_series(1, 4000) n;
+         UPDATE team SET captain_id = id * 10;",
+    )
+    .await;
+    let schema = case.schema_dir(&[(
+        "001_tables.sql",
+        "CREATE TABLE team (id INT PRIMARY KEY, name VARCHAR(50) NOT NULL, captain_id INT);
+         CREATE TABLE player (id INT PRIMARY KEY, team_id INT, mentor_id INT,
+             FOREIGN KEY (team_id) REFERENCES team (id), FOREIGN KEY (mentor_id) REFERENCES player (id));
+         ALTER TABLE team ADD FOREIGN KEY (captain_id) REFERENCES player (id);",
+    )]);
+    let books = Books {
+        case,
+        dolt: dolt.clone(),
+        schema,
+    };
+    books.night(&[]);
+    books
+        .case
+        .source_sql(
+            "INSERT INTO team VALUES (41, 'new team', NULL);
+             INSERT INTO player VALUES (4001, 41, 4000);
+             UPDATE team SET captain_id = 4001 WHERE id = 41;
+             UPDATE team SET captain_id = NULL WHERE id = 1;",
+        )
+        .await;
+    // Every table reloaded side by side (default --jobs), then a delta.
+    let full = books.night(&["--full"]);
+    assert_eq!(method(&full, "player").1, "--full");
+    books.assert_exact(&full).await;
+    books
+        .case
+        .source_sql(
+            "UPDATE player SET mentor_id = NULL WHERE mentor_id = 500;
+             DELETE FROM player WHERE id = 500;
+             UPDATE team SET name = 'renamed' WHERE id = 2;",
+        )
+        .await;
+    let delta = books.night(&[]);
+    assert_eq!(method(&delta, "team").0, "delta");
+    let player = delta["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|table| table["target"] == "player")
+        .unwrap();
+    assert_eq!(player["rows_deleted"], 1, "{delta}");
+    books.assert_exact(&delta).await;
+    let mut conn = mysql_connect(&books.target()).await;
+    let violations: Option<i64> = conn
+        .query_first("SELECT COUNT(*) FROM dolt_constraint_violations")
+        .await
+        .unwrap();
+    assert_eq!(violations, Some(0), "no night leaves violations behind");
+}
