@@ -330,6 +330,30 @@ pub(crate) async fn commit(
     Ok(())
 }
 
+/// Opens the target (`progress` learns the server); anything but Dolt is
+/// refused with exit 2 and `refusal`, given the server's description.
+pub(crate) async fn open_dolt_target(
+    settings: &Settings,
+    stop: &Stop,
+    progress: &mut RunState,
+    refusal: impl FnOnce(&str) -> String,
+) -> anyhow::Result<TargetSide> {
+    let target = stop
+        .run(crate::preflight::open_target(
+            &settings.target,
+            &settings.database,
+        ))
+        .await?;
+    progress.server = Some(target.server.clone());
+    if target.server.kind != crate::mysql::TargetKind::Dolt {
+        return Err(failure(
+            FailureKind::Usage,
+            refusal(&target.server.describe()),
+        ));
+    }
+    Ok(target)
+}
+
 /// The refusal of an existing database without `--replace`.
 pub(crate) fn exists_without_replace(database: &str) -> anyhow::Error {
     failure(

@@ -6,11 +6,11 @@ use anyhow::Context as _;
 use tracing::{info, warn};
 
 use super::copy::{Filling, load_planned, plan_and_archive};
-use super::{RunState, Untouched, prepare_fill, resolve_copy_flags, run_started};
+use super::{RunState, Untouched, open_dolt_target, prepare_fill, resolve_copy_flags, run_started};
 use crate::cli::VerifyArgs;
 use crate::error::{FailureKind, failure};
+use crate::mysql::TargetServer;
 use crate::mysql::published::{self, compact_time};
-use crate::mysql::{TargetKind, TargetServer};
 use crate::nightly::night::Decision;
 use crate::nightly::verify::{SCRATCH_PREFIX, TableDifference, differences};
 use crate::output::Output;
@@ -67,19 +67,10 @@ async fn verify(
     stop: &Stop,
     progress: &mut RunState,
 ) -> anyhow::Result<()> {
-    let mut target = stop
-        .run(preflight::open_target(&settings.target, &settings.database))
-        .await?;
-    progress.server = Some(target.server.clone());
-    if target.server.kind != TargetKind::Dolt {
-        return Err(failure(
-            FailureKind::Usage,
-            format!(
-                "verify compares a Dolt branch with the snapshot; the target is {}",
-                target.server.describe()
-            ),
-        ));
-    }
+    let mut target = open_dolt_target(settings, stop, progress, |server| {
+        format!("verify compares a Dolt branch with the snapshot; the target is {server}")
+    })
+    .await?;
     if !target.exists {
         return Err(failure(
             FailureKind::Usage,

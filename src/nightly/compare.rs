@@ -22,8 +22,6 @@ use crate::convert::row::RowConverter;
 use crate::mysql::sql::quote_identifier;
 use crate::plan::TablePlan;
 use crate::postgres::reader::{Reader, copy_rows};
-use crate::postgres::sql::table_reference;
-use crate::postgres::statement::copy_statement;
 
 /// Source rows sent at a time from the reading half to the comparing half.
 const ROW_BATCH: usize = 2048;
@@ -54,7 +52,7 @@ pub async fn rows_equal(
         return Ok(false);
     }
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Row>>(4);
-    let read_source = send_source_rows(reader, plan, &key, sender);
+    let read_source = send_source_rows(reader, plan, sender);
     let key = &key;
     let compare = async move {
         let columns: Vec<String> = plan
@@ -129,27 +127,9 @@ pub async fn rows_equal(
 async fn send_source_rows(
     reader: &Reader,
     plan: &TablePlan,
-    key: &[usize],
     sender: tokio::sync::mpsc::Sender<Vec<Row>>,
 ) -> anyhow::Result<()> {
-    let columns: Vec<(&str, crate::column_types::SourceExpression)> = plan
-        .columns
-        .iter()
-        .map(|column| (column.source.as_str(), column.expression))
-        .collect();
-    let reference = table_reference(
-        &plan.source.schema,
-        &plan.source.name,
-        plan.source.partitioned,
-    );
-    let order: Vec<String> = key
-        .iter()
-        .map(|&index| crate::postgres::sql::quote_identifier(&plan.columns[index].source))
-        .collect();
-    let statement = copy_statement(&reference, &columns, None).replace(
-        ") TO STDOUT",
-        &format!(" ORDER BY {}) TO STDOUT", order.join(", ")),
-    );
+    let statement = plan.copy_in_key_order(None, None);
     let converter = RowConverter::new(
         plan.columns
             .iter()
@@ -208,19 +188,15 @@ async fn send_source_rows(
 fn decode_binary(row: Row, binary: &[bool]) -> Row {
     row.into_iter()
         .zip(binary)
-        .map(|(value, &binary)| value.map(|value| if binary { hex_bytes(&value) } else { value }))
-        .collect()
-}
-
-fn hex_bytes(text: &[u8]) -> Vec<u8> {
-    let digit = |byte: u8| match byte {
-        b'0'..=b'9' => byte - b'0',
-        b'a'..=b'f' => byte - b'a' + 10,
-        b'A'..=b'F' => byte - b'A' + 10,
-        _ => 0,
-    };
-    text.chunks(2)
-        .map(|pair| digit(pair[0]) << 4 | pair.get(1).map_or(0, |&low| digit(low)))
+        .map(|(value, &binary)| {
+            value.map(|value| {
+                if binary {
+                    crate::digest::unhex(&value).unwrap_or_default()
+                } else {
+                    value
+                }
+            })
+        })
         .collect()
 }
 

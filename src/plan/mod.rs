@@ -124,6 +124,31 @@ impl TablePlan {
         format!("{} → {}", self.source_name, self.target.name)
     }
 
+    /// The COPY statement reading the columns at `indexes` (all: every
+    /// planned column) of the source table, in the order of its primary
+    /// key, only the rows matching `condition` when given.
+    #[must_use]
+    pub fn copy_in_key_order(&self, indexes: Option<&[usize]>, condition: Option<&str>) -> String {
+        let all: Vec<usize> = (0..self.columns.len()).collect();
+        let columns: Vec<(&str, SourceExpression)> = indexes
+            .unwrap_or(&all)
+            .iter()
+            .map(|&index| {
+                (
+                    self.columns[index].source.as_str(),
+                    self.columns[index].expression,
+                )
+            })
+            .collect();
+        let order: Vec<&str> = self.source.primary_key.iter().map(String::as_str).collect();
+        let reference = crate::postgres::sql::table_reference(
+            &self.source.schema,
+            &self.source.name,
+            self.source.partitioned,
+        );
+        crate::postgres::statement::ordered_copy_statement(&reference, &columns, condition, &order)
+    }
+
     /// Indexes (in COPY order) and names of the source primary key, for
     /// naming a failing row.
     #[must_use]

@@ -26,6 +26,22 @@ pub fn copy_statement(
     )
 }
 
+/// [`copy_statement`] in the order of `order` (source columns): how both
+/// sides of a comparison read one table in the same order.
+#[must_use]
+pub fn ordered_copy_statement(
+    table_reference: &str,
+    columns: &[(&str, SourceExpression)],
+    condition: Option<&str>,
+    order: &[&str],
+) -> String {
+    let order: Vec<String> = order.iter().map(|name| quote_identifier(name)).collect();
+    copy_statement(table_reference, columns, condition).replace(
+        ") TO STDOUT",
+        &format!(" ORDER BY {}) TO STDOUT", order.join(", ")),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +67,15 @@ mod tests {
         assert_eq!(
             copy_statement("t", &[("id", SourceExpression::Column)], Some("\"id\" < 5")),
             "COPY (SELECT \"id\" FROM t WHERE \"id\" < 5) TO STDOUT"
+        );
+        assert_eq!(
+            ordered_copy_statement(
+                "t",
+                &[("id", SourceExpression::Column)],
+                Some("\"id\" < 5"),
+                &["id"]
+            ),
+            "COPY (SELECT \"id\" FROM t WHERE \"id\" < 5 ORDER BY \"id\") TO STDOUT"
         );
         assert_eq!(
             table_reference("s", "measurements", true),

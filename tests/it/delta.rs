@@ -7,6 +7,7 @@
 use serde_json::Value as Json;
 
 use crate::chinook::chinook_postgres_sql;
+use crate::nights::{Nights, change, changes, table};
 use crate::support::*;
 
 /// A keyless table beside Chinook (reloaded in full every night).
@@ -15,83 +16,18 @@ const PLAY_LOG: &str = "
     INSERT INTO play_log VALUES (1, '2026-12-01 10:00'), (1, '2026-12-01 10:00'), (2, '2026-12-02 11:00');";
 const PLAY_LOG_TABLE: &str = "CREATE TABLE PlayLog (TrackId INT, PlayedAt DATETIME);";
 
-/// A refreshed Chinook: source, Dolt server, schema files.
-struct Chinook {
-    case: Case,
-    dolt: String,
-    schema: std::path::PathBuf,
-}
-
-impl Chinook {
-    async fn new(prefix: &str, dolt: &str) -> Chinook {
-        let case = Case::new(prefix, &format!("{}\n{PLAY_LOG}", chinook_postgres_sql())).await;
-        let fixtures = repo_path("tests/fixtures/chinook/mysql-schema");
-        let tables = std::fs::read_to_string(fixtures.join("010_tables.sql")).unwrap();
-        let keys = std::fs::read_to_string(fixtures.join("020_foreign_keys.sql")).unwrap();
-        let schema = case.schema_dir(&[
-            ("010_tables.sql", &tables),
-            ("020_foreign_keys.sql", &keys),
-            ("030_play_log.sql", PLAY_LOG_TABLE),
-        ]);
-        Chinook {
-            case,
-            dolt: dolt.to_string(),
-            schema,
-        }
-    }
-
-    fn with_flags(&self, command: &str) -> Pg2dolt {
-        Pg2dolt::new(command)
-            .source(&self.case.source)
-            .target(&self.dolt)
-            .database(&self.case.name)
-            .schema_dir(&self.schema)
-            .report(&self.case.report_path())
-    }
-
-    fn refresh(&self) -> Pg2dolt {
-        self.with_flags("refresh")
-    }
-
-    fn verify(&self) -> Pg2dolt {
-        self.with_flags("verify")
-    }
-
-    fn target(&self) -> String {
-        with_database(&self.dolt, &self.case.name)
-    }
-
-    /// A night that succeeds: its report and commit.
-    fn night(&self) -> (Json, String) {
-        let run = self.refresh().run();
-        run.assert_success();
-        (run.report(), run.stdout.trim().to_string())
-    }
-
-    /// `dolt_diff_stat` between two commits, tables with changes only.
-    async fn diff(&self, from: &str, to: &str) -> Vec<(String, u64, u64, u64)> {
-        use mysql_async::prelude::Queryable as _;
-        let mut conn = mysql_connect(&self.target()).await;
-        let rows: Vec<(String, u64, u64, Option<u64>)> = conn
-            .query(format!(
-                "SELECT table_name, rows_added, rows_deleted, rows_modified FROM dolt_diff_stat('{from}', '{to}') \
-                 WHERE table_name NOT LIKE 'pg2dolt%' ORDER BY table_name"
-            ))
-            .await
-            .unwrap();
-        // Keyless tables have no modified rows: NULL.
-        rows.into_iter()
-            .map(|(table, added, deleted, modified)| (table, added, deleted, modified.unwrap_or(0)))
-            .collect()
-    }
-
-    /// Every row equal to the source, by the typed drivers and by verify.
-    async fn assert_exact(&self, report: &Json) {
-        assert_tables_equal(&self.case.source, &self.target(), report).await;
-        let verified = self.verify().run();
-        verified.assert_success();
-        assert_eq!(verified.report()["verify"]["equal"], true);
-    }
+/// Chinook (and a keyless table), refreshed.
+async fn chinook(prefix: &str, dolt: &str) -> Nights {
+    let fixtures = repo_path("tests/fixtures/chinook/mysql-schema");
+    let tables = std::fs::read_to_string(fixtures.join("010_tables.sql")).unwrap();
+    let keys = std::fs::read_to_string(fixtures.join("020_foreign_keys.sql")).unwrap();
+    let source = format!("{}\n{PLAY_LOG}", chinook_postgres_sql());
+    let files = [
+        ("010_tables.sql", tables.as_str()),
+        ("020_foreign_keys.sql", keys.as_str()),
+        ("030_play_log.sql", PLAY_LOG_TABLE),
+    ];
+    Nights::new(prefix, dolt, &source, &files).await
 }
 
 /// Each table's `method` in a refresh report, by target table.
@@ -107,32 +43,14 @@ fn methods(report: &Json) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
-fn table<'a>(report: &'a Json, target: &str) -> &'a Json {
-    report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|table| table["target"] == target)
-        .unwrap()
-}
-
-fn changes(entries: &[(&str, u64, u64, u64)]) -> Vec<(String, u64, u64, u64)> {
-    entries
-        .iter()
-        .map(|(table, added, deleted, modified)| {
-            ((*table).to_string(), *added, *deleted, *modified)
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn chinook_nights_write_only_what_changed_and_verify_equal() {
     let test = "chinook_nights_write_only_what_changed_and_verify_equal";
     let Some(dolt) = dolt_url(test) else {
         return;
     };
-    let chinook = Chinook::new("delta", &dolt).await;
-    let (first, night1) = chinook.night();
+    let chinook = chinook("delta", &dolt).await;
+    let (first, night1) = chinook.night(&[]);
     assert_eq!(table(&first, "Track")["method"], "full");
 
     // Night 2: updates, deletes (a parent's children first), inserts, a
@@ -152,7 +70,7 @@ async fn chinook_nights_write_only_what_changed_and_verify_equal() {
              INSERT INTO play_log VALUES (3504, '2026-12-06 01:00');",
         )
         .await;
-    let (second, night2) = chinook.night();
+    let (second, night2) = chinook.night(&[]);
     assert_eq!(
         chinook.diff(&night1, &night2).await,
         changes(&[
@@ -172,13 +90,7 @@ async fn chinook_nights_write_only_what_changed_and_verify_equal() {
     assert_eq!(table(&second, "InvoiceLine")["rows_deleted"], 3);
     assert_eq!(table(&second, "PlayLog")["method"], "full");
     assert_eq!(table(&second, "PlayLog")["reason"], "no primary key");
-    let track_change = second["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|change| change["table"] == "Track")
-        .unwrap();
-    assert_eq!(track_change["method"], "delta", "{second}");
+    assert_eq!(change(&second, "Track")["method"], "delta", "{second}");
     chinook.assert_exact(&second).await;
 
     // Night 3: a new table through a new schema file: every table in full
@@ -197,7 +109,7 @@ async fn chinook_nights_write_only_what_changed_and_verify_equal() {
              FOREIGN KEY (TrackId) REFERENCES Track (TrackId));",
     )
     .unwrap();
-    let (third, night3) = chinook.night();
+    let (third, night3) = chinook.night(&[]);
     assert_eq!(
         chinook.diff(&night2, &night3).await,
         changes(&[("Artist", 0, 0, 1), ("Review", 2, 0, 0)])
@@ -213,7 +125,7 @@ async fn chinook_nights_write_only_what_changed_and_verify_equal() {
         .case
         .source_sql("UPDATE review SET stars = 1 WHERE review_id = 1")
         .await;
-    let (fourth, night4) = chinook.night();
+    let (fourth, night4) = chinook.night(&[]);
     assert_eq!(
         chinook.diff(&night3, &night4).await,
         changes(&[("Review", 0, 0, 1)])
@@ -226,7 +138,7 @@ async fn chinook_nights_write_only_what_changed_and_verify_equal() {
 /// A row changed, one deleted and one added on main by someone else: verify
 /// names each table (exit 4); the next night's delta does not see them (the
 /// published branch diverged), and `--full` puts every row right.
-async fn behind_the_back(chinook: &Chinook) {
+async fn behind_the_back(chinook: &Nights) {
     use mysql_async::prelude::Queryable as _;
     let mut conn = mysql_connect(&chinook.target()).await;
     for statement in [
@@ -236,7 +148,7 @@ async fn behind_the_back(chinook: &Chinook) {
     ] {
         conn.query_drop(statement).await.unwrap();
     }
-    let run = chinook.verify().run();
+    let run = chinook.with("verify").run();
     let error = run.assert_one_line_error(4);
     assert!(
         error.contains("Artist: 0 missing, 0 extra, 1 different"),
@@ -260,7 +172,7 @@ async fn behind_the_back(chinook: &Chinook) {
         .unwrap();
     assert_eq!(genre["keys"][0], "extra (GenreId: 99)", "{report}");
     conn.query_drop("CALL DOLT_RESET('--hard')").await.unwrap();
-    let clean = chinook.verify().run();
+    let clean = chinook.with("verify").run();
     clean.assert_success();
 }
 
@@ -270,8 +182,8 @@ async fn a_transaction_open_at_the_snapshot_is_carried_the_next_night() {
     let Some(dolt) = dolt_url(test) else {
         return;
     };
-    let chinook = Chinook::new("inflight", &dolt).await;
-    chinook.night();
+    let chinook = chinook("inflight", &dolt).await;
+    chinook.night(&[]);
     // A transaction writes before the night's snapshot and commits after it.
     let client = pg_connect(&chinook.case.source).await;
     client
@@ -287,11 +199,11 @@ async fn a_transaction_open_at_the_snapshot_is_carried_the_next_night() {
         .case
         .source_sql("UPDATE media_type SET name = 'MP3' WHERE media_type_id = 3")
         .await;
-    let (during, night2) = chinook.night();
+    let (during, night2) = chinook.night(&[]);
     client.batch_execute("COMMIT").await.unwrap();
     assert_eq!(table(&during, "Genre")["method"], "delta", "{during}");
     assert_eq!(table(&during, "Genre")["rows_examined"], 25, "left out");
-    let (after, night3) = chinook.night();
+    let (after, night3) = chinook.night(&[]);
     assert_eq!(
         chinook.diff(&night2, &night3).await,
         changes(&[("Artist", 0, 0, 1), ("Genre", 2, 0, 0)])
@@ -306,8 +218,8 @@ async fn rewrites_that_change_no_value_make_no_commit() {
     let Some(dolt) = dolt_url(test) else {
         return;
     };
-    let chinook = Chinook::new("rewrites", &dolt).await;
-    let (_, published) = chinook.night();
+    let chinook = chinook("rewrites", &dolt).await;
+    let (_, published) = chinook.night(&[]);
     for rewrite in [
         "VACUUM FULL track",
         "BEGIN; CREATE TEMP TABLE kept AS SELECT * FROM playlist_track;
@@ -329,7 +241,7 @@ async fn rewrites_that_change_no_value_make_no_commit() {
         } else {
             chinook.case.source_sql(rewrite).await;
         }
-        let (report, head) = chinook.night();
+        let (report, head) = chinook.night(&[]);
         assert_eq!(
             report["refresh"]["outcome"], "unchanged",
             "{rewrite}: {report}"

@@ -7,6 +7,7 @@
 use mysql_async::prelude::Queryable as _;
 use serde_json::Value as Json;
 
+use crate::nights::{Nights, change, table};
 use crate::support::*;
 
 const SOURCE: &str = "
@@ -23,67 +24,17 @@ const TABLES: &str = "
     CREATE TABLE book (id BIGINT PRIMARY KEY, author_id BIGINT NOT NULL, title VARCHAR(200) NOT NULL,
                        pages INT, FOREIGN KEY (author_id) REFERENCES author (id));";
 
-struct Books {
-    case: Case,
-    dolt: String,
-    schema: std::path::PathBuf,
+async fn books(prefix: &str, dolt: &str) -> Nights {
+    Nights::new(prefix, dolt, SOURCE, &[("001_tables.sql", TABLES)]).await
 }
 
-impl Books {
-    async fn new(prefix: &str, dolt: &str) -> Books {
-        let case = Case::new(prefix, SOURCE).await;
-        let schema = case.schema_dir(&[("001_tables.sql", TABLES)]);
-        Books {
-            case,
-            dolt: dolt.to_string(),
-            schema,
-        }
-    }
-
-    fn with(&self, command: &str) -> Pg2dolt {
-        Pg2dolt::new(command)
-            .source(&self.case.source)
-            .target(&self.dolt)
-            .database(&self.case.name)
-            .schema_dir(&self.schema)
-            .report(&self.case.report_path())
-    }
-
-    fn target(&self) -> String {
-        with_database(&self.dolt, &self.case.name)
-    }
-
-    async fn on_main(&self, statements: &[&str]) {
-        let url = with_database(&self.dolt, &format!("{}/main", self.case.name));
-        let mut conn = mysql_connect(&url).await;
-        for statement in statements {
-            conn.query_drop(*statement).await.unwrap();
-        }
-    }
-
-    /// A night (with `flags`) that succeeds; its report.
-    fn night(&self, flags: &[&str]) -> Json {
-        let run = self.with("refresh").args(flags).run();
-        run.assert_success();
-        run.report()
-    }
-
-    /// Every row equal to the source: the typed drivers and verify agree.
-    async fn assert_exact(&self, report: &Json) {
-        assert_tables_equal(&self.case.source, &self.target(), report).await;
-        let verified = self.with("verify").run();
-        verified.assert_success();
-        assert_eq!(verified.report()["verify"]["equal"], true);
-    }
+/// A night that succeeds: its report.
+fn night(books: &Nights, flags: &[&str]) -> Json {
+    books.night(flags).0
 }
 
 fn method<'a>(report: &'a Json, target: &str) -> (&'a Json, &'a Json) {
-    let table = report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|table| table["target"] == target)
-        .unwrap();
+    let table = table(report, target);
     (&table["method"], &table["reason"])
 }
 
@@ -93,14 +44,14 @@ async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
     let Some(dolt) = dolt_url(test) else {
         return;
     };
-    let books = Books::new("recovery", &dolt).await;
-    let first = books.night(&[]);
+    let books = books("recovery", &dolt).await;
+    let first = night(&books, &[]);
     let tag1 = first["refresh"]["tag"].as_str().unwrap().to_string();
     books
         .case
         .source_sql("UPDATE book SET pages = 0 WHERE id <= 10; DELETE FROM book WHERE id > 119990")
         .await;
-    books.night(&[]);
+    night(&books, &[]);
 
     // A rollback to night 1, then a night: the delta starts from night 1.
     Pg2dolt::new("rollback")
@@ -113,21 +64,13 @@ async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
         .case
         .source_sql("UPDATE author SET name = 'renamed' WHERE id = 7")
         .await;
-    let after_rollback = books.night(&[]);
+    let after_rollback = night(&books, &[]);
     assert_eq!(
         method(&after_rollback, "book").0,
         "delta",
         "{after_rollback}"
     );
-    assert_eq!(
-        after_rollback["changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|change| change["table"] == "book")
-            .unwrap()["rows_deleted"],
-        10
-    );
+    assert_eq!(change(&after_rollback, "book")["rows_deleted"], 10);
     books.assert_exact(&after_rollback).await;
 
     // A night killed with SIGKILL while it loads every row (--full).
@@ -139,7 +82,7 @@ async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
     wait_for_work_branch(&books).await;
     child.kill().unwrap();
     let _ = child.wait();
-    let after_kill = books.night(&[]);
+    let after_kill = night(&books, &[]);
     assert_eq!(method(&after_kill, "book").0, "delta", "{after_kill}");
     books.assert_exact(&after_kill).await;
 
@@ -154,9 +97,9 @@ async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
         .case
         .source_sql("UPDATE book SET pages = 2 WHERE id = 30")
         .await;
-    let reset = books.night(&["--on-diverged", "reset"]);
+    let reset = night(&books, &["--on-diverged", "reset"]);
     books.assert_exact(&reset).await;
-    let after_reset = books.night(&[]);
+    let after_reset = night(&books, &[]);
     books.assert_exact(&after_reset).await;
 
     // Someone commits on main; the night merges; the next night is exact
@@ -171,12 +114,12 @@ async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
         .case
         .source_sql("UPDATE book SET pages = 3 WHERE id = 31")
         .await;
-    books.night(&["--on-diverged", "merge"]);
+    night(&books, &["--on-diverged", "merge"]);
     books
         .case
         .source_sql("UPDATE book SET pages = 4 WHERE id = 32")
         .await;
-    let after_merge = books.night(&[]);
+    let after_merge = night(&books, &[]);
     let (author, reason) = method(&after_merge, "author");
     assert_eq!(author, "full", "{after_merge}");
     assert!(
@@ -188,7 +131,7 @@ async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
 }
 
 /// Waits until a refresh has made its work branch (it loads from then on).
-async fn wait_for_work_branch(books: &Books) {
+async fn wait_for_work_branch(books: &Nights) {
     let mut conn = mysql_connect(&books.target()).await;
     for _ in 0..600 {
         let branches: Vec<String> = conn
@@ -210,8 +153,8 @@ async fn a_column_added_with_a_default_and_a_renamed_enum_value_are_carried() {
     let Some(dolt) = dolt_url(test) else {
         return;
     };
-    let books = Books::new("catalog", &dolt).await;
-    books.night(&[]);
+    let books = books("catalog", &dolt).await;
+    night(&books, &[]);
 
     // No row is written by either change: the catalog alone changes values.
     books
@@ -223,27 +166,19 @@ async fn a_column_added_with_a_default_and_a_renamed_enum_value_are_carried() {
         "ALTER TABLE book ADD COLUMN edition INT NOT NULL DEFAULT 0;",
     )
     .unwrap();
-    let added = books.night(&[]);
+    let added = night(&books, &[]);
     books.assert_exact(&added).await;
 
     books
         .case
         .source_sql("ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'")
         .await;
-    let renamed = books.night(&[]);
+    let renamed = night(&books, &[]);
     let (author, reason) = method(&renamed, "author");
     assert_eq!(author, "full", "{renamed}");
     assert_eq!(reason, "the source table's definition changed");
     assert_eq!(method(&renamed, "book").0, "delta");
-    assert_eq!(
-        renamed["changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|change| change["table"] == "author")
-            .unwrap()["rows_modified"],
-        16
-    );
+    assert_eq!(change(&renamed, "author")["rows_modified"], 16);
     books.assert_exact(&renamed).await;
 }
 
@@ -267,12 +202,12 @@ async fn a_delta_meets_no_old_value_of_another_unique_key() {
          CREATE TABLE post (id BIGINT PRIMARY KEY, member_id BIGINT NOT NULL, body TEXT,
                             FOREIGN KEY (member_id) REFERENCES member (id));",
     )]);
-    let books = Books {
+    let books = Nights {
         case,
         dolt: dolt.clone(),
         schema,
     };
-    books.night(&[]);
+    night(&books, &[]);
     // Two members swap emails; a deleted member's email goes to a new one.
     books
         .case
@@ -286,15 +221,10 @@ async fn a_delta_meets_no_old_value_of_another_unique_key() {
              INSERT INTO member VALUES (501, 'm3@mail.example', 'newcomer');",
         )
         .await;
-    let night = books.night(&[]);
+    let night = night(&books, &[]);
     let (member, reason) = method(&night, "member");
     assert_eq!(member, "delta", "{reason}: {night}");
-    let change = night["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|change| change["table"] == "member")
-        .unwrap();
+    let change = change(&night, "member");
     assert_eq!(
         (
             &change["rows_added"],
@@ -331,12 +261,12 @@ async fn nights_over_a_cycle_of_nullable_foreign_keys_leave_no_violation() {
              FOREIGN KEY (team_id) REFERENCES team (id), FOREIGN KEY (mentor_id) REFERENCES player (id));
          ALTER TABLE team ADD FOREIGN KEY (captain_id) REFERENCES player (id);",
     )]);
-    let books = Books {
+    let books = Nights {
         case,
         dolt: dolt.clone(),
         schema,
     };
-    books.night(&[]);
+    night(&books, &[]);
     books
         .case
         .source_sql(
@@ -347,7 +277,7 @@ async fn nights_over_a_cycle_of_nullable_foreign_keys_leave_no_violation() {
         )
         .await;
     // Every table reloaded side by side (default --jobs), then a delta.
-    let full = books.night(&["--full"]);
+    let full = night(&books, &["--full"]);
     assert_eq!(method(&full, "player").1, "--full");
     books.assert_exact(&full).await;
     books
@@ -358,14 +288,9 @@ async fn nights_over_a_cycle_of_nullable_foreign_keys_leave_no_violation() {
              UPDATE team SET name = 'renamed' WHERE id = 2;",
         )
         .await;
-    let delta = books.night(&[]);
+    let delta = night(&books, &[]);
     assert_eq!(method(&delta, "team").0, "delta");
-    let player = delta["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|table| table["target"] == "player")
-        .unwrap();
+    let player = table(&delta, "player");
     assert_eq!(player["rows_deleted"], 1, "{delta}");
     books.assert_exact(&delta).await;
     let mut conn = mysql_connect(&books.target()).await;

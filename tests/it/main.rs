@@ -18,6 +18,7 @@ mod edges;
 mod failures;
 mod mariadb;
 mod masking;
+mod nights;
 mod operations;
 mod parallel;
 mod plan;

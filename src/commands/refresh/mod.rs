@@ -17,16 +17,16 @@ use tracing::info;
 use super::copy::{Filling, load_planned, open_archive, plan_and_archive};
 use super::verify::{compare_with_snapshot, differ_error};
 use super::{
-    RunState, Untouched, commit, in_fresh_database, prepare_fill, resolve_copy_flags, run_started,
+    RunState, Untouched, commit, in_fresh_database, open_dolt_target, prepare_fill,
+    resolve_copy_flags, run_started,
 };
 use crate::archive::writer::ArchiveRun;
 use crate::cli::RefreshArgs;
-use crate::error::{FailureKind, failure};
+use crate::mysql::TargetServer;
 use crate::mysql::migrations;
 use crate::mysql::published::{self, night_tag};
 use crate::mysql::schema::ParsedSchemaFile;
 use crate::mysql::work::WorkBranch;
-use crate::mysql::{TargetKind, TargetServer};
 use crate::nightly::{
     self,
     deletes::Sides,
@@ -175,19 +175,12 @@ async fn refresh(
     progress: &mut RunState,
 ) -> anyhow::Result<()> {
     let archive_store = open_archive(settings).await?;
-    let mut target = stop
-        .run(preflight::open_target(&settings.target, &settings.database))
-        .await?;
-    progress.server = Some(target.server.clone());
-    if target.server.kind != TargetKind::Dolt {
-        return Err(failure(
-            FailureKind::Usage,
-            format!(
-                "refresh needs Dolt's branches and commits; the target is {} (use copy --replace there)",
-                target.server.describe()
-            ),
-        ));
-    }
+    let mut target = open_dolt_target(settings, stop, progress, |server| {
+        format!(
+            "refresh needs Dolt's branches and commits; the target is {server} (use copy --replace there)"
+        )
+    })
+    .await?;
     let source = stop.run(preflight::open_source(settings)).await?;
     progress.snapshot = Some(source.snapshot.clone());
     let (planned, archive) = plan_and_archive(

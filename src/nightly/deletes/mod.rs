@@ -23,8 +23,6 @@ use crate::convert::row::RowConverter;
 use crate::error::{FailureKind, failure};
 use crate::mysql::sql::{quote_identifier, quote_literal};
 use crate::plan::TablePlan;
-use crate::postgres::sql::table_reference;
-use crate::postgres::statement::copy_statement;
 
 mod numeric;
 
@@ -278,7 +276,7 @@ fn decode_row(row: Vec<Option<Vec<u8>>>, binary: &[bool]) -> anyhow::Result<Key>
         .map(|(value, &binary)| {
             let value = value.context("a primary key value is NULL")?;
             if binary {
-                decode_hex(&value)
+                crate::digest::unhex(&value).context("a binary key that is not hex")
             } else {
                 Ok(value)
             }
@@ -286,45 +284,12 @@ fn decode_row(row: Vec<Option<Vec<u8>>>, binary: &[bool]) -> anyhow::Result<Key>
         .collect()
 }
 
-fn decode_hex(text: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let digit = |byte: u8| -> anyhow::Result<u8> {
-        Ok(match byte {
-            b'0'..=b'9' => byte - b'0',
-            b'a'..=b'f' => byte - b'a' + 10,
-            b'A'..=b'F' => byte - b'A' + 10,
-            _ => bail!("not hex"),
-        })
-    };
-    text.chunks(2)
-        .map(|pair| Ok(digit(pair[0])? << 4 | digit(*pair.get(1).unwrap_or(&b'0'))?))
-        .collect()
-}
-
-/// `COPY (SELECT key columns FROM table [filter] ORDER BY them) TO STDOUT`.
+/// `COPY (SELECT key columns FROM table [filter] ORDER BY them) TO STDOUT`
+/// (`filter`: a `WHERE` condition, or empty).
 fn source_keys_statement(keys: &KeyColumns<'_>, filter: &str) -> String {
-    let plan = keys.plan;
-    let columns: Vec<(&str, crate::column_types::SourceExpression)> = keys
-        .indexes
-        .iter()
-        .map(|&index| {
-            let column = &plan.columns[index];
-            (column.source.as_str(), column.expression)
-        })
-        .collect();
-    let reference = table_reference(
-        &plan.source.schema,
-        &plan.source.name,
-        plan.source.partitioned,
-    );
-    let order: Vec<String> = keys
-        .indexes
-        .iter()
-        .map(|&index| crate::postgres::sql::quote_identifier(&plan.columns[index].source))
-        .collect();
-    copy_statement(&reference, &columns, None).replace(
-        ") TO STDOUT",
-        &format!("{filter} ORDER BY {}) TO STDOUT", order.join(", ")),
-    )
+    let condition = filter.trim().trim_start_matches("WHERE").trim();
+    let condition = (!condition.is_empty()).then_some(condition);
+    keys.plan.copy_in_key_order(Some(&keys.indexes), condition)
 }
 
 /// Target keys not in the source, the source's keys held in a set.
