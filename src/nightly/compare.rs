@@ -15,7 +15,7 @@ use futures_util::StreamExt as _;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 
-use crate::column_types::{MySqlType, PgKind};
+use crate::column_types::MySqlType;
 use crate::convert::frame::RowSplitter;
 use crate::convert::mysql_text::decode_load_data;
 use crate::convert::row::RowConverter;
@@ -38,17 +38,7 @@ pub async fn rows_equal(
     plan: &TablePlan,
 ) -> anyhow::Result<bool> {
     let key: Vec<usize> = plan.key_columns().iter().map(|(index, _)| *index).collect();
-    let integer_key = !key.is_empty()
-        && key.len() == plan.target.primary_key.len()
-        && key.iter().all(|&index| {
-            let column = &plan.columns[index];
-            column.mask.is_none()
-                && matches!(
-                    column.source_kind,
-                    PgKind::SmallInt | PgKind::Integer | PgKind::BigInt
-                )
-        });
-    if !integer_key {
+    if !plan.integer_key() || key.len() != plan.target.primary_key.len() {
         return Ok(false);
     }
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Row>>(4);

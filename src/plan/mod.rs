@@ -149,6 +149,24 @@ impl TablePlan {
         crate::postgres::statement::ordered_copy_statement(&reference, &columns, condition, &order)
     }
 
+    /// The source's primary key is made of integer columns only, none of
+    /// them masked: both sides order it alike, numerically, and its text
+    /// is the same on both.
+    #[must_use]
+    pub fn integer_key(&self) -> bool {
+        let key = self.key_columns();
+        !key.is_empty()
+            && key.len() == self.source.primary_key.len()
+            && key.iter().all(|(index, _)| {
+                let column = &self.columns[*index];
+                column.mask.is_none()
+                    && matches!(
+                        column.source_kind,
+                        PgKind::SmallInt | PgKind::Integer | PgKind::BigInt
+                    )
+            })
+    }
+
     /// Indexes (in COPY order) and names of the source primary key, for
     /// naming a failing row.
     #[must_use]

@@ -16,7 +16,6 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use tokio_postgres::Client;
 
-use crate::column_types::PgKind;
 use crate::convert::frame::RowSplitter;
 use crate::convert::mysql_text::decode_load_data;
 use crate::convert::row::RowConverter;
@@ -46,15 +45,7 @@ struct KeyColumns<'a> {
 impl<'a> KeyColumns<'a> {
     fn new(plan: &'a TablePlan) -> KeyColumns<'a> {
         let indexes: Vec<usize> = plan.key_columns().iter().map(|(index, _)| *index).collect();
-        let numeric = indexes.len() <= NUMERIC_KEY_COLUMNS
-            && indexes.iter().all(|&index| {
-                let column = &plan.columns[index];
-                column.mask.is_none()
-                    && matches!(
-                        column.source_kind,
-                        PgKind::SmallInt | PgKind::Integer | PgKind::BigInt
-                    )
-            });
+        let numeric = indexes.len() <= NUMERIC_KEY_COLUMNS && plan.integer_key();
         KeyColumns {
             plan,
             indexes,
