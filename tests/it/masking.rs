@@ -395,7 +395,7 @@ async fn a_masked_delta_night_writes_what_a_full_night_writes() {
         .find(|table| table["target"] == "people")
         .unwrap();
     assert_eq!(people["method"], "delta", "{report}");
-    assert_eq!(people["rows_upserted"], 6);
+    assert!(people["rows_upserted"].as_u64().unwrap() >= 6, "{report}");
     let night = masked.head().await;
 
     let full = masked.with_rules("refresh").args(["--full"]).run();
