@@ -230,6 +230,25 @@ pub fn same_value(kind: &MySqlType, source: Option<&[u8]>, target: &mysql_async:
     }
 }
 
+/// One stored value's text whatever its rendering, for keys compared as
+/// bytes: a decimal's, a time's (see [`same_value`]); CHAR without trailing
+/// spaces, BINARY without trailing zero bytes; anything else as it is.
+#[must_use]
+pub fn canonical(kind: &MySqlType, value: &[u8]) -> Vec<u8> {
+    let text = || std::str::from_utf8(value).ok();
+    match kind {
+        MySqlType::Decimal { .. } => {
+            text().map_or_else(|| value.to_vec(), |text| decimal(text).into_bytes())
+        }
+        MySqlType::Datetime(_) | MySqlType::Timestamp(_) | MySqlType::Time(_) => {
+            text().map_or_else(|| value.to_vec(), |text| temporal(text).into_bytes())
+        }
+        MySqlType::Char(_) => value.trim_ascii_end().to_vec(),
+        MySqlType::Binary(_) => trim_zeros(value).to_vec(),
+        _ => value.to_vec(),
+    }
+}
+
 /// A decimal without a plus sign, trailing fractional zeros or a lone point.
 fn decimal(text: &str) -> String {
     let text = text.trim().trim_start_matches('+');

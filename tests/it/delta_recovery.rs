@@ -300,3 +300,40 @@ async fn nights_over_a_cycle_of_nullable_foreign_keys_leave_no_violation() {
         .unwrap();
     assert_eq!(violations, Some(0), "no night leaves violations behind");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deletes_are_found_by_text_and_time_keys() {
+    let test = "deletes_are_found_by_text_and_time_keys";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let books = Nights::new(
+        "text_keys",
+        &dolt,
+        "CREATE TABLE tag (name text PRIMARY KEY, uses int NOT NULL);
+         INSERT INTO tag SELECT 'tag ' || n, n FROM generate_series(1, 300) n;
+         CREATE TABLE event (at timestamp(3) PRIMARY KEY, what text NOT NULL);
+         INSERT INTO event SELECT timestamp '2026-01-01' + n * interval '1.5 second', 'event ' || n
+             FROM generate_series(1, 300) n;",
+        &[(
+            "001_tables.sql",
+            "CREATE TABLE tag (name VARCHAR(50) PRIMARY KEY, uses INT NOT NULL);
+             CREATE TABLE event (at DATETIME(3) PRIMARY KEY, what VARCHAR(50) NOT NULL);",
+        )],
+    )
+    .await;
+    night(&books, &[]);
+    books
+        .case
+        .source_sql(
+            "DELETE FROM tag WHERE uses % 50 = 0; INSERT INTO tag VALUES ('Tag 1', 1);
+             UPDATE tag SET name = 'renamed' WHERE name = 'tag 7';
+             DELETE FROM event WHERE at < timestamp '2026-01-01 00:00:10';",
+        )
+        .await;
+    let (report, _) = books.night(&[]);
+    assert_eq!(table(&report, "tag")["method"], "delta", "{report}");
+    assert_eq!(table(&report, "tag")["rows_deleted"], 7, "{report}");
+    assert_eq!(table(&report, "event")["rows_deleted"], 6, "{report}");
+    books.assert_exact(&report).await;
+}

@@ -53,6 +53,25 @@ impl<'a> KeyColumns<'a> {
         }
     }
 
+    /// The target type of each key column, in key order.
+    fn target_kinds(&self) -> Vec<crate::column_types::MySqlType> {
+        self.indexes
+            .iter()
+            .map(|&index| {
+                let name = &self.plan.columns[index].target;
+                self.plan
+                    .target
+                    .columns
+                    .iter()
+                    .find(|column| &column.name == name)
+                    .map_or_else(
+                        || crate::column_types::MySqlType::Other(String::new()),
+                        |column| column.kind.clone(),
+                    )
+            })
+            .collect()
+    }
+
     fn target_list(&self) -> String {
         self.indexes
             .iter()
@@ -289,11 +308,18 @@ async fn gone_keys_by_set(
     coordinator: &Client,
     keys: &KeyColumns<'_>,
 ) -> anyhow::Result<Vec<Vec<String>>> {
+    let kinds = keys.target_kinds();
+    let canonical = |key: &Key| -> Key {
+        key.iter()
+            .zip(&kinds)
+            .map(|(value, kind)| crate::nightly::compare::canonical(kind, value))
+            .collect()
+    };
     let mut source = SourceKeys::open(coordinator, keys).await?;
     let mut present: HashSet<Key> = HashSet::new();
     while source.peek().await?.is_some() {
         if let Some(key) = source.take() {
-            present.insert(key);
+            present.insert(canonical(&key));
         }
     }
     let list = keys.target_list();
@@ -309,7 +335,7 @@ async fn gone_keys_by_set(
     let mut gone = Vec::new();
     while let Some(row) = result.next().await? {
         let key = target_key(row)?;
-        if !present.contains(&key) {
+        if !present.contains(&canonical(&key)) {
             gone.push(key.iter().map(|value| literal(value)).collect());
         }
     }
