@@ -116,6 +116,12 @@ pub fn night_reason(facts: &NightFacts<'_>) -> Option<String> {
                 .to_string(),
         );
     }
+    if previous.timeline != facts.snapshot.timeline {
+        return Some(
+            "the source is on another timeline than at the last published night (restored or failed over)"
+                .to_string(),
+        );
+    }
     if now.xmax < previous.xmax {
         return Some(
             "the source's transaction ids went back since the last published night (restored or failed over)"
@@ -192,6 +198,7 @@ mod tests {
             database: "app".into(),
             transactions: Some(TransactionRange { xmin, xmax }),
             system_identifier: Some("73".into()),
+            timeline: Some(1),
         }
     }
 
@@ -212,6 +219,7 @@ mod tests {
             format: FORMAT,
             pg2dolt: env!("CARGO_PKG_VERSION").into(),
             system_identifier: Some("73".into()),
+            timeline: Some(1),
             xmin: 900,
             xmax: 905,
             mask_rules_sha256: None,
@@ -243,6 +251,13 @@ mod tests {
         let mut other = snapshot(950, 960);
         other.system_identifier = Some("74".into());
         assert!(night_reason(&facts(Some(&state), &other)).is_some());
+        let mut promoted = snapshot(950, 960);
+        promoted.timeline = Some(2);
+        assert!(
+            night_reason(&facts(Some(&state), &promoted))
+                .unwrap()
+                .contains("timeline")
+        );
         let far = snapshot(900 + (1 << 30), 901 + (1 << 30));
         assert!(night_reason(&facts(Some(&state), &far)).is_some());
         let mut full = facts(Some(&state), &now);

@@ -227,6 +227,7 @@ pub async fn record(
         format: FORMAT,
         pg2dolt: env!("CARGO_PKG_VERSION").to_string(),
         system_identifier: snapshot.system_identifier.clone(),
+        timeline: snapshot.timeline,
         xmin: transactions.xmin,
         xmax: transactions.xmax,
         mask_rules_sha256: mask_rules_sha256.map(str::to_string),

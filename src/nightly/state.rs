@@ -32,6 +32,9 @@ pub struct NightState {
     pub pg2dolt: String,
     /// the source cluster's `system_identifier`, when readable
     pub system_identifier: Option<String>,
+    /// the source's timeline, when readable
+    #[serde(default)]
+    pub timeline: Option<u32>,
     /// the snapshot's `xmin`, 64-bit: rows whose version is not older may
     /// have changed since
     pub xmin: u64,
@@ -106,6 +109,7 @@ mod tests {
             format: FORMAT,
             pg2dolt: "0.1.0".to_string(),
             system_identifier: Some("7312".to_string()),
+            timeline: Some(1),
             xmin: 4_294_967_400,
             xmax: 4_294_967_410,
             mask_rules_sha256: None,

@@ -36,6 +36,10 @@ pub struct Snapshot {
     /// versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_identifier: Option<String>,
+    /// The source's timeline (`pg_control_checkpoint()`), when readable: a
+    /// point-in-time restore or a promoted standby starts a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<u32>,
 }
 
 /// The snapshot's `xmin` and `xmax`, 64-bit (epoch and transaction id).
@@ -84,10 +88,10 @@ pub async fn export_snapshot(coordinator: &Client) -> anyhow::Result<Snapshot> {
     let text = |index: usize| row.get(index).map(str::to_string);
     let id = text(0).context("pg_export_snapshot() returned NULL")?;
     validate_snapshot_id(&id)?;
-    let system_identifier = if text(6).as_deref() == Some("t") {
-        system_identifier(coordinator).await?
+    let (system_identifier, timeline) = if text(6).as_deref() == Some("t") {
+        cluster_identity(coordinator).await?
     } else {
-        None
+        (None, None)
     };
     Ok(Snapshot {
         id,
@@ -97,21 +101,43 @@ pub async fn export_snapshot(coordinator: &Client) -> anyhow::Result<Snapshot> {
         database: text(4).unwrap_or_default(),
         transactions: text(5).as_deref().and_then(TransactionRange::parse),
         system_identifier,
+        timeline,
     })
 }
 
-/// `pg_control_system()`'s system identifier (asked only when the role may
-/// run it: an error would end the snapshot's transaction).
-async fn system_identifier(coordinator: &Client) -> anyhow::Result<Option<String>> {
+/// `pg_control_system()`'s system identifier and `pg_control_checkpoint()`'s
+/// timeline (asked only when the role may run the first; the second only
+/// when it may too: an error would end the snapshot's transaction).
+async fn cluster_identity(coordinator: &Client) -> anyhow::Result<(Option<String>, Option<u32>)> {
     // language=PostgreSQL
+    let query = "SELECT system_identifier::text, \
+        has_function_privilege('pg_control_checkpoint()', 'EXECUTE') FROM pg_control_system()";
     let messages = coordinator
-        .simple_query("SELECT system_identifier::text FROM pg_control_system()")
+        .simple_query(query)
         .await
         .context("reading the source's system identifier")?;
-    Ok(messages.iter().find_map(|message| match message {
-        SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+    let row = messages.iter().find_map(|message| match message {
+        SimpleQueryMessage::Row(row) => {
+            Some((row.get(0).map(str::to_string), row.get(1) == Some("t")))
+        }
         _ => None,
-    }))
+    });
+    let Some((identifier, checkpoint_readable)) = row else {
+        return Ok((None, None));
+    };
+    if !checkpoint_readable {
+        return Ok((identifier, None));
+    }
+    // language=PostgreSQL
+    let messages = coordinator
+        .simple_query("SELECT timeline_id FROM pg_control_checkpoint()")
+        .await
+        .context("reading the source's timeline")?;
+    let timeline = messages.iter().find_map(|message| match message {
+        SimpleQueryMessage::Row(row) => row.get(0).and_then(|text| text.parse().ok()),
+        _ => None,
+    });
+    Ok((identifier, timeline))
 }
 
 /// Opens a reader connection inside the shared snapshot.
