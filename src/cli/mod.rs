@@ -52,11 +52,17 @@ pub enum Command {
     /// committed, guarded, then published on --branch in one step and
     /// tagged. The first night is a copy. Exit code 7: held back, nothing
     /// published.
+    #[command(mut_arg("replace", |flag| flag.hide(true)), mut_arg("no_target", |flag| flag.hide(true)))]
     Refresh(RefreshArgs),
     /// Compare every row of a Dolt branch with a new snapshot of the
     /// source, converted and masked as a copy would store it. Exit code 0:
     /// equal; 4: rows differ (per table: missing, extra and different rows,
     /// with up to 5 keys each).
+    #[command(
+        mut_arg("replace", |flag| flag.hide(true)),
+        mut_arg("no_target", |flag| flag.hide(true)),
+        mut_arg("archive", |flag| flag.hide(true))
+    )]
     Verify(VerifyArgs),
     /// Move the published branch of a refreshed database to a night's tag
     /// or a commit (the old head is tagged first).

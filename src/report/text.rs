@@ -68,7 +68,14 @@ impl Report {
                 megabytes(archive.stored_bytes)
             );
         }
+        // An idle night made no commit: its refresh lines say so (the
+        // report's dolt_commit is the head that stays).
+        let idle = self
+            .refresh
+            .as_ref()
+            .is_some_and(|refresh| refresh.outcome == RefreshOutcome::Unchanged);
         match (&self.dolt_commit, self.target_kind) {
+            (Some(_), _) if idle => {}
             (Some(hash), _) => {
                 let _ = writeln!(text, "  dolt commit: {hash}");
             }
