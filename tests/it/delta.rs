@@ -130,7 +130,14 @@ async fn chinook_nights_write_only_what_changed_and_verify_equal() {
         .case
         .source_sql("UPDATE review SET stars = 1 WHERE review_id = 1")
         .await;
-    let (fourth, night4) = chinook.night(&[]);
+    let (fourth, night4) = chinook.night(&["--verify"]);
+    assert_eq!(fourth["verify"]["equal"], true, "{fourth}");
+    assert!(
+        fourth["verify"]["branch"]
+            .as_str()
+            .unwrap()
+            .starts_with("pg2dolt-work-")
+    );
     assert_eq!(
         chinook.diff(&night3, &night4).await,
         changes(&[("Review", 0, 0, 1)])
