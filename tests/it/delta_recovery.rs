@@ -337,3 +337,62 @@ async fn deletes_are_found_by_text_and_time_keys() {
     assert_eq!(table(&report, "event")["rows_deleted"], 6, "{report}");
     books.assert_exact(&report).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partitioned_tables_and_masked_keys_take_deltas_with_deletes() {
+    let test = "partitioned_tables_and_masked_keys_take_deltas_with_deletes";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let nights = Nights::new(
+        "partitioned",
+        &dolt,
+        "CREATE TABLE reading (id bigint, day date, value int, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
+         CREATE TABLE reading_2025 PARTITION OF reading FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+         CREATE TABLE reading_2026 PARTITION OF reading FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+         INSERT INTO reading SELECT n, date '2025-06-01' + n, n FROM generate_series(1, 400) n;
+         CREATE TABLE subscriber (email text PRIMARY KEY, tier text NOT NULL);
+         INSERT INTO subscriber SELECT 's' || n || '@mail.example', 'basic' FROM generate_series(1, 200) n;",
+        &[(
+            "001_tables.sql",
+            "CREATE TABLE reading (id BIGINT, day DATE, value INT, PRIMARY KEY (id, day));
+             CREATE TABLE subscriber (email VARCHAR(100) PRIMARY KEY, tier VARCHAR(20) NOT NULL);",
+        )],
+    )
+    .await;
+    let rules = std::env::temp_dir().join(format!("{}-rules", nights.case.name));
+    std::fs::write(&rules, "subscriber.email = email\n").unwrap();
+    let key = std::env::temp_dir().join(format!("{}-key", nights.case.name));
+    std::fs::write(&key, "another secret of thirty-two b.\n").unwrap();
+    let masked = |command: &str| {
+        nights
+            .with(command)
+            .flag("--mask-rules", &rules)
+            .flag("--mask-key-file", &key)
+    };
+    masked("refresh").run().assert_success();
+    nights
+        .case
+        .source_sql(
+            "UPDATE reading SET day = day + 200 WHERE id <= 5;
+             DELETE FROM reading WHERE id BETWEEN 100 AND 104;
+             UPDATE reading SET value = 0 WHERE id = 300;
+             DELETE FROM subscriber WHERE email IN ('s1@mail.example', 's2@mail.example');
+             UPDATE subscriber SET tier = 'gold' WHERE email = 's3@mail.example';",
+        )
+        .await;
+    let run = masked("refresh").run();
+    run.assert_success();
+    let report = run.report();
+    assert_eq!(table(&report, "reading")["method"], "delta", "{report}");
+    assert_eq!(
+        table(&report, "reading")["rows_deleted"],
+        10,
+        "moved rows change key"
+    );
+    assert_eq!(table(&report, "subscriber")["method"], "delta");
+    assert_eq!(table(&report, "subscriber")["rows_deleted"], 2);
+    let verified = masked("verify").run();
+    verified.assert_success();
+    assert_eq!(verified.report()["verify"]["equal"], true);
+}
