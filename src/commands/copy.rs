@@ -283,6 +283,10 @@ pub(super) async fn load_planned(
     let (job, copied) = copied?;
     let counted = counted?;
     progress.tables = table_reports(&job, &copied);
+    if into.server.kind == crate::mysql::TargetKind::Dolt {
+        // Before anything else writes on this branch (see `connect_loader`).
+        crate::mysql::dolt::clear_sequencing_violations(into.conn).await?;
+    }
     if let Some(decision) = night {
         let sides = crate::nightly::deletes::Sides {
             coordinator: &source.coordinator,

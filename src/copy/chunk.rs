@@ -68,7 +68,7 @@ pub(super) async fn copy_chunk(
             if let (Some(conn), Destination::Database(load)) =
                 (conn.as_deref_mut(), &job.destination)
             {
-                *conn = crate::mysql::connect(&load.target, Some(&load.database)).await?;
+                *conn = crate::mysql::connect_loader(&load.target, Some(&load.database)).await?;
             }
             let route = stream.route.map(|route| route.with(LoadMethod::Insert));
             copy_chunk_as(reader, conn, job, stream, chunk, progress, route).await

@@ -329,7 +329,7 @@ async fn run_worker(
 ) -> anyhow::Result<Vec<ChunkCopied>> {
     let mut conn = match &job.destination {
         Destination::Database(load) => {
-            Some(crate::mysql::connect(&load.target, Some(&load.database)).await?)
+            Some(crate::mysql::connect_loader(&load.target, Some(&load.database)).await?)
         }
         Destination::ArchiveOnly => None,
     };

@@ -64,7 +64,7 @@ pub async fn verify_constraints(conn: &mut Conn) -> anyhow::Result<()> {
 
 /// Clears the constraint violations Dolt recorded while tables loaded
 /// side by side committed (with `@@dolt_force_transaction_commit`, see
-/// `mysql::connect`): a child table's load that commits before its
+/// `mysql::connect_loader`): a child table's load that commits before its
 /// parent's is merged into a working set whose parent rows are not there
 /// yet, and Dolt records each of its rows as a violation in
 /// `dolt_constraint_violations_<table>` although every key resolves once
@@ -78,16 +78,29 @@ pub async fn clear_sequencing_violations(conn: &mut Conn) -> anyhow::Result<Vec<
         .query("SELECT `table` FROM dolt_constraint_violations")
         .await
         .context("reading dolt_constraint_violations")?;
+    if tables.is_empty() {
+        return Ok(tables);
+    }
+    // One transaction: a commit that left another table's violations would
+    // be refused like the loads' were.
+    conn.query_drop("START TRANSACTION")
+        .await
+        .context("clearing the recorded violations")?;
     for table in &tables {
         // language=MySQL
         let statement = format!(
             "DELETE FROM {}",
             crate::mysql::sql::quote_identifier(&format!("dolt_constraint_violations_{table}"))
         );
-        conn.query_drop(statement)
-            .await
-            .with_context(|| format!("clearing the recorded violations of {table}"))?;
+        if let Err(error) = conn.query_drop(statement).await {
+            let _ = conn.query_drop("ROLLBACK").await;
+            return Err(anyhow::Error::new(error)
+                .context(format!("clearing the recorded violations of {table}")));
+        }
     }
+    conn.query_drop("COMMIT")
+        .await
+        .context("clearing the recorded violations")?;
     Ok(tables)
 }
 

@@ -44,6 +44,31 @@ const SESSION_SETTINGS: [&str; 4] = [
     "SET FOREIGN_KEY_CHECKS = 0",
 ];
 
+/// [`connect`] for a copy worker, whose load transactions commit while
+/// other tables load side by side. On Dolt (MySQL and MariaDB do not know
+/// the variable: their error is ignored) each such commit is merged into
+/// the working set, and Dolt refuses a merge whose working set holds a
+/// child row whose parent's load has not committed yet ("Committing this
+/// transaction resulted in a working set with constraint violations …
+/// transaction sequencing", dsess/transactions.go
+/// ErrUnresolvedConstraintViolationsCommit), although foreign-key checks
+/// are off and the rows are consistent once every table is in: these
+/// sessions commit anyway (`@@dolt_force_transaction_commit`). The violations
+/// Dolt recorded are cleared before the finish, which verifies every key
+/// (`DOLT_VERIFY_CONSTRAINTS('--all')`) before any Dolt commit. Only loader
+/// sessions: a publish's merge still refuses violations.
+pub async fn connect_loader(
+    address: &TargetAddress,
+    database: Option<&str>,
+) -> anyhow::Result<Conn> {
+    let mut conn = connect(address, database).await?;
+    // language=MySQL
+    let _ = conn
+        .query_drop("SET @@dolt_force_transaction_commit = 1")
+        .await;
+    Ok(conn)
+}
+
 /// Empties `tables` on the connected database (TRUNCATE keeps each table,
 /// its columns' identities and its schema: on Dolt a dropped and re-made
 /// table would show as changed in whole; foreign-key checks are off in
@@ -145,21 +170,6 @@ pub async fn connect(address: &TargetAddress, database: Option<&str>) -> anyhow:
             .await
             .with_context(|| format!("setting up the target session ({statement})"))?;
     }
-    // Dolt only (MySQL and MariaDB do not know the variable: their error
-    // is ignored). Tables loaded side by side commit one after another,
-    // each merged into the working set; Dolt checks the foreign keys of
-    // every such merge and refuses a commit whose merged working set holds
-    // a child row whose parent's load has not committed yet ("Committing
-    // this transaction resulted in a working set with constraint
-    // violations … transaction sequencing", dsess/transactions.go
-    // ErrUnresolvedConstraintViolationsCommit), although foreign-key
-    // checks are off and the rows are consistent once every table is in.
-    // The finish verifies every key (DOLT_VERIFY_CONSTRAINTS('--all'))
-    // before any Dolt commit, so nothing inconsistent is committed.
-    // language=MySQL
-    let _ = conn
-        .query_drop("SET @@dolt_force_transaction_commit = 1")
-        .await;
     Ok(conn)
 }
 
