@@ -296,7 +296,7 @@ pub(super) async fn load_planned(
             work: into.database,
             jobs: settings.target_database.jobs,
         };
-        settle_night(
+        let redo = settle_night(
             into.conn,
             &sides,
             decision,
@@ -304,6 +304,9 @@ pub(super) async fn load_planned(
             progress,
         )
         .await?;
+        if !redo.is_empty() {
+            reload_in_full(settings, source, &into, &job, &redo, progress).await?;
+        }
     }
     verify(into.conn, into.server, into.targets, progress).await?;
     if let Some(masking) = &settings.masking {
@@ -325,7 +328,7 @@ async fn settle_night(
     decision: &Decision,
     (job, copied, counted): (&CopyJob, &[TableCopied], &[Option<u64>]),
     progress: &mut RunState,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<usize>> {
     let sent: Vec<u64> = (0..job.plans.len())
         .map(|index| {
             copied
@@ -338,7 +341,12 @@ async fn settle_night(
     let settled =
         crate::nightly::night::settle_tables(conn, sides, &job.plans, decision, (&sent, counted))
             .await?;
-    for (plan, (night, rows)) in job.plans.iter().zip(settled) {
+    let mut redo = Vec::new();
+    for (index, (plan, settled)) in job.plans.iter().zip(settled).enumerate() {
+        let Some((night, rows)) = settled else {
+            redo.push(index);
+            continue;
+        };
         if let Some(table) = progress
             .tables
             .iter_mut()
@@ -346,6 +354,46 @@ async fn settle_night(
         {
             table.rows = rows;
             table.night = Some(night);
+        }
+    }
+    Ok(redo)
+}
+
+/// The tables of `job` at `redo` (deltas that did not add up) emptied and
+/// copied again in full, on new readers inside the snapshot.
+async fn reload_in_full(
+    settings: &Settings,
+    source: &SourceSide,
+    into: &Filling<'_>,
+    job: &CopyJob,
+    redo: &[usize],
+    progress: &mut RunState,
+) -> anyhow::Result<()> {
+    let plans: Vec<TablePlan> = redo.iter().map(|&index| job.plans[index].clone()).collect();
+    let names: Vec<&str> = plans.iter().map(|plan| plan.target.name.as_str()).collect();
+    let mut conn = crate::mysql::connect(&settings.target, Some(into.database)).await?;
+    crate::mysql::empty_tables(&mut conn, &names).await?;
+    let readers = preflight::open_readers(settings, source, &plans, into.server.kind).await?;
+    let destination = Destination::Database(DatabaseLoad {
+        target: settings.target.clone(),
+        database: into.database.to_string(),
+        route: into.route,
+        kind: into.server.kind,
+    });
+    let again = copy_job(settings, destination, plans, None, Vec::new());
+    let (again, copied) = copy_rows(again, readers).await?;
+    if into.server.kind == crate::mysql::TargetKind::Dolt {
+        crate::mysql::dolt::clear_sequencing_violations(&mut conn).await?;
+    }
+    let _ = conn.disconnect().await;
+    for mut reloaded in table_reports(&again, &copied) {
+        reloaded.night = Some(crate::nightly::night::reloaded(reloaded.rows));
+        if let Some(table) = progress
+            .tables
+            .iter_mut()
+            .find(|table| table.source == reloaded.source && table.target == reloaded.target)
+        {
+            *table = reloaded;
         }
     }
     Ok(())

@@ -128,7 +128,8 @@ pub fn night_reason(facts: &NightFacts<'_>) -> Option<String> {
                 .to_string(),
         );
     }
-    if now.xmax - previous.xmin >= MAX_TRANSACTIONS_SINCE {
+    if now.xmax.saturating_sub(previous.xmin) >= MAX_TRANSACTIONS_SINCE || previous.xmin > now.xmax
+    {
         return Some("too many transactions since the last published night".to_string());
     }
     None

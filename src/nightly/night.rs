@@ -305,13 +305,16 @@ pub async fn count_delta_tables(
 /// deleted on `conn` (the work branch), and what every table's load did.
 /// Returns, per plan, the load's account and the source's row count (what
 /// the target must now hold). `sent` is the rows each plan's copy read.
+/// Returns, per plan, the load's account and the rows the table must hold,
+/// or `None` for a delta that did not add up: that table is reloaded in
+/// full (its account then says why).
 pub async fn settle_tables(
     conn: &mut Conn,
     sides: &super::deletes::Sides<'_>,
     plans: &[TablePlan],
     decision: &Decision,
     (sent, counted): (&[u64], &[Option<u64>]),
-) -> anyhow::Result<Vec<(TableNight, u64)>> {
+) -> anyhow::Result<Vec<Option<(TableNight, u64)>>> {
     let mut settled = Vec::with_capacity(plans.len());
     let methods = decision.methods.iter().zip(&decision.deleted_first);
     for (((plan, (method, &first)), &sent), &counted) in
@@ -327,8 +330,19 @@ pub async fn settle_tables(
             },
             Method::Delta { .. } => {
                 let rows = counted.context("a delta table was not counted")?;
-                let deleted =
-                    first + super::deletes::delete_gone_rows(conn, sides, plan, rows).await?;
+                let deleted = match super::deletes::delete_gone_rows(conn, sides, plan, rows).await
+                {
+                    Ok(deleted) => first + deleted,
+                    Err(error) => match error.downcast::<super::deletes::DeltaInconsistent>() {
+                        Ok(inconsistent) => {
+                            tracing::warn!(table = %plan.label(), reason = %inconsistent,
+                                "the delta did not add up: the table is reloaded in full");
+                            settled.push(None);
+                            continue;
+                        }
+                        Err(error) => return Err(error),
+                    },
+                };
                 tracing::info!(table = %plan.label(), rows_examined = rows, rows_upserted = sent,
                     rows_deleted = deleted, "delta applied");
                 TableNight {
@@ -344,7 +358,22 @@ pub async fn settle_tables(
             Method::Full { .. } => sent,
             Method::Delta { .. } => night.rows_examined,
         };
-        settled.push((night, rows));
+        settled.push(Some((night, rows)));
     }
     Ok(settled)
+}
+
+/// The account of a table reloaded in full after its delta did not add up.
+#[must_use]
+pub fn reloaded(rows: u64) -> TableNight {
+    TableNight {
+        method: "full".to_string(),
+        reason: Some(
+            "its delta did not add up (a change the row versions did not show): reloaded"
+                .to_string(),
+        ),
+        rows_examined: rows,
+        rows_upserted: rows,
+        rows_deleted: 0,
+    }
 }

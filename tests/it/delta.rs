@@ -262,3 +262,75 @@ async fn rewrites_that_change_no_value_make_no_commit() {
         assert_eq!(table(&report, "Track")["method"], "delta");
     }
 }
+
+/// The safety net: a delta that does not add up (here the last night's
+/// recorded transaction range is moved past writes it never saw, as a
+/// change the row versions do not show would look) reloads that table in
+/// full, says why, and the night ends exact.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delta_that_does_not_add_up_reloads_the_table_in_full() {
+    use mysql_async::prelude::Queryable as _;
+    let test = "a_delta_that_does_not_add_up_reloads_the_table_in_full";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let nights = Nights::new(
+        "tampered",
+        &dolt,
+        "CREATE TABLE item (id int PRIMARY KEY, name text NOT NULL);
+         INSERT INTO item SELECT n, 'item ' || n FROM generate_series(1, 100) n;",
+        &[(
+            "001_tables.sql",
+            "CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(50) NOT NULL);",
+        )],
+    )
+    .await;
+    let (first, _) = nights.night(&[]);
+    let tag = first["refresh"]["tag"].as_str().unwrap().to_string();
+    nights
+        .case
+        .source_sql(
+            "INSERT INTO item SELECT n, 'item ' || n FROM generate_series(101, 110) n;
+             DELETE FROM item WHERE id <= 3;",
+        )
+        .await;
+    let now: String = pg_connect(&nights.case.source)
+        .await
+        .query_one(
+            "SELECT split_part(txid_current_snapshot()::text, ':', 2)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let mut conn = mysql_connect(&nights.target()).await;
+    let (hash, message): (String, String) = conn
+        .exec_first(
+            "SELECT tag_hash, message FROM dolt_tags WHERE tag_name = ?",
+            (&tag,),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let (said, recorded) = message.split_once("pg2dolt-night-state: ").unwrap();
+    let mut state: Json = serde_json::from_str(recorded).unwrap();
+    state["xmin"] = Json::from(now.parse::<u64>().unwrap());
+    state["xmax"] = state["xmin"].clone();
+    let tampered = format!("{said}pg2dolt-night-state: {state}");
+    conn.exec_drop("CALL DOLT_TAG('-d', ?)", (&tag,))
+        .await
+        .unwrap();
+    conn.exec_drop("CALL DOLT_TAG(?, ?, '-m', ?)", (&tag, &hash, &tampered))
+        .await
+        .unwrap();
+
+    let (report, _) = nights.night(&[]);
+    let item = table(&report, "item");
+    assert_eq!(item["method"], "full", "{report}");
+    assert!(
+        item["reason"].as_str().unwrap().contains("did not add up"),
+        "{report}"
+    );
+    assert_eq!(item["rows"], 107);
+    nights.assert_exact(&report).await;
+}

@@ -114,10 +114,9 @@ async fn gone_numeric_keys(
             .await
             .with_context(|| format!("reading the keys of {}", keys.plan.target.name))?;
         let missing = || {
-            anyhow::anyhow!(
-                "{}: a source key is missing on the target after the delta",
-                keys.plan.label()
-            )
+            anyhow::Error::new(super::DeltaInconsistent(
+                "a source key was missing on the target after the upserts".to_string(),
+            ))
         };
         let (mut pending, mut at): (Vec<NumericKey>, usize) = (Vec::new(), 0);
         let mut gone = Vec::new();
