@@ -288,14 +288,7 @@ pub(super) async fn load_planned(
         crate::mysql::dolt::clear_sequencing_violations(into.conn).await?;
     }
     if let Some(decision) = night {
-        let sides = crate::nightly::deletes::Sides {
-            coordinator: &source.coordinator,
-            source: &settings.source,
-            snapshot_id: &source.snapshot.id,
-            target: &settings.target,
-            work: into.database,
-            jobs: settings.target_database.jobs,
-        };
+        let sides = crate::nightly::deletes::Sides::of(settings, source, into.database);
         let redo = settle_night(
             into.conn,
             &sides,

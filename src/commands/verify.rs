@@ -243,7 +243,11 @@ async fn load_and_compare(
     crate::mysql::empty_tables(&mut conn, &names)
         .await
         .context("on the scratch branch")?;
-    let decision = Decision::all_full(&plans, "verify");
+    let decision = Decision::all_full(
+        &plans,
+        "verify",
+        crate::nightly::night::Identities::default(),
+    );
     let into = Filling {
         database: scratch,
         conn: &mut conn,

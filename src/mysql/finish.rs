@@ -50,12 +50,6 @@ pub async fn finish(
     targets: &[TargetTable],
     expected: &[(String, String, u64)],
 ) -> anyhow::Result<Finished> {
-    if server.kind == TargetKind::Dolt {
-        let cleared = dolt::clear_sequencing_violations(conn).await?;
-        if !cleared.is_empty() {
-            tracing::debug!(tables = ?cleared, "violations recorded while loading cleared");
-        }
-    }
     let fixups = foreign_key_tables(targets);
     fixup::resolve_foreign_keys(conn, &fixups).await?;
 

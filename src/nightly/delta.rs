@@ -223,7 +223,6 @@ mod tests {
             timeline: Some(1),
             xmin: 900,
             xmax: 905,
-            mask_rules_sha256: None,
             tables,
         }
     }

@@ -50,9 +50,10 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// Every table in full, for `reason` (the first night, an archive).
+    /// Every table in full, for `reason` (the first night, an archive,
+    /// verify), with the source tables' `identities` to record.
     #[must_use]
-    pub fn all_full(plans: &[TablePlan], reason: &str) -> Decision {
+    pub fn all_full(plans: &[TablePlan], reason: &str, identities: Identities) -> Decision {
         Decision {
             methods: plans
                 .iter()
@@ -60,7 +61,7 @@ impl Decision {
                     reason: reason.to_string(),
                 })
                 .collect(),
-            identities: HashMap::new(),
+            identities,
             deleted_first: vec![0; plans.len()],
         }
     }
@@ -85,18 +86,11 @@ pub async fn recorded_at(
     base: &str,
     prefix: &str,
 ) -> anyhow::Result<Option<NightState>> {
-    // language=MySQL
-    let messages: Vec<(String, String)> = conn
-        .query(format!(
-            "SELECT tag_name, COALESCE(message, '') FROM dolt_tags WHERE tag_hash = {}",
-            quote_literal(base)
-        ))
-        .await
-        .context("reading the tags of the last published night")?;
-    Ok(messages
+    Ok(crate::mysql::published::tags(conn, prefix)
+        .await?
         .iter()
-        .filter(|(name, _)| name.starts_with(prefix))
-        .find_map(|(_, message)| NightState::from_message(message)))
+        .filter(|tag| tag.hash == base)
+        .find_map(|tag| NightState::from_message(&tag.message)))
 }
 
 /// What decides a table's values besides its rows: each column's source,
@@ -133,9 +127,7 @@ pub async fn decide(
         (None, Some(previous)) => previous,
         (reason, _) => {
             let reason = reason.unwrap_or_else(|| "no state".to_string());
-            let mut decision = Decision::all_full(plans, &reason);
-            decision.identities = identities;
-            return Ok(decision);
+            return Ok(Decision::all_full(plans, &reason, identities));
         }
     };
     let mut methods = Vec::with_capacity(plans.len());
@@ -197,7 +189,6 @@ pub async fn record(
     plans: &[TablePlan],
     identities: &Identities,
     rows: &BTreeMap<String, u64>,
-    mask_rules_sha256: Option<&str>,
 ) -> anyhow::Result<Option<NightState>> {
     let Some(transactions) = snapshot.transactions else {
         return Ok(None);
@@ -230,7 +221,6 @@ pub async fn record(
         timeline: snapshot.timeline,
         xmin: transactions.xmin,
         xmax: transactions.xmax,
-        mask_rules_sha256: mask_rules_sha256.map(str::to_string),
         tables,
     }))
 }

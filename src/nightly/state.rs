@@ -40,8 +40,6 @@ pub struct NightState {
     pub xmin: u64,
     /// the snapshot's `xmax`, 64-bit
     pub xmax: u64,
-    /// the masking rules' SHA-256, when columns were masked
-    pub mask_rules_sha256: Option<String>,
     /// per target table
     pub tables: BTreeMap<String, TableState>,
 }
@@ -112,7 +110,6 @@ mod tests {
             timeline: Some(1),
             xmin: 4_294_967_400,
             xmax: 4_294_967_410,
-            mask_rules_sha256: None,
             tables,
         };
         let message = state.append_to("pg2dolt refresh of Postgres database app: snapshot T (1)");

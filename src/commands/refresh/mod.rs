@@ -151,15 +151,8 @@ impl Night<'_> {
             .iter()
             .map(|table| (table.target.clone(), table.rows))
             .collect();
-        let state = nightly::night::record(
-            conn,
-            &self.source.snapshot,
-            plans,
-            identities,
-            &rows,
-            progress.mask_rules_sha256.as_deref(),
-        )
-        .await?;
+        let state =
+            nightly::night::record(conn, &self.source.snapshot, plans, identities, &rows).await?;
         if let Ok(mut recorded) = self.recorded.lock() {
             *recorded = state;
         }
@@ -240,9 +233,9 @@ async fn first_night(
             )
             .await?;
             let plans = planned.plan.tables.clone();
-            let mut decision = Decision::all_full(&plans, "the first night");
-            decision.identities =
+            let identities =
                 nightly::night::read_identities(&night.source.coordinator, &plans).await?;
+            let decision = Decision::all_full(&plans, "the first night", identities);
             let into = Filling {
                 database,
                 conn: &mut conn,
@@ -336,14 +329,7 @@ async fn fill_work(
         .then(|| (planned.plan.clone(), planned.catalog.clone()));
     let mut decision = decide(night, &mut conn, &plans, base, !pending_files.is_empty()).await?;
     empty_tables(&mut conn, &plans, &decision.methods).await?;
-    let sides = Sides {
-        coordinator: &night.source.coordinator,
-        source: &settings.source,
-        snapshot_id: &night.source.snapshot.id,
-        target: &settings.target,
-        work,
-        jobs: settings.target_database.jobs,
-    };
+    let sides = Sides::of(settings, night.source, work);
     nightly::night::clear_first(&mut conn, &sides, &plans, &mut decision).await?;
     let into = Filling {
         database: work,
@@ -443,9 +429,9 @@ async fn decide(
 ) -> anyhow::Result<Decision> {
     let coordinator = &night.source.coordinator;
     if night.archive.is_some() {
-        let mut decision = Decision::all_full(plans, "--archive keeps every row of the night");
-        decision.identities = nightly::night::read_identities(coordinator, plans).await?;
-        return Ok(decision);
+        let identities = nightly::night::read_identities(coordinator, plans).await?;
+        let reason = "--archive keeps every row of the night";
+        return Ok(Decision::all_full(plans, reason, identities));
     }
     let previous =
         nightly::night::recorded_at(work, base, &night.options.branch.tag_prefix).await?;

@@ -71,6 +71,24 @@ impl<'a> KeyColumns<'a> {
             .collect()
     }
 
+    /// The target's keys as they stream: `SELECT key FROM table` and
+    /// `tail` (a `WHERE` and `ORDER BY`, or nothing).
+    async fn read_target<'c>(
+        &self,
+        conn: &'c mut Conn,
+        tail: &str,
+    ) -> anyhow::Result<mysql_async::QueryResult<'c, 'static, mysql_async::TextProtocol>> {
+        // language=MySQL
+        let statement = format!(
+            "SELECT {} FROM {}{tail}",
+            self.target_list(),
+            quote_identifier(&self.plan.target.name)
+        );
+        conn.query_iter(statement)
+            .await
+            .with_context(|| format!("reading the keys of {}", self.plan.target.name))
+    }
+
     fn target_list(&self) -> String {
         self.indexes
             .iter()
@@ -109,6 +127,25 @@ pub struct Sides<'a> {
     pub work: &'a str,
     /// key ranges read at once
     pub jobs: usize,
+}
+
+impl<'a> Sides<'a> {
+    /// The sides of a run over `settings` and `source`, writing on `work`.
+    #[must_use]
+    pub fn of(
+        settings: &'a crate::settings::Settings,
+        source: &'a crate::preflight::SourceSide,
+        work: &'a str,
+    ) -> Sides<'a> {
+        Sides {
+            coordinator: &source.coordinator,
+            source: &settings.source,
+            snapshot_id: &source.snapshot.id,
+            target: &settings.target,
+            work,
+            jobs: settings.target_database.jobs,
+        }
+    }
 }
 
 /// Deletes the rows of the plan's target table (on `conn`, the work
@@ -165,7 +202,7 @@ pub async fn clear_for_delta(
     filter: &str,
 ) -> anyhow::Result<u64> {
     let keys = KeyColumns::new(plan);
-    let mut changed = SourceKeys::open_filtered(sides.coordinator, &keys, filter).await?;
+    let mut changed = SourceKeys::open_filtered(sides.coordinator, &keys, Some(filter)).await?;
     let mut rewritten = Vec::new();
     while changed.peek().await?.is_some() {
         if let Some(key) = changed.take() {
@@ -202,22 +239,17 @@ struct SourceKeys<'a> {
 
 impl<'a> SourceKeys<'a> {
     async fn open(coordinator: &Client, keys: &KeyColumns<'a>) -> anyhow::Result<SourceKeys<'a>> {
-        Self::open_filtered(coordinator, keys, "").await
+        Self::open_filtered(coordinator, keys, None).await
     }
 
-    /// The keys of the rows matching `filter` (empty: all).
+    /// The keys of the rows matching `condition` (`None`: all).
     async fn open_filtered(
         coordinator: &Client,
         keys: &KeyColumns<'a>,
-        filter: &str,
+        condition: Option<&str>,
     ) -> anyhow::Result<SourceKeys<'a>> {
         let plan = keys.plan;
-        let condition = if filter.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {filter}")
-        };
-        let statement = source_keys_statement(keys, &condition);
+        let statement = source_keys_statement(keys, condition);
         let stream = coordinator
             .copy_out(statement.as_str())
             .await
@@ -299,11 +331,9 @@ fn decode_row(row: Vec<Option<Vec<u8>>>, binary: &[bool]) -> anyhow::Result<Key>
         .collect()
 }
 
-/// `COPY (SELECT key columns FROM table [filter] ORDER BY them) TO STDOUT`
-/// (`filter`: a `WHERE` condition, or empty).
-fn source_keys_statement(keys: &KeyColumns<'_>, filter: &str) -> String {
-    let condition = filter.trim().trim_start_matches("WHERE").trim();
-    let condition = (!condition.is_empty()).then_some(condition);
+/// `COPY (SELECT key columns FROM table [WHERE condition] ORDER BY them)
+/// TO STDOUT`.
+fn source_keys_statement(keys: &KeyColumns<'_>, condition: Option<&str>) -> String {
     keys.plan.copy_in_key_order(Some(&keys.indexes), condition)
 }
 
@@ -327,16 +357,7 @@ async fn gone_keys_by_set(
             present.insert(canonical(&key));
         }
     }
-    let list = keys.target_list();
-    // language=MySQL
-    let statement = format!(
-        "SELECT {list} FROM {}",
-        quote_identifier(&keys.plan.target.name)
-    );
-    let mut result = conn
-        .query_iter(statement)
-        .await
-        .with_context(|| format!("reading the keys of {}", keys.plan.target.name))?;
+    let mut result = keys.read_target(conn, "").await?;
     let mut gone = Vec::new();
     while let Some(row) = result.next().await? {
         let key = target_key(row)?;

@@ -92,27 +92,21 @@ async fn gone_numeric_keys(
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<NumericKey>>(4);
     let condition = |column: &str| {
         range.map(|(from, to)| match to {
-            Some(to) => format!(" WHERE {column} >= {from} AND {column} < {to}"),
-            None => format!(" WHERE {column} >= {from}"),
+            Some(to) => format!("{column} >= {from} AND {column} < {to}"),
+            None => format!("{column} >= {from}"),
         })
     };
     let source_first =
         crate::postgres::sql::quote_identifier(&keys.plan.columns[keys.indexes[0]].source);
     let target_first = quote_identifier(&keys.plan.columns[keys.indexes[0]].target);
-    let source_filter = condition(&source_first).unwrap_or_default();
-    let target_filter = condition(&target_first).unwrap_or_default();
-    let read_source = send_source_keys(reader, keys, &source_filter, sender);
+    let source_filter = condition(&source_first);
+    let target_filter = condition(&target_first)
+        .map(|condition| format!(" WHERE {condition}"))
+        .unwrap_or_default();
+    let read_source = send_source_keys(reader, keys, source_filter.as_deref(), sender);
     let merge = async move {
-        let list = keys.target_list();
-        // language=MySQL
-        let statement = format!(
-            "SELECT {list} FROM {}{target_filter} ORDER BY {list}",
-            quote_identifier(&keys.plan.target.name)
-        );
-        let mut result = conn
-            .query_iter(statement)
-            .await
-            .with_context(|| format!("reading the keys of {}", keys.plan.target.name))?;
+        let tail = format!("{target_filter} ORDER BY {}", keys.target_list());
+        let mut result = keys.read_target(conn, &tail).await?;
         let missing = || {
             anyhow::Error::new(super::DeltaInconsistent(
                 "a source key was missing on the target after the upserts".to_string(),
@@ -169,16 +163,16 @@ async fn gone_numeric_keys(
     Ok(gone)
 }
 
-/// Streams the source's integer keys (matching `filter`, a `WHERE` clause
-/// or nothing) in key order into `sender`, in batches; stops quietly when
-/// the merge stopped listening.
+/// Streams the source's integer keys (those matching `condition`, when
+/// given) in key order into `sender`, in batches; stops quietly when the
+/// merge stopped listening.
 async fn send_source_keys(
     reader: &crate::postgres::reader::Reader,
     keys: &KeyColumns<'_>,
-    filter: &str,
+    condition: Option<&str>,
     sender: tokio::sync::mpsc::Sender<Vec<NumericKey>>,
 ) -> anyhow::Result<()> {
-    let statement = source_keys_statement(keys, filter);
+    let statement = source_keys_statement(keys, condition);
     let stream = crate::postgres::reader::copy_rows(reader, &statement)
         .await
         .map_err(|error| crate::postgres::pg_error(&error))
