@@ -52,6 +52,7 @@ async fn chinook_nights_write_only_what_changed_and_verify_equal() {
     let chinook = chinook("delta", &dolt).await;
     let (first, night1) = chinook.night(&[]);
     assert_eq!(table(&first, "Track")["method"], "full");
+    chinook.assert_exact(&first).await;
 
     // Night 2: updates, deletes (a parent's children first), inserts, a
     // changed primary key, on tables tied by foreign keys.
@@ -115,6 +116,7 @@ async fn chinook_nights_write_only_what_changed_and_verify_equal() {
     )
     .unwrap();
     let (third, night3) = chinook.night(&[]);
+    chinook.assert_exact(&third).await;
     assert_eq!(
         chinook.diff(&night2, &night3).await,
         changes(&[("Artist", 0, 0, 1), ("Review", 2, 0, 0)])
@@ -222,6 +224,36 @@ async fn a_transaction_open_at_the_snapshot_is_carried_the_next_night() {
     );
     assert_eq!(table(&after, "Genre")["method"], "delta");
     chinook.assert_exact(&after).await;
+
+    // Writes while a night loads: that night holds its snapshot, the next
+    // carries every write.
+    let running = chinook.with("refresh").spawn();
+    let client = pg_connect(&chinook.case.source).await;
+    for step in 0..30 {
+        client
+            .batch_execute(&format!(
+                "UPDATE track SET milliseconds = milliseconds + 1 WHERE track_id = {};
+                 INSERT INTO genre VALUES ({}, 'written during a night');
+                 DELETE FROM playlist_track WHERE playlist_id = 8 AND track_id = {};",
+                100 + step,
+                40 + step,
+                1000 + step * 7
+            ))
+            .await
+            .unwrap();
+    }
+    let during = tokio::task::spawn_blocking(move || running.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        during.status.success(),
+        "{}",
+        String::from_utf8_lossy(&during.stderr)
+    );
+    let (carried, _) = chinook.night(&[]);
+    assert_eq!(table(&carried, "Genre")["method"], "delta", "{carried}");
+    chinook.assert_exact(&carried).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
