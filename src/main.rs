@@ -3,12 +3,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use pg2dolt::cli::Cli;
 use pg2dolt::error::{EXIT_RUNTIME, FailureKind};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_args() {
         Ok(cli) => cli,
         Err(error) => {
             // Bad flags are a usage error; --help and --version succeed.
@@ -21,14 +20,14 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let command = cli.into_command();
+    let (command, logging) = cli.into_command();
     pg2dolt::redact::add_secrets(
         command
             .urls()
             .into_iter()
             .flat_map(pg2dolt::redact::secrets_of_url),
     );
-    pg2dolt::logging::init(command.logging());
+    pg2dolt::logging::init(&logging);
     pg2dolt::tls::install_default_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -40,7 +39,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    let code = runtime.block_on(pg2dolt::run(command));
+    let code = runtime.block_on(pg2dolt::run(command, &logging));
     // Do not wait for connection tasks still winding down.
     runtime.shutdown_background();
     ExitCode::from(code)

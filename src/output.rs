@@ -1,7 +1,8 @@
-//! How the end of a command is told, for every command: the report written
-//! (copy, plan, restore), the summary or plan table for people, the error
-//! on one line, the Dolt commit hash on stdout; under `--log-format json`
-//! every line is a JSON log event instead. Secrets are redacted in all.
+//! How the end of a command is told, for every command: the report
+//! written (copy, plan, refresh, verify, restore), the summary or plan
+//! table for people, the error on one line, the Dolt commit hash on stdout;
+//! under `--log-format json` every line is a JSON log event instead.
+//! Secrets are redacted in all.
 
 use std::io::Write as _;
 use std::time::Instant;
@@ -34,7 +35,7 @@ pub struct Left<'a> {
     /// the target's state for people (see `mysql::fresh::TargetOutcome`)
     pub detail: &'a str,
     /// the run changed the target (or copied tables): the summary is shown
-    pub summary: bool,
+    pub show_summary: bool,
 }
 
 impl Output {
@@ -75,7 +76,7 @@ impl Output {
     /// stdout.
     pub async fn succeed(&self, mut report: Report) -> u8 {
         report.status = Status::Succeeded;
-        let written = self.finish(&mut report, true).await;
+        let written = self.report_and_tell(&mut report, true).await;
         if let Some(hash) = &report.dolt_commit {
             let mut stdout = std::io::stdout();
             let _ = writeln!(stdout, "{hash}");
@@ -97,7 +98,7 @@ impl Output {
             Status::Failed
         };
         report.exit_code = code;
-        let written = self.finish(&mut report, true).await;
+        let written = self.report_and_tell(&mut report, true).await;
         if written { code } else { EXIT_RUNTIME }
     }
 
@@ -114,7 +115,7 @@ impl Output {
         if self.resolved {
             // A failure before anything touched the target is told by its
             // error line alone.
-            let _ = self.finish(&mut report, left.summary).await;
+            let _ = self.report_and_tell(&mut report, left.show_summary).await;
         }
         self.error_line(&line, code);
         code
@@ -145,7 +146,7 @@ impl Output {
             report.command.name()
         );
         report.error = Some(line.clone());
-        let _ = self.finish(&mut report, true).await;
+        let _ = self.report_and_tell(&mut report, true).await;
         if self.json {
             tracing::warn!(exit_code = signal.exit_code, "{line}");
         }
@@ -154,7 +155,7 @@ impl Output {
 
     /// Completes the report, writes it, and tells the outcome (the summary
     /// only when `summary`). False when the report could not be written.
-    async fn finish(&self, report: &mut Report, summary: bool) -> bool {
+    async fn report_and_tell(&self, report: &mut Report, summary: bool) -> bool {
         report.finished_at = crate::clock::utc_now();
         report.seconds = self.started.elapsed().as_secs_f64();
         let mut written = true;

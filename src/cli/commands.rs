@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::groups::{
-    BranchArgs, LoggingArgs, MaskNewColumnsArg, OnDivergedArg, OutputFormat, SourceConnectionArgs,
+    BranchArgs, MaskNewColumnsArg, OnDivergedArg, OutputFormat, SourceConnectionArgs,
     TableSelectionArgs, TargetConnectionArgs, TargetDatabaseArgs,
 };
 
@@ -20,41 +20,21 @@ pub struct CopyArgs {
     #[command(flatten)]
     pub target: TargetConnectionArgs,
 
-    /// What becomes of the target database.
-    #[command(flatten)]
-    pub target_database: TargetDatabaseArgs,
-
     /// Apply the *.sql files of this directory (in numeric-prefix order)
     /// instead of the schema embedded in the binary.
-    #[arg(long, env = "PG2DOLT_SCHEMA_DIR", value_name = "DIR")]
+    #[arg(
+        help_heading = "Schema files",
+        long,
+        env = "PG2DOLT_SCHEMA_DIR",
+        value_name = "DIR"
+    )]
     pub schema_dir: Option<PathBuf>,
-
-    /// Also archive this copy (schema files, zstd data files, manifest)
-    /// under s3://bucket/prefix/ or a local directory, in a new directory
-    /// named by the snapshot time.
-    #[arg(long, env = "PG2DOLT_ARCHIVE", value_name = "S3-URL|DIR")]
-    pub archive: Option<String>,
-
-    /// Dump only: archive the copy without loading a target database. The
-    /// target server is still used to plan (a scratch database, dropped).
-    #[arg(long, env = "PG2DOLT_NO_TARGET", requires = "archive")]
-    pub no_target: bool,
-
-    /// S3: address buckets by path (http://host/bucket/key), as most
-    /// S3-compatible stores want (automatic for an AWS_ENDPOINT_URL on an IP
-    /// address or localhost).
-    #[arg(long, env = "PG2DOLT_S3_PATH_STYLE")]
-    pub s3_path_style: bool,
-
-    /// S3: bytes per multipart upload part (at least 5 MiB); smaller objects
-    /// are one PUT.
-    #[arg(long, env = "PG2DOLT_ARCHIVE_PART_SIZE", value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
-    pub archive_part_size: usize,
 
     /// Map a source name to a target name where the rules cannot:
     /// `table=TargetTable` or `table.column=TargetColumn`. Repeatable;
     /// the environment variable takes a comma-separated list.
     #[arg(
+        help_heading = "Selection and mapping",
         long = "map",
         env = "PG2DOLT_MAP",
         value_delimiter = ',',
@@ -63,40 +43,92 @@ pub struct CopyArgs {
     pub mappings: Vec<String>,
 
     /// A file of mappings, one `source=target` per line (# comments).
-    #[arg(long, env = "PG2DOLT_MAP_FILE", value_name = "FILE")]
+    #[arg(
+        help_heading = "Selection and mapping",
+        long,
+        env = "PG2DOLT_MAP_FILE",
+        value_name = "FILE"
+    )]
     pub map_file: Option<PathBuf>,
 
     /// Which source tables.
     #[command(flatten)]
     pub tables: TableSelectionArgs,
 
+    /// Copy the leaf partitions of partitioned tables as tables of their own
+    /// (the target must have tables by their names) instead of copying each
+    /// partitioned table once, with all its partitions' rows.
+    #[arg(
+        help_heading = "Selection and mapping",
+        long,
+        env = "PG2DOLT_PARTITIONS_AS_TABLES"
+    )]
+    pub partitions_as_tables: bool,
+
+    /// Also archive this copy (schema files, zstd data files, manifest)
+    /// under s3://bucket/prefix/ or a local directory, in a new directory
+    /// named by the snapshot time.
+    #[arg(
+        help_heading = "Archive",
+        long,
+        env = "PG2DOLT_ARCHIVE",
+        value_name = "S3-URL|DIR"
+    )]
+    pub archive: Option<String>,
+
+    /// Dump only: archive the copy without loading a target database. The
+    /// target server is still used to plan (a scratch database, dropped).
+    #[arg(
+        help_heading = "Archive",
+        long,
+        env = "PG2DOLT_NO_TARGET",
+        requires = "archive"
+    )]
+    pub no_target: bool,
+
+    /// S3: address buckets by path (http://host/bucket/key), as most
+    /// S3-compatible stores want (automatic for an AWS_ENDPOINT_URL on an IP
+    /// address or localhost).
+    #[arg(help_heading = "Archive", long, env = "PG2DOLT_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+
+    /// S3: bytes per multipart upload part (at least 5 MiB); smaller objects
+    /// are one PUT.
+    #[arg(help_heading = "Archive", long, env = "PG2DOLT_ARCHIVE_PART_SIZE", value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub archive_part_size: usize,
+
     /// Mask columns: one rule per line, `table.column = generator` or
     /// `schema.table.column = generator` (# comments); generators: email,
     /// first_name, last_name, full_name, phone, text, hash, null,
     /// const(VALUE), date_shift(DAYS), number_noise(PERCENT).
-    #[arg(long, env = "PG2DOLT_MASK_RULES", value_name = "FILE")]
+    #[arg(
+        help_heading = "Masking",
+        long,
+        env = "PG2DOLT_MASK_RULES",
+        value_name = "FILE"
+    )]
     pub mask_rules: Option<PathBuf>,
 
     /// The secret key of the masking generators (a mounted secret; never
     /// logged); required when a rule needs it (all but null and const).
-    #[arg(long, env = "PG2DOLT_MASK_KEY_FILE", value_name = "FILE")]
+    #[arg(
+        help_heading = "Masking",
+        long,
+        env = "PG2DOLT_MASK_KEY_FILE",
+        value_name = "FILE"
+    )]
     pub mask_key_file: Option<PathBuf>,
 
     /// A column of a masked table that is new since the rules were written:
     /// stop (exit 3, before any data moves), load NULL, or copy it in clear.
-    #[arg(long, env = "PG2DOLT_MASK_NEW_COLUMNS", value_enum, default_value_t = MaskNewColumnsArg::Fail)]
+    #[arg(help_heading = "Masking", long, env = "PG2DOLT_MASK_NEW_COLUMNS", value_enum, default_value_t = MaskNewColumnsArg::Fail)]
     pub mask_new_columns: MaskNewColumnsArg,
-
-    /// Copy the leaf partitions of partitioned tables as tables of their own
-    /// (the target must have tables by their names) instead of copying each
-    /// partitioned table once, with all its partitions' rows.
-    #[arg(long, env = "PG2DOLT_PARTITIONS_AS_TABLES")]
-    pub partitions_as_tables: bool,
 
     /// Split tables larger than this many rows (estimated) into key or page
     /// ranges, copied in parallel, each loaded and committed on its own
     /// (Dolt keeps uncommitted work in memory).
     #[arg(
+        help_heading = "Tuning", display_order = 900,
         long,
         env = "PG2DOLT_CHUNK_ROWS",
         value_name = "ROWS",
@@ -104,9 +136,9 @@ pub struct CopyArgs {
     )]
     pub chunk_rows: u64,
 
-    /// Logging flags.
+    /// What becomes of the target database.
     #[command(flatten)]
-    pub logging: LoggingArgs,
+    pub target_database: TargetDatabaseArgs,
 }
 
 /// Flags of `pg2dolt plan`: those of copy, and the output format.
@@ -117,7 +149,7 @@ pub struct PlanArgs {
     pub copy: CopyArgs,
 
     /// Output: a readable table on stderr, or JSON on stdout.
-    #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(help_heading = "Output", display_order = 950, long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }
 
@@ -134,12 +166,13 @@ pub struct RefreshArgs {
     pub branch: BranchArgs,
 
     /// When the published branch was written to since the last refresh.
-    #[arg(long, env = "PG2DOLT_ON_DIVERGED", value_enum, default_value_t = OnDivergedArg::Fail)]
+    #[arg(help_heading = "Refresh", long, env = "PG2DOLT_ON_DIVERGED", value_enum, default_value_t = OnDivergedArg::Fail)]
     pub on_diverged: OnDivergedArg,
 
     /// Hold the refresh back (exit 7, nothing published) when a table loses
     /// more than this percentage of its rows, or becomes empty (100: never).
     #[arg(
+        help_heading = "Refresh",
         long,
         env = "PG2DOLT_MAX_DELETED_PERCENT",
         value_name = "P",
@@ -149,13 +182,13 @@ pub struct RefreshArgs {
 
     /// Reload every table this night instead of writing only the rows that
     /// changed since the last published night (a weekly reset).
-    #[arg(long, env = "PG2DOLT_FULL")]
+    #[arg(help_heading = "Refresh", long, env = "PG2DOLT_FULL")]
     pub full: bool,
 
     /// Before publishing, compare every row of the work branch with the
     /// snapshot (as `pg2dolt verify` does); a difference is exit 4 and
     /// nothing is published.
-    #[arg(long, env = "PG2DOLT_VERIFY")]
+    #[arg(help_heading = "Refresh", long, env = "PG2DOLT_VERIFY")]
     pub verify: bool,
 }
 
@@ -181,16 +214,17 @@ pub struct PublishedArgs {
     pub connection: TargetConnectionArgs,
 
     /// The refreshed database.
-    #[arg(long, env = "PG2DOLT_DATABASE", value_name = "NAME")]
+    #[arg(
+        help_heading = "Target",
+        long,
+        env = "PG2DOLT_DATABASE",
+        value_name = "NAME"
+    )]
     pub database: String,
 
     /// The published branch and its tags.
     #[command(flatten)]
     pub branch: BranchArgs,
-
-    /// Logging flags.
-    #[command(flatten)]
-    pub logging: LoggingArgs,
 }
 
 /// Flags of `pg2dolt rollback`.
@@ -201,7 +235,7 @@ pub struct RollbackArgs {
     pub published: PublishedArgs,
 
     /// Where the published branch goes: a tag (a night's) or a commit hash.
-    #[arg(long, env = "PG2DOLT_TO", value_name = "REF")]
+    #[arg(help_heading = "Refresh", long, env = "PG2DOLT_TO", value_name = "REF")]
     pub to: String,
 }
 
@@ -213,7 +247,7 @@ pub struct HistoryArgs {
     pub published: PublishedArgs,
 
     /// Output: a table, or JSON.
-    #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(help_heading = "Output", display_order = 950, long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }
 
@@ -222,7 +256,12 @@ pub struct HistoryArgs {
 pub struct RestoreArgs {
     /// The archived copy: s3://bucket/prefix/<key>/ or a directory (as the
     /// copy's report and `pg2dolt archives` name it).
-    #[arg(long, env = "PG2DOLT_FROM", value_name = "S3-URL|DIR")]
+    #[arg(
+        help_heading = "Archive",
+        long,
+        env = "PG2DOLT_FROM",
+        value_name = "S3-URL|DIR"
+    )]
     pub from: String,
 
     /// How to reach the target.
@@ -234,32 +273,28 @@ pub struct RestoreArgs {
     pub target_database: TargetDatabaseArgs,
 
     /// S3: address buckets by path.
-    #[arg(long, env = "PG2DOLT_S3_PATH_STYLE")]
+    #[arg(help_heading = "Archive", long, env = "PG2DOLT_S3_PATH_STYLE")]
     pub s3_path_style: bool,
-
-    /// Logging flags.
-    #[command(flatten)]
-    pub logging: LoggingArgs,
 }
 
 /// Flags of `pg2dolt archives`.
 #[derive(Debug, Args, Clone)]
 pub struct ArchivesArgs {
     /// The archive location: s3://bucket/prefix/ or a directory.
-    #[arg(value_name = "S3-URL|DIR", env = "PG2DOLT_ARCHIVE")]
+    #[arg(
+        help_heading = "Archive",
+        value_name = "S3-URL|DIR",
+        env = "PG2DOLT_ARCHIVE"
+    )]
     pub location: String,
 
     /// Output: a table, or JSON.
-    #[arg(long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(help_heading = "Output", display_order = 950, long, env = "PG2DOLT_FORMAT", value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 
     /// S3: address buckets by path.
-    #[arg(long, env = "PG2DOLT_S3_PATH_STYLE")]
+    #[arg(help_heading = "Archive", long, env = "PG2DOLT_S3_PATH_STYLE")]
     pub s3_path_style: bool,
-
-    /// Logging flags.
-    #[command(flatten)]
-    pub logging: LoggingArgs,
 }
 
 /// `pg2dolt schema …`.
@@ -293,10 +328,6 @@ pub struct SourceArgs {
     /// Which source tables.
     #[command(flatten)]
     pub tables: TableSelectionArgs,
-
-    /// Logging flags.
-    #[command(flatten)]
-    pub logging: LoggingArgs,
 }
 
 /// Flags of `pg2dolt schema draft`.
@@ -308,6 +339,7 @@ pub struct DraftArgs {
 
     /// Directory for the drafted files.
     #[arg(
+        help_heading = "Schema files",
         long,
         env = "PG2DOLT_OUT",
         value_name = "DIR",
@@ -318,6 +350,7 @@ pub struct DraftArgs {
     /// Collation of every table (case-sensitive like Postgres by default;
     /// on MariaDB pg2dolt applies it as utf8mb4_nopad_bin, its equal).
     #[arg(
+        help_heading = "Schema files",
         long,
         env = "PG2DOLT_COLLATION",
         value_name = "NAME",
@@ -334,6 +367,11 @@ pub struct DiffArgs {
     pub source: SourceArgs,
 
     /// The drafted schema files to compare [default: the embedded ones].
-    #[arg(long, env = "PG2DOLT_SCHEMA_DIR", value_name = "DIR")]
+    #[arg(
+        help_heading = "Schema files",
+        long,
+        env = "PG2DOLT_SCHEMA_DIR",
+        value_name = "DIR"
+    )]
     pub schema_dir: Option<PathBuf>,
 }

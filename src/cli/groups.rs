@@ -7,6 +7,7 @@ use clap::{ArgAction, Args, ValueEnum};
 
 /// How to reach the Postgres source (`copy`, `plan`, `schema`).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Source")]
 pub struct SourceConnectionArgs {
     /// Postgres source URL, e.g. postgres://user:password@host:5432/db.
     #[arg(
@@ -44,6 +45,7 @@ pub struct SourceConnectionArgs {
 
 /// How to reach the MySQL-protocol target (`copy`, `plan`, `restore`).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Target")]
 pub struct TargetConnectionArgs {
     /// MySQL-protocol target URL (Dolt sql-server, MySQL or MariaDB), e.g.
     /// mysql://root:password@host:3306.
@@ -82,6 +84,7 @@ pub struct TargetConnectionArgs {
 
 /// Which source tables (copy, plan, schema draft and diff).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Selection and mapping")]
 pub struct TableSelectionArgs {
     /// Postgres schema to copy from. Repeatable [default: public].
     #[arg(
@@ -114,6 +117,7 @@ pub struct TableSelectionArgs {
 
 /// What becomes of the target database (copy, plan and restore).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Target")]
 pub struct TargetDatabaseArgs {
     /// Target database name [default: the (archived) source database's
     /// name].
@@ -141,18 +145,23 @@ pub struct TargetDatabaseArgs {
 
     /// Write the JSON report to this file, or to s3://bucket/key.json (also
     /// on failure).
-    #[arg(long, env = "PG2DOLT_REPORT", value_name = "FILE|S3-URL")]
+    #[arg(
+        long,
+        env = "PG2DOLT_REPORT",
+        value_name = "FILE|S3-URL",
+        help_heading = "Output", display_order = 950
+    )]
     pub report: Option<String>,
 
     /// How rows reach the target: LOAD DATA LOCAL INFILE (streamed) or
     /// multi-row INSERT; auto uses LOAD DATA when the server allows it, and
     /// INSERT on Dolt (faster there).
-    #[arg(long, env = "PG2DOLT_LOAD_METHOD", value_enum, default_value_t = LoadMethodArg::Auto)]
+    #[arg(long, env = "PG2DOLT_LOAD_METHOD", value_enum, default_value_t = LoadMethodArg::Auto, help_heading = "Tuning", display_order = 900)]
     pub load_method: LoadMethodArg,
 
     /// Readers and loaders working at once, on tables or ranges of large
     /// tables (restore: data files) [default: number of CPUs].
-    #[arg(long, env = "PG2DOLT_JOBS", value_name = "N")]
+    #[arg(long, env = "PG2DOLT_JOBS", value_name = "N", help_heading = "Tuning", display_order = 900)]
     pub jobs: Option<usize>,
 
     /// Keep the target database when the run fails (default: drop the
@@ -163,17 +172,18 @@ pub struct TargetDatabaseArgs {
 
 /// Logging flags.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Output", display_order = 950)]
 pub struct LoggingArgs {
     /// More log output (-v debug, -vv trace). RUST_LOG overrides.
-    #[arg(short, long, action = ArgAction::Count)]
+    #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 
     /// Only warnings and errors. RUST_LOG overrides.
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     pub quiet: bool,
 
     /// Log format on stderr.
-    #[arg(long, env = "PG2DOLT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "PG2DOLT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 }
 
@@ -210,6 +220,7 @@ pub enum OutputFormat {
 /// The published branch of a refreshed Dolt database and the tags that
 /// mark its nights (refresh, rollback, history).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Refresh")]
 pub struct BranchArgs {
     /// The branch readers read: refresh publishes each night there.
     #[arg(

@@ -14,12 +14,19 @@ pub use groups::{
     TargetDatabaseArgs,
 };
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// pg2dolt: a point-in-time copy of a PostgreSQL database as a fresh Dolt
-/// (or MySQL/MariaDB) database.
+/// (or MySQL/MariaDB) database. Without a command, the flags are copy's
+/// (`pg2dolt copy --help` lists them).
 #[derive(Debug, Parser)]
-#[command(name = "pg2dolt", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "pg2dolt",
+    version,
+    // The default command's flags work here but are listed by `copy --help`:
+    // this help shows the commands and the global flags.
+    mut_args(|flag| if flag.is_global_set() { flag } else { flag.hide(true) })
+)]
 pub struct Cli {
     /// What to do (default: copy).
     #[command(subcommand)]
@@ -27,13 +34,45 @@ pub struct Cli {
     /// Flags of the default command, copy.
     #[command(flatten)]
     pub copy: CopyArgs,
+    /// The logging flags, before or after the command.
+    #[command(flatten)]
+    pub logging: LoggingArgs,
 }
 
 impl Cli {
-    /// The command to run; copy when none was named.
+    /// Parses the command line: the logging flags go before or after the
+    /// command; copy's flags before a command are refused (they would be
+    /// ignored). clap's `args_conflicts_with_subcommands` would refuse the
+    /// global flags there too (clap 4.6).
+    pub fn parse_args() -> Result<Cli, clap::Error> {
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(std::env::args_os())?;
+        if let Some((name, _)) = matches.subcommand() {
+            let given = command.get_arguments().find(|flag| {
+                !flag.is_global_set()
+                    && matches.value_source(flag.get_id().as_str())
+                        == Some(clap::parser::ValueSource::CommandLine)
+            });
+            if let Some(flag) = given {
+                let shown = flag
+                    .get_long()
+                    .map_or_else(|| flag.get_id().to_string(), |long| format!("--{long}"));
+                return Err(command.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("the subcommand '{name}' cannot be used with '{shown}': give the flags after the command"),
+                ));
+            }
+        }
+        Cli::from_arg_matches(&matches)
+    }
+
+    /// The command to run (copy when none was named) and the logging flags.
     #[must_use]
-    pub fn into_command(self) -> Command {
-        self.command.unwrap_or(Command::Copy(self.copy))
+    pub fn into_command(self) -> (Command, LoggingArgs) {
+        (
+            self.command.unwrap_or(Command::Copy(self.copy)),
+            self.logging,
+        )
     }
 }
 
@@ -82,25 +121,6 @@ pub enum Command {
 }
 
 impl Command {
-    /// The logging flags.
-    #[must_use]
-    pub fn logging(&self) -> &LoggingArgs {
-        match self {
-            Command::Copy(arguments) => &arguments.logging,
-            Command::Plan(arguments) => &arguments.copy.logging,
-            Command::Refresh(arguments) => &arguments.copy.logging,
-            Command::Verify(arguments) => &arguments.copy.logging,
-            Command::Rollback(arguments) => &arguments.published.logging,
-            Command::History(arguments) => &arguments.published.logging,
-            Command::Restore(arguments) => &arguments.logging,
-            Command::Archives(arguments) => &arguments.logging,
-            Command::Schema(arguments) => match &arguments.action {
-                SchemaAction::Draft(draft) => &draft.source.logging,
-                SchemaAction::Diff(diff) => &diff.source.logging,
-            },
-        }
-    }
-
     /// The URLs given on the command line (their passwords are secrets).
     #[must_use]
     pub fn urls(&self) -> Vec<&str> {

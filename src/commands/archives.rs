@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::archive::store::{Location, MIN_PART_SIZE, Store};
 use crate::archive::{MANIFEST, Manifest};
-use crate::cli::{ArchivesArgs, OutputFormat};
+use crate::cli::{ArchivesArgs, LoggingArgs, OutputFormat};
 use crate::error::{FailureKind, failure};
 use crate::output::Output;
 
@@ -25,8 +25,8 @@ struct Listed {
 }
 
 /// Lists the archives; returns the exit code.
-pub async fn run(arguments: &ArchivesArgs) -> u8 {
-    let output = Output::new(arguments.logging.log_format, None);
+pub async fn run(arguments: &ArchivesArgs, logging: &LoggingArgs) -> u8 {
+    let output = Output::new(logging.log_format, None);
     match list(arguments).await {
         Ok(()) => 0,
         Err(error) => output.error(&error),

@@ -7,11 +7,13 @@ use std::io::Write as _;
 
 use serde::Serialize;
 
-use super::rollback::{open_published, start_published};
-use crate::cli::{HistoryArgs, OutputFormat};
-use crate::error::{FailureKind, failure};
-use crate::mysql::migrations;
-use crate::mysql::published::{self, is_night_tag};
+use crate::cli::{HistoryArgs, LoggingArgs, OutputFormat};
+use crate::dolt::diff::{TableDiff, diff};
+use crate::dolt::refs::{LogEntry, Tag, log, tags};
+use crate::dolt::server::LocalDolt;
+use crate::mysql::records::schema_files;
+use crate::nightly::marks::{is_night_tag, snapshot_of};
+use crate::nightly::published::{open_published, published_head};
 use crate::output::Output;
 use crate::settings::PublishedSettings;
 
@@ -38,20 +40,24 @@ struct PublishedNight {
 }
 
 /// Runs `pg2dolt history`; returns the exit code.
-pub async fn run(arguments: &HistoryArgs) -> u8 {
-    let output = Output::new(arguments.published.logging.log_format, None);
-    let (settings, local) = match start_published(&arguments.published, &output).await {
-        Ok(started) => started,
-        Err(code) => return code,
-    };
-    let result = history(&settings).await;
-    local.stop().await;
+pub async fn run(arguments: &HistoryArgs, logging: &LoggingArgs) -> u8 {
+    let output = Output::new(logging.log_format, None);
+    let result = async {
+        let settings = PublishedSettings::resolve(&arguments.published)?;
+        let local = LocalDolt::start_for(&settings.target).await?;
+        let nights = history(&settings).await;
+        if let Some(local) = local {
+            local.stop().await;
+        }
+        anyhow::Ok((nights?, settings.branch.name))
+    }
+    .await;
     match result {
-        Ok(nights) => {
+        Ok((nights, branch)) => {
             let mut stdout = std::io::stdout();
             let text = match arguments.format {
                 OutputFormat::Json => serde_json::to_string_pretty(&nights).unwrap_or_default(),
-                OutputFormat::Text => table(&nights, &settings.branch.branch),
+                OutputFormat::Text => table(&nights, &branch),
             };
             let _ = writeln!(stdout, "{text}");
             0
@@ -62,23 +68,15 @@ pub async fn run(arguments: &HistoryArgs) -> u8 {
 
 async fn history(settings: &PublishedSettings) -> anyhow::Result<Vec<PublishedNight>> {
     let mut conn = open_published(settings).await?;
-    let (branch, prefix) = (&settings.branch.branch, &settings.branch.tag_prefix);
-    let Some(head) = published::branch_head(&mut conn, branch).await? else {
-        return Err(failure(
-            FailureKind::Usage,
-            format!(
-                "database {} has no branch {branch} (--branch)",
-                settings.database
-            ),
-        ));
-    };
-    let tags: Vec<published::Tag> = published::tags(&mut conn, prefix)
+    let (branch, prefix) = (&settings.branch.name, &settings.branch.tag_prefix);
+    let head = published_head(&mut conn, settings).await?;
+    let tags: Vec<Tag> = tags(&mut conn, prefix)
         .await?
         .into_iter()
         .filter(|tag| is_night_tag(&tag.name, prefix))
         .collect();
-    let log = published::log(&mut conn, branch).await?;
-    let nights: Vec<(&published::LogEntry, &published::Tag)> = log
+    let log = log(&mut conn, branch).await?;
+    let nights: Vec<(&LogEntry, &Tag)> = log
         .iter()
         .filter_map(|entry| Some((entry, tags.iter().find(|tag| tag.hash == entry.hash)?)))
         .collect();
@@ -88,10 +86,10 @@ async fn history(settings: &PublishedSettings) -> anyhow::Result<Vec<PublishedNi
             || format!("{}~1", entry.hash),
             |(older, _)| older.hash.clone(),
         );
-        let changes = published::diff(&mut conn, &before, &entry.hash).await?;
+        let changes = diff(&mut conn, &before, &entry.hash).await?;
         let changes: Vec<_> = changes
             .into_values()
-            .filter(|change| change.table != migrations::TABLE)
+            .filter(|change| change.table != schema_files::TABLE)
             .filter(|change| change.rows_changed() > 0 || change.schema_changed)
             .collect();
         listed.push(PublishedNight {
@@ -100,10 +98,7 @@ async fn history(settings: &PublishedSettings) -> anyhow::Result<Vec<PublishedNi
             tag: tag.name.clone(),
             commit: entry.hash.clone(),
             head: head == entry.hash,
-            rows_changed: changes
-                .iter()
-                .map(published::TableChange::rows_changed)
-                .sum(),
+            rows_changed: changes.iter().map(TableDiff::rows_changed).sum(),
             rows_added: changes.iter().map(|change| change.rows_added).sum(),
             rows_deleted: changes.iter().map(|change| change.rows_deleted).sum(),
             rows_modified: changes.iter().map(|change| change.rows_modified).sum(),
@@ -117,12 +112,6 @@ async fn history(settings: &PublishedSettings) -> anyhow::Result<Vec<PublishedNi
 /// Dolt's `2026-12-02 05:10:08.101` (UTC) as `2026-12-02T05:10:08.101Z`.
 fn rfc3339(date: &str) -> String {
     format!("{}Z", date.replacen(' ', "T", 1))
-}
-
-/// The snapshot time a night's tag message names (`… snapshot TIME (id)`).
-fn snapshot_of(message: &str) -> Option<String> {
-    let rest = message.split(" snapshot ").nth(1)?;
-    Some(rest.split_whitespace().next()?.to_string())
 }
 
 fn table(nights: &[PublishedNight], branch: &str) -> String {
@@ -153,16 +142,8 @@ fn table(nights: &[PublishedNight], branch: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::snapshot_of;
-
     #[test]
-    fn the_snapshot_is_read_from_the_tag_message() {
-        let message = "pg2dolt refresh of Postgres database app: snapshot 2026-12-02T05:01:32.123456Z (00000003-0000001B-1)";
-        assert_eq!(
-            snapshot_of(message).as_deref(),
-            Some("2026-12-02T05:01:32.123456Z")
-        );
-        assert_eq!(snapshot_of("made by hand"), None);
+    fn dolt_dates_read_as_rfc3339() {
         assert_eq!(
             super::rfc3339("2026-12-02 05:10:08.101"),
             "2026-12-02T05:10:08.101Z"

@@ -9,63 +9,107 @@ use std::time::Instant;
 use anyhow::Context as _;
 use tracing::info;
 
-use super::{RunState, Untouched, commit, in_fresh_database, prepare_fill, start_run, verify};
 use crate::archive::load::{LoadTarget, Loaded, load_files};
 use crate::archive::store::{MIN_PART_SIZE, Store};
 use crate::archive::{FORMAT, MANIFEST, Manifest, sha256_hex};
-use crate::cli::RestoreArgs;
+use crate::cli::{LoggingArgs, RestoreArgs};
 use crate::error::{FailureKind, failure};
-use crate::mysql::TargetServer;
+use crate::fill::{CommitMessage, Fill};
 use crate::mysql::load::LoadMethod;
 use crate::mysql::schema::{ParsedSchemaFile, SchemaFile, parse_files};
-use crate::output::Output;
 use crate::plan::MatchRule;
-use crate::preflight::open_target;
-use crate::report::{CommandKind, Report, TableReport};
+use crate::preflight::{exists_without_replace, open_target};
+use crate::report::{CommandKind, TableReport};
+use crate::run::{Outcome, Run, RunState, Untouched};
 use crate::settings::{RestoreSettings, check_database_name};
 use crate::signal::Stop;
 
 /// Runs `pg2dolt restore`; returns the exit code.
-pub async fn run(arguments: &RestoreArgs) -> u8 {
-    let mut output = Output::new(arguments.logging.log_format, None);
-    let mut report = Report::start(CommandKind::Restore);
-    let stop = Stop::listen();
-    let mut settings = match RestoreSettings::resolve(arguments) {
-        Ok(settings) => settings,
-        Err(error) => return output.error(&error),
-    };
-    report.target.clone_from(&settings.target_display);
-    report.schema = format!("archive {}", settings.from);
-    let mut progress = RunState::default();
-    let mut database = String::new();
-    let (report_to, path_style) = (settings.target_database.report.clone(), settings.path_style);
-    let result = match start_run(&mut output, report_to, path_style, &mut settings.target).await {
-        Ok(local) => {
-            info!(from = %settings.from, target = %settings.target_display, database = ?settings.database,
-                replace = settings.target_database.replace, jobs = settings.target_database.jobs, "pg2dolt restore starting");
-            let restored = Box::pin(async {
-                let archive = stop.run(open_archive(&settings)).await?;
-                database.clone_from(&archive.database);
-                report.source.clone_from(&archive.manifest.source);
-                progress.snapshot = Some(archive.manifest.snapshot.clone());
-                restore(&settings, &stop, &archive, &mut progress).await
+pub async fn run(arguments: &RestoreArgs, logging: &LoggingArgs) -> u8 {
+    let run = Run::start(CommandKind::Restore, logging.log_format, None);
+    Box::pin(run.execute(
+        || RestoreSettings::resolve(arguments),
+        async |settings, stop| restore(settings, stop).await,
+    ))
+    .await
+}
+
+/// The archive read, then the target server, the fresh database, the
+/// fill and the settling (a signal stops the phases, never the settling).
+async fn restore(settings: &RestoreSettings, stop: &Stop) -> Outcome {
+    let mut state = RunState::new(Untouched::Because("the target was not touched"));
+    let result = async {
+        let archive = stop.run(open_archive(settings)).await?;
+        let database = &archive.database;
+        state.database = Some(database.clone());
+        state.source = Some(archive.manifest.source.clone());
+        state.snapshot = Some(archive.manifest.snapshot.clone());
+        state.untouched = Untouched::NotCreated(database.clone());
+        let target = stop.run(open_target(&settings.target, database)).await?;
+        state.server = Some(target.server.clone());
+        if target.exists && !settings.target_database.replace {
+            return Err(exists_without_replace(database));
+        }
+        let server = target.server.clone();
+        let fresh = target.create_fresh(&settings.target, database).await;
+        let fresh = fresh.map_err(|(error, outcome)| {
+            state.target = Some(outcome);
+            error
+        })?;
+        let filled = stop
+            .run(async {
+                let load = settings.target_database.load_method;
+                let files = &archive.schema_files;
+                let mut fill = Fill::open(&settings.target, database, files, load, &server).await?;
+                state.load_method = Some(fill.route.method);
+                state.tables = load_archive(settings, &archive, &fill).await?;
+                state.completed = Some(fill.complete(&state.tables).await?);
+                let manifest = &archive.manifest;
+                let options = &settings.target_database;
+                let what = format!("restore of archived copy {}", manifest.key);
+                let message = CommitMessage::new(
+                    options.commit_message.as_deref(),
+                    &options.author,
+                    &what,
+                    &manifest.snapshot,
+                    None,
+                );
+                state.commit = fill.commit(&message).await?;
+                fill.close().await;
+                anyhow::Ok(())
             })
             .await;
-            local.stop().await;
-            restored
-        }
-        Err(error) => Err(error),
+        let keep_failed = settings.target_database.keep_failed;
+        state.target = Some(fresh.settle(&filled, keep_failed).await);
+        filled
+    }
+    .await;
+    state.ended(result)
+}
+
+/// Every data file of the archive into `fill`'s database, each checked
+/// against the manifest as it streams; returns the report's tables.
+async fn load_archive(
+    settings: &RestoreSettings,
+    archive: &Archive,
+    fill: &Fill,
+) -> anyhow::Result<Vec<TableReport>> {
+    let started = Instant::now();
+    let target = LoadTarget {
+        target: &settings.target,
+        database: &fill.database,
+        route: fill.route,
+        kind: fill.server.kind,
+        jobs: settings.target_database.jobs,
     };
-    report.database.clone_from(&database);
-    let Err(error) = result else {
-        return output.succeed(progress.into_report(report)).await;
-    };
-    let untouched = if database.is_empty() {
-        Untouched::Said("the target was not touched")
-    } else {
-        Untouched::NotCreated(&database)
-    };
-    Box::pin(progress.fail(&output, report, &error, untouched)).await
+    let manifest = &archive.manifest;
+    let loaded = load_files(&archive.store, manifest, &target).await?;
+    info!(
+        files = loaded.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "archive loaded"
+    );
+    Ok(table_reports(manifest, &loaded, fill.route.method))
 }
 
 /// The archive, read and checked.
@@ -95,83 +139,6 @@ async fn open_archive(settings: &RestoreSettings) -> anyhow::Result<Archive> {
         schema_files,
         database,
     })
-}
-
-/// Target server, fresh database, fill, settle (a signal stops the
-/// phases, never the settling).
-async fn restore(
-    settings: &RestoreSettings,
-    stop: &Stop,
-    archive: &Archive,
-    progress: &mut RunState,
-) -> anyhow::Result<()> {
-    let database = &archive.database;
-    let target = stop.run(open_target(&settings.target, database)).await?;
-    progress.server = Some(target.server.clone());
-    if target.exists && !settings.target_database.replace {
-        return Err(super::exists_without_replace(database));
-    }
-    let server = target.server.clone();
-    let keep_failed = settings.target_database.keep_failed;
-    in_fresh_database(
-        target,
-        &settings.target,
-        database,
-        keep_failed,
-        stop,
-        progress,
-        async |progress| fill(settings, archive, &server, progress).await,
-    )
-    .await
-}
-
-/// Schema, data, fix-ups, verification, commit.
-async fn fill(
-    settings: &RestoreSettings,
-    archive: &Archive,
-    server: &TargetServer,
-    progress: &mut RunState,
-) -> anyhow::Result<()> {
-    let manifest = &archive.manifest;
-    let database = archive.database.as_str();
-    let (mut conn, targets, route) = prepare_fill(
-        &settings.target,
-        database,
-        &archive.schema_files,
-        settings.target_database.load_method,
-        server,
-        progress,
-    )
-    .await?;
-    let started = Instant::now();
-    let target = LoadTarget {
-        target: &settings.target,
-        database,
-        route,
-        kind: server.kind,
-        jobs: settings.target_database.jobs,
-    };
-    let loaded = load_files(&archive.store, manifest, &target).await?;
-    info!(
-        files = loaded.len(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "archive loaded"
-    );
-    progress.tables = table_reports(manifest, &loaded, route.method);
-    verify(&mut conn, server, &targets, progress).await?;
-    let what = format!("restore of archived copy {}", manifest.key);
-    let options = &settings.target_database;
-    commit(
-        &mut conn,
-        server,
-        options,
-        &what,
-        &manifest.snapshot,
-        progress,
-    )
-    .await?;
-    let _ = conn.disconnect().await;
-    Ok(())
 }
 
 /// The report's tables: every archived table, with its files' load times.

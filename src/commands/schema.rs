@@ -4,14 +4,14 @@
 
 use std::io::Write as _;
 
-use crate::cli::{SchemaAction, SchemaArgs};
+use crate::cli::{LoggingArgs, SchemaAction, SchemaArgs};
 use crate::error::{FailureKind, failure};
 use crate::mysql::schema;
 use crate::output::Output;
 
 /// Runs `schema draft` or `schema diff`; returns the exit code.
-pub async fn run(arguments: &SchemaArgs) -> u8 {
-    let output = Output::new(output_format(arguments), None);
+pub async fn run(arguments: &SchemaArgs, logging: &LoggingArgs) -> u8 {
+    let output = Output::new(logging.log_format, None);
     let result = match &arguments.action {
         SchemaAction::Draft(draft) => run_draft(draft, &output).await,
         SchemaAction::Diff(diff) => run_diff(diff, &output).await,
@@ -19,13 +19,6 @@ pub async fn run(arguments: &SchemaArgs) -> u8 {
     match result {
         Ok(code) => code,
         Err(error) => output.error(&error),
-    }
-}
-
-fn output_format(arguments: &SchemaArgs) -> crate::cli::LogFormat {
-    match &arguments.action {
-        SchemaAction::Draft(draft) => draft.source.logging.log_format,
-        SchemaAction::Diff(diff) => diff.source.logging.log_format,
     }
 }
 

@@ -2,10 +2,12 @@
 //! and one target connection, take chunks (whole tables, or key ranges of
 //! large ones) largest first and stream each one: COPY out → convert →
 //! load, through a bounded channel, so a slow target slows the reader
-//! instead of filling memory. Each chunk commits on its own.
+//! instead of filling memory. Each chunk commits on its own. `phase` is
+//! the copy as commands call it.
 
 mod budget;
 mod chunk;
+pub mod phase;
 mod queue;
 mod sinks;
 mod table;

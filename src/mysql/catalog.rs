@@ -165,7 +165,10 @@ async fn read_tables(
         .context("reading target tables")?;
     Ok(tables
         .into_iter()
-        .filter(|name| name != super::migrations::TABLE && name != super::mask_baseline::TABLE)
+        .filter(|name| {
+            name != super::records::schema_files::TABLE
+                && name != super::records::mask_baseline::TABLE
+        })
         .map(|name| {
             let table = TargetTable {
                 name: name.clone(),

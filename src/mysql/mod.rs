@@ -1,21 +1,20 @@
-//! The MySQL-protocol side (Dolt, MySQL, MariaDB): connect, apply the schema
-//! files, read the target catalog, load, run the foreign-key fix-ups and,
-//! on Dolt, commit.
+//! The target database over the MySQL protocol (Dolt, MySQL, MariaDB):
+//! connect, create and drop databases, apply the schema files, read the
+//! target catalog, load rows, run the foreign-key fix-ups and the checks
+//! that every row and constraint is in (`finish`), and pg2dolt's own record
+//! tables (`records`). Dolt's version control (branches, tags, merges,
+//! commits) is `crate::dolt`'s; nothing here moves a ref.
 
 pub mod catalog;
+pub mod completion;
 pub mod dolt;
-pub mod finish;
 pub mod fixup;
 pub mod fresh;
 pub mod load;
-pub mod local;
-pub mod mask_baseline;
-pub mod migrations;
-pub mod published;
+pub mod records;
 pub mod schema;
 pub mod sql;
 pub mod statements;
-pub mod work;
 
 use anyhow::Context as _;
 use mysql_async::prelude::Queryable as _;
@@ -182,9 +181,18 @@ pub struct TargetAddress {
     pub opts: Opts,
     /// the TLS mode the options were built for
     pub tls: TlsMode,
-    /// `--target dolt:PATH`: pg2dolt runs its own sql-server over PATH, and
-    /// `opts` point at it once it runs
-    pub local_dolt: Option<std::path::PathBuf>,
+    /// `--target dolt:PATH`: pg2dolt runs its own sql-server over PATH, at
+    /// the loopback port `opts` point at
+    pub local_dolt: Option<LocalDoltTarget>,
+}
+
+/// The private sql-server `--target dolt:PATH` asks for.
+#[derive(Debug, Clone)]
+pub struct LocalDoltTarget {
+    /// the directory its databases live in
+    pub directory: std::path::PathBuf,
+    /// the loopback port it listens on
+    pub port: u16,
 }
 
 /// Finds out whether the target is Dolt (`dolt_version()` exists only there;
@@ -267,37 +275,6 @@ pub async fn drop_database(conn: &mut Conn, database: &str) -> anyhow::Result<()
     ))
     .await
     .with_context(|| format!("dropping database {database}"))
-}
-
-/// The rows of pg2dolt's record `table` (`columns`, a select list) in
-/// `database`, or `None` when the table (1146) or the database (1049: a
-/// branch of a revision database that does not exist) is not there. Read
-/// by name, not through information_schema: Dolt lists a `db/branch`
-/// revision database there only to a session connected to it.
-pub async fn read_record<T>(
-    conn: &mut Conn,
-    database: &str,
-    table: &str,
-    columns: &str,
-) -> anyhow::Result<Option<Vec<T>>>
-where
-    T: mysql_async::prelude::FromRow + Send + 'static,
-{
-    // language=MySQL
-    let read: Result<Vec<T>, _> = conn
-        .query(format!(
-            "SELECT {columns} FROM {}.{}",
-            quote_identifier(database),
-            quote_identifier(table)
-        ))
-        .await;
-    match read {
-        Ok(rows) => Ok(Some(rows)),
-        Err(mysql_async::Error::Server(server)) if server.code == 1146 || server.code == 1049 => {
-            Ok(None)
-        }
-        Err(error) => Err(error).with_context(|| format!("reading {table} in {database}")),
-    }
 }
 
 /// A MySQL driver error as one line, without the connection URL.

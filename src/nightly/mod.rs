@@ -1,14 +1,28 @@
-//! The nightly domain of `pg2dolt refresh`: what a published night
-//! records for the next one (`state`), what the source says of its tables
-//! (`source`), how each table is loaded on a later night (`delta`: the rows
+//! The nightly domain of `pg2dolt refresh` (and the comparisons of
+//! `verify`): the marks a refresh leaves on the database and the
+//! published branch's state (`marks`), one night's inputs and how it ended
+//! (`night`), the work branch (`work_branch`), what a published night
+//! records for the next (`state`), what the source says of its tables
+//! (`source`), how each table is loaded (`delta`, `decision`: the rows
 //! changed since the last published snapshot, or all of them, and why),
-//! and the rows a delta deletes (`deletes`). It decides and reads; the
-//! copy phase moves the rows.
+//! the night's load (`load`) and the rows a delta deletes (`deletes`),
+//! the changes and the guard (`changes`), the publish (`conclude`,
+//! `publish`), the comparison with a snapshot (`compare`, `verify`), and
+//! a session on a refreshed database (`published`). Dolt's primitives are
+//! `crate::dolt`'s; the rows move through `crate::copy`.
 
+pub mod changes;
 pub mod compare;
+pub mod conclude;
+pub mod decision;
 pub mod deletes;
 pub mod delta;
+pub mod load;
+pub mod marks;
 pub mod night;
+pub mod publish;
+pub mod published;
 pub mod source;
 pub mod state;
 pub mod verify;
+pub mod work_branch;

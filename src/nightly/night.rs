@@ -1,369 +1,202 @@
-//! One night's delta, from the facts to the record: the state the last
-//! published night left (in its tag), how each planned table is loaded,
-//! what each table's load did (the report's `method`, `reason` and row
-//! counts), and the state this night leaves for the next.
+//! One refresh night's inputs (`Night`), the tag it leaves on what it
+//! publishes (`NightTag`), and how it ended for the published branch
+//! (`NightEnd`), which the refresh command records in its report.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use mysql_async::Conn;
-use mysql_async::prelude::Queryable as _;
-use serde::Serialize;
-use tokio_postgres::Client;
+use tracing::info;
 
-use super::delta::{Method, NightFacts, TableFacts, night_reason, table_method};
-use super::source::{SourceIdentity, identities};
-use super::state::{FORMAT, NightState, TableState};
-use crate::mysql::sql::quote_literal;
+use super::decision::{self, Decision};
+use super::delta::Method;
+use super::delta::NightFacts;
+use super::marks::{night_tag, tag_message};
+use super::state::NightState;
+use crate::archive::writer::ArchiveRun;
+use crate::fill::{CommitMessage, Fill};
+use crate::mysql::fresh::TargetOutcome;
+use crate::mysql::records::schema_files;
+use crate::mysql::schema::ParsedSchemaFile;
 use crate::plan::TablePlan;
-use crate::postgres::snapshot::Snapshot;
+use crate::preflight::SourceSide;
+use crate::report::{RefreshOutcome, TableChange, TableReport};
+use crate::settings::{RefreshSettings, Settings};
 
-/// How the night loaded one table, in the report (`tables` and `changes`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct TableNight {
-    /// `delta` or `full`
-    pub method: String,
-    /// why `full`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// source rows the night looked at (the table's rows in the snapshot)
-    pub rows_examined: u64,
-    /// rows written: the row versions changed since the last published
-    /// night (delta), every row (full)
-    pub rows_upserted: u64,
-    /// rows deleted by their key (delta; a full load empties the table)
-    pub rows_deleted: u64,
+/// One night's inputs.
+pub struct Night<'a> {
+    /// copy's settings
+    pub settings: &'a Settings,
+    /// refresh's own
+    pub options: &'a RefreshSettings,
+    /// the source, inside the night's snapshot
+    pub source: &'a SourceSide,
+    /// `--archive`, started
+    pub archive: Option<&'a ArchiveRun>,
 }
 
-/// Source tables' identities by `(schema, name)`.
-pub type Identities = HashMap<(String, String), SourceIdentity>;
-
-/// The night's decision for every planned table.
-pub struct Decision {
-    /// per plan, in plan order
-    pub methods: Vec<Method>,
-    /// the source tables' identities in this snapshot, by `(schema, name)`
-    pub identities: Identities,
-    /// per plan, rows deleted before the copy (`clear_first`)
-    pub deleted_first: Vec<u64>,
-}
-
-impl Decision {
-    /// Every table in full, for `reason` (the first night, an archive,
-    /// verify), with the source tables' `identities` to record.
+impl Night<'_> {
+    /// The published branch.
     #[must_use]
-    pub fn all_full(plans: &[TablePlan], reason: &str, identities: Identities) -> Decision {
-        Decision {
-            methods: plans
-                .iter()
-                .map(|_| Method::Full {
-                    reason: reason.to_string(),
-                })
-                .collect(),
-            identities,
-            deleted_first: vec![0; plans.len()],
+    pub fn branch(&self) -> &str {
+        &self.options.branch.name
+    }
+
+    /// The night's tag, carrying `state` (the state recorded with its
+    /// commit) for the next night.
+    #[must_use]
+    pub fn tag(&self, state: Option<&NightState>) -> NightTag {
+        let snapshot = &self.source.snapshot;
+        NightTag {
+            name: night_tag(&self.options.branch.tag_prefix, &snapshot.time),
+            message: tag_message(snapshot, state),
         }
     }
 
-    /// The COPY filter of each plan (`None`: a full load).
-    #[must_use]
-    pub fn filters(&self) -> Vec<Option<String>> {
-        self.methods
+    /// How each table is loaded this night: from the state recorded with
+    /// the last published commit (`base`), unless the night must load
+    /// everything. `work` is a session on the work branch.
+    pub async fn decide(
+        &self,
+        work: &mut Conn,
+        plans: &[TablePlan],
+        base: &str,
+        schema_changed: bool,
+    ) -> anyhow::Result<Decision> {
+        let coordinator = &self.source.coordinator;
+        if self.archive.is_some() {
+            let identities = decision::read_identities(coordinator, plans).await?;
+            let reason = "--archive keeps every row of the night";
+            return Ok(Decision::all_full(plans, reason, identities));
+        }
+        let prefix = &self.options.branch.tag_prefix;
+        let previous = decision::recorded_at(work, base, prefix).await?;
+        let facts = NightFacts {
+            previous: previous.as_ref(),
+            snapshot: &self.source.snapshot,
+            full_requested: self.options.full,
+            schema_changed,
+        };
+        let decision = decision::decide(coordinator, work, plans, &facts).await?;
+        for (plan, method) in plans.iter().zip(&decision.methods) {
+            info!(table = %plan.label(), method = method.name(), reason = method.reason().unwrap_or(""), "load method");
+        }
+        Ok(decision)
+    }
+
+    /// The schema files the work branch (`work`) still needs, in order;
+    /// `None` when nothing was recorded there yet (a database made by
+    /// `copy`, adopted: nothing is applied, every file is recorded).
+    pub async fn schema_to_apply(
+        &self,
+        work: &str,
+    ) -> anyhow::Result<Option<Vec<ParsedSchemaFile>>> {
+        let settings = self.settings;
+        let mut conn = crate::mysql::connect(&settings.target, Some(work)).await?;
+        let applied = schema_files::applied(&mut conn, work).await?;
+        let _ = conn.disconnect().await;
+        if applied.is_none() {
+            return Ok(None);
+        }
+        let pending = schema_files::pending(&settings.schema_files, applied.as_ref())?;
+        for file in &pending {
+            info!(file = %file.name, "applying a schema file added since the last refresh");
+        }
+        Ok(Some(pending.into_iter().cloned().collect()))
+    }
+
+    /// The night's Dolt commit on `fill`'s branch, with the state recorded
+    /// for the next night in its tag (`tables`: what each table holds);
+    /// none when nothing changed since the branch's head.
+    pub async fn commit(
+        &self,
+        fill: &mut Fill,
+        plans: &[TablePlan],
+        decision: &Decision,
+        tables: &[TableReport],
+    ) -> anyhow::Result<Option<NightCommit>> {
+        if !crate::dolt::refs::has_changes(&mut fill.conn).await? {
+            info!("no change since the last refresh");
+            return Ok(None);
+        }
+        let message = CommitMessage::of_run(self.settings, "refresh", &self.source.snapshot);
+        let hash = fill.commit_night(&message).await?;
+        let rows: BTreeMap<String, u64> = tables
             .iter()
-            .map(|method| match method {
-                Method::Delta { filter, .. } => Some(filter.clone()),
-                Method::Full { .. } => None,
-            })
-            .collect()
+            .map(|table| (table.target.clone(), table.rows))
+            .collect();
+        let snapshot = &self.source.snapshot;
+        let state =
+            decision::record(&mut fill.conn, snapshot, plans, &decision.identities, &rows).await?;
+        Ok(Some(NightCommit {
+            hash,
+            tag: self.tag(state.as_ref()),
+        }))
     }
 }
 
-/// The state recorded with the published commit `base`: the message of a
-/// night tag (under `prefix`) pointing at it.
-pub async fn recorded_at(
+/// Empties every table `decision` loads in full (on the work branch).
+pub async fn empty_full_tables(
     conn: &mut Conn,
-    base: &str,
-    prefix: &str,
-) -> anyhow::Result<Option<NightState>> {
-    Ok(crate::mysql::published::tags(conn, prefix)
-        .await?
-        .iter()
-        .filter(|tag| tag.hash == base)
-        .find_map(|tag| NightState::from_message(&tag.message)))
-}
-
-/// What decides a table's values besides its rows: each column's source,
-/// select expression, target, type and converter, and each mask's output
-/// for a fixed input (so a changed generator or key shows, the key never).
-#[must_use]
-pub fn conversion_fingerprint(plan: &TablePlan) -> String {
-    let mut text = String::new();
-    for column in &plan.columns {
-        let masked = column
-            .mask
-            .as_ref()
-            .and_then(|mask| mask.apply(b"pg2dolt conversion probe"))
-            .map(|bytes| crate::digest::hex(&bytes));
-        let _ = write!(
-            text,
-            "{}|{:?}|{}|{}|{:?}|{masked:?};",
-            column.source, column.expression, column.target, column.target_type, column.converter
-        );
-    }
-    crate::digest::sha256_hex(text.as_bytes())
-}
-
-/// How each planned table is loaded this night. `work` is a session on the
-/// work branch (its tables' hashes are the last published night's).
-pub async fn decide(
-    coordinator: &Client,
-    work: &mut Conn,
-    plans: &[TablePlan],
-    facts: &NightFacts<'_>,
-) -> anyhow::Result<Decision> {
-    let identities = read_identities(coordinator, plans).await?;
-    let previous = match (night_reason(facts), facts.previous) {
-        (None, Some(previous)) => previous,
-        (reason, _) => {
-            let reason = reason.unwrap_or_else(|| "no state".to_string());
-            return Ok(Decision::all_full(plans, &reason, identities));
-        }
-    };
-    let mut methods = Vec::with_capacity(plans.len());
-    for plan in plans {
-        let base_hash = table_hash(work, &plan.target.name).await?;
-        let conversion = conversion_fingerprint(plan);
-        let key = (plan.source.schema.clone(), plan.source.name.clone());
-        let table = TableFacts {
-            target: &plan.target.name,
-            source: &plan.source_name,
-            identity: identities.get(&key),
-            conversion: &conversion,
-            keyed: keyed(plan),
-            other_unique_key: plan
-                .target
-                .unique_keys
-                .iter()
-                .any(|key| *key != plan.target.primary_key),
-            base_hash: base_hash.as_deref(),
-        };
-        methods.push(table_method(previous, &table));
-    }
-    Ok(Decision {
-        deleted_first: vec![0; methods.len()],
-        methods,
-        identities,
-    })
-}
-
-/// Both sides have a primary key, on the same columns.
-fn keyed(plan: &TablePlan) -> bool {
-    let mut source: Vec<&str> = plan
-        .key_columns()
-        .iter()
-        .map(|(index, _)| plan.columns[*index].target.as_str())
-        .collect();
-    let mut target: Vec<&str> = plan.target.primary_key.iter().map(String::as_str).collect();
-    source.sort_unstable();
-    target.sort_unstable();
-    !target.is_empty() && source.len() == plan.source.primary_key.len() && source == target
-}
-
-/// `dolt_hashof_table` of a table on the connected branch.
-pub async fn table_hash(conn: &mut Conn, table: &str) -> anyhow::Result<Option<String>> {
-    // language=MySQL
-    conn.query_first(format!(
-        "SELECT dolt_hashof_table({})",
-        quote_literal(table)
-    ))
-    .await
-    .with_context(|| format!("reading the hash of table {table}"))
-}
-
-/// The state this night leaves: `conn` is on the night's committed branch;
-/// `rows` is each target table's source row count.
-pub async fn record(
-    conn: &mut Conn,
-    snapshot: &Snapshot,
-    plans: &[TablePlan],
-    identities: &Identities,
-    rows: &BTreeMap<String, u64>,
-) -> anyhow::Result<Option<NightState>> {
-    let Some(transactions) = snapshot.transactions else {
-        return Ok(None);
-    };
-    let mut tables = BTreeMap::new();
-    for plan in plans {
-        let key = (plan.source.schema.clone(), plan.source.name.clone());
-        let (Some(identity), Some(hash)) = (
-            identities.get(&key),
-            table_hash(conn, &plan.target.name).await?,
-        ) else {
-            continue;
-        };
-        tables.insert(
-            plan.target.name.clone(),
-            TableState {
-                source: plan.source_name.clone(),
-                oid: identity.oid,
-                fingerprint: identity.fingerprint.clone(),
-                conversion: conversion_fingerprint(plan),
-                rows: rows.get(&plan.target.name).copied().unwrap_or(0),
-                hash,
-            },
-        );
-    }
-    Ok(Some(NightState {
-        format: FORMAT,
-        pg2dolt: env!("CARGO_PKG_VERSION").to_string(),
-        system_identifier: snapshot.system_identifier.clone(),
-        timeline: snapshot.timeline,
-        xmin: transactions.xmin,
-        xmax: transactions.xmax,
-        tables,
-    }))
-}
-
-/// The source identities of `plans` in this snapshot (a night that loaded
-/// everything in full still records them for the next).
-pub async fn read_identities(
-    coordinator: &Client,
-    plans: &[TablePlan],
-) -> anyhow::Result<Identities> {
-    let version: i32 = coordinator
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
-        .await
-        .map_err(|error| crate::postgres::pg_error(&error))
-        .context("reading the source server version")?
-        .get(0);
-    let tables: Vec<(String, String)> = plans
-        .iter()
-        .map(|plan| (plan.source.schema.clone(), plan.source.name.clone()))
-        .collect();
-    identities(coordinator, version, &tables).await
-}
-
-/// Before the copy: the delta tables with a unique key besides the primary
-/// key lose the rows their delta rewrites and the rows gone (see
-/// `deletes::clear_for_delta`); records how many were gone.
-pub async fn clear_first(
-    conn: &mut Conn,
-    sides: &super::deletes::Sides<'_>,
-    plans: &[TablePlan],
-    decision: &mut Decision,
-) -> anyhow::Result<()> {
-    for (index, (plan, method)) in plans.iter().zip(&decision.methods).enumerate() {
-        if let Method::Delta {
-            filter,
-            clear_first: true,
-        } = method
-        {
-            decision.deleted_first[index] =
-                super::deletes::clear_for_delta(conn, sides, plan, filter).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Each delta table's rows in the snapshot (`None` for full loads), on
-/// the coordinator: run while the copy runs on the readers.
-pub async fn count_delta_tables(
-    coordinator: &Client,
-    plans: &[TablePlan],
-    methods: &[Method],
-) -> anyhow::Result<Vec<Option<u64>>> {
-    let mut counted = Vec::with_capacity(plans.len());
-    for (plan, method) in plans.iter().zip(methods) {
-        counted.push(match method {
-            Method::Full { .. } => None,
-            Method::Delta { .. } => Some(
-                super::source::count_rows(
-                    coordinator,
-                    &plan.source.schema,
-                    &plan.source.name,
-                    plan.source.partitioned,
-                )
-                .await?,
-            ),
-        });
-    }
-    Ok(counted)
-}
-
-/// After the copy of a night: each delta table's deleted rows found and
-/// deleted on `conn` (the work branch), and what every table's load did.
-/// Returns, per plan, the load's account and the source's row count (what
-/// the target must now hold). `sent` is the rows each plan's copy read.
-/// Returns, per plan, the load's account and the rows the table must hold,
-/// or `None` for a delta that did not add up: that table is reloaded in
-/// full (its account then says why).
-pub async fn settle_tables(
-    conn: &mut Conn,
-    sides: &super::deletes::Sides<'_>,
     plans: &[TablePlan],
     decision: &Decision,
-    (sent, counted): (&[u64], &[Option<u64>]),
-) -> anyhow::Result<Vec<Option<(TableNight, u64)>>> {
-    let mut settled = Vec::with_capacity(plans.len());
-    let methods = decision.methods.iter().zip(&decision.deleted_first);
-    for (((plan, (method, &first)), &sent), &counted) in
-        plans.iter().zip(methods).zip(sent).zip(counted)
-    {
-        let night = match method {
-            Method::Full { reason } => TableNight {
-                method: "full".to_string(),
-                reason: Some(reason.clone()),
-                rows_examined: sent,
-                rows_upserted: sent,
-                rows_deleted: 0,
-            },
-            Method::Delta { .. } => {
-                let rows = counted.context("a delta table was not counted")?;
-                let deleted = match super::deletes::delete_gone_rows(conn, sides, plan, rows).await
-                {
-                    Ok(deleted) => first + deleted,
-                    Err(error) => match error.downcast::<super::deletes::DeltaInconsistent>() {
-                        Ok(inconsistent) => {
-                            tracing::warn!(table = %plan.label(), reason = %inconsistent,
-                                "the delta did not add up: the table is reloaded in full");
-                            settled.push(None);
-                            continue;
-                        }
-                        Err(error) => return Err(error),
-                    },
-                };
-                tracing::info!(table = %plan.label(), rows_examined = rows, rows_upserted = sent,
-                    rows_deleted = deleted, "delta applied");
-                TableNight {
-                    method: "delta".to_string(),
-                    reason: None,
-                    rows_examined: rows,
-                    rows_upserted: sent,
-                    rows_deleted: deleted,
-                }
-            }
-        };
-        let rows = match method {
-            Method::Full { .. } => sent,
-            Method::Delta { .. } => night.rows_examined,
-        };
-        settled.push(Some((night, rows)));
-    }
-    Ok(settled)
+) -> anyhow::Result<()> {
+    let tables: Vec<&str> = plans
+        .iter()
+        .zip(&decision.methods)
+        .filter(|(_, method)| matches!(method, Method::Full { .. }))
+        .map(|(plan, _)| plan.target.name.as_str())
+        .collect();
+    crate::mysql::empty_tables(conn, &tables)
+        .await
+        .context("on the work branch")
 }
 
-/// The account of a table reloaded in full after its delta did not add up.
-#[must_use]
-pub fn reloaded(rows: u64) -> TableNight {
-    TableNight {
-        method: "full".to_string(),
-        reason: Some(
-            "its delta did not add up (a change the row versions did not show): reloaded"
-                .to_string(),
-        ),
-        rows_examined: rows,
-        rows_upserted: rows,
-        rows_deleted: 0,
-    }
+/// The tag of a night's commit.
+#[derive(Debug, Clone)]
+pub struct NightTag {
+    /// `PREFIX<snapshot time>`
+    pub name: String,
+    /// the snapshot, and the state the next night starts from
+    pub message: String,
+}
+
+/// A night's commit on its branch, and its tag.
+#[derive(Debug, Clone)]
+pub struct NightCommit {
+    /// the commit
+    pub hash: String,
+    /// its tag, made when it is published
+    pub tag: NightTag,
+}
+
+/// How a night ended for the published branch.
+#[derive(Debug, Default)]
+pub struct NightEnd {
+    /// published, unchanged, held back, or not published
+    pub outcome: RefreshOutcome,
+    /// the branch's head afterwards
+    pub head: Option<String>,
+    /// the night's new commit there (none when nothing changed)
+    pub new_commit: Option<String>,
+    /// the night's tag
+    pub tag: Option<String>,
+    /// `--on-diverged reset`: the tag kept on the head moved away from
+    pub previous_head_tag: Option<String>,
+    /// held back: the work branch kept for a look
+    pub work_branch: Option<String>,
+    /// held back: why
+    pub held_back: Option<String>,
+    /// what the target database was left in
+    pub target: Option<TargetOutcome>,
+    /// each table's change against the last published commit
+    pub changes: Option<Vec<TableChange>>,
+}
+
+/// A night that failed: the error, and how it ended for the branch.
+pub struct NightFailed {
+    /// what stopped it
+    pub error: anyhow::Error,
+    /// what it left
+    pub end: NightEnd,
 }

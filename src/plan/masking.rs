@@ -32,9 +32,6 @@ pub struct Masking {
     pub key: Option<MaskKey>,
     /// new columns of masked tables
     pub new_columns: NewColumns,
-    /// the branch whose baseline counts (refresh: the published one;
-    /// else the database's default)
-    pub branch: Option<String>,
 }
 
 /// The columns of every planned table the rules cover, now: the baseline

@@ -126,7 +126,8 @@ pub struct VerifyReport {
     pub differences: Vec<crate::nightly::verify::TableDifference>,
 }
 
-pub use crate::mysql::published::{OnDiverged, TableChange};
+pub use crate::nightly::changes::TableChange;
+pub use crate::settings::OnDiverged;
 
 /// How a refresh ended for the published branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -262,7 +263,15 @@ pub struct TableReport {
     /// refresh: how the night loaded the table (`method`, `reason`,
     /// `rows_examined`, `rows_upserted`, `rows_deleted`)
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub night: Option<crate::nightly::night::TableNight>,
+    pub night: Option<crate::nightly::decision::TableNight>,
+}
+
+impl TableReport {
+    /// This table is `plan`'s.
+    #[must_use]
+    pub fn is(&self, plan: &TablePlan) -> bool {
+        self.source == plan.source_name && self.target == plan.target.name
+    }
 }
 
 /// One table pair the plan matched.
@@ -307,11 +316,11 @@ impl Report {
         }
     }
 
-    /// Records what [`crate::mysql::finish::finish`] did: the copy is
-    /// verified.
-    pub fn record_finish(&mut self, finished: crate::mysql::finish::Finished) {
-        self.foreign_key_fixups = finished.foreign_key_fixups;
-        self.auto_increment = finished.auto_increment;
+    /// Records what [`crate::mysql::completion::complete`] did: the copy
+    /// is verified.
+    pub fn record_completion(&mut self, completed: crate::mysql::completion::Completion) {
+        self.foreign_key_fixups = completed.foreign_key_fixups;
+        self.auto_increment = completed.auto_increment;
         self.verified = true;
     }
 

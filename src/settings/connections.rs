@@ -195,8 +195,8 @@ fn parse_source(url: &str) -> anyhow::Result<(tokio_postgres::Config, String)> {
     Ok((config, redact_url(url)))
 }
 
-/// `--target dolt:PATH`: checked now (a directory name, `dolt` on PATH);
-/// the server starts when the run does.
+/// `--target dolt:PATH`: checked now (a directory name, `dolt` on PATH)
+/// and given its loopback port; the server starts when the run does.
 fn local_dolt_target(directory: &str) -> anyhow::Result<(TargetAddress, String)> {
     if directory.is_empty() {
         return Err(failure(
@@ -204,19 +204,24 @@ fn local_dolt_target(directory: &str) -> anyhow::Result<(TargetAddress, String)>
             "--target dolt:PATH names no directory (e.g. dolt:./staging)",
         ));
     }
-    if crate::mysql::local::dolt_on_path().is_none() {
+    if crate::dolt::server::dolt_on_path().is_none() {
         return Err(failure(
             FailureKind::Usage,
             "--target dolt:PATH needs the dolt command on PATH (https://docs.dolthub.com/introduction/installation)",
         ));
     }
-    let opts = mysql_async::Opts::from_url("mysql://root@127.0.0.1:3306")
+    // The port is reserved now, so the address never changes once resolved.
+    let port = crate::dolt::server::free_port()?;
+    let opts = mysql_async::Opts::from_url(&format!("mysql://root@127.0.0.1:{port}"))
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     Ok((
         TargetAddress {
             opts,
             tls: TlsMode::Disable,
-            local_dolt: Some(PathBuf::from(directory)),
+            local_dolt: Some(crate::mysql::LocalDoltTarget {
+                directory: PathBuf::from(directory),
+                port,
+            }),
         },
         format!("dolt:{directory}"),
     ))

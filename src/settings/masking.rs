@@ -54,6 +54,5 @@ pub fn resolve_masking(arguments: &CopyArgs) -> anyhow::Result<Option<Masking>> 
             MaskNewColumnsArg::Null => NewColumns::Null,
             MaskNewColumnsArg::Copy => NewColumns::Copy,
         },
-        branch: None,
     }))
 }

@@ -17,7 +17,7 @@ mod refresh;
 
 use connections::resolve_connections;
 pub use connections::{resolve_source, resolve_target};
-pub use refresh::{BranchSettings, PublishedSettings, RefreshSettings};
+pub use refresh::{BranchSettings, OnDiverged, PublishedSettings, RefreshSettings};
 
 /// A report's place: the directory or S3 prefix, and the file name.
 pub type ReportLocation = (Location, String);
@@ -27,10 +27,17 @@ pub type ReportLocation = (Location, String);
 pub struct StorageSettings {
     /// path-style addressing
     pub path_style: bool,
-    /// archive only, load no target database (`--no-target`)
-    pub dump_only: bool,
     /// multipart part size
     pub part_size: usize,
+}
+
+/// Where a copy's rows go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// a fresh target database (and the archive, with `--archive`)
+    Database,
+    /// the archive only, no target database (`--no-target`)
+    ArchiveOnly,
 }
 
 /// Everything a copy run needs, validated.
@@ -55,6 +62,8 @@ pub struct Settings {
     pub schema_origin: String,
     /// where the copy is archived
     pub archive: Option<Location>,
+    /// where the rows go
+    pub destination: Destination,
     /// archive and report storage options
     pub storage: StorageSettings,
     /// explicit name mappings
@@ -105,9 +114,13 @@ impl Settings {
             schema_files,
             schema_origin,
             archive,
+            destination: if arguments.no_target {
+                Destination::ArchiveOnly
+            } else {
+                Destination::Database
+            },
             storage: StorageSettings {
                 path_style: arguments.s3_path_style,
-                dump_only: arguments.no_target,
                 part_size: arguments.archive_part_size,
             },
             mappings,
@@ -146,7 +159,7 @@ impl Settings {
             keep_failed = self.target_database.keep_failed,
             report = ?self.target_database.report.as_ref().map(|(location, name)| format!("{location}{name}")),
             archive = ?self.archive.as_ref().map(ToString::to_string),
-            no_target = self.storage.dump_only,
+            no_target = self.destination == Destination::ArchiveOnly,
             source_tls = self.source.tls.mode.name(),
             target_tls = self.target.tls.name(),
             "pg2dolt starting"

@@ -5,14 +5,28 @@ use super::check_database_name;
 use super::connections::resolve_target;
 use crate::cli::{BranchArgs, OnDivergedArg, PublishedArgs, RefreshArgs};
 use crate::error::{FailureKind, failure};
+use serde::Serialize;
+
+use crate::dolt::refs::check_branch_name;
 use crate::mysql::TargetAddress;
-use crate::mysql::published::{OnDiverged, check_branch_name};
+
+/// What a refresh does when the published branch diverged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDiverged {
+    /// publish nothing (exit 7); the work branch is kept
+    Fail,
+    /// tag the old head, then move the branch to the night
+    Reset,
+    /// merge the night into the branch
+    Merge,
+}
 
 /// The published branch and its tags.
 #[derive(Debug, Clone)]
 pub struct BranchSettings {
     /// the branch readers read
-    pub branch: String,
+    pub name: String,
     /// the prefix of pg2dolt's tags
     pub tag_prefix: String,
 }
@@ -28,7 +42,7 @@ impl BranchSettings {
             check_branch_name(prefix, "--tag-prefix").map_err(usage)?;
         }
         Ok(BranchSettings {
-            branch: arguments.branch.clone(),
+            name: arguments.branch.clone(),
             tag_prefix: arguments.tag_prefix.clone(),
         })
     }

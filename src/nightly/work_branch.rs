@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::TargetAddress;
-use super::fresh::{DROP_AFTER_FAILURE, DROP_AFTER_SIGNAL, TargetOutcome, TargetState};
-use super::published::{self, compact_time};
+use crate::dolt::refs::{self, compact_time, revision};
+use crate::mysql::TargetAddress;
+use crate::mysql::fresh::{DROP_AFTER_FAILURE, DROP_AFTER_SIGNAL, TargetOutcome, TargetState};
 use crate::signal::interruption;
 
 /// Work branches are named `PREFIX<snapshot time>`.
@@ -37,12 +37,12 @@ impl WorkBranch {
         base: &str,
         snapshot_time: &str,
     ) -> anyhow::Result<WorkBranch> {
-        let leftover = published::branches_named(conn, PREFIX).await?;
+        let leftover = refs::branches_named(conn, PREFIX).await?;
         if !leftover.is_empty() {
             warn!(branches = ?leftover, "work branches of earlier refreshes are left (held back, --keep-failed, or killed): delete them with CALL DOLT_BRANCH('-D', name) once looked at");
         }
         let name = format!("{PREFIX}{}", compact_time(snapshot_time));
-        published::create_branch(conn, &name, base).await?;
+        refs::create_branch(conn, &name, base).await?;
         info!(branch = %name, base = %base, "work branch created");
         Ok(WorkBranch {
             target: target.clone(),
@@ -54,7 +54,7 @@ impl WorkBranch {
     /// The revision database loader sessions use: `database/branch`.
     #[must_use]
     pub fn revision(&self) -> String {
-        format!("{}/{}", self.database, self.name)
+        revision(&self.database, &self.name)
     }
 
     /// After a failed or interrupted night: the published branch was not
@@ -109,8 +109,8 @@ impl WorkBranch {
 
     async fn delete(&self, limit: Duration) -> Result<(), String> {
         let deleted = tokio::time::timeout(limit, async {
-            let mut conn = super::connect(&self.target, Some(&self.database)).await?;
-            published::delete_branch(&mut conn, &self.name).await?;
+            let mut conn = crate::mysql::connect(&self.target, Some(&self.database)).await?;
+            refs::delete_branch(&mut conn, &self.name).await?;
             let _ = conn.disconnect().await;
             anyhow::Ok(())
         })

@@ -68,7 +68,7 @@ pub struct CommitMeta<'a> {
 /// In a session on the published branch: commits its uncommitted changes
 /// (someone else's, kept before the branch moves); returns the hash.
 pub async fn commit_pending(on_branch: &mut Conn, meta: &CommitMeta<'_>) -> anyhow::Result<String> {
-    crate::mysql::dolt::commit(on_branch, meta.message, meta.author, meta.date).await
+    super::commit::commit(on_branch, meta.message, meta.author, meta.date).await
 }
 
 /// How a merge of the night into the published branch ended.
@@ -106,8 +106,7 @@ pub async fn merge(
                 .context("reading dolt_conflicts")?;
             return Ok(Merged::Conflicts(tables));
         }
-        let hash =
-            crate::mysql::dolt::commit(on_branch, meta.message, meta.author, meta.date).await?;
+        let hash = super::commit::commit(on_branch, meta.message, meta.author, meta.date).await?;
         // language=MySQL
         on_branch.query_drop("COMMIT").await?;
         Ok(Merged::Commit(hash))

@@ -1,8 +1,8 @@
-//! The target-side phases of a fill, shared by copy and restore: schema
-//! applied, then finished (foreign keys resolved, AUTO_INCREMENT counters
-//! continued, rows counted, Dolt's constraints verified) and, on Dolt,
-//! committed. Every phase returns what it did; the commands put it in their
-//! reports. Creating and dropping the database is `fresh.rs`.
+//! The target side of a fill before and after its rows: the schema files
+//! applied (returning the catalog), then the load completed — foreign keys
+//! resolved, AUTO_INCREMENT counters continued, rows counted, Dolt's
+//! constraints verified. Each returns what it did. Creating and dropping
+//! the database is `fresh.rs`; the commit is `crate::dolt::commit`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -32,9 +32,20 @@ pub async fn apply_schema(
     super::catalog::read_catalog(conn, database).await
 }
 
-/// What [`finish`] did.
+/// The rows a loaded table must hold.
+#[derive(Debug, Clone, Copy)]
+pub struct ExpectedRows<'a> {
+    /// the table as errors name it (its source)
+    pub label: &'a str,
+    /// the target table
+    pub table: &'a str,
+    /// rows it must hold
+    pub rows: u64,
+}
+
+/// What [`complete`] did.
 #[derive(Debug, Clone, Default)]
-pub struct Finished {
+pub struct Completion {
     /// tables that got the foreign-key no-op delete
     pub foreign_key_fixups: Vec<String>,
     /// AUTO_INCREMENT counters set: table → next value
@@ -42,14 +53,14 @@ pub struct Finished {
 }
 
 /// After the data is in: foreign-key fix-ups, AUTO_INCREMENT counters,
-/// row counts (`expected`: label, target table, rows) and, on Dolt, the
-/// constraints. An error means the copy is not verified.
-pub async fn finish(
+/// every loaded table's row count (`loaded`)
+/// and, on Dolt, the constraints. An error means the copy is not verified.
+pub async fn complete(
     conn: &mut Conn,
     server: &TargetServer,
     targets: &[TargetTable],
-    expected: &[(String, String, u64)],
-) -> anyhow::Result<Finished> {
+    loaded: &[ExpectedRows<'_>],
+) -> anyhow::Result<Completion> {
     let fixups = foreign_key_tables(targets);
     fixup::resolve_foreign_keys(conn, &fixups).await?;
 
@@ -65,31 +76,14 @@ pub async fn finish(
         .into_iter()
         .collect();
 
-    verify_counts(conn, expected).await?;
+    verify_counts(conn, loaded).await?;
     if server.kind == TargetKind::Dolt {
         dolt::verify_constraints(conn).await?;
     }
-    Ok(Finished {
+    Ok(Completion {
         foreign_key_fixups: fixups.into_iter().map(|(table, _)| table).collect(),
         auto_increment,
     })
-}
-
-/// On Dolt, the commit (dated at `time`, the snapshot's); returns its
-/// hash. Elsewhere nothing.
-pub async fn commit_if_dolt(
-    conn: &mut Conn,
-    server: &TargetServer,
-    message: &str,
-    author: &str,
-    time: &str,
-) -> anyhow::Result<Option<String>> {
-    if server.kind != TargetKind::Dolt {
-        return Ok(None);
-    }
-    let hash = dolt::commit(conn, message, author, &dolt::commit_date(time)).await?;
-    info!(hash = %hash, "dolt commit made");
-    Ok(Some(hash))
 }
 
 /// Every target table that has or is referenced by a foreign key, with the
@@ -115,10 +109,14 @@ fn foreign_key_tables(targets: &[TargetTable]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Rows read = rows stored (checked per load) = `COUNT(*)` on the target;
-/// `expected` holds (label, target table, rows).
-async fn verify_counts(conn: &mut Conn, expected: &[(String, String, u64)]) -> anyhow::Result<()> {
-    for (label, target, rows) in expected {
+/// Rows read = rows stored (checked per load) = `COUNT(*)` on the target.
+async fn verify_counts(conn: &mut Conn, loaded: &[ExpectedRows<'_>]) -> anyhow::Result<()> {
+    for &ExpectedRows {
+        label,
+        table: target,
+        rows,
+    } in loaded
+    {
         // language=MySQL
         let statement = format!(
             "SELECT COUNT(*) FROM {}",
@@ -128,7 +126,7 @@ async fn verify_counts(conn: &mut Conn, expected: &[(String, String, u64)]) -> a
             .query_first(statement)
             .await
             .with_context(|| format!("counting rows of {target}"))?;
-        if count != Some(*rows) {
+        if count != Some(rows) {
             return Err(failure(
                 FailureKind::Verify,
                 format!(

@@ -1,27 +1,54 @@
-//! Everything copy and plan do before any data moves, each phase returning
-//! what it learned: the snapshot and the source catalog, the target
-//! server, and the plan — made once, on a scratch database the schema
-//! files are applied to, with the source data checked against it on the
-//! snapshot's readers (opened here once, then handed to the copy).
+//! Everything copy, plan, refresh and verify do before any data moves,
+//! each phase returning what it learned: the snapshot and the source
+//! catalog, the target server, and the plan — made once, on a scratch
+//! database the schema files are applied to, with the source data checked
+//! against it on the snapshot's readers (opened here once, then handed to
+//! the copy).
 
 use std::time::Instant;
 
 use anyhow::Context as _;
 use mysql_async::Conn;
-use tracing::{debug, error, info, warn};
+use tracing::{info, warn};
+
+mod findings;
+
+pub use findings::{log_findings, log_plan, refuse_problems, target_exists};
 
 use crate::checks::run_checks;
 use crate::error::{FailureKind, failure};
 use crate::mask::Baseline;
 use crate::mysql::catalog::TargetTable;
+use crate::mysql::fresh::{FreshDatabase, TargetOutcome};
 use crate::mysql::load::LoadRequest;
 use crate::mysql::{TargetAddress, TargetKind, TargetServer, schema};
-use crate::plan::masking::{Masking, apply_masks};
-use crate::plan::{Plan, Problem, ProblemKind, TablePlan, build_plan};
+use crate::plan::masking::apply_masks;
+use crate::plan::{Plan, TablePlan, build_plan};
 use crate::postgres::catalog::{SourceTable, read_catalog};
 use crate::postgres::reader::Reader;
 use crate::postgres::snapshot::{Snapshot, export_snapshot, open_reader};
 use crate::settings::Settings;
+
+impl TargetSide {
+    /// Creates the fresh `database` at `address` (an existing one dropped
+    /// first: `--replace`); the admin session is closed (a failure is
+    /// settled on a connection of its own).
+    pub async fn create_fresh(
+        self,
+        address: &TargetAddress,
+        database: &str,
+    ) -> Result<FreshDatabase, (anyhow::Error, TargetOutcome)> {
+        let TargetSide {
+            mut admin,
+            server,
+            exists,
+        } = self;
+        let created =
+            FreshDatabase::create(&mut admin, address, database, server.kind, exists).await;
+        let _ = admin.disconnect().await;
+        created
+    }
+}
 
 /// The source side: the snapshot and the tables in it.
 pub struct SourceSide {
@@ -53,6 +80,18 @@ pub struct Planned {
     pub catalog: Vec<TargetTable>,
     /// readers inside the snapshot, one per worker, for the copy
     pub readers: Vec<Reader>,
+}
+
+impl Planned {
+    /// The plan and catalog, for a second load (the readers stay here).
+    #[must_use]
+    pub fn without_readers(&self) -> Planned {
+        Planned {
+            plan: self.plan.clone(),
+            catalog: self.catalog.clone(),
+            readers: Vec::new(),
+        }
+    }
 }
 
 /// Exports the snapshot and reads the source catalog inside it.
@@ -119,10 +158,13 @@ pub async fn open_target(target: &TargetAddress, database: &str) -> anyhow::Resu
 /// checks the source data, so bad schema SQL, a mismatch or a value that
 /// does not fit stops the run before any existing database is touched and
 /// before any data moves.
-pub async fn plan(
+/// `baseline_branch`: the branch whose masking baseline counts (a
+/// refresh's published branch; none: the database's default).
+pub async fn plan_and_check(
     settings: &Settings,
     source: &SourceSide,
     target: &mut TargetSide,
+    baseline_branch: Option<&str>,
 ) -> anyhow::Result<Planned> {
     let started = Instant::now();
     let (catalog, local_infile) = read_scratch_catalog(settings, target).await?;
@@ -133,7 +175,7 @@ pub async fn plan(
         &settings.mappings,
     );
     if let Some(masking) = &settings.masking {
-        let known = known_baseline(settings, masking, target).await?;
+        let known = known_baseline(settings, target, baseline_branch).await?;
         let problems = apply_masks(&mut plan, masking, known.as_ref());
         plan.problems.extend(problems);
     }
@@ -175,17 +217,17 @@ pub async fn plan(
 /// branch for a refresh), when it exists.
 async fn known_baseline(
     settings: &Settings,
-    masking: &Masking,
     target: &mut TargetSide,
+    branch: Option<&str>,
 ) -> anyhow::Result<Option<Baseline>> {
     if !target.exists {
         return Ok(None);
     }
-    let database = match &masking.branch {
-        Some(branch) => format!("{}/{branch}", settings.database),
+    let database = match branch {
+        Some(branch) => crate::dolt::refs::revision(&settings.database, branch),
         None => settings.database.clone(),
     };
-    crate::mysql::mask_baseline::read(&mut target.admin, &database).await
+    crate::mysql::records::mask_baseline::read(&mut target.admin, &database).await
 }
 
 /// The scratch database's catalog after the schema files, and whether it
@@ -243,7 +285,8 @@ pub async fn open_readers(
 }
 
 fn reader_count(settings: &Settings, tables: &[TablePlan], kind: TargetKind) -> usize {
-    let one_range = kind.one_range_per_table() && !settings.storage.dump_only;
+    let one_range = kind.one_range_per_table()
+        && settings.destination == crate::settings::Destination::Database;
     let work: u64 = tables
         .iter()
         .map(|table| {
@@ -259,88 +302,21 @@ fn reader_count(settings: &Settings, tables: &[TablePlan], kind: TargetKind) -> 
     settings.target_database.jobs.min(work).max(1)
 }
 
-/// A refused copy's plan problems, one log line each (`plan` shows them
-/// as a table), and the warnings.
-pub fn log_findings(plan: &Plan, problems: bool) {
-    for warning in &plan.warnings {
-        warn!("{warning}");
+/// The plan of a run that loads rows (copy, refresh, verify): made and
+/// checked, its warnings and problems logged, and the tables at `-v`
+/// when it may run. Its problems are refused by [`refuse_problems`].
+pub async fn plan_checked(
+    settings: &Settings,
+    source: &SourceSide,
+    target: &mut TargetSide,
+    baseline_branch: Option<&str>,
+) -> anyhow::Result<Planned> {
+    let planned = plan_and_check(settings, source, target, baseline_branch).await?;
+    log_findings(&planned.plan, true);
+    if planned.plan.problems.is_empty() {
+        log_plan(&planned.plan.tables);
     }
-    if problems {
-        for problem in &plan.problems {
-            let table = problem
-                .source_table
-                .as_deref()
-                .or(problem.target_table.as_deref())
-                .unwrap_or("-");
-            error!(kind = ?problem.kind, table, "plan: {problem}");
-        }
-    }
-}
-
-/// The plan, column by column, at `-v` (the report has it too).
-pub fn log_plan(plans: &[TablePlan]) {
-    for plan in plans {
-        debug!(table = %plan.source_name, target = %plan.target.name, rule = %plan.rule, "plan: table");
-        for column in &plan.columns {
-            debug!(
-                table = %plan.source_name, target_table = %plan.target.name,
-                source = %column.source, source_type = %column.source_type,
-                target = %column.target, target_type = %column.target_type,
-                rule = %column.rule, "plan: column"
-            );
-        }
-        for generated in &plan.skipped_generated {
-            debug!(table = %plan.source_name, target_table = %plan.target.name, column = %generated, "plan: generated column skipped (the target computes it)");
-        }
-    }
-}
-
-/// How many problems the one-line error of a refused copy names; the log
-/// and the report list them all.
-const LISTED: usize = 10;
-
-/// Stops a copy that would fail: exit code 6 when only data is at fault
-/// (the schema is right, some values do not fit), else 3.
-pub fn refuse_problems(problems: &[Problem]) -> anyhow::Result<()> {
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let data_only = problems
-        .iter()
-        .all(|problem| matches!(problem.kind, ProblemKind::Value | ProblemKind::Collision));
-    let kind = if data_only {
-        FailureKind::Data
-    } else {
-        FailureKind::Plan
-    };
-    let mut listed: Vec<String> = problems
-        .iter()
-        .take(LISTED)
-        .map(ToString::to_string)
-        .collect();
-    if problems.len() > LISTED {
-        listed.push(format!(
-            "and {} more (all are in the log and the report; `pg2dolt plan` shows them as a table)",
-            problems.len() - LISTED
-        ));
-    }
-    Err(failure(
-        kind,
-        format!(
-            "the plan found {} problem(s); nothing was copied: {}",
-            problems.len(),
-            listed.join("; ")
-        ),
-    ))
-}
-
-/// The problem `plan` lists when the database exists without --replace.
-#[must_use]
-pub fn target_exists(database: &str) -> Problem {
-    Problem::new(
-        ProblemKind::TargetExists,
-        format!("database {database} exists; copy would refuse it without --replace"),
-    )
+    Ok(planned)
 }
 
 /// What the plan says once when the target refuses LOAD DATA LOCAL, with
@@ -395,32 +371,30 @@ fn collation_warnings(plans: &[TablePlan]) -> Vec<String> {
     warnings
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The refusal of an existing database without `--replace`.
+#[must_use]
+pub fn exists_without_replace(database: &str) -> anyhow::Error {
+    failure(
+        FailureKind::Usage,
+        format!(
+            "target database {database} already exists; pass --replace to drop and recreate it (it was left untouched)"
+        ),
+    )
+}
 
-    #[test]
-    fn only_value_problems_refuse_with_the_data_exit_code() {
-        assert!(refuse_problems(&[]).is_ok());
-        let value = Problem::new(ProblemKind::Value, "too long");
-        let error = refuse_problems(std::slice::from_ref(&value)).unwrap_err();
-        assert_eq!(crate::error::exit_code(&error), 6);
-        let missing = Problem::new(ProblemKind::TargetExists, "exists");
-        let error = refuse_problems(&[value, missing]).unwrap_err();
-        assert_eq!(crate::error::exit_code(&error), 3);
+/// Opens the target of a command that needs Dolt's version control; any
+/// other server is refused with exit 2 and `refusal`, given the server's
+/// description.
+pub async fn open_dolt_target(
+    settings: &Settings,
+    refusal: impl FnOnce(&str) -> String,
+) -> anyhow::Result<TargetSide> {
+    let target = open_target(&settings.target, &settings.database).await?;
+    if target.server.kind != TargetKind::Dolt {
+        return Err(failure(
+            FailureKind::Usage,
+            refusal(&target.server.describe()),
+        ));
     }
-
-    #[test]
-    fn a_refusal_names_ten_problems_and_counts_the_rest() {
-        let problems: Vec<Problem> = (0..12)
-            .map(|index| Problem::new(ProblemKind::Value, format!("problem {index}")))
-            .collect();
-        let line = refuse_problems(&problems).unwrap_err().to_string();
-        assert!(line.contains("12 problem(s)"), "{line}");
-        assert!(
-            line.contains("problem 9") && !line.contains("problem 10;"),
-            "{line}"
-        );
-        assert!(line.contains("and 2 more"), "{line}");
-    }
+    Ok(target)
 }

@@ -1,4 +1,5 @@
-//! What a night changed: Dolt's own diff statistics between two commits.
+//! What changed between two commits: Dolt's own diff statistics
+//! (`dolt_diff_stat` for rows, `dolt_diff_summary` for schemas).
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use crate::mysql::sql::quote_literal;
 
 /// What one table's rows did between two commits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct TableChange {
+pub struct TableDiff {
     /// the target table
     pub table: String,
     /// rows added
@@ -29,13 +30,9 @@ pub struct TableChange {
     /// the table was dropped (by a schema file): no guard counts its rows
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dropped: bool,
-    /// refresh: how the night loaded the table (`method`, `reason`,
-    /// `rows_examined`, `rows_upserted`, `rows_deleted`)
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub night: Option<crate::nightly::night::TableNight>,
 }
 
-impl TableChange {
+impl TableDiff {
     /// Rows added, deleted or modified.
     #[must_use]
     pub fn rows_changed(&self) -> u64 {
@@ -49,7 +46,7 @@ pub async fn diff(
     conn: &mut Conn,
     from: &str,
     to: &str,
-) -> anyhow::Result<BTreeMap<String, TableChange>> {
+) -> anyhow::Result<BTreeMap<String, TableDiff>> {
     // Keyless tables have no modified rows and no row counts: NULL there
     // (Dolt 1.86.4).
     type Stat = (String, u64, u64, Option<u64>, Option<u64>, Option<u64>);
@@ -62,11 +59,11 @@ pub async fn diff(
         ))
         .await
         .context("reading dolt_diff_stat")?;
-    let mut changes: BTreeMap<String, TableChange> = BTreeMap::new();
+    let mut changes: BTreeMap<String, TableDiff> = BTreeMap::new();
     for (table, added, deleted, modified, before, after) in stats {
         changes.insert(
             table.clone(),
-            TableChange {
+            TableDiff {
                 table,
                 rows_added: added,
                 rows_deleted: deleted,
@@ -75,7 +72,6 @@ pub async fn diff(
                 rows_before: before,
                 rows_after: after,
                 dropped: false,
-                night: None,
             },
         );
     }
@@ -88,9 +84,9 @@ pub async fn diff(
         .context("reading dolt_diff_summary")?;
     for (before, after, diff_type, schema_changed) in summary {
         let table = if after.is_empty() { before } else { after };
-        let entry = changes.entry(table.clone()).or_insert_with(|| TableChange {
+        let entry = changes.entry(table.clone()).or_insert_with(|| TableDiff {
             table,
-            ..TableChange::default()
+            ..TableDiff::default()
         });
         entry.schema_changed |= schema_changed;
         entry.dropped = diff_type == "dropped";

@@ -1,10 +1,8 @@
-//! The comparison `pg2dolt verify` and `refresh --verify` make, on Dolt:
-//! the snapshot is loaded in full on a scratch branch and committed there
-//! (pg2dolt's own conversion and masking, so a row is stored exactly as a
-//! copy would store it), then Dolt compares that commit with the branch's
-//! working set row by row (`dolt_diff_stat`, `dolt_diff`): keyed tables by
-//! their key, keyless tables as multisets. Nothing is normalised by hand,
-//! so no rendering of a type can make two equal rows differ.
+//! Dolt's comparison of the snapshot's commit (on the scratch branch)
+//! with the branch's working set, row by row (`dolt_diff_stat`,
+//! `dolt_diff`): keyed tables by their key, keyless tables as multisets.
+//! Nothing is normalised by hand, so no rendering of a type can make two
+//! equal rows differ.
 
 use anyhow::Context as _;
 use mysql_async::Conn;

@@ -1,45 +1,50 @@
 //! The publish of a later night: one ref update of the published branch —
 //! a fast-forward, or what `--on-diverged` says when someone wrote to it
-//! since the last refresh — the night's tag made first.
+//! since the last refresh — the night's tag made first. Returns how the
+//! night ended (`NightEnd`).
 
 use anyhow::Context as _;
 use mysql_async::Conn;
 use tracing::{info, warn};
 
-use super::Night;
-use crate::commands::RunState;
+use super::marks::BranchState;
+use super::night::{Night, NightCommit, NightEnd};
+use crate::dolt::commit::commit_date;
+use crate::dolt::moves::{self, CommitMeta, Merged};
+use crate::dolt::refs::{self, compact_time};
 use crate::error::{FailureKind, failure};
 use crate::mysql::fresh::{TargetOutcome, TargetState};
-use crate::mysql::published::{self, BranchState, CommitMeta, Merged, OnDiverged};
 use crate::report::RefreshOutcome;
+use crate::settings::OnDiverged;
 
-/// Where a publish moved the branch: its head, and the night's new commit
-/// there (none when the source did not change).
-type Moved = (String, Option<String>);
+/// Where a publish moved the branch.
+struct Moved {
+    /// the branch's head
+    head: String,
+    /// the night's new commit there (none when the source did not change)
+    published: Option<String>,
+}
 
 /// The publish of a night: one ref update of the published branch.
-pub(super) struct Publishing<'a> {
+pub struct Publishing<'a> {
     /// a session on the database
     pub conn: &'a mut Conn,
     /// a session on the published branch
     pub on_branch: &'a mut Conn,
+    /// the night
     pub night: &'a Night<'a>,
+    /// the branch as the night found it
     pub state: &'a BranchState,
     /// the work branch
     pub work: &'a str,
-    /// the commits' date: the snapshot's
-    pub date: String,
 }
 
 impl Publishing<'_> {
-    /// Publishes `night_commit` (`None`: the source did not change) as
+    /// Publishes `commit` (`None`: the source did not change) as
     /// `--on-diverged` says when the branch moved since the last refresh.
-    pub(super) async fn publish(
-        &mut self,
-        night_commit: Option<&str>,
-        progress: &mut RunState,
-    ) -> anyhow::Result<()> {
-        let (head, published) = if self.state.diverged() {
+    pub async fn publish(&mut self, commit: Option<&NightCommit>) -> anyhow::Result<NightEnd> {
+        let mut previous_head_tag = None;
+        let moved = if self.state.diverged() {
             match self.night.options.on_diverged {
                 OnDiverged::Fail => {
                     return Err(failure(
@@ -51,51 +56,57 @@ impl Publishing<'_> {
                         ),
                     ));
                 }
-                OnDiverged::Reset => self.reset(night_commit, progress).await?,
-                OnDiverged::Merge => self.merge(night_commit).await?,
+                OnDiverged::Reset => {
+                    let (moved, kept) = self.reset(commit).await?;
+                    previous_head_tag = Some(kept);
+                    moved
+                }
+                OnDiverged::Merge => self.merge(commit).await?,
             }
         } else {
-            self.fast_forward(night_commit).await?
+            self.fast_forward(commit).await?
         };
+        let Moved { head, published } = moved;
         let outcome = if head == self.state.head {
             RefreshOutcome::Unchanged
         } else {
             RefreshOutcome::Published
         };
         info!(branch = self.night.branch(), %head, outcome = ?outcome, "refresh published");
-        progress.commit = Some(head.clone());
-        progress.target = Some(TargetOutcome {
-            state: TargetState::Complete,
-            detail: match outcome {
-                RefreshOutcome::Unchanged => format!(
-                    "no change since the last refresh: the published branch {} stays at {head}",
-                    self.night.branch()
-                ),
-                _ => format!(
-                    "the published branch {} is at {head}, the night's commit",
-                    self.night.branch()
-                ),
-            },
-            touched: outcome != RefreshOutcome::Unchanged,
-        });
-        if let Some(refresh) = progress.refresh.as_mut() {
-            refresh.outcome = outcome;
-            refresh.head = Some(head);
-            refresh.new_commit.clone_from(&published);
-            refresh.tag = published.map(|_| self.night.tag());
-        }
-        Ok(())
+        let branch = self.night.branch();
+        let detail = match outcome {
+            RefreshOutcome::Unchanged => format!(
+                "no change since the last refresh: the published branch {branch} stays at {head}"
+            ),
+            _ => format!("the published branch {branch} is at {head}, the night's commit"),
+        };
+        Ok(NightEnd {
+            outcome,
+            tag: published
+                .as_ref()
+                .and(commit)
+                .map(|commit| commit.tag.name.clone()),
+            new_commit: published,
+            head: Some(head),
+            previous_head_tag,
+            target: Some(TargetOutcome {
+                state: TargetState::Complete,
+                detail,
+                touched: outcome != RefreshOutcome::Unchanged,
+            }),
+            ..NightEnd::default()
+        })
     }
 
     /// The branch did not move: fast-forwarded to the night (tagged
     /// first: a kill between the two leaves a tag off the branch, never an
     /// untagged night on it).
-    async fn fast_forward(&mut self, night_commit: Option<&str>) -> anyhow::Result<Moved> {
-        let Some(hash) = night_commit else {
-            return Ok((self.state.head.clone(), None));
+    async fn fast_forward(&mut self, commit: Option<&NightCommit>) -> anyhow::Result<Moved> {
+        let Some(commit) = commit else {
+            return Ok(self.stays());
         };
-        self.tag_night(hash).await?;
-        if !published::fast_forward(self.on_branch, self.work).await? {
+        self.tag_night(commit, &commit.hash).await?;
+        if !moves::fast_forward(self.on_branch, self.work).await? {
             return Err(failure(
                 FailureKind::HeldBack,
                 format!(
@@ -104,48 +115,56 @@ impl Publishing<'_> {
                 ),
             ));
         }
-        Ok((hash.to_string(), Some(hash.to_string())))
+        Ok(Moved {
+            head: commit.hash.clone(),
+            published: Some(commit.hash.clone()),
+        })
+    }
+
+    /// The branch stays where it is.
+    fn stays(&self) -> Moved {
+        Moved {
+            head: self.state.head.clone(),
+            published: None,
+        }
     }
 
     /// `--on-diverged reset`: someone's uncommitted changes committed, the
-    /// old head tagged, then the branch moved to the night (the last
-    /// published commit when nothing changed).
-    async fn reset(
-        &mut self,
-        night_commit: Option<&str>,
-        progress: &mut RunState,
-    ) -> anyhow::Result<Moved> {
+    /// old head tagged (the tag returned), then the branch moved to the
+    /// night (the last published commit when nothing changed).
+    async fn reset(&mut self, commit: Option<&NightCommit>) -> anyhow::Result<(Moved, String)> {
         self.keep_uncommitted().await?;
-        let head = published::branch_head(self.conn, self.night.branch())
+        let head = refs::branch_head(self.conn, self.night.branch())
             .await?
             .context("the published branch is gone")?;
         let kept = format!(
             "{}before-reset/{}",
             self.night.options.branch.tag_prefix,
-            published::compact_time(&self.night.source.snapshot.time)
+            compact_time(&self.night.source.snapshot.time)
         );
         let message = format!(
             "pg2dolt refresh: the head of {} before it was reset to the night",
             self.night.branch()
         );
-        published::tag(self.conn, &kept, &head, &message).await?;
-        if let Some(refresh) = progress.refresh.as_mut() {
-            refresh.previous_head_tag = Some(kept);
+        refs::tag(self.conn, &kept, &head, &message).await?;
+        if let Some(commit) = commit {
+            self.tag_night(commit, &commit.hash).await?;
         }
-        if let Some(hash) = night_commit {
-            self.tag_night(hash).await?;
-        }
-        let to = night_commit.unwrap_or(&self.state.base);
-        published::reset_hard(self.on_branch, to).await?;
-        Ok((to.to_string(), night_commit.map(str::to_string)))
+        let to = commit.map_or(self.state.base.as_str(), |commit| commit.hash.as_str());
+        moves::reset_hard(self.on_branch, to).await?;
+        let moved = Moved {
+            head: to.to_string(),
+            published: commit.map(|commit| commit.hash.clone()),
+        };
+        Ok((moved, kept))
     }
 
     /// `--on-diverged merge`: someone's uncommitted changes committed, then
     /// the night merged into the branch with a merge commit (tagged as the
     /// night); a conflict changes nothing (exit 7).
-    async fn merge(&mut self, night_commit: Option<&str>) -> anyhow::Result<Moved> {
-        let Some(_) = night_commit else {
-            return Ok((self.state.head.clone(), None));
+    async fn merge(&mut self, commit: Option<&NightCommit>) -> anyhow::Result<Moved> {
+        let Some(commit) = commit else {
+            return Ok(self.stays());
         };
         let kept = self.keep_uncommitted().await?;
         let message = format!(
@@ -153,16 +172,20 @@ impl Publishing<'_> {
             self.night.source.snapshot.time,
             self.night.branch()
         );
-        let meta = commit_meta(self.night, &self.date, &message);
-        match published::merge(self.on_branch, self.work, &meta).await? {
+        let date = self.date();
+        let meta = commit_meta(self.night, &date, &message);
+        match moves::merge(self.on_branch, self.work, &meta).await? {
             Merged::Commit(hash) => {
-                self.tag_night(&hash).await?;
-                Ok((hash.clone(), Some(hash)))
+                self.tag_night(commit, &hash).await?;
+                Ok(Moved {
+                    head: hash.clone(),
+                    published: Some(hash),
+                })
             }
             Merged::Conflicts(tables) => {
                 // Back to the branch as it was: its changes uncommitted again.
                 if let Some(head) = kept {
-                    published::reset_soft(self.on_branch, &head).await?;
+                    moves::reset_soft(self.on_branch, &head).await?;
                 }
                 let listed: Vec<String> = tables
                     .iter()
@@ -192,15 +215,21 @@ impl Publishing<'_> {
             self.night.branch(),
             self.night.source.snapshot.time
         );
-        let meta = commit_meta(self.night, &self.date, &message);
-        let hash = published::commit_pending(self.on_branch, &meta).await?;
+        let date = self.date();
+        let meta = commit_meta(self.night, &date, &message);
+        let hash = moves::commit_pending(self.on_branch, &meta).await?;
         warn!(%hash, branch = self.night.branch(), "uncommitted changes on the published branch committed");
         Ok(Some(self.state.head.clone()))
     }
 
-    async fn tag_night(&mut self, hash: &str) -> anyhow::Result<()> {
-        let tag = self.night.tag();
-        published::tag(self.conn, &tag, hash, &self.night.tag_message()).await
+    /// The night's tag on `hash` (its commit, or the merge of it).
+    async fn tag_night(&mut self, commit: &NightCommit, hash: &str) -> anyhow::Result<()> {
+        refs::tag(self.conn, &commit.tag.name, hash, &commit.tag.message).await
+    }
+
+    /// The date of commits made on the branch: the snapshot's.
+    fn date(&self) -> String {
+        commit_date(&self.night.source.snapshot.time)
     }
 }
 

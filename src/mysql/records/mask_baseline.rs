@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 
-use super::sql::{quote_identifier, quote_literal};
 use crate::mask::Baseline;
+use crate::mysql::sql::{quote_identifier, quote_literal};
 
 /// The baseline's table; the catalog reader leaves it out.
 pub const TABLE: &str = "pg2dolt_mask_baseline";

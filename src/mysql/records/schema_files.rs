@@ -11,10 +11,10 @@ use anyhow::Context as _;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 
-use super::schema::ParsedSchemaFile;
-use super::sql::{quote_identifier, quote_literal};
 use crate::digest::sha256_hex;
 use crate::error::{FailureKind, failure};
+use crate::mysql::schema::ParsedSchemaFile;
+use crate::mysql::sql::{quote_identifier, quote_literal};
 
 /// The record's table; the catalog reader leaves it out (it is pg2dolt's,
 /// not the schema files').

@@ -1,5 +1,6 @@
 //! `--target dolt:PATH`: a private `dolt sql-server` (the `dolt` on PATH)
-//! over the directory PATH, on a free loopback port with LOAD DATA LOCAL
+//! over the directory PATH, on the loopback port the settings reserved
+//! (so the target's address is known before it runs), with LOAD DATA LOCAL
 //! on, for one run. Each database is then an ordinary Dolt database in
 //! PATH/<database> (`dolt log`, `dolt sql`, `dolt push` work there).
 
@@ -12,9 +13,19 @@ use anyhow::Context as _;
 use tracing::{debug, info};
 
 use crate::error::{FailureKind, failure};
+use crate::mysql::TargetAddress;
 
 /// How long the server may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A free loopback port for the private server, chosen when the settings
+/// are resolved.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .context("finding a free loopback port for dolt sql-server")?
+        .port())
+}
 
 /// The `dolt` executable on PATH, if there is one.
 #[must_use]
@@ -31,13 +42,22 @@ pub struct LocalDolt {
     child: Child,
     /// the server's config file and log, removed when it stops
     scratch: PathBuf,
-    /// `mysql://root@127.0.0.1:PORT`
-    pub url: String,
 }
 
 impl LocalDolt {
-    /// Starts a sql-server over `directory` (created when missing).
-    pub async fn start(directory: &Path) -> anyhow::Result<LocalDolt> {
+    /// Starts the server `target` asks for (`--target dolt:PATH`, on the
+    /// port its settings reserved); none for a server URL. Stop it with
+    /// [`LocalDolt::stop`] once the target is settled.
+    pub async fn start_for(target: &TargetAddress) -> anyhow::Result<Option<LocalDolt>> {
+        match &target.local_dolt {
+            Some(local) => Ok(Some(LocalDolt::start(&local.directory, local.port).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Starts a sql-server over `directory` (created when missing) on
+    /// loopback `port`.
+    pub async fn start(directory: &Path, port: u16) -> anyhow::Result<LocalDolt> {
         let dolt = dolt_on_path().ok_or_else(|| {
             failure(
                 FailureKind::Usage,
@@ -49,10 +69,6 @@ impl LocalDolt {
         let directory = directory
             .canonicalize()
             .with_context(|| format!("the Dolt directory {}", directory.display()))?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .context("finding a free loopback port for dolt sql-server")?
-            .port();
         let scratch =
             std::env::temp_dir().join(format!("pg2dolt-dolt-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&scratch).context("creating the sql-server's config directory")?;
@@ -79,11 +95,7 @@ impl LocalDolt {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {} sql-server", dolt.display()))?;
-        let mut server = LocalDolt {
-            child,
-            scratch,
-            url: format!("mysql://root@127.0.0.1:{port}"),
-        };
+        let mut server = LocalDolt { child, scratch };
         server.wait_until_listening(port).await?;
         info!(directory = %directory.display(), port, "dolt sql-server started");
         Ok(server)

@@ -1,0 +1,282 @@
+//! `pg2dolt refresh`: one long-lived Dolt database, a commit per night.
+//! The first night is a copy, published on `--branch` and tagged. A later
+//! night is loaded on a work branch made from the last published commit
+//! (each table by delta or in full, `nightly::decision`), committed when
+//! something changed, diffed, guarded and published in one ref update
+//! (`nightly::conclude`). Anything before the publish that fails or is
+//! interrupted leaves the published branch as it was.
+
+use anyhow::Context as _;
+
+use crate::cli::{LoggingArgs, RefreshArgs};
+use crate::copy::phase::{open_archive, record_mask_baseline, start_archive, write_manifest};
+use crate::fill::Fill;
+use crate::mysql::TargetServer;
+use crate::mysql::records::schema_files;
+use crate::mysql::schema::ParsedSchemaFile;
+use crate::nightly::conclude::{Sessions, publish_first};
+use crate::nightly::decision::{self, Decision};
+use crate::nightly::deletes::Sides;
+use crate::nightly::load::load_night;
+use crate::nightly::night::{Night, NightCommit, NightFailed, empty_full_tables};
+use crate::nightly::verify::{Compared, differ_error, verify_branch};
+use crate::nightly::work_branch::WorkBranch;
+use crate::preflight::{self, Planned, TargetSide, open_dolt_target, plan_checked};
+use crate::report::{CommandKind, RefreshReport, VerifyReport};
+use crate::run::{Outcome, Run, RunState, Untouched};
+use crate::settings::{RefreshSettings, Settings};
+use crate::signal::Stop;
+
+/// Runs `pg2dolt refresh`; returns the exit code.
+pub async fn run(arguments: &RefreshArgs, logging: &LoggingArgs) -> u8 {
+    let run = Run::start(CommandKind::Refresh, logging.log_format, None);
+    let resolve = || {
+        let options = RefreshSettings::resolve(arguments)?;
+        Ok((Settings::resolve(&arguments.copy)?, options))
+    };
+    Box::pin(run.execute(resolve, async |(settings, options), stop| {
+        Box::pin(refresh(settings, options, stop)).await
+    }))
+    .await
+}
+
+/// The night's preflight, then the first night or a later one.
+async fn refresh(settings: &Settings, options: &RefreshSettings, stop: &Stop) -> Outcome {
+    let mut state = RunState::new(Untouched::Because("the target database was not touched"));
+    state.refresh = Some(RefreshReport::new(
+        &options.branch.name,
+        options.on_diverged,
+    ));
+    let prepared = async {
+        let archive_store = open_archive(settings).await?;
+        let refusal = |server: &str| {
+            format!(
+                "refresh needs Dolt's branches and commits; the target is {server} (use copy --replace there)"
+            )
+        };
+        let mut target = stop.run(open_dolt_target(settings, refusal)).await?;
+        state.server = Some(target.server.clone());
+        let source = stop.run(preflight::open_source(settings)).await?;
+        state.snapshot = Some(source.snapshot.clone());
+        // New columns of masked tables are those the published branch's
+        // baseline does not know.
+        let branch = Some(options.branch.name.as_str());
+        let planned = stop.run(plan_checked(settings, &source, &mut target, branch)).await?;
+        state.record_plan(&planned.plan);
+        preflight::refuse_problems(&planned.plan.problems)?;
+        let archive = stop.run(start_archive(settings, &source, archive_store)).await?;
+        anyhow::Ok((source, target, planned, archive))
+    }
+    .await;
+    let (source, target, planned, archive) = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) => return state.ended(Err(error)),
+    };
+    let night = Night {
+        settings,
+        options,
+        source: &source,
+        archive: archive.as_ref(),
+    };
+    if target.exists {
+        later_night(&night, planned, target, stop, state).await
+    } else {
+        first_night(&night, planned, target, stop, state).await
+    }
+}
+
+/// The database does not exist yet: a copy, every schema file recorded,
+/// the commit tagged and published on `--branch`.
+async fn first_night(
+    night: &Night<'_>,
+    planned: Planned,
+    target: TargetSide,
+    stop: &Stop,
+    mut state: RunState,
+) -> Outcome {
+    let settings = night.settings;
+    if let Some(refresh) = state.refresh.as_mut() {
+        refresh.first_night = true;
+    }
+    state.untouched = Untouched::NotCreated(settings.database.clone());
+    let result = async {
+        let (address, database) = (&settings.target, settings.database.as_str());
+        let server = target.server.clone();
+        let fresh = target.create_fresh(address, database).await;
+        let fresh = fresh.map_err(|(error, outcome)| {
+            state.target = Some(outcome);
+            error
+        })?;
+        let filled = stop
+            .run(async {
+                let load = settings.target_database.load_method;
+                let files = &settings.schema_files;
+                let mut fill = Fill::open(address, database, files, load, &server).await?;
+                state.load_method = Some(fill.route.method);
+                let plans = planned.plan.tables.clone();
+                let identities =
+                    decision::read_identities(&night.source.coordinator, &plans).await?;
+                let decision = Decision::all_full(&plans, "the first night", identities);
+                let (source, archive) = (night.source, night.archive);
+                let loaded =
+                    load_night(settings, source, planned, archive, &mut fill, &decision).await?;
+                state.tables.clone_from(&loaded.tables);
+                state.completed = Some(fill.complete(&state.tables).await?);
+                record_mask_baseline(settings, &mut fill, &loaded).await?;
+                if let Some(archive) = archive {
+                    state.archive = Some(write_manifest(settings, source, archive, &loaded).await?);
+                }
+                let all: Vec<&ParsedSchemaFile> = files.iter().collect();
+                schema_files::record(&mut fill.conn, &all, &night.source.snapshot.time).await?;
+                if let Some(refresh) = state.refresh.as_mut() {
+                    refresh.schema_files_applied =
+                        files.iter().map(|file| file.name.clone()).collect();
+                }
+                let commit = night
+                    .commit(&mut fill, &plans, &decision, &state.tables)
+                    .await?;
+                let commit = commit.context("the first night's commit")?;
+                state.commit = Some(commit.hash.clone());
+                let end = publish_first(&mut fill.conn, night, &commit, &state.tables).await?;
+                state.record_night(end);
+                fill.close().await;
+                anyhow::Ok(())
+            })
+            .await;
+        let keep_failed = settings.target_database.keep_failed;
+        state.target = Some(fresh.settle(&filled, keep_failed).await);
+        filled
+    }
+    .await;
+    state.ended(result)
+}
+
+/// A later night: loaded on a work branch, then published (or held back).
+async fn later_night(
+    night: &Night<'_>,
+    planned: Planned,
+    target: TargetSide,
+    stop: &Stop,
+    mut state: RunState,
+) -> Outcome {
+    let settings = night.settings;
+    let TargetSide { admin, server, .. } = target;
+    let _ = admin.disconnect().await;
+    let opened = async {
+        let mut sessions = Sessions::open(night).await?;
+        state.record_branch(&sessions.state);
+        let base = &sessions.state.base;
+        let time = &night.source.snapshot.time;
+        let (address, database) = (&settings.target, &settings.database);
+        let work = WorkBranch::create(&mut sessions.conn, address, database, base, time).await?;
+        anyhow::Ok((sessions, work))
+    }
+    .await;
+    let (sessions, work) = match opened {
+        Ok(opened) => opened,
+        Err(error) => return state.ended(Err(error)),
+    };
+    let base = sessions.state.base.clone();
+    let filled = stop
+        .run(fill_work(
+            night,
+            planned,
+            (&work, &base),
+            &server,
+            &mut state,
+        ))
+        .await;
+    match sessions.conclude(night, work, filled, &state.tables).await {
+        Ok(end) => {
+            state.record_night(end);
+            Ok(state)
+        }
+        Err(NightFailed { error, end }) => {
+            state.record_night(end);
+            state.ended(Err(error))
+        }
+    }
+}
+
+/// On the work branch (made at `base`): the schema files added since the
+/// last refresh, each table loaded as the night decides, fix-ups and
+/// verification, the record of schema files, `--verify`, and the night's
+/// commit (none when nothing changed). `state` records each step.
+async fn fill_work(
+    night: &Night<'_>,
+    planned: Planned,
+    (work, base): (&WorkBranch, &str),
+    server: &TargetServer,
+    state: &mut RunState,
+) -> anyhow::Result<Option<NightCommit>> {
+    let settings = night.settings;
+    let revision = work.revision();
+    let pending = night.schema_to_apply(&revision).await?;
+    let load = settings.target_database.load_method;
+    let files = pending.as_deref().unwrap_or_default();
+    let mut fill = Fill::open(&settings.target, &revision, files, load, server).await?;
+    state.load_method = Some(fill.route.method);
+    let plans = planned.plan.tables.clone();
+    // `--verify` loads the snapshot a second time: the plan is kept.
+    let again = night.options.verify.then(|| planned.without_readers());
+    let mut decision = night
+        .decide(&mut fill.conn, &plans, base, !files.is_empty())
+        .await?;
+    empty_full_tables(&mut fill.conn, &plans, &decision).await?;
+    let sides = Sides::of(settings, night.source, &revision);
+    decision::clear_first(&mut fill.conn, &sides, &plans, &mut decision).await?;
+    let (source, archive) = (night.source, night.archive);
+    let loaded = load_night(settings, source, planned, archive, &mut fill, &decision).await?;
+    state.tables.clone_from(&loaded.tables);
+    state.completed = Some(fill.complete(&state.tables).await?);
+    record_mask_baseline(settings, &mut fill, &loaded).await?;
+    if let Some(archive) = archive {
+        state.archive = Some(write_manifest(settings, source, archive, &loaded).await?);
+    }
+    // A database made by `copy` (nothing recorded): its schema matched the
+    // files (the catalog check), which are recorded from now on.
+    let recorded: Vec<&ParsedSchemaFile> = pending
+        .as_ref()
+        .unwrap_or(&settings.schema_files)
+        .iter()
+        .collect();
+    schema_files::record(&mut fill.conn, &recorded, &source.snapshot.time).await?;
+    if let Some(refresh) = state.refresh.as_mut() {
+        refresh.schema_files_applied = files.iter().map(|file| file.name.clone()).collect();
+    }
+    if let Some(planned) = again {
+        let verified = verify_night(night, planned, work, server).await?;
+        let differs = differ_error(&verified);
+        state.verify = Some(verified);
+        if let Some(error) = differs {
+            return Err(error);
+        }
+    }
+    let commit = night
+        .commit(&mut fill, &plans, &decision, &state.tables)
+        .await?;
+    state.commit = commit.as_ref().map(|commit| commit.hash.clone());
+    fill.close().await;
+    Ok(commit)
+}
+
+/// `--verify`: every row of the work branch compared with the snapshot
+/// (loaded again, in full, on a scratch branch); a difference is exit 4
+/// and nothing is published.
+async fn verify_night(
+    night: &Night<'_>,
+    mut planned: Planned,
+    work: &WorkBranch,
+    server: &TargetServer,
+) -> anyhow::Result<VerifyReport> {
+    let (settings, source) = (night.settings, night.source);
+    let tables = &planned.plan.tables;
+    planned.readers = preflight::open_readers(settings, source, tables, server.kind).await?;
+    let revision = work.revision();
+    let branch = Compared {
+        name: &work.name,
+        revision: &revision,
+        head: &work.name,
+    };
+    verify_branch(settings, source, planned, &branch, server, None).await
+}

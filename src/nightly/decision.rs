@@ -1,0 +1,267 @@
+//! One night's delta, from the facts to the record: the state the last
+//! published night left (in its tag), how each planned table is loaded,
+//! what each table's load did (the report's `method`, `reason` and row
+//! counts), and the state this night leaves for the next.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use anyhow::Context as _;
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable as _;
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use super::delta::{Method, NightFacts, TableFacts, night_reason, table_method};
+use super::source::{SourceIdentity, identities};
+use super::state::{FORMAT, NightState, TableState};
+use crate::mysql::sql::quote_literal;
+use crate::plan::TablePlan;
+use crate::postgres::snapshot::Snapshot;
+
+/// How the night loaded one table, in the report (`tables` and `changes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableNight {
+    /// `delta` or `full`
+    pub method: String,
+    /// why `full`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// source rows the night looked at (the table's rows in the snapshot)
+    pub rows_examined: u64,
+    /// rows written: the row versions changed since the last published
+    /// night (delta), every row (full)
+    pub rows_upserted: u64,
+    /// rows deleted by their key (delta; a full load empties the table)
+    pub rows_deleted: u64,
+}
+
+/// Source tables' identities by `(schema, name)`.
+pub type Identities = HashMap<(String, String), SourceIdentity>;
+
+/// The night's decision for every planned table.
+pub struct Decision {
+    /// per plan, in plan order
+    pub methods: Vec<Method>,
+    /// the source tables' identities in this snapshot, by `(schema, name)`
+    pub identities: Identities,
+    /// per plan, rows deleted before the copy (`clear_first`)
+    pub deleted_first: Vec<u64>,
+}
+
+impl Decision {
+    /// Every table in full, for `reason` (the first night, an archive,
+    /// verify), with the source tables' `identities` to record.
+    #[must_use]
+    pub fn all_full(plans: &[TablePlan], reason: &str, identities: Identities) -> Decision {
+        Decision {
+            methods: plans
+                .iter()
+                .map(|_| Method::Full {
+                    reason: reason.to_string(),
+                })
+                .collect(),
+            identities,
+            deleted_first: vec![0; plans.len()],
+        }
+    }
+
+    /// The COPY filter of each plan (`None`: a full load).
+    #[must_use]
+    pub fn filters(&self) -> Vec<Option<String>> {
+        self.methods
+            .iter()
+            .map(|method| match method {
+                Method::Delta { filter, .. } => Some(filter.clone()),
+                Method::Full { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// The state recorded with the published commit `base`: the message of a
+/// night tag (under `prefix`) pointing at it.
+pub async fn recorded_at(
+    conn: &mut Conn,
+    base: &str,
+    prefix: &str,
+) -> anyhow::Result<Option<NightState>> {
+    Ok(crate::dolt::refs::tags(conn, prefix)
+        .await?
+        .iter()
+        .filter(|tag| tag.hash == base)
+        .find_map(|tag| NightState::from_message(&tag.message)))
+}
+
+/// What decides a table's values besides its rows: each column's source,
+/// select expression, target, type and converter, and each mask's output
+/// for a fixed input (so a changed generator or key shows, the key never).
+#[must_use]
+pub fn conversion_fingerprint(plan: &TablePlan) -> String {
+    let mut text = String::new();
+    for column in &plan.columns {
+        let masked = column
+            .mask
+            .as_ref()
+            .and_then(|mask| mask.apply(b"pg2dolt conversion probe"))
+            .map(|bytes| crate::digest::hex(&bytes));
+        let _ = write!(
+            text,
+            "{}|{:?}|{}|{}|{:?}|{masked:?};",
+            column.source, column.expression, column.target, column.target_type, column.converter
+        );
+    }
+    crate::digest::sha256_hex(text.as_bytes())
+}
+
+/// How each planned table is loaded this night. `work` is a session on the
+/// work branch (its tables' hashes are the last published night's).
+pub async fn decide(
+    coordinator: &Client,
+    work: &mut Conn,
+    plans: &[TablePlan],
+    facts: &NightFacts<'_>,
+) -> anyhow::Result<Decision> {
+    let identities = read_identities(coordinator, plans).await?;
+    let previous = match (night_reason(facts), facts.previous) {
+        (None, Some(previous)) => previous,
+        (reason, _) => {
+            let reason = reason.unwrap_or_else(|| "no state".to_string());
+            return Ok(Decision::all_full(plans, &reason, identities));
+        }
+    };
+    let mut methods = Vec::with_capacity(plans.len());
+    for plan in plans {
+        let base_hash = table_hash(work, &plan.target.name).await?;
+        let conversion = conversion_fingerprint(plan);
+        let key = (plan.source.schema.clone(), plan.source.name.clone());
+        let table = TableFacts {
+            target: &plan.target.name,
+            source: &plan.source_name,
+            identity: identities.get(&key),
+            conversion: &conversion,
+            keyed: keyed(plan),
+            other_unique_key: plan
+                .target
+                .unique_keys
+                .iter()
+                .any(|key| *key != plan.target.primary_key),
+            base_hash: base_hash.as_deref(),
+        };
+        methods.push(table_method(previous, &table));
+    }
+    Ok(Decision {
+        deleted_first: vec![0; methods.len()],
+        methods,
+        identities,
+    })
+}
+
+/// Both sides have a primary key, on the same columns.
+fn keyed(plan: &TablePlan) -> bool {
+    let mut source: Vec<&str> = plan
+        .key_columns()
+        .iter()
+        .map(|(index, _)| plan.columns[*index].target.as_str())
+        .collect();
+    let mut target: Vec<&str> = plan.target.primary_key.iter().map(String::as_str).collect();
+    source.sort_unstable();
+    target.sort_unstable();
+    !target.is_empty() && source.len() == plan.source.primary_key.len() && source == target
+}
+
+/// `dolt_hashof_table` of a table on the connected branch.
+pub async fn table_hash(conn: &mut Conn, table: &str) -> anyhow::Result<Option<String>> {
+    // language=MySQL
+    conn.query_first(format!(
+        "SELECT dolt_hashof_table({})",
+        quote_literal(table)
+    ))
+    .await
+    .with_context(|| format!("reading the hash of table {table}"))
+}
+
+/// The state this night leaves: `conn` is on the night's committed branch;
+/// `rows` is each target table's source row count.
+pub async fn record(
+    conn: &mut Conn,
+    snapshot: &Snapshot,
+    plans: &[TablePlan],
+    identities: &Identities,
+    rows: &BTreeMap<String, u64>,
+) -> anyhow::Result<Option<NightState>> {
+    let Some(transactions) = snapshot.transactions else {
+        return Ok(None);
+    };
+    let mut tables = BTreeMap::new();
+    for plan in plans {
+        let key = (plan.source.schema.clone(), plan.source.name.clone());
+        let (Some(identity), Some(hash)) = (
+            identities.get(&key),
+            table_hash(conn, &plan.target.name).await?,
+        ) else {
+            continue;
+        };
+        tables.insert(
+            plan.target.name.clone(),
+            TableState {
+                source: plan.source_name.clone(),
+                oid: identity.oid,
+                fingerprint: identity.fingerprint.clone(),
+                conversion: conversion_fingerprint(plan),
+                rows: rows.get(&plan.target.name).copied().unwrap_or(0),
+                hash,
+            },
+        );
+    }
+    Ok(Some(NightState {
+        format: FORMAT,
+        pg2dolt: env!("CARGO_PKG_VERSION").to_string(),
+        system_identifier: snapshot.system_identifier.clone(),
+        timeline: snapshot.timeline,
+        xmin: transactions.xmin,
+        xmax: transactions.xmax,
+        tables,
+    }))
+}
+
+/// The source identities of `plans` in this snapshot (a night that loaded
+/// everything in full still records them for the next).
+pub async fn read_identities(
+    coordinator: &Client,
+    plans: &[TablePlan],
+) -> anyhow::Result<Identities> {
+    let version: i32 = coordinator
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(|error| crate::postgres::pg_error(&error))
+        .context("reading the source server version")?
+        .get(0);
+    let tables: Vec<(String, String)> = plans
+        .iter()
+        .map(|plan| (plan.source.schema.clone(), plan.source.name.clone()))
+        .collect();
+    identities(coordinator, version, &tables).await
+}
+
+/// Before the copy: the delta tables with a unique key besides the primary
+/// key lose the rows their delta rewrites and the rows gone (see
+/// `deletes::clear_for_delta`); records how many were gone.
+pub async fn clear_first(
+    conn: &mut Conn,
+    sides: &super::deletes::Sides<'_>,
+    plans: &[TablePlan],
+    decision: &mut Decision,
+) -> anyhow::Result<()> {
+    for (index, (plan, method)) in plans.iter().zip(&decision.methods).enumerate() {
+        if let Method::Delta {
+            filter,
+            clear_first: true,
+        } = method
+        {
+            decision.deleted_first[index] =
+                super::deletes::clear_for_delta(conn, sides, plan, filter).await?;
+        }
+    }
+    Ok(())
+}
