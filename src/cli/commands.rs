@@ -128,7 +128,8 @@ pub struct CopyArgs {
     /// ranges, copied in parallel, each loaded and committed on its own
     /// (Dolt keeps uncommitted work in memory).
     #[arg(
-        help_heading = "Tuning", display_order = 900,
+        help_heading = "Tuning",
+        display_order = 900,
         long,
         env = "PG2DOLT_CHUNK_ROWS",
         value_name = "ROWS",

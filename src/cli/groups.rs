@@ -149,7 +149,8 @@ pub struct TargetDatabaseArgs {
         long,
         env = "PG2DOLT_REPORT",
         value_name = "FILE|S3-URL",
-        help_heading = "Output", display_order = 950
+        help_heading = "Output",
+        display_order = 950
     )]
     pub report: Option<String>,
 
@@ -161,7 +162,13 @@ pub struct TargetDatabaseArgs {
 
     /// Readers and loaders working at once, on tables or ranges of large
     /// tables (restore: data files) [default: number of CPUs].
-    #[arg(long, env = "PG2DOLT_JOBS", value_name = "N", help_heading = "Tuning", display_order = 900)]
+    #[arg(
+        long,
+        env = "PG2DOLT_JOBS",
+        value_name = "N",
+        help_heading = "Tuning",
+        display_order = 900
+    )]
     pub jobs: Option<usize>,
 
     /// Keep the target database when the run fails (default: drop the

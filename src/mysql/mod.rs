@@ -12,6 +12,7 @@ pub mod fixup;
 pub mod fresh;
 pub mod load;
 pub mod records;
+pub mod route;
 pub mod schema;
 pub mod sql;
 pub mod statements;

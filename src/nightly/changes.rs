@@ -5,33 +5,10 @@
 use std::collections::BTreeMap;
 
 use mysql_async::Conn;
-use serde::Serialize;
 use tracing::info;
 
-use super::decision::TableNight;
 use crate::dolt::diff::{TableDiff, diff};
-use crate::report::TableReport;
-
-/// One table's change against the last published commit, in the report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct TableChange {
-    /// Dolt's diff statistics
-    #[serde(flatten)]
-    pub diff: TableDiff,
-    /// refresh: how the night loaded the table (`method`, `reason`,
-    /// `rows_examined`, `rows_upserted`, `rows_deleted`)
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub night: Option<TableNight>,
-}
-
-/// A change reads as its diff statistics.
-impl std::ops::Deref for TableChange {
-    type Target = TableDiff;
-
-    fn deref(&self) -> &TableDiff {
-        &self.diff
-    }
-}
+use crate::report::{TableChange, TableReport};
 
 /// Why the night must be held back: a table lost more than `percent`% of
 /// its rows, or became empty (`percent` 100: never). A table a schema file

@@ -6,7 +6,7 @@
 use mysql_async::Conn;
 use tracing::{info, warn};
 
-use super::changes::{TableChange, deletion_guard, night_changes, unchanged_tables};
+use super::changes::{deletion_guard, night_changes, unchanged_tables};
 use super::marks::{BranchState, branch_state};
 use super::night::{Night, NightCommit, NightEnd, NightFailed, NightTag};
 use super::publish::Publishing;
@@ -14,6 +14,7 @@ use super::work_branch::WorkBranch;
 use crate::dolt::refs::{self, active_branch, create_branch, has_changes, revision};
 use crate::error::{FailureKind, failure};
 use crate::mysql::fresh::{TargetOutcome, TargetState};
+use crate::report::TableChange;
 use crate::report::{RefreshOutcome, TableReport};
 
 /// The sessions a later night publishes through: on the database and on

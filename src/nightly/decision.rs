@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 use anyhow::Context as _;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
-use serde::Serialize;
 use tokio_postgres::Client;
 
 use super::delta::{Method, NightFacts, TableFacts, night_reason, table_method};
@@ -18,23 +17,6 @@ use super::state::{FORMAT, NightState, TableState};
 use crate::mysql::sql::quote_literal;
 use crate::plan::TablePlan;
 use crate::postgres::snapshot::Snapshot;
-
-/// How the night loaded one table, in the report (`tables` and `changes`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct TableNight {
-    /// `delta` or `full`
-    pub method: String,
-    /// why `full`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// source rows the night looked at (the table's rows in the snapshot)
-    pub rows_examined: u64,
-    /// rows written: the row versions changed since the last published
-    /// night (delta), every row (full)
-    pub rows_upserted: u64,
-    /// rows deleted by their key (delta; a full load empties the table)
-    pub rows_deleted: u64,
-}
 
 /// Source tables' identities by `(schema, name)`.
 pub type Identities = HashMap<(String, String), SourceIdentity>;

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use mysql_async::Conn;
 use tokio_postgres::Client;
 
-use super::decision::{Decision, TableNight};
+use super::decision::Decision;
 use super::deletes::Sides;
 use super::delta::Method;
 use crate::archive::writer::ArchiveRun;
@@ -17,6 +17,7 @@ use crate::copy::phase::{Loaded, load_plan};
 use crate::fill::Fill;
 use crate::plan::TablePlan;
 use crate::preflight::{Planned, SourceSide};
+use crate::report::TableNight;
 use crate::settings::Settings;
 
 /// The planned tables into `fill`, each loaded as `decision` says; the

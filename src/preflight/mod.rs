@@ -251,7 +251,7 @@ async fn read_scratch_catalog(
         let local = match (settings.target_database.load_method, catalog.first()) {
             (LoadRequest::Insert, _) | (_, None) => true,
             (_, Some(table)) => {
-                crate::mysql::load::accepts_local_infile(&mut conn, &table.name).await?
+                crate::mysql::route::accepts_local_infile(&mut conn, &table.name).await?
             }
         };
         let _ = conn.disconnect().await;

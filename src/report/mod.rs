@@ -1,6 +1,7 @@
 //! What a run did: the JSON report for machines (written on success and on
 //! failure); `text.rs` renders it for people (the summary, the plan).
 
+mod night;
 mod text;
 
 use std::collections::BTreeMap;
@@ -123,11 +124,11 @@ pub struct VerifyReport {
     pub tables_compared: usize,
     /// the tables whose rows differ: missing, extra and different rows,
     /// with up to 5 keys of each
-    pub differences: Vec<crate::nightly::verify::TableDifference>,
+    pub differences: Vec<TableDifference>,
 }
 
-pub use crate::nightly::changes::TableChange;
 pub use crate::settings::OnDiverged;
+pub use night::{TableChange, TableDifference, TableNight};
 
 /// How a refresh ended for the published branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -263,7 +264,7 @@ pub struct TableReport {
     /// refresh: how the night loaded the table (`method`, `reason`,
     /// `rows_examined`, `rows_upserted`, `rows_deleted`)
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub night: Option<crate::nightly::decision::TableNight>,
+    pub night: Option<TableNight>,
 }
 
 impl TableReport {

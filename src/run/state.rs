@@ -8,11 +8,11 @@ use crate::mysql::TargetServer;
 use crate::mysql::completion::Completion;
 use crate::mysql::fresh::TargetOutcome;
 use crate::mysql::load::LoadMethod;
-use crate::nightly::changes::TableChange;
 use crate::nightly::marks::BranchState;
 use crate::nightly::night::NightEnd;
 use crate::plan::{Plan, Problem};
 use crate::postgres::snapshot::Snapshot;
+use crate::report::TableChange;
 use crate::report::{
     PlannedTable, RefreshOutcome, RefreshReport, Report, TableReport, VerifyReport,
 };

@@ -61,7 +61,7 @@ impl S3 {
             .iter()
             .map(|(key, value)| (*key, value.as_str()))
             .collect();
-        run_pg2dolt_with(arguments, &pairs)
+        Pg2dolt::new("").args(arguments).envs(&pairs).run()
     }
 }
 
@@ -340,19 +340,13 @@ async fn bad_s3_locations_fail_before_the_copy_starts() {
     let schema = case.schema_dir(&[("010.sql", "CREATE TABLE t (id INT PRIMARY KEY);")]);
     let bucket = s3.bucket(&case.name);
     let copy = |location: &str, environment: &[(&str, &str)]| {
-        run_pg2dolt_with(
-            &[
-                "--source",
-                &case.source,
-                "--target",
-                &case.servers.mysql_url,
-                "--schema-dir",
-                schema.to_str().unwrap(),
-                "--archive",
-                location,
-            ],
-            environment,
-        )
+        Pg2dolt::new("copy")
+            .source(&case.source)
+            .target(&case.servers.mysql_url)
+            .schema_dir(&schema)
+            .flag("--archive", location)
+            .envs(environment)
+            .run()
     };
     let good = s3.environment();
     let value = |name: &str| good.iter().find(|(key, _)| *key == name).unwrap().1.clone();

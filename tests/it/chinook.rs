@@ -58,11 +58,11 @@ async fn copy_chinook(case: &Case, target: &Target) {
 
     // Row counts from the dataset's README, and every value equal.
     let total: u64 = tables.iter().map(|t| t["rows"].as_u64().unwrap()).sum();
-    assert_eq!(total, 15_607, "{}", target.name);
+    assert_eq!(total, CHINOOK_ROWS, "{}", target.name);
     let target_url = with_database(&target.url, name);
     assert_eq!(
         assert_tables_equal(source, &target_url, &report).await,
-        15_607
+        CHINOOK_ROWS
     );
 
     assert_upstream_quirks(&target_url).await;

@@ -60,7 +60,10 @@ async fn demo_copy_keeps_foreign_keys_and_reports_every_table() {
 
     // Every value equal, through typed drivers.
     let target = case.target_url();
-    assert_eq!(assert_tables_equal(source, &target, &report).await, 13_060);
+    assert_eq!(
+        assert_tables_equal(source, &target, &report).await,
+        DEMO_ROWS
+    );
 
     // Acceptance 3: the foreign keys exist; every table that has or is
     // referenced by one got the no-op delete.
@@ -109,7 +112,10 @@ async fn insert_fallback_copies_the_same_values() {
         let report = read_report(&report_path);
         assert_eq!(report["load_method"], "insert");
         let target = with_database(&target.url, &case.name);
-        assert_eq!(assert_tables_equal(source, &target, &report).await, 13_060);
+        assert_eq!(
+            assert_tables_equal(source, &target, &report).await,
+            DEMO_ROWS
+        );
     }
 }
 
@@ -157,14 +163,22 @@ async fn the_default_output_fits_one_screen_and_v_shows_every_planned_column() {
         report_path.to_str().unwrap(),
         "--replace",
     ];
-    let run = run_pg2dolt_as_user(&arguments);
+    let run = Pg2dolt::new("").args(arguments).like_a_user().run();
     run.assert_success();
     let lines = run.stderr.lines().count();
     assert!(lines <= 30, "{lines} lines:\n{}", run.stderr);
     assert!(!run.stderr.contains("plan: column"), "{}", run.stderr);
-    assert!(run.stderr.contains("pg2dolt copied: 4 tables, 13060 rows"));
+    assert!(
+        run.stderr
+            .contains(&format!("pg2dolt copied: 4 tables, {DEMO_ROWS} rows")),
+        "{}",
+        run.stderr
+    );
 
-    let verbose = run_pg2dolt_as_user(&[&arguments[..], &["-v"]].concat());
+    let verbose = Pg2dolt::new("")
+        .args([&arguments[..], &["-v"]].concat())
+        .like_a_user()
+        .run();
     verbose.assert_success();
     let report = read_report(&report_path);
     let planned: usize = report["planned"]

@@ -67,7 +67,10 @@ async fn demo_copy_into_dolt_makes_one_commit() {
         .await
         .unwrap();
     assert_eq!(pending, Some(0));
-    assert_eq!(assert_tables_equal(source, &target, &report).await, 13_060);
+    assert_eq!(
+        assert_tables_equal(source, &target, &report).await,
+        DEMO_ROWS
+    );
     foreign_keys_are_resolved_and_survive_merges(&mut conn).await;
 }
 
@@ -288,7 +291,7 @@ async fn a_dolt_server_without_local_infile_gets_insert_and_the_config_line() {
     let target = with_database(&server.url, &case.name);
     assert_eq!(
         assert_tables_equal(&case.source, &target, &report).await,
-        13_060
+        DEMO_ROWS
     );
 
     let forced = Pg2dolt::new("")

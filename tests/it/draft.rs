@@ -18,7 +18,7 @@ fn draft(case: &Case, extra: &[&str]) -> (std::path::PathBuf, Run) {
         directory.to_str().unwrap(),
     ];
     arguments.extend(extra);
-    let run = run_pg2dolt(&arguments);
+    let run = Pg2dolt::new("").args(&arguments).run();
     (directory, run)
 }
 
@@ -68,7 +68,7 @@ async fn a_chinook_draft_applies_and_copies_every_row() {
                 &report
             )
             .await,
-            15_607
+            CHINOOK_ROWS
         );
         assert_eq!(report["foreign_key_fixups"].as_array().unwrap().len(), 11);
     }

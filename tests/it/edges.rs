@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable as _;
 
-use crate::mariadb::Mariadb;
+use crate::support::mariadb::Mariadb;
 use crate::support::*;
 
 /// md5 of every row's values, in key order, on each side.

@@ -119,7 +119,7 @@ async fn an_existing_database_is_refused_without_replace_and_recreated_with_it()
             directory.to_str().unwrap(),
         ];
 
-        let refused = run_pg2dolt(&arguments);
+        let refused = Pg2dolt::new("").args(arguments).run();
         let error = refused.assert_one_line_error(2);
         assert!(
             error.contains("already exists") && error.contains("--replace"),
@@ -133,7 +133,7 @@ async fn an_existing_database_is_refused_without_replace_and_recreated_with_it()
 
         let mut with_replace = arguments.to_vec();
         with_replace.push("--replace");
-        run_pg2dolt(&with_replace).assert_success();
+        Pg2dolt::new("").args(&with_replace).run().assert_success();
         let recreated: Vec<String> = conn
             .query(format!("SHOW TABLES FROM `{name}`"))
             .await

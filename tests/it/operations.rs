@@ -145,7 +145,7 @@ async fn passwords_in_urls(case: &Case, target: &str) {
         "json",
     ];
     arguments.extend(files);
-    let run = run_pg2dolt(&arguments);
+    let run = Pg2dolt::new("").args(&arguments).run();
     assert_eq!(run.code, 6, "{}", run.stderr);
     assert_no_secret(
         &accounts,
@@ -170,7 +170,7 @@ async fn passwords_in_urls(case: &Case, target: &str) {
         "json",
     ];
     arguments.extend(files);
-    let run = run_pg2dolt(&arguments);
+    let run = Pg2dolt::new("").args(&arguments).run();
     run.assert_success();
     assert_no_secret(&accounts, &run, Some(&report), "success, json logs");
     let mut plan_arguments = vec![
@@ -182,7 +182,7 @@ async fn passwords_in_urls(case: &Case, target: &str) {
         "--replace",
     ];
     plan_arguments.extend(files);
-    let run = run_pg2dolt(&plan_arguments);
+    let run = Pg2dolt::new("").args(&plan_arguments).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_no_secret(&accounts, &run, None, "plan json");
 }

@@ -155,24 +155,14 @@ async fn plan_every_problem(case: &Case, target: &str) {
         ]
     };
     let json_arguments = arguments("json");
-    let run = run_pg2dolt(
-        &json_arguments
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let run = Pg2dolt::new("").args(&json_arguments).run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_every_problem_listed(&report);
 
     // The same, as a table for people on stderr.
     let text_arguments = arguments("text");
-    let run = run_pg2dolt(
-        &text_arguments
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let run = Pg2dolt::new("").args(&text_arguments).run();
     assert_problem_table(&run);
 
     let marker: Option<i32> = admin
@@ -185,12 +175,7 @@ async fn plan_every_problem(case: &Case, target: &str) {
     let mut copy_arguments = json_arguments;
     copy_arguments[0] = "copy".into();
     copy_arguments.truncate(copy_arguments.len() - 2);
-    let run = run_pg2dolt(
-        &copy_arguments
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let run = Pg2dolt::new("").args(&copy_arguments).run();
     let error = run.assert_one_line_error(3);
     assert!(
         error.contains("8 problem(s); nothing was copied"),

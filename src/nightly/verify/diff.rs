@@ -4,10 +4,10 @@
 //! Nothing is normalised by hand, so no rendering of a type can make two
 //! equal rows differ.
 
+use crate::report::TableDifference;
 use anyhow::Context as _;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
-use serde::Serialize;
 
 use crate::mysql::sql::{quote_identifier, quote_literal};
 
@@ -16,38 +16,6 @@ pub const SCRATCH_PREFIX: &str = "pg2dolt-verify-";
 
 /// Keys shown per table and kind of difference.
 const KEYS_SHOWN: usize = 5;
-
-/// How one table differs from the snapshot.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct TableDifference {
-    /// the target table
-    pub table: String,
-    /// rows of the snapshot the branch does not have
-    pub missing: u64,
-    /// rows of the branch the snapshot does not have
-    pub extra: u64,
-    /// rows whose key is on both sides with other values
-    pub different: u64,
-    /// up to 5 keys of each kind (`missing (id=4)`), masked where the key is
-    pub keys: Vec<String>,
-}
-
-impl TableDifference {
-    /// One line for people.
-    #[must_use]
-    pub fn describe(&self) -> String {
-        let mut line = format!(
-            "{}: {} missing, {} extra, {} different",
-            self.table, self.missing, self.extra, self.different
-        );
-        if !self.keys.is_empty() {
-            line.push_str(" (");
-            line.push_str(&self.keys.join(", "));
-            line.push(')');
-        }
-        line
-    }
-}
 
 /// The tables of `tables` whose rows on the connected branch's working set
 /// differ from `snapshot_commit` (the snapshot loaded in full).

@@ -7,7 +7,8 @@
 
 mod diff;
 
-pub use diff::{SCRATCH_PREFIX, TableDifference};
+use crate::report::TableDifference;
+pub use diff::SCRATCH_PREFIX;
 
 use anyhow::Context as _;
 use tracing::{info, warn};

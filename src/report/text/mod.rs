@@ -3,10 +3,11 @@
 
 use std::fmt::Write as _;
 
-use super::{
-    CommandKind, OnDiverged, RefreshOutcome, RefreshReport, Report, Status, TableChange,
-    TableReport,
-};
+mod night;
+
+use night::{changes_lines, refresh_lines};
+
+use super::{CommandKind, RefreshOutcome, Report, Status, TableReport};
 use crate::mysql::TargetKind;
 use crate::plan::Problem;
 
@@ -184,133 +185,6 @@ impl Report {
             (Status::Running, _) => "running:",
         }
     }
-}
-
-/// What changed since the last published night (on the first night:
-/// everything), one line per changed table.
-fn changes_lines(changes: &[TableChange], first_night: bool) -> String {
-    let touched: Vec<&TableChange> = changes
-        .iter()
-        .filter(|change| change.rows_changed() > 0 || change.schema_changed)
-        .collect();
-    if touched.is_empty() {
-        let mut text = "  changes: none since the last published night\n".to_string();
-        let full: Vec<String> = changes
-            .iter()
-            .filter_map(|change| {
-                let night = change.night.as_ref()?;
-                (night.method == "full" && !first_night).then(|| {
-                    format!(
-                        "{} ({})",
-                        change.table,
-                        night.reason.as_deref().unwrap_or("full")
-                    )
-                })
-            })
-            .collect();
-        if !full.is_empty() {
-            let _ = writeln!(text, "  loaded in full: {}", full.join(", "));
-        }
-        return text;
-    }
-    let since = if first_night {
-        "on the first night"
-    } else {
-        "since the last published night"
-    };
-    let mut text = format!(
-        "  changes {since} ({} of {} tables):\n",
-        touched.len(),
-        changes.len()
-    );
-    for change in touched {
-        let schema = if change.schema_changed {
-            ", schema changed"
-        } else {
-            ""
-        };
-        let how = match &change.night {
-            Some(night) if night.method == "delta" => format!(
-                ", delta: {} upserted, {} deleted of {} rows",
-                night.rows_upserted, night.rows_deleted, night.rows_examined
-            ),
-            Some(night) if !first_night => {
-                format!(", full: {}", night.reason.as_deref().unwrap_or("reloaded"))
-            }
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            text,
-            "    {:<32} +{} added  -{} deleted  ~{} modified{schema}{how}",
-            change.table, change.rows_added, change.rows_deleted, change.rows_modified
-        );
-    }
-    let methods: Vec<&str> = changes
-        .iter()
-        .filter_map(|change| change.night.as_ref().map(|night| night.method.as_str()))
-        .collect();
-    if !first_night && !methods.is_empty() {
-        let deltas = methods.iter().filter(|method| **method == "delta").count();
-        let _ = writeln!(
-            text,
-            "  loaded: {deltas} tables by delta (only what changed), {} in full",
-            methods.len() - deltas
-        );
-    }
-    text
-}
-
-/// What the refresh did with the published branch.
-fn refresh_lines(refresh: &RefreshReport) -> String {
-    let mut text = String::new();
-    let branch = &refresh.branch;
-    match refresh.outcome {
-        RefreshOutcome::Published => {
-            let _ = writeln!(
-                text,
-                "  published: {branch} at {} (tag {})",
-                refresh.head.as_deref().unwrap_or("?"),
-                refresh.tag.as_deref().unwrap_or("none")
-            );
-        }
-        RefreshOutcome::Unchanged => {
-            let _ = writeln!(
-                text,
-                "  no new commit: the source did not change; {branch} stays at {}",
-                refresh.head.as_deref().unwrap_or("?")
-            );
-        }
-        RefreshOutcome::HeldBack => {
-            let _ = writeln!(
-                text,
-                "  HELD BACK (exit 7): nothing published; the night is on branch {}",
-                refresh.work_branch.as_deref().unwrap_or("?")
-            );
-        }
-        RefreshOutcome::NotPublished => {}
-    }
-    if let Some(divergence) = &refresh.divergence {
-        let _ = writeln!(
-            text,
-            "  {branch} was written to since the last refresh: {divergence} (--on-diverged {})",
-            match refresh.on_diverged {
-                OnDiverged::Fail => "fail",
-                OnDiverged::Reset => "reset",
-                OnDiverged::Merge => "merge",
-            }
-        );
-    }
-    if let Some(kept) = &refresh.previous_head_tag {
-        let _ = writeln!(text, "  the old head of {branch} is tagged {kept}");
-    }
-    if !refresh.schema_files_applied.is_empty() {
-        let _ = writeln!(
-            text,
-            "  schema files applied: {}",
-            refresh.schema_files_applied.join(", ")
-        );
-    }
-    text
 }
 
 /// One line per table copied: rows, MB, seconds, rows per second.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::support::unique_name;
+use super::servers::unique_name;
 
 pub struct Mariadb {
     child: Child,

@@ -1,0 +1,78 @@
+//! The report's types for a refresh night's tables: how each was loaded
+//! (`TableNight`), what it changed against the last published commit
+//! (`TableChange`), and how it differs from a snapshot (`TableDifference`,
+//! verify). The nightly domain fills them; the report only holds them.
+
+use serde::Serialize;
+
+use crate::dolt::diff::TableDiff;
+
+/// How the night loaded one table, in the report (`tables` and `changes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableNight {
+    /// `delta` or `full`
+    pub method: String,
+    /// why `full`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// source rows the night looked at (the table's rows in the snapshot)
+    pub rows_examined: u64,
+    /// rows written: the row versions changed since the last published
+    /// night (delta), every row (full)
+    pub rows_upserted: u64,
+    /// rows deleted by their key (delta; a full load empties the table)
+    pub rows_deleted: u64,
+}
+
+/// One table's change against the last published commit, in the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableChange {
+    /// Dolt's diff statistics
+    #[serde(flatten)]
+    pub diff: TableDiff,
+    /// refresh: how the night loaded the table (`method`, `reason`,
+    /// `rows_examined`, `rows_upserted`, `rows_deleted`)
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub night: Option<TableNight>,
+}
+
+/// A change reads as its diff statistics.
+impl std::ops::Deref for TableChange {
+    type Target = TableDiff;
+
+    fn deref(&self) -> &TableDiff {
+        &self.diff
+    }
+}
+
+/// How one table differs from the snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableDifference {
+    /// the target table
+    pub table: String,
+    /// rows of the snapshot the branch does not have
+    pub missing: u64,
+    /// rows of the branch the snapshot does not have
+    pub extra: u64,
+    /// rows whose key is on both sides with other values
+    pub different: u64,
+    /// up to 5 keys of each kind (`missing (id=4)`), masked where the key is
+    pub keys: Vec<String>,
+}
+
+impl TableDifference {
+    /// One line for people.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let mut line = format!(
+            "{}: {} missing, {} extra, {} different",
+            self.table, self.missing, self.extra, self.different
+        );
+        if !self.keys.is_empty() {
+            line.push_str(" (");
+            line.push_str(&self.keys.join(", "));
+            line.push(')');
+        }
+        line
+    }
+}

@@ -1,0 +1,15 @@
+//! Shared helpers, by concern: the servers and throwaway databases
+//! (`servers`), running the binary (`run`), comparing values through typed
+//! drivers (`values`), a MariaDB of a test's own (`mariadb`), and the
+//! datasets' totals (`datasets`).
+
+pub mod datasets;
+pub mod mariadb;
+pub mod run;
+pub mod servers;
+pub mod values;
+
+pub use datasets::*;
+pub use run::*;
+pub use servers::*;
+pub use values::*;
