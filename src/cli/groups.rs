@@ -1,5 +1,6 @@
-//! Flag groups several commands share (flattened into each), and the
-//! values of the enumerated flags.
+//! Flag groups several commands share (flattened into each, each under its
+//! `--help` heading), the logging flags (global: before or after the
+//! command), and the values of the enumerated flags.
 
 use std::path::PathBuf;
 

@@ -1,5 +1,10 @@
-//! The moves of the published branch, each in a session on it (see the
-//! module above for what Dolt does with each, as run on Dolt 1.86.4).
+//! The moves of a branch, each in a session on it (run on Dolt 1.86.4):
+//! a fast-forward (`DOLT_MERGE('--ff-only', work)`: "fatal: Not possible
+//! to fast-forward" when the branch moved, "local changes would be
+//! stomped by merge" over uncommitted changes), `DOLT_RESET` (hard or
+//! soft), uncommitted changes committed, and a real merge (`--no-commit`
+//! inside a transaction, rolled back when `conflicts` > 0, else
+//! `DOLT_COMMIT` dated as given).
 
 use anyhow::Context as _;
 use mysql_async::Conn;

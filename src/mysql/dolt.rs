@@ -1,6 +1,9 @@
-//! Dolt-only SQL, exactly as Dolt documents it (docs.dolthub.com, "Dolt SQL
-//! Procedures" and "System Tables"): version check, constraint check, the
-//! commit. Runs only when `SELECT dolt_version()` succeeded.
+//! What a load into a Dolt database needs that MySQL does not, exactly as
+//! Dolt documents it (docs.dolthub.com, "Dolt SQL Procedures" and "System
+//! Tables"): the version check, the constraint check, and the constraint
+//! violations recorded while side-by-side loads committed cleared. No
+//! version control here (that is `crate::dolt`). Runs only when
+//! `SELECT dolt_version()` succeeded.
 
 use anyhow::Context as _;
 use mysql_async::Conn;

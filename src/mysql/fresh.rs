@@ -1,4 +1,5 @@
-//! The fresh target database, the one lifecycle copy and restore share:
+//! The fresh target database, the one lifecycle copy, restore and a first
+//! refresh night share:
 //! created (an existing one dropped first with `--replace`), filled by the
 //! command, then settled: kept whole when the fill succeeded, else dropped
 //! unless `--keep-failed`, on a connection of its own (the run's may have
@@ -41,15 +42,16 @@ pub enum TargetState {
 }
 
 /// How a run left the target database: the state, the same for people,
-/// and whether the run changed anything there.
+/// and whether the run's summary is worth showing (it created, dropped or
+/// wrote something: a database, a branch, a night).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetOutcome {
     /// what the database holds now
     pub state: TargetState,
     /// what happened to it and what to do, for people
     pub detail: String,
-    /// the run created or dropped a database
-    pub touched: bool,
+    /// the run changed something a person should read about
+    pub show_summary: bool,
 }
 
 /// A target database this run created; settle it with [`FreshDatabase::settle`].
@@ -93,7 +95,7 @@ impl FreshDatabase {
             return TargetOutcome {
                 state: TargetState::Complete,
                 detail: format!("the target database {} holds the complete copy", self.name),
-                touched: true,
+                show_summary: true,
             };
         };
         let limit = if interruption(error).is_some() {
@@ -109,7 +111,7 @@ impl FreshDatabase {
         let partial = |detail: String| TargetOutcome {
             state: TargetState::Partial,
             detail,
-            touched: true,
+            show_summary: true,
         };
         if keep_failed {
             return partial(format!(
@@ -135,7 +137,7 @@ impl FreshDatabase {
                     detail: format!(
                         "the incomplete target database {database} was dropped; a re-run starts clean"
                     ),
-                    touched: true,
+                    show_summary: true,
                 };
             }
             Ok(Err(error)) => crate::error::one_line(&error),
@@ -159,6 +161,6 @@ pub fn not_created(database: &str, replaced: bool) -> TargetOutcome {
     TargetOutcome {
         state: TargetState::NotCreated,
         detail: format!("the target database {database} was not created{note}"),
-        touched: replaced,
+        show_summary: replaced,
     }
 }

@@ -38,7 +38,6 @@ pub fn chunk_channel() -> (mpsc::Sender<io::Result<Bytes>>, Chunks) {
 /// The most bytes handed to the driver at once under LOAD DATA.
 const INFILE_SLICE: usize = 1024 * 1024;
 
-
 /// One column to load.
 #[derive(Debug, Clone)]
 pub struct LoadColumn {

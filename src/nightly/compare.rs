@@ -6,7 +6,7 @@
 //! fraction, a float's digits, JSON's spacing and key order, CHAR's
 //! trailing spaces, BINARY's padding) compare equal; any other difference,
 //! a row missing on either side, or a table this cannot read in the same
-//! order on both sides makes the table a suspect, which `verify.rs` then
+//! order on both sides makes the table a suspect, which `verify` then
 //! compares exactly (the snapshot loaded on a scratch branch, Dolt's own
 //! diff). So this can only save time, never decide that rows differ.
 

@@ -172,7 +172,7 @@ fn hold_back(
         target: Some(TargetOutcome {
             state: TargetState::Untouched,
             detail: said.clone(),
-            touched: true,
+            show_summary: true,
         }),
         changes: Some(changes),
         ..NightEnd::default()

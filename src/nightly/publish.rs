@@ -92,7 +92,7 @@ impl Publishing<'_> {
             target: Some(TargetOutcome {
                 state: TargetState::Complete,
                 detail,
-                touched: outcome != RefreshOutcome::Unchanged,
+                show_summary: outcome != RefreshOutcome::Unchanged,
             }),
             ..NightEnd::default()
         })

@@ -69,7 +69,7 @@ impl WorkBranch {
         let outcome = |detail: String| TargetOutcome {
             state: TargetState::Untouched,
             detail,
-            touched: true,
+            show_summary: true,
         };
         if keep_failed {
             return outcome(format!(

@@ -1,5 +1,6 @@
 //! What a run did: the JSON report for machines (written on success and on
-//! failure); `text.rs` renders it for people (the summary, the plan).
+//! failure), with a refresh night's table types (`night.rs`); `text/`
+//! renders it for people (the summary, the plan, a night's lines).
 
 mod night;
 mod text;

@@ -98,7 +98,7 @@ impl Run {
             }
             Err(Failed { error, mut state }) => {
                 let detail = state.left_detail();
-                let summary = state.touched();
+                let summary = state.show_summary();
                 state.record(&mut report);
                 let left = Left {
                     detail: &detail,

@@ -193,8 +193,11 @@ impl RunState {
 
     /// The run changed the target or copied tables: its summary is shown.
     #[must_use]
-    pub fn touched(&self) -> bool {
-        self.target.as_ref().is_some_and(|outcome| outcome.touched) || !self.tables.is_empty()
+    pub fn show_summary(&self) -> bool {
+        self.target
+            .as_ref()
+            .is_some_and(|outcome| outcome.show_summary)
+            || !self.tables.is_empty()
     }
 
     /// Puts what the run did into its report.

@@ -1,5 +1,8 @@
-//! Turns the raw flags into one validated `Settings` value before any
-//! network I/O. Nothing after this reads argv or the environment.
+//! Turns the raw flags into validated settings before any network I/O:
+//! copy's `Settings` (also plan's, refresh's and verify's), refresh's,
+//! rollback's and history's (`refresh.rs`), restore's, draft's. Resolved
+//! once and never changed after: a `dolt:PATH` target gets its loopback
+//! port here. Nothing after this reads argv or the environment.
 
 use crate::archive::store::Location;
 use crate::cli::{CopyArgs, LoadMethodArg, TargetDatabaseArgs};
