@@ -1,8 +1,6 @@
 //! The few errors code must branch on, and the exit code each maps to.
 //! Everything else is an anyhow error with context (exit code 1).
 
-use std::fmt;
-
 /// What kind of failure ended the run; picks the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -38,7 +36,8 @@ impl FailureKind {
 }
 
 /// An error whose kind decides the exit code.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct Failure {
     /// the kind
     pub kind: FailureKind,
@@ -53,14 +52,6 @@ pub fn failure(kind: FailureKind, message: impl Into<String>) -> anyhow::Error {
         message: message.into(),
     })
 }
-
-impl fmt::Display for Failure {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Failure {}
 
 /// Exit code 1: a runtime failure (a server error mid-copy, anything
 /// unexpected).

@@ -5,7 +5,6 @@
 //! says so). mini-redis's `Shutdown` is the model: the work learns of the
 //! signal where it is, instead of being dropped from outside.
 
-use std::fmt;
 use std::future::Future;
 
 use tokio::sync::watch;
@@ -13,7 +12,8 @@ use tokio::sync::watch;
 use crate::error::{EXIT_SIGINT, EXIT_SIGTERM};
 
 /// The run was stopped by a signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("interrupted by {}", self.name())]
 pub struct Interrupted {
     /// the exit code for the signal (130 or 143)
     pub exit_code: u8,
@@ -30,14 +30,6 @@ impl Interrupted {
         }
     }
 }
-
-impl fmt::Display for Interrupted {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "interrupted by {}", self.name())
-    }
-}
-
-impl std::error::Error for Interrupted {}
 
 /// The signal that stopped the run, if one did.
 #[must_use]

@@ -11,13 +11,13 @@ use futures_util::StreamExt as _;
 use mysql_async::Conn;
 use tracing::{info, instrument};
 
-use super::budget::{self, Held, MemoryBudget};
+use super::budget::MemoryBudget;
+use super::pump::pump_rows;
 use super::sinks::{SinkStopped, Sinks, channel};
 use super::table::TableStream;
 use super::{Chunk, ChunkCopied, CopyJob, Destination};
 use crate::archive::data::{WrittenFile, write_data_file};
 use crate::archive::writer::ArchiveJob;
-use crate::convert::frame::RowSplitter;
 use crate::convert::row::{RowConverter, RowError};
 use crate::error::{FailureKind, failure};
 use crate::mysql::load::{Chunks, LoadMethod, Route, load_table};
@@ -27,16 +27,9 @@ use crate::progress::Counters;
 
 /// A text value reads `NULL` and the load is Dolt's LOAD DATA, which would
 /// store SQL NULL: the chunk is loaded again with INSERT.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}: a text value reads NULL")]
 struct TextReadAsNull(String);
-
-impl std::fmt::Display for TextReadAsNull {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(formatter, "{}: a text value reads NULL", self.0)
-    }
-}
-
-impl std::error::Error for TextReadAsNull {}
 
 /// Copies one chunk with the table's route; a chunk holding a text `NULL`
 /// that Dolt's LOAD DATA would turn into SQL NULL is rolled back and loaded
@@ -207,9 +200,6 @@ struct Rows<'a> {
     plan: &'a TablePlan,
 }
 
-/// Converted bytes sent to the sinks at a time.
-const CHUNK_BYTES: usize = 256 * 1024;
-
 async fn stream_rows(
     source: &Rows<'_>,
     sinks: &Sinks,
@@ -223,101 +213,27 @@ async fn stream_rows(
         key_columns,
         plan,
     } = *source;
+    let name = &plan.source_name;
     let stream = copy_rows(reader, statement)
         .await
         .map_err(|error| crate::postgres::pg_error(&error))
-        .with_context(|| format!("COPY out of {}", plan.source_name))?;
-    futures_util::pin_mut!(stream);
-    let (mut rows, mut reported) = (0_u64, 0_u64);
-    let mut outbox = Outbox::new(sinks, budget);
-    let mut splitter = RowSplitter::default();
-    while let Some(data) = stream.next().await {
-        let data = data
-            .map_err(|error| crate::postgres::pg_error(&error))
-            .with_context(|| format!("reading COPY data of {}", plan.source_name))?;
-        outbox.cover(splitter.pending() + data.len()).await?;
-        splitter.push(&data, |line| {
-            rows += 1;
-            converter
-                .convert_row(line, &mut outbox.out)
-                .map_err(|error| {
-                    describe_row_error(plan, converter, key_columns, line, rows, error)
-                })
-        })?;
-        // The COPY text is converted: free it before waiting on a sink.
-        drop(data);
-        if outbox.out.len() >= CHUNK_BYTES {
-            outbox.send().await?;
-            crate::progress::set_bar(rows);
-        }
-        // Several chunks of a table may run at once: add, do not store.
+        .with_context(|| format!("COPY out of {name}"))?;
+    let stream = stream.map(|data| {
+        data.map_err(|error| crate::postgres::pg_error(&error))
+            .with_context(|| format!("reading COPY data of {name}"))
+    });
+    let convert = |line: &[u8], row: u64, out: &mut Vec<u8>| {
+        converter
+            .convert_row(line, out)
+            .map_err(|error| describe_row_error(plan, converter, key_columns, line, row, error))
+    };
+    // Several chunks of a table may run at once: add, do not store.
+    let mut reported = 0;
+    let counted = |rows: u64| {
         progress.add(table, rows - reported);
         reported = rows;
-    }
-    anyhow::ensure!(
-        splitter.pending() == 0,
-        "COPY data of {} ended in the middle of a row",
-        plan.source_name
-    );
-    outbox.send().await?;
-    progress.add(table, rows - reported);
-    crate::progress::set_bar(rows);
-    Ok((rows, outbox.bytes))
-}
-
-/// Converted rows not sent yet, and the memory budget they hold.
-struct Outbox<'a> {
-    sinks: &'a Sinks,
-    budget: &'a MemoryBudget,
-    /// LOAD DATA text rows
-    out: Vec<u8>,
-    held: Held,
-    /// bytes sent so far
-    bytes: u64,
-}
-
-impl<'a> Outbox<'a> {
-    fn new(sinks: &'a Sinks, budget: &'a MemoryBudget) -> Outbox<'a> {
-        Outbox {
-            sinks,
-            budget,
-            out: Self::fresh(),
-            held: Held::default(),
-            bytes: 0,
-        }
-    }
-
-    fn fresh() -> Vec<u8> {
-        Vec::with_capacity(CHUNK_BYTES + 64 * 1024)
-    }
-
-    /// Covers `incoming` bytes of COPY text about to be converted
-    /// (converted text is about as long), sending what is converted first
-    /// when the budget must be waited for: never wait holding unsent rows.
-    async fn cover(&mut self, incoming: usize) -> Result<(), SinkStopped> {
-        let wanted = self.out.len() + incoming;
-        if !self.budget.try_cover(&mut self.held, wanted, CHUNK_BYTES) {
-            self.send().await?;
-            self.budget
-                .cover(&mut self.held, incoming, CHUNK_BYTES)
-                .await;
-        }
-        self.out.reserve(incoming);
-        Ok(())
-    }
-
-    /// Sends the converted rows (if any) to the sinks.
-    async fn send(&mut self) -> Result<(), SinkStopped> {
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        // Escapes may have made the text a little longer: take what is
-        // free, never wait while holding unsent rows.
-        self.budget.try_cover(&mut self.held, self.out.len(), 0);
-        self.bytes += self.out.len() as u64;
-        let full = std::mem::replace(&mut self.out, Self::fresh());
-        self.sinks.send(budget::chunk(full, &mut self.held)).await
-    }
+    };
+    pump_rows(stream, sinks, budget, convert, counted, name).await
 }
 
 /// A value error names table, column, the row's key, the value and the

@@ -8,6 +8,7 @@
 mod budget;
 mod chunk;
 pub mod phase;
+mod pump;
 mod queue;
 mod sinks;
 mod table;

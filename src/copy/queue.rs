@@ -82,3 +82,68 @@ impl ChunkQueue {
         self.finished.notify_waiters();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn chunk(table: usize, part: usize) -> Chunk {
+        Chunk {
+            table,
+            part,
+            parts: 2,
+            range: None,
+            estimated_bytes: 0,
+        }
+    }
+
+    fn taken(chunk: Option<Chunk>) -> (usize, usize) {
+        let chunk = chunk.unwrap();
+        (chunk.table, chunk.part)
+    }
+
+    #[tokio::test]
+    async fn chunks_are_taken_in_order_and_the_queue_ends() {
+        let queue = ChunkQueue::new(vec![chunk(0, 0), chunk(0, 1), chunk(1, 0)], false);
+        assert_eq!(taken(queue.next().await.unwrap()), (0, 0));
+        // Side by side: a table's second range does not wait for its first.
+        assert_eq!(taken(queue.next().await.unwrap()), (0, 1));
+        assert_eq!(taken(queue.next().await.unwrap()), (1, 0));
+        assert!(queue.next().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn on_dolt_a_table_loads_one_range_at_a_time() {
+        let queue = ChunkQueue::new(vec![chunk(0, 0), chunk(0, 1), chunk(1, 0)], true);
+        assert_eq!(taken(queue.next().await.unwrap()), (0, 0));
+        // Table 0 is busy: the next worker takes table 1, passing range 0/1.
+        assert_eq!(taken(queue.next().await.unwrap()), (1, 0));
+        // Only table 0's second range is left, and table 0 is busy: wait.
+        let waiting = tokio::time::timeout(Duration::from_millis(100), queue.next()).await;
+        assert!(waiting.is_err(), "a busy table's range was handed out");
+        queue.finish(1);
+        let still = tokio::time::timeout(Duration::from_millis(100), queue.next()).await;
+        assert!(still.is_err(), "another table finishing frees nothing");
+        queue.finish(0);
+        let next = tokio::time::timeout(Duration::from_secs(5), queue.next()).await;
+        assert_eq!(taken(next.unwrap().unwrap()), (0, 1));
+        assert!(queue.next().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_waiting_worker_wakes_when_the_table_is_free() {
+        let queue = std::sync::Arc::new(ChunkQueue::new(vec![chunk(0, 0), chunk(0, 1)], true));
+        assert_eq!(taken(queue.next().await.unwrap()), (0, 0));
+        let worker = {
+            let queue = std::sync::Arc::clone(&queue);
+            tokio::spawn(async move { taken(queue.next().await.unwrap()) })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!worker.is_finished());
+        queue.finish(0);
+        let next = tokio::time::timeout(Duration::from_secs(5), worker).await;
+        assert_eq!(next.unwrap().unwrap(), (0, 1));
+    }
+}

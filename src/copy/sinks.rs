@@ -8,16 +8,9 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 /// A sink stopped reading: its own error explains why.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("the target or the archive stopped reading")]
 pub(super) struct SinkStopped;
-
-impl std::fmt::Display for SinkStopped {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("the target or the archive stopped reading")
-    }
-}
-
-impl std::error::Error for SinkStopped {}
 
 /// Where converted chunks go: both get the same LOAD DATA text.
 pub(super) struct Sinks {

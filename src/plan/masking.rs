@@ -327,3 +327,6 @@ fn problem(at: Option<(&TablePlan, usize)>, detail: String) -> Problem {
         None => Problem::new(ProblemKind::Masking, detail),
     }
 }
+
+#[cfg(test)]
+mod tests;

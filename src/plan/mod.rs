@@ -7,6 +7,8 @@
 //! `invoice_line_id` ↔ `InvoiceLineId`, when exactly one is) and picks the
 //! converters; `problem.rs` is what it reports.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod mappings;
 pub mod masking;
 mod matching;

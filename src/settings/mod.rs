@@ -406,3 +406,6 @@ impl From<LoadMethodArg> for LoadRequest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

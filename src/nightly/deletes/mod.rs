@@ -101,16 +101,9 @@ impl<'a> KeyColumns<'a> {
 /// A delta that does not add up: the target's rows after the upserts are
 /// not the source's plus the rows to delete (a change the row versions did
 /// not show). The night reloads that table in full instead.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct DeltaInconsistent(pub String);
-
-impl std::fmt::Display for DeltaInconsistent {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for DeltaInconsistent {}
 
 /// Where a night reads keys: the source inside its snapshot and the work
 /// branch, each reachable by more sessions for key ranges read side by side.

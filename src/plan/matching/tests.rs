@@ -1,53 +1,8 @@
 //! Unit tests of `matching.rs`.
 
 use super::*;
-use crate::column_types::{MySqlType, PgKind};
-
-fn source(name: &str, columns: &[(&str, PgKind)]) -> SourceTable {
-    SourceTable {
-        schema: "public".into(),
-        name: name.into(),
-        columns: columns
-            .iter()
-            .map(|(name, kind)| SourceColumn {
-                name: (*name).into(),
-                type_name: "t".into(),
-                kind: kind.clone(),
-                max_chars: None,
-                domain_base: None,
-            })
-            .collect(),
-        primary_key: vec![columns[0].0.into()],
-        unique_keys: vec![vec![columns[0].0.into()]],
-        partitioned: false,
-        estimated_rows: 0,
-        estimated_bytes: 0,
-    }
-}
-
-fn target(name: &str, columns: &[(&str, &str, bool)]) -> TargetTable {
-    TargetTable {
-        name: name.into(),
-        columns: columns
-            .iter()
-            .map(|(name, column_type, generated)| TargetColumn {
-                name: (*name).into(),
-                column_type: (*column_type).into(),
-                kind: MySqlType::parse(column_type),
-                generated: *generated,
-                auto_increment: false,
-                charset: None,
-                collation: None,
-                nullable: true,
-                on_dolt: false,
-            })
-            .collect(),
-        primary_key: Vec::new(),
-        unique_keys: Vec::new(),
-        references: Vec::new(),
-        foreign_keys: Vec::new(),
-    }
-}
+use crate::column_types::PgKind;
+use crate::plan::fixtures::{source, target};
 
 #[test]
 fn matches_exactly_then_ignoring_case_and_underscores_then_by_mapping() {
