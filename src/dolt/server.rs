@@ -6,10 +6,11 @@
 
 use std::io::{Read as _, Seek as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use tokio::process::{Child, Command};
 use tracing::{debug, info};
 
 use crate::error::{FailureKind, failure};
@@ -37,7 +38,7 @@ pub fn dolt_on_path() -> Option<PathBuf> {
 }
 
 /// A running private sql-server; stopped by [`LocalDolt::stop`] (or, as a
-/// last resort, when dropped).
+/// last resort, killed when dropped: `kill_on_drop`).
 pub struct LocalDolt {
     child: Child,
     /// the server's config file and log, removed when it stops
@@ -93,6 +94,7 @@ impl LocalDolt {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
+            .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {} sql-server", dolt.display()))?;
         let mut server = LocalDolt { child, scratch };
@@ -141,27 +143,25 @@ impl LocalDolt {
     /// Stops the server: SIGTERM (it finishes what it writes), then SIGKILL
     /// after 10 s.
     pub async fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                debug!("dolt sql-server stopped");
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Some(pid) = self.child.id() {
+            // std and tokio send only SIGKILL; SIGTERM lets Dolt flush.
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let stopped = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        if matches!(stopped, Ok(Ok(_))) {
+            debug!("dolt sql-server stopped");
+            return;
+        }
+        let _ = self.child.kill().await;
     }
 }
 
 impl Drop for LocalDolt {
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        // The process is killed by `kill_on_drop` if it still runs.
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }
