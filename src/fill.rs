@@ -8,6 +8,7 @@
 use anyhow::Context as _;
 use mysql_async::Conn;
 
+use crate::clock::SnapshotTime;
 use crate::dolt::commit::commit_if_dolt;
 use crate::error::{FailureKind, failure};
 use crate::mysql::catalog::TargetTable;
@@ -114,7 +115,7 @@ pub struct CommitMessage {
     /// `Name <email>`
     pub author: String,
     /// the snapshot's time: the commit's date
-    pub time: String,
+    pub time: SnapshotTime,
 }
 
 impl CommitMessage {
@@ -137,7 +138,7 @@ impl CommitMessage {
         CommitMessage {
             text,
             author: author.to_string(),
-            time: snapshot.time.clone(),
+            time: snapshot.time,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod load;
 pub mod store;
 pub mod writer;
 
+use crate::clock::SnapshotTime;
 use serde::{Deserialize, Serialize};
 
 use crate::postgres::snapshot::Snapshot;
@@ -102,16 +103,10 @@ pub struct ArchivedFile {
 /// A new archive key: the snapshot time (`20261121T020000Z`) and 8 random
 /// hex digits, so two copies of one instant never collide.
 #[must_use]
-pub fn new_key(snapshot_time: &str) -> String {
-    let compact: String = snapshot_time
-        .chars()
-        .take_while(|&character| character != '.')
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
+pub fn new_key(snapshot_time: &SnapshotTime) -> String {
     let mut random = [0_u8; 4];
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random);
-    let suffix = hex(&random);
-    format!("{}Z-{suffix}", compact.trim_end_matches('Z'))
+    format!("{}-{}", snapshot_time.compact_seconds(), hex(&random))
 }
 
 /// The data file path for a table (or one of its ranges).
@@ -142,10 +137,13 @@ mod tests {
 
     #[test]
     fn keys_name_the_snapshot_time() {
-        let key = new_key("2026-11-21T02:00:00.123456Z");
+        let key = new_key(&"2026-11-21T02:00:00.123456Z".parse().unwrap());
         assert!(key.starts_with("20261121T020000Z-"), "{key}");
         assert_eq!(key.len(), "20261121T020000Z-".len() + 8);
-        assert_ne!(key, new_key("2026-11-21T02:00:00.123456Z"));
+        assert_ne!(
+            key,
+            new_key(&"2026-11-21T02:00:00.123456Z".parse().unwrap())
+        );
     }
 
     #[test]

@@ -48,7 +48,7 @@ async fn list(arguments: &ArchivesArgs) -> anyhow::Result<()> {
         listed.push(Listed {
             location: format!("{location}{key}/"),
             key,
-            snapshot_time: manifest.snapshot.time,
+            snapshot_time: manifest.snapshot.time.to_string(),
             source_database: manifest.snapshot.database,
             tables: manifest.tables.len(),
             rows: manifest.rows_total,

@@ -10,9 +10,9 @@ use mysql_async::Conn;
 use tracing::info;
 
 use crate::cli::{LoggingArgs, RollbackArgs};
-use crate::clock::utc_now;
+use crate::clock::compact_now;
 use crate::dolt::moves::reset_hard;
-use crate::dolt::refs::{self, compact_time, has_changes, revision};
+use crate::dolt::refs::{self, has_changes, revision};
 use crate::dolt::server::LocalDolt;
 use crate::error::{FailureKind, failure};
 use crate::nightly::marks::is_published_mark;
@@ -104,7 +104,7 @@ async fn mark(
     to: &str,
 ) -> anyhow::Result<String> {
     let (branch, prefix) = (&settings.branch.name, &settings.branch.tag_prefix);
-    let stamp = compact_time(&utc_now());
+    let stamp = compact_now();
     let kept = format!("{prefix}before-rollback/{stamp}");
     let message =
         format!("pg2dolt rollback: the head of {branch} before it was rolled back to {to}");

@@ -6,16 +6,9 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use tracing::info;
 
+use crate::clock::SnapshotTime;
 use crate::mysql::sql::quote_literal;
 use crate::mysql::{TargetKind, TargetServer};
-
-/// A snapshot time as DOLT_COMMIT's `--date` takes it: RFC 3339 without
-/// fractional seconds.
-#[must_use]
-pub fn commit_date(time: &str) -> String {
-    let seconds = time.split('.').next().unwrap_or(time);
-    format!("{}Z", seconds.trim_end_matches('Z'))
-}
 
 /// Stages everything and makes one Dolt commit; returns its hash. Leaves
 /// `@@dolt_transaction_commit` alone (at 0 every SQL COMMIT stays a SQL
@@ -62,12 +55,12 @@ pub async fn commit_if_dolt(
     server: &TargetServer,
     message: &str,
     author: &str,
-    time: &str,
+    time: &SnapshotTime,
 ) -> anyhow::Result<Option<String>> {
     if server.kind != TargetKind::Dolt {
         return Ok(None);
     }
-    let hash = commit(conn, message, author, &commit_date(time)).await?;
+    let hash = commit(conn, message, author, &time.commit_date()).await?;
     info!(hash = %hash, "dolt commit made");
     Ok(Some(hash))
 }

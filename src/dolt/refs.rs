@@ -25,14 +25,6 @@ pub struct Tag {
     pub message: String,
 }
 
-/// An RFC 3339 UTC time without its dashes and colons.
-#[must_use]
-pub fn compact_time(time: &str) -> String {
-    time.chars()
-        .filter(|character| !matches!(character, '-' | ':'))
-        .collect()
-}
-
 /// The `database/branch` name of a branch's revision database: a session
 /// connected to it reads and writes that branch (its
 /// `information_schema` schema name is the same).

@@ -193,7 +193,7 @@ mod tests {
     fn snapshot(xmin: u64, xmax: u64) -> Snapshot {
         Snapshot {
             id: "00000003-0000001B-1".into(),
-            time: "2026-12-06T00:00:00Z".into(),
+            time: "2026-12-06T00:00:00Z".parse().unwrap(),
             wal_lsn: None,
             server_version: "15".into(),
             database: "app".into(),

@@ -12,7 +12,8 @@
 
 use mysql_async::Conn;
 
-use crate::dolt::refs::{branch_head, compact_time, log, tags};
+use crate::clock::SnapshotTime;
+use crate::dolt::refs::{branch_head, log, tags};
 use crate::error::{FailureKind, failure};
 use crate::postgres::snapshot::Snapshot;
 
@@ -54,8 +55,8 @@ impl BranchState {
 /// (`2026-12-02T05:01:32.123456Z` → `20261202T050132.123456Z`; tag names
 /// take no colons, and two nights never share a microsecond).
 #[must_use]
-pub fn night_tag(prefix: &str, time: &str) -> String {
-    format!("{prefix}{}", compact_time(time))
+pub fn night_tag(prefix: &str, time: &SnapshotTime) -> String {
+    format!("{prefix}{}", time.compact())
 }
 
 /// A tag of a night (`PREFIX` + `YYYYMMDDTHHMMSS[.ffffff]Z`).
@@ -147,7 +148,8 @@ mod tests {
 
     #[test]
     fn night_tags_name_the_snapshot_second() {
-        let tag = night_tag("pg2dolt/", "2026-12-02T05:01:32.123456Z");
+        let time = "2026-12-02T05:01:32.123456Z".parse().unwrap();
+        let tag = night_tag("pg2dolt/", &time);
         assert_eq!(tag, "pg2dolt/20261202T050132.123456Z");
         assert!(is_night_tag("pg2dolt/20261202T050132Z", "pg2dolt/"));
         assert!(is_night_tag(&tag, "pg2dolt/"));

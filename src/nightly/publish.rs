@@ -9,9 +9,8 @@ use tracing::{info, warn};
 
 use super::marks::BranchState;
 use super::night::{Night, NightCommit, NightEnd};
-use crate::dolt::commit::commit_date;
 use crate::dolt::moves::{self, CommitMeta, Merged};
-use crate::dolt::refs::{self, compact_time};
+use crate::dolt::refs;
 use crate::error::{FailureKind, failure};
 use crate::mysql::fresh::{TargetOutcome, TargetState};
 use crate::report::RefreshOutcome;
@@ -140,7 +139,7 @@ impl Publishing<'_> {
         let kept = format!(
             "{}before-reset/{}",
             self.night.options.branch.tag_prefix,
-            compact_time(&self.night.source.snapshot.time)
+            self.night.source.snapshot.time.compact()
         );
         let message = format!(
             "pg2dolt refresh: the head of {} before it was reset to the night",
@@ -229,7 +228,7 @@ impl Publishing<'_> {
 
     /// The date of commits made on the branch: the snapshot's.
     fn date(&self) -> String {
-        commit_date(&self.night.source.snapshot.time)
+        self.night.source.snapshot.time.commit_date()
     }
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use crate::dolt::refs::{self, compact_time, revision};
+use crate::clock::SnapshotTime;
+use crate::dolt::refs::{self, revision};
 use crate::mysql::TargetAddress;
 use crate::mysql::fresh::{DROP_AFTER_FAILURE, DROP_AFTER_SIGNAL, TargetOutcome, TargetState};
 use crate::signal::interruption;
@@ -35,13 +36,13 @@ impl WorkBranch {
         target: &TargetAddress,
         database: &str,
         base: &str,
-        snapshot_time: &str,
+        snapshot_time: &SnapshotTime,
     ) -> anyhow::Result<WorkBranch> {
         let leftover = refs::branches_named(conn, PREFIX).await?;
         if !leftover.is_empty() {
             warn!(branches = ?leftover, "work branches of earlier refreshes are left (held back, --keep-failed, or killed): delete them with CALL DOLT_BRANCH('-D', name) once looked at");
         }
-        let name = format!("{PREFIX}{}", compact_time(snapshot_time));
+        let name = format!("{PREFIX}{}", snapshot_time.compact());
         refs::create_branch(conn, &name, base).await?;
         info!(branch = %name, base = %base, "work branch created");
         Ok(WorkBranch {

@@ -6,6 +6,7 @@
 //! reader has imported the snapshot (Postgres forgets an exported snapshot
 //! when its transaction ends); the copy command keeps it until the copy is done.
 
+use crate::clock::SnapshotTime;
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 use tokio_postgres::{Client, SimpleQueryMessage};
@@ -17,8 +18,8 @@ use super::reader::Reader;
 pub struct Snapshot {
     /// `pg_export_snapshot()` id, e.g. `00000003-0000001B-1`.
     pub id: String,
-    /// When the snapshot was taken, UTC, RFC 3339.
-    pub time: String,
+    /// When the snapshot was taken.
+    pub time: SnapshotTime,
     /// WAL position at the snapshot (replay position on a standby).
     pub wal_lsn: Option<String>,
     /// The source server's version.
@@ -95,7 +96,10 @@ pub async fn export_snapshot(coordinator: &Client) -> anyhow::Result<Snapshot> {
     };
     Ok(Snapshot {
         id,
-        time: text(1).unwrap_or_default(),
+        time: text(1)
+            .context("the snapshot's time is NULL")?
+            .parse()
+            .context("reading the snapshot's time")?,
         wal_lsn: text(2),
         server_version: text(3).unwrap_or_default(),
         database: text(4).unwrap_or_default(),

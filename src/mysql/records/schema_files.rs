@@ -5,6 +5,7 @@
 //! later night applies only the files added since, and refuses a file that
 //! changed after it was applied (exit 3, naming it).
 
+use crate::clock::SnapshotTime;
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
@@ -77,7 +78,7 @@ pub fn pending<'a>(
 pub async fn record(
     conn: &mut Conn,
     files: &[&ParsedSchemaFile],
-    snapshot: &str,
+    snapshot: &SnapshotTime,
 ) -> anyhow::Result<()> {
     let table = quote_identifier(TABLE);
     // language=MySQL
@@ -96,7 +97,7 @@ pub async fn record(
             "INSERT INTO {table} (file, sha256, applied_at_snapshot) VALUES ({}, {}, {})",
             quote_literal(&file.name),
             quote_literal(&sha256_hex(file.sql.as_bytes())),
-            quote_literal(snapshot)
+            quote_literal(&snapshot.to_string())
         ))
         .await
         .with_context(|| format!("recording schema file {} as applied", file.name))?;

@@ -15,8 +15,8 @@ use tracing::{info, warn};
 
 use super::decision::{Decision, Identities};
 use super::load::load_night;
-use crate::dolt::commit::{commit, commit_date};
-use crate::dolt::refs::{compact_time, create_branch, delete_branch, has_changes, revision};
+use crate::dolt::commit::commit;
+use crate::dolt::refs::{create_branch, delete_branch, has_changes, revision};
 use crate::error::{FailureKind, failure};
 use crate::fill::Fill;
 use crate::mysql::TargetServer;
@@ -109,7 +109,7 @@ async fn compare_with_snapshot(
         .retain(|plan| suspects.contains(&plan.target.name));
     let database = settings.database.as_str();
     let mut conn = crate::mysql::connect(&settings.target, Some(database)).await?;
-    let scratch = format!("{SCRATCH_PREFIX}{}", compact_time(&source.snapshot.time));
+    let scratch = format!("{SCRATCH_PREFIX}{}", source.snapshot.time.compact());
     create_branch(&mut conn, &scratch, branch.head).await?;
     info!(branch = %scratch, at = branch.head, "loading the snapshot on a scratch branch to compare");
     let scratch_revision = revision(database, &scratch);
@@ -189,7 +189,7 @@ async fn load_and_compare(
     // Loaded rows equal to the branch's head leave nothing to commit: the
     // head is then the snapshot's commit.
     let hash = if has_changes(&mut fill.conn).await? {
-        commit(&mut fill.conn, &message, author, &commit_date(time)).await?
+        commit(&mut fill.conn, &message, author, &time.commit_date()).await?
     } else {
         branch.head.to_string()
     };
