@@ -7,14 +7,22 @@
 # every test, and stops and removes them. A Dolt sql-server is started too:
 # the Dolt pinned in scripts/dolt-version, built with `go install` the first
 # time and cached; without Go the Dolt tests print SKIPPED, and with
-# PG2DOLT_TEST_REQUIRE_DOLT=1 (CI) a missing Dolt fails the run. The
-# Dockerfile and the Kubernetes manifests are linted and validated first
-# (scripts/lint-deploy.sh). An S3-protocol server (s3s-fs, installed with
+# PG2DOLT_TEST_REQUIRE_DOLT=1 (CI) a missing Dolt fails the run. rustfmt,
+# clippy and the Dockerfile and Kubernetes manifests (scripts/lint-deploy.sh)
+# are checked first, before any server starts. An S3-protocol server (s3s-fs, installed with
 # cargo the first time) serves the archive tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/servers.sh
 source scripts/lib/servers.sh
+
+# Format, lints and the deploy files first: a mistake there fails in
+# seconds, before any server is installed or started.
+cargo fmt --check
+scripts/lint-deploy.sh
+if cargo clippy --version >/dev/null 2>&1; then
+    cargo clippy --locked --all-targets --quiet -- -D warnings
+fi
 
 stop_servers_on_exit
 
@@ -36,9 +44,4 @@ if [ -z "${PG2DOLT_TEST_DOLT_URL:-}" ]; then
     fi
 fi
 
-cargo fmt --check
-scripts/lint-deploy.sh
-if cargo clippy --version >/dev/null 2>&1; then
-    cargo clippy --locked --all-targets --quiet -- -D warnings
-fi
 cargo test --locked --all-targets

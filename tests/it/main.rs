@@ -9,6 +9,7 @@
 
 mod archive;
 mod chinook;
+mod command_line;
 mod delta;
 mod delta_recovery;
 mod demo;
