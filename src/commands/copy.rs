@@ -7,7 +7,7 @@ use anyhow::Context as _;
 
 use crate::cli::{CopyArgs, LoggingArgs};
 use crate::copy::phase::{
-    dump_plan, load_plan, open_archive, record_mask_baseline, start_archive, write_manifest,
+    complete, dump_plan, load_plan, open_archive, start_archive, write_manifest,
 };
 use crate::fill::{CommitMessage, Fill};
 use crate::preflight::{self, exists_without_replace, plan_checked};
@@ -21,7 +21,7 @@ pub async fn run(arguments: &CopyArgs, logging: &LoggingArgs) -> u8 {
     let run = Run::start(CommandKind::Copy, logging.log_format, None);
     Box::pin(run.execute(
         || Settings::resolve(arguments),
-        async |settings, stop| copy(settings, stop).await,
+        async |settings, stop| Box::pin(copy(settings, stop)).await,
     ))
     .await
 }
@@ -65,47 +65,39 @@ async fn copy(settings: &Settings, stop: &Stop) -> Outcome {
             return stop.run(dumped).await;
         }
         let server = target.server.clone();
-        let fresh = target
+        let created = target
             .create_fresh(&settings.target, &settings.database)
             .await;
-        let fresh = fresh.map_err(|(error, outcome)| {
-            state.target = Some(outcome);
-            error
-        })?;
-        let filled = stop
-            .run(async {
-                let load = settings.target_database.load_method;
-                let files = &settings.schema_files;
-                let mut fill =
-                    Fill::open(&settings.target, &settings.database, files, load, &server).await?;
-                state.load_method = Some(fill.route.method);
-                fill.check_catalog(&planned.catalog)?;
-                let plans = planned.plan.tables;
-                let readers = planned.readers;
-                let loaded = load_plan(
-                    settings,
-                    plans,
-                    readers,
-                    archive.as_ref(),
-                    &mut fill,
-                    Vec::new(),
-                )
-                .await?;
-                state.tables.clone_from(&loaded.tables);
-                state.completed = Some(fill.complete(&state.tables).await?);
-                record_mask_baseline(settings, &mut fill, &loaded).await?;
-                if let Some(archive) = &archive {
-                    state.archive =
-                        Some(write_manifest(settings, &source, archive, &loaded).await?);
-                }
-                let message = CommitMessage::of_run(settings, "copy", &source.snapshot);
-                state.commit = fill.commit(&message).await?;
-                fill.close().await;
-                anyhow::Ok(())
-            })
-            .await;
+        let fresh = state.created(created)?;
         let keep_failed = settings.target_database.keep_failed;
-        state.target = Some(fresh.settle(&filled, keep_failed).await);
+        let (outcome, filled) = fresh
+            .fill(
+                stop,
+                keep_failed,
+                Box::pin(async {
+                    let load = settings.target_database.load_method;
+                    let files = &settings.schema_files;
+                    let mut fill =
+                        Fill::open(&settings.target, &settings.database, files, load, &server)
+                            .await?;
+                    state.load_method = Some(fill.route.method);
+                    fill.check_catalog(&planned.catalog)?;
+                    let (plans, readers) = (planned.plan.tables, planned.readers);
+                    let archive = archive.as_ref();
+                    let loaded =
+                        load_plan(settings, plans, readers, archive, &mut fill, Vec::new()).await?;
+                    state.tables.clone_from(&loaded.tables);
+                    let completed =
+                        complete(settings, &source, archive, &mut fill, &loaded).await?;
+                    state.record_completed(completed);
+                    let message = CommitMessage::of_run(settings, "copy", &source.snapshot);
+                    state.commit = fill.commit(&message).await?;
+                    fill.close().await;
+                    anyhow::Ok(())
+                }),
+            )
+            .await;
+        state.target = Some(outcome);
         filled
     }
     .await;

@@ -9,7 +9,7 @@
 use anyhow::Context as _;
 
 use crate::cli::{LoggingArgs, RefreshArgs};
-use crate::copy::phase::{open_archive, record_mask_baseline, start_archive, write_manifest};
+use crate::copy::phase::{complete, open_archive, start_archive};
 use crate::fill::Fill;
 use crate::mysql::TargetServer;
 use crate::mysql::records::schema_files;
@@ -79,9 +79,9 @@ async fn refresh(settings: &Settings, options: &RefreshSettings, stop: &Stop) ->
         archive: archive.as_ref(),
     };
     if target.exists {
-        later_night(&night, planned, target, stop, state).await
+        Box::pin(later_night(&night, planned, target, stop, state)).await
     } else {
-        first_night(&night, planned, target, stop, state).await
+        Box::pin(first_night(&night, planned, target, stop, state)).await
     }
 }
 
@@ -102,49 +102,47 @@ async fn first_night(
     let result = async {
         let (address, database) = (&settings.target, settings.database.as_str());
         let server = target.server.clone();
-        let fresh = target.create_fresh(address, database).await;
-        let fresh = fresh.map_err(|(error, outcome)| {
-            state.target = Some(outcome);
-            error
-        })?;
-        let filled = stop
-            .run(async {
-                let load = settings.target_database.load_method;
-                let files = &settings.schema_files;
-                let mut fill = Fill::open(address, database, files, load, &server).await?;
-                state.load_method = Some(fill.route.method);
-                let plans = planned.plan.tables.clone();
-                let identities =
-                    decision::read_identities(&night.source.coordinator, &plans).await?;
-                let decision = Decision::all_full(&plans, "the first night", identities);
-                let (source, archive) = (night.source, night.archive);
-                let loaded =
-                    load_night(settings, source, planned, archive, &mut fill, &decision).await?;
-                state.tables.clone_from(&loaded.tables);
-                state.completed = Some(fill.complete(&state.tables).await?);
-                record_mask_baseline(settings, &mut fill, &loaded).await?;
-                if let Some(archive) = archive {
-                    state.archive = Some(write_manifest(settings, source, archive, &loaded).await?);
-                }
-                let all: Vec<&ParsedSchemaFile> = files.iter().collect();
-                schema_files::record(&mut fill.conn, &all, &night.source.snapshot.time).await?;
-                if let Some(refresh) = state.refresh.as_mut() {
-                    refresh.schema_files_applied =
-                        files.iter().map(|file| file.name.clone()).collect();
-                }
-                let commit = night
-                    .commit(&mut fill, &plans, &decision, &state.tables)
-                    .await?;
-                let commit = commit.context("the first night's commit")?;
-                state.commit = Some(commit.hash.clone());
-                let end = publish_first(&mut fill.conn, night, &commit, &state.tables).await?;
-                state.record_night(end);
-                fill.close().await;
-                anyhow::Ok(())
-            })
-            .await;
+        let fresh = state.created(target.create_fresh(address, database).await)?;
         let keep_failed = settings.target_database.keep_failed;
-        state.target = Some(fresh.settle(&filled, keep_failed).await);
+        let (outcome, filled) = fresh
+            .fill(
+                stop,
+                keep_failed,
+                Box::pin(async {
+                    let load = settings.target_database.load_method;
+                    let files = &settings.schema_files;
+                    let mut fill = Fill::open(address, database, files, load, &server).await?;
+                    state.load_method = Some(fill.route.method);
+                    let plans = planned.plan.tables.clone();
+                    let identities =
+                        decision::read_identities(&night.source.coordinator, &plans).await?;
+                    let decision = Decision::all_full(&plans, "the first night", identities);
+                    let (source, archive) = (night.source, night.archive);
+                    let loaded =
+                        load_night(settings, source, planned, archive, &mut fill, &decision)
+                            .await?;
+                    state.tables.clone_from(&loaded.tables);
+                    let completed = complete(settings, source, archive, &mut fill, &loaded).await?;
+                    state.record_completed(completed);
+                    let all: Vec<&ParsedSchemaFile> = files.iter().collect();
+                    schema_files::record(&mut fill.conn, &all, &night.source.snapshot.time).await?;
+                    if let Some(refresh) = state.refresh.as_mut() {
+                        refresh.schema_files_applied =
+                            files.iter().map(|file| file.name.clone()).collect();
+                    }
+                    let commit = night
+                        .commit(&mut fill, &plans, &decision, &state.tables)
+                        .await?;
+                    let commit = commit.context("the first night's commit")?;
+                    state.commit = Some(commit.hash.clone());
+                    let end = publish_first(&mut fill.conn, night, &commit, &state.tables).await?;
+                    state.record_night(end);
+                    fill.close().await;
+                    anyhow::Ok(())
+                }),
+            )
+            .await;
+        state.target = Some(outcome);
         filled
     }
     .await;
@@ -228,11 +226,7 @@ async fn fill_work(
     let (source, archive) = (night.source, night.archive);
     let loaded = load_night(settings, source, planned, archive, &mut fill, &decision).await?;
     state.tables.clone_from(&loaded.tables);
-    state.completed = Some(fill.complete(&state.tables).await?);
-    record_mask_baseline(settings, &mut fill, &loaded).await?;
-    if let Some(archive) = archive {
-        state.archive = Some(write_manifest(settings, source, archive, &loaded).await?);
-    }
+    state.record_completed(complete(settings, source, archive, &mut fill, &loaded).await?);
     // A database made by `copy` (nothing recorded): its schema matched the
     // files (the catalog check), which are recorded from now on.
     let recorded: Vec<&ParsedSchemaFile> = pending

@@ -51,40 +51,41 @@ async fn restore(settings: &RestoreSettings, stop: &Stop) -> Outcome {
             return Err(exists_without_replace(database));
         }
         let server = target.server.clone();
-        let fresh = target.create_fresh(&settings.target, database).await;
-        let fresh = fresh.map_err(|(error, outcome)| {
-            state.target = Some(outcome);
-            error
-        })?;
-        let filled = stop
-            .run(async {
-                let load = settings.target_database.load_method;
-                let files = &archive.schema_files;
-                let mut fill = Fill::open(&settings.target, database, files, load, &server).await?;
-                state.load_method = Some(fill.route.method);
-                state.tables = load_archive(settings, &archive, &fill).await?;
-                state.completed = Some(fill.complete(&state.tables).await?);
-                let manifest = &archive.manifest;
-                let options = &settings.target_database;
-                let what = format!("restore of archived copy {}", manifest.key);
-                let message = CommitMessage::new(
-                    options.commit_message.as_deref(),
-                    &options.author,
-                    &what,
-                    &manifest.snapshot,
-                    None,
-                );
-                state.commit = fill.commit(&message).await?;
-                fill.close().await;
-                anyhow::Ok(())
-            })
-            .await;
+        let fresh = state.created(target.create_fresh(&settings.target, database).await)?;
         let keep_failed = settings.target_database.keep_failed;
-        state.target = Some(fresh.settle(&filled, keep_failed).await);
+        let (outcome, filled) = fresh
+            .fill(
+                stop,
+                keep_failed,
+                Box::pin(async {
+                    let load = settings.target_database.load_method;
+                    let files = &archive.schema_files;
+                    let mut fill =
+                        Fill::open(&settings.target, database, files, load, &server).await?;
+                    state.load_method = Some(fill.route.method);
+                    state.tables = load_archive(settings, &archive, &fill).await?;
+                    state.completed = Some(fill.complete(&state.tables).await?);
+                    let message = commit_message(settings, &archive.manifest);
+                    state.commit = fill.commit(&message).await?;
+                    fill.close().await;
+                    anyhow::Ok(())
+                }),
+            )
+            .await;
+        state.target = Some(outcome);
         filled
     }
     .await;
     state.ended(result)
+}
+
+/// The commit message of a restore: `--commit-message`, else the archived
+/// copy's key and snapshot.
+fn commit_message(settings: &RestoreSettings, manifest: &Manifest) -> CommitMessage {
+    let options = &settings.target_database;
+    let what = format!("restore of archived copy {}", manifest.key);
+    let given = options.commit_message.as_deref();
+    CommitMessage::new(given, &options.author, &what, &manifest.snapshot, None)
 }
 
 /// Every data file of the archive into `fill`'s database, each checked

@@ -17,6 +17,7 @@ use crate::archive::store::{Location, Store};
 use crate::archive::writer::{self, ArchiveReport, ArchiveRun};
 use crate::fill::Fill;
 use crate::mysql::TargetKind;
+use crate::mysql::completion::Completion;
 use crate::plan::TablePlan;
 use crate::postgres::reader::Reader;
 use crate::preflight::SourceSide;
@@ -75,9 +76,40 @@ pub async fn load_plan(
     Ok(loaded)
 }
 
+/// What completing a fill did: the fix-ups and checks, and the archive's
+/// manifest when there is an archive.
+pub struct Completed {
+    /// fix-ups, counters, counts and constraints
+    pub completion: Completion,
+    /// the archive written (`--archive`)
+    pub archive: Option<ArchiveReport>,
+}
+
+/// After the copy phase into `fill`: the load completed (each of the
+/// `loaded` tables holding its rows), the masking baseline recorded, the
+/// archive's manifest written.
+pub async fn complete(
+    settings: &Settings,
+    source: &SourceSide,
+    archive: Option<&ArchiveRun>,
+    fill: &mut Fill,
+    loaded: &Loaded,
+) -> anyhow::Result<Completed> {
+    let completion = fill.complete(&loaded.tables).await?;
+    record_mask_baseline(settings, fill, loaded).await?;
+    let archive = match archive {
+        Some(archive) => Some(write_manifest(settings, source, archive, loaded).await?),
+        None => None,
+    };
+    Ok(Completed {
+        completion,
+        archive,
+    })
+}
+
 /// The masking baseline recorded in the filled database (`--mask-rules`):
 /// which columns each rule masked, so a later night sees new ones.
-pub async fn record_mask_baseline(
+async fn record_mask_baseline(
     settings: &Settings,
     fill: &mut Fill,
     loaded: &Loaded,

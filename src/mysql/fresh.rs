@@ -13,7 +13,7 @@ use mysql_async::prelude::Queryable as _;
 use tracing::{info, warn};
 
 use super::{TargetAddress, TargetKind};
-use crate::signal::interruption;
+use crate::signal::{Stop, interruption};
 
 /// How long dropping an incomplete database may take after a signal (the
 /// whole stop stays under ten seconds: a pod's grace period) and after a
@@ -86,6 +86,19 @@ impl FreshDatabase {
             target: target.clone(),
             name: name.to_string(),
         })
+    }
+
+    /// Runs `work` (the fill; a signal stops it), then settles the
+    /// database as it ended: what it was left in, and how the fill ended.
+    pub async fn fill<T>(
+        self,
+        stop: &Stop,
+        keep_failed: bool,
+        work: impl Future<Output = anyhow::Result<T>>,
+    ) -> (TargetOutcome, anyhow::Result<T>) {
+        let filled = stop.run(work).await;
+        let outcome = self.settle(&filled, keep_failed).await;
+        (outcome, filled)
     }
 
     /// After the fill: the database is complete when it succeeded; after a

@@ -4,9 +4,10 @@
 //! tells how far the run got however it ended.
 
 use crate::archive::writer::ArchiveReport;
+use crate::copy::phase::Completed;
 use crate::mysql::TargetServer;
 use crate::mysql::completion::Completion;
-use crate::mysql::fresh::TargetOutcome;
+use crate::mysql::fresh::{FreshDatabase, TargetOutcome};
 use crate::mysql::load::LoadMethod;
 use crate::nightly::marks::BranchState;
 use crate::nightly::night::NightEnd;
@@ -140,6 +141,26 @@ impl RunState {
             }
             Untouched::NotMeant => "the target was not touched".to_string(),
             Untouched::Because(detail) => (*detail).to_string(),
+        }
+    }
+
+    /// The fresh database `created`, or the error with what the target
+    /// was left in recorded.
+    pub fn created(
+        &mut self,
+        created: Result<FreshDatabase, (anyhow::Error, TargetOutcome)>,
+    ) -> anyhow::Result<FreshDatabase> {
+        created.map_err(|(error, outcome)| {
+            self.target = Some(outcome);
+            error
+        })
+    }
+
+    /// A fill completed (`copy::phase::complete`).
+    pub fn record_completed(&mut self, completed: Completed) {
+        self.completed = Some(completed.completion);
+        if completed.archive.is_some() {
+            self.archive = completed.archive;
         }
     }
 

@@ -68,7 +68,10 @@ async fn logging_flags_go_before_the_command_too() {
             .run();
         assert_eq!(refused.code, 2, "{}", refused.stderr);
         let error = refused.stderr.lines().next().unwrap_or_default();
-        assert!(error.contains("'plan'") && error.contains("'--source'"), "{error}");
+        assert!(
+            error.contains("'plan'") && error.contains("'--source'"),
+            "{error}"
+        );
     }
 }
 
