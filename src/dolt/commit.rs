@@ -37,12 +37,7 @@ pub async fn commit(
     let Some(hash) = hash else {
         bail!("DOLT_COMMIT returned no hash")
     };
-    // language=MySQL
-    let pending: Option<i64> = conn
-        .query_first("SELECT COUNT(*) FROM dolt_status")
-        .await
-        .context("reading dolt_status")?;
-    if pending.unwrap_or(0) != 0 {
+    if super::refs::has_changes(conn).await? {
         bail!("dolt_status is not empty after the commit");
     }
     Ok(hash)
