@@ -98,7 +98,6 @@ async fn first_night(
     if let Some(refresh) = state.refresh.as_mut() {
         refresh.first_night = true;
     }
-    state.untouched = Untouched::NotCreated(settings.database.clone());
     let result = async {
         let (address, database) = (&settings.target, settings.database.as_str());
         let server = target.server.clone();
