@@ -47,7 +47,7 @@ impl SnapshotTime {
         self.0.strftime("%Y%m%dT%H%M%SZ").to_string()
     }
 
-    /// RFC 3339 to the second, as `DOLT_COMMIT --date` takes it.
+    /// RFC 3339 to the second, as a Dolt commit's `--date` takes it.
     #[must_use]
     pub fn commit_date(&self) -> String {
         format_utc(self.0)
