@@ -110,8 +110,15 @@ make_image() { # make_image NAME PACKAGES ENV HOOK...
         slim+=(--dpkgopt="path-exclude=/usr/share/$path/*")
     done
     slim+=(--dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-include=/usr/share/locale/locale.alias')
+    # /usr merged by mmdebstrap's hook, as Debian's images are (not by the
+    # usrmerge package, which brings perl); apt cleans its downloads after
+    # every install, as in Debian's images (their docker-clean).
+    local merged=/usr/share/mmdebstrap/hooks/merged-usr
+    [ -d "$merged" ] || die "$merged not found (mmdebstrap too old?)"
     mmdebstrap --quiet --variant=minbase --include="$packages" "${slim[@]}" \
-        --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+        --hook-dir="$merged" \
+        --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb' \
+        --customize-hook='printf "%s\n" "DPkg::Post-Invoke { \"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true\"; };" "APT::Update::Post-Invoke { \"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true\"; };" "Dir::Cache::pkgcache \"\"; Dir::Cache::srcpkgcache \"\";" > "$1"/etc/apt/apt.conf.d/docker-clean' \
         "${hooks[@]}" bookworm "$tarball" >&2 || die "mmdebstrap for $name failed"
     local changes=(--change 'CMD ["bash"]')
     local line
