@@ -10,7 +10,8 @@
 # PG2DOLT_TEST_REQUIRE_DOLT=1 (CI) a missing Dolt fails the run. rustfmt,
 # clippy and the Dockerfile and Kubernetes manifests (scripts/lint-deploy.sh)
 # are checked first, before any server starts. An S3-protocol server (s3s-fs, installed with
-# cargo the first time) serves the archive tests.
+# cargo the first time) serves the archive tests. The image is built with
+# scripts/build-image.sh and run by the image tests (docker, else podman).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/servers.sh
@@ -43,5 +44,18 @@ if [ -z "${PG2DOLT_TEST_DOLT_URL:-}" ]; then
         echo "SKIPPED: Dolt end-to-end tests (no dolt on PATH and no Go to build it)"
     fi
 fi
+
+# The image (tests/it/image.rs), built from the unchanged Dockerfile; after
+# Dolt, whose Go build cache the image's dolt stage then reuses.
+image_started=$(date +%s)
+image_settings=$(scripts/build-image.sh pg2dolt:test) || die "building the image failed"
+log "image pg2dolt:test built in $(( $(date +%s) - image_started )) s"
+while IFS='=' read -r key value; do
+    case "$key" in
+        ENGINE) export PG2DOLT_TEST_ENGINE="$value" ;;
+        CONTAINERS_CONF | CONTAINERS_STORAGE_CONF) export "$key=$value" ;;
+    esac
+done <<<"$image_settings"
+export PG2DOLT_TEST_IMAGE=pg2dolt:test
 
 cargo test --locked --all-targets

@@ -17,6 +17,7 @@ mod dolt;
 mod draft;
 mod edges;
 mod failures;
+mod image;
 mod masking;
 mod nights;
 mod operations;

@@ -89,7 +89,7 @@ async fn copy_split(case: &Case, target: &Target) {
 /// A target table `big` whose inserts after row `after` wait on the user
 /// lock `lock` (held by the test): the target accepts the load, then stops
 /// reading.
-fn stalling_schema(lock: &str, after: u32) -> String {
+pub(crate) fn stalling_schema(lock: &str, after: u32) -> String {
     format!(
         "CREATE TABLE big (id INT PRIMARY KEY, payload TEXT);
 DELIMITER //
@@ -103,7 +103,10 @@ DELIMITER ;"
 
 /// Waits until the case's load waits on the user lock (the trigger's
 /// statement shows in the process list); returns the watching connection.
-async fn wait_for_stall(case: &Case, child: &mut std::process::Child) -> mysql_async::Conn {
+pub(crate) async fn wait_for_stall(
+    case: &Case,
+    child: &mut std::process::Child,
+) -> mysql_async::Conn {
     let mut watcher = mysql_connect(&case.servers.mysql_url).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
