@@ -139,9 +139,23 @@ fn the_image_is_small_non_root_and_carries_the_pinned_dolt() {
         leftovers.is_empty(),
         "compilers or package lists left: {leftovers:?}"
     );
-    let stripped =
-        image.shell("od -A n -t x1 -j 4 -N 1 /usr/local/bin/pg2dolt; command -v file || true");
-    assert!(!stripped.is_empty());
+    // pg2dolt is stripped: no symbol table (read with the host's readelf).
+    let binary = image.run(&["--entrypoint", "cat"], &["/usr/local/bin/pg2dolt"]);
+    assert!(binary.status.success() && binary.stdout.len() > 1_000_000);
+    let copied = std::env::temp_dir().join(unique_name("image_pg2dolt"));
+    std::fs::write(&copied, &binary.stdout).unwrap();
+    let sections = Command::new("readelf")
+        .arg("-S")
+        .arg(&copied)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&copied);
+    assert!(sections.status.success(), "{}", text(&sections.stderr));
+    let sections = text(&sections.stdout);
+    assert!(
+        sections.contains(".text") && !sections.contains(".symtab"),
+        "not stripped:\n{sections}"
+    );
 
     let inspected = Command::new(&image.engine)
         .args(["image", "inspect", "--format", "{{.Size}}", &image.tag])
