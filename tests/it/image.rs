@@ -12,7 +12,7 @@ use mysql_async::prelude::Queryable as _;
 
 use crate::support::*;
 
-const SOURCE: &str = "
+pub(crate) const SOURCE: &str = "
     CREATE TABLE authors (id INT PRIMARY KEY, name TEXT NOT NULL);
     CREATE TABLE books (id INT PRIMARY KEY, author_id INT NOT NULL REFERENCES authors (id),
                         title TEXT NOT NULL);
@@ -20,32 +20,32 @@ const SOURCE: &str = "
     INSERT INTO books SELECT g, 1 + g % 20, 'book ' || g FROM generate_series(1, 500) g;
 ";
 
-const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = "
     CREATE TABLE authors (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL);
     CREATE TABLE books (id INT PRIMARY KEY, author_id INT NOT NULL, title VARCHAR(100) NOT NULL,
                         FOREIGN KEY (author_id) REFERENCES authors (id));
 ";
 
 /// The image's non-root user.
-const IMAGE_USER: u32 = 10001;
+pub(crate) const IMAGE_USER: u32 = 10001;
 
 /// The image under test and its engine, or `None` (said; a failure under
 /// PG2DOLT_TEST_REQUIRE_DOLT=1, as in CI).
-fn image(test: &str) -> Option<Image> {
+pub(crate) fn image(test: &str) -> Option<Image> {
     let tag = required("PG2DOLT_TEST_IMAGE", &format!("{test}: the image"))?;
     let engine = std::env::var("PG2DOLT_TEST_ENGINE").unwrap_or_else(|_| "podman".into());
     Some(Image { tag, engine })
 }
 
-struct Image {
-    tag: String,
-    engine: String,
+pub(crate) struct Image {
+    pub(crate) tag: String,
+    pub(crate) engine: String,
 }
 
 impl Image {
     /// `ENGINE run --rm --network host` with `options`, the image, and
     /// `arguments` (pg2dolt's).
-    fn run(&self, options: &[&str], arguments: &[&str]) -> Output {
+    pub(crate) fn run(&self, options: &[&str], arguments: &[&str]) -> Output {
         self.command(options, arguments).output().unwrap()
     }
 
@@ -72,12 +72,28 @@ impl Image {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+/// pg2dolt's flags for `command` from the case's source into `target`,
+/// into the case's database, with the schema files mounted at /schema.
+pub(crate) fn flags<'a>(command: &'a str, case: &'a Case, target: &'a str) -> Vec<&'a str> {
+    vec![
+        command,
+        "--source",
+        &case.source,
+        "--target",
+        target,
+        "--database",
+        &case.name,
+        "--schema-dir",
+        "/schema",
+    ]
+}
+
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A directory the image's user may read (and write, `writable`).
-fn directory_for_the_image(name: &str, writable: bool) -> PathBuf {
+pub(crate) fn directory_for_the_image(name: &str, writable: bool) -> PathBuf {
     let directory = std::env::temp_dir().join(unique_name(name));
     std::fs::create_dir_all(&directory).unwrap();
     if writable {
@@ -91,12 +107,12 @@ fn directory_for_the_image(name: &str, writable: bool) -> PathBuf {
     directory
 }
 
-fn mount(host: &Path, inside: &str, read_only: bool) -> String {
+pub(crate) fn mount(host: &Path, inside: &str, read_only: bool) -> String {
     let mode = if read_only { ":ro" } else { "" };
     format!("{}:{inside}{mode}", host.display())
 }
 
-async fn count(url: &str, database: &str, table: &str) -> Option<u64> {
+pub(crate) async fn count(url: &str, database: &str, table: &str) -> Option<u64> {
     let mut conn = mysql_connect(&with_database(url, database)).await;
     conn.query_first(format!("SELECT COUNT(*) FROM `{table}`"))
         .await
@@ -182,17 +198,7 @@ async fn the_image_copies_with_schema_files_mounted_read_only() {
     let schema = case.schema_dir(&[("010_tables.sql", SCHEMA)]);
     let output = image.run(
         &["-v", &mount(&schema, "/schema", true)],
-        &[
-            "copy",
-            "--source",
-            &case.source,
-            "--target",
-            &dolt,
-            "--database",
-            &case.name,
-            "--schema-dir",
-            "/schema",
-        ],
+        &flags("copy", &case, &dolt),
     );
     assert!(output.status.success(), "{}", text(&output.stderr));
     let hash = text(&output.stdout);
@@ -216,17 +222,7 @@ async fn the_image_copies_into_a_mounted_dolt_directory_as_its_user() {
             "-v",
             &mount(&data, "/data", false),
         ],
-        &[
-            "copy",
-            "--source",
-            &case.source,
-            "--target",
-            "dolt:/data",
-            "--database",
-            &case.name,
-            "--schema-dir",
-            "/schema",
-        ],
+        &flags("copy", &case, "dolt:/data"),
     );
     assert!(output.status.success(), "{}", text(&output.stderr));
     // The host's dolt reads what the image's user wrote.
@@ -259,17 +255,7 @@ async fn a_refresh_night_runs_in_the_image() {
     let night = || {
         image.run(
             &["-v", &mount(&schema, "/schema", true)],
-            &[
-                "refresh",
-                "--source",
-                &case.source,
-                "--target",
-                &dolt,
-                "--database",
-                &case.name,
-                "--schema-dir",
-                "/schema",
-            ],
+            &flags("refresh", &case, &dolt),
         )
     };
     let first = night();
@@ -312,18 +298,10 @@ async fn stopping_the_container_mid_copy_is_a_sigterm_with_its_summary() {
         .command(
             &["--name", &name, "-v", &mount(&directory, "/schema", true)],
             &[
-                "copy",
-                "--source",
-                &case.source,
-                "--target",
-                &case.servers.mysql_url,
-                "--database",
-                &case.name,
-                "--schema-dir",
-                "/schema",
-                "--jobs",
-                "1",
-            ],
+                &flags("copy", &case, &case.servers.mysql_url)[..],
+                &["--jobs", "1"],
+            ]
+            .concat(),
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -354,224 +332,4 @@ async fn stopping_the_container_mid_copy_is_a_sigterm_with_its_summary() {
         "the summary:\n{stderr}"
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
-}
-
-/// `KEY: VALUE` pairs of a manifest's container env, and its args (one
-/// JSON array line `args: [...]`), read from the YAML as written.
-fn manifest_container(path: &str) -> (Vec<String>, Vec<(String, String)>) {
-    let yaml = std::fs::read_to_string(repo_path(path)).unwrap();
-    let mut args = Vec::new();
-    let mut environment = Vec::new();
-    let mut name: Option<String> = None;
-    for line in yaml.lines().map(str::trim) {
-        if let Some(list) = line.strip_prefix("args: ") {
-            args = serde_json::from_str(list).unwrap();
-        } else if let Some(value) = line.strip_prefix("- name: ") {
-            name = Some(value.to_string());
-        } else if let (Some(value), Some(key)) = (line.strip_prefix("value: "), name.take()) {
-            environment.push((key, value.trim_matches('"').to_string()));
-        }
-    }
-    assert!(!args.is_empty(), "{path} has no args line");
-    (args, environment)
-}
-
-/// A secret's files as Kubernetes mounts them with the manifests' pod
-/// security context: owned by root, group `fsGroup`, mode `defaultMode`.
-fn secret_files(files: &[(&str, &str)]) -> PathBuf {
-    let directory = directory_for_the_image("image_secret", false);
-    for (name, content) in files {
-        let path = directory.join(name);
-        std::fs::write(&path, content).unwrap();
-        let owned = Command::new("chown")
-            .arg(format!("0:{IMAGE_USER}"))
-            .arg(&path)
-            .status()
-            .unwrap();
-        assert!(owned.success());
-        let mode = Command::new("chmod")
-            .arg("0440")
-            .arg(&path)
-            .status()
-            .unwrap();
-        assert!(mode.success());
-    }
-    directory
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_job_and_cronjob_args_run_as_written_with_secrets_from_files() {
-    let Some(image) = image("the Kubernetes manifests' command lines") else {
-        return;
-    };
-    let Some(dolt) = dolt_url("the Kubernetes manifests' command lines") else {
-        return;
-    };
-    let case = Case::new("image_k8s", SOURCE).await;
-    // A password that must appear nowhere: the source's role has it.
-    let password = format!("pw{}", unique_name("secret").replace('_', ""));
-    let role = unique_name("k8s_role");
-    case.source_sql(&format!(
-        "CREATE ROLE {role} LOGIN PASSWORD '{password}'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};"
-    ))
-    .await;
-    let source = strip_user(&case.source, &role, &password);
-    let schema = case.schema_dir(&[("010_tables.sql", SCHEMA)]);
-    let secrets = secret_files(&[("source-url", &source), ("target-url", &dolt)]);
-    for (manifest, database) in [
-        ("k8s/job.yaml", &case.name),
-        ("k8s/cronjob.yaml", &case.name),
-    ] {
-        let (args, environment) = manifest_container(manifest);
-        let mut options: Vec<String> = vec![
-            "--user".into(),
-            format!("{IMAGE_USER}:{IMAGE_USER}"),
-            "--read-only".into(),
-            "--tmpfs".into(),
-            "/tmp".into(),
-            "--cap-drop".into(),
-            "ALL".into(),
-            "--security-opt".into(),
-            "no-new-privileges".into(),
-            "-v".into(),
-            mount(&secrets, "/var/run/secrets/pg2dolt", true),
-            "-v".into(),
-            mount(&schema, "/etc/pg2dolt/schema", true),
-        ];
-        for (key, value) in &environment {
-            // The database is the test's own; everything else as written.
-            let value = if key == "PG2DOLT_DATABASE" {
-                database
-            } else {
-                value
-            };
-            options.push("-e".into());
-            options.push(format!("{key}={value}"));
-        }
-        let options: Vec<&str> = options.iter().map(String::as_str).collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let output = image.run(&options, &args);
-        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
-        assert!(output.status.success(), "{manifest}: {stderr}");
-        assert!(
-            !stdout.contains(&password) && !stderr.contains(&password),
-            "{manifest} printed the password"
-        );
-        assert!(
-            stderr.lines().all(|line| line.starts_with('{')),
-            "{manifest}: JSON logs: {stderr}"
-        );
-    }
-    assert_eq!(count(&dolt, &case.name, "books").await, Some(500));
-}
-
-/// The source URL with `role:password@` in place of its user.
-fn strip_user(url: &str, role: &str, password: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    format!("{scheme}://{role}:{password}@{host}")
-}
-
-/// The `docker` commands of the README's Docker section, each a list of
-/// words (backslash continuations joined, quotes removed, `$PWD` kept).
-fn readme_docker_commands() -> Vec<Vec<String>> {
-    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
-    let section = readme.split("\n## Docker\n").nth(1).unwrap();
-    let block = section.split("```sh\n").nth(1).unwrap();
-    let block = block.split("```").next().unwrap();
-    let joined = block.replace("\\\n", " ");
-    joined
-        .lines()
-        .filter(|line| line.starts_with("docker "))
-        .map(shell_words)
-        .collect()
-}
-
-/// A command line split as the shell splits it (quotes, no expansion).
-fn shell_words(line: &str) -> Vec<String> {
-    let (mut words, mut word, mut quote, mut started) = (Vec::new(), String::new(), None, false);
-    for character in line.chars() {
-        match (quote, character) {
-            (None, '\'' | '"') => (quote, started) = (Some(character), true),
-            (Some(open), _) if character == open => quote = None,
-            (None, ' ') if started => {
-                words.push(std::mem::take(&mut word));
-                started = false;
-            }
-            (None, ' ') => {}
-            _ => {
-                word.push(character);
-                started = true;
-            }
-        }
-    }
-    if started {
-        words.push(word);
-    }
-    words
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_readme_docker_examples_run_word_for_word() {
-    let Some(image) = image("the README's docker examples") else {
-        return;
-    };
-    let Some(dolt) = dolt_url("the README's docker examples") else {
-        return;
-    };
-    let commands = readme_docker_commands();
-    assert_eq!(
-        commands[0],
-        ["docker", "build", "-t", "pg2dolt", "."],
-        "built by scripts/build-image.sh"
-    );
-    let runs = &commands[1..];
-    assert_eq!(runs.len(), 2, "{commands:?}");
-    let case = Case::new("image_readme", SOURCE).await;
-    let workdir = directory_for_the_image("image_readme", true);
-    std::fs::create_dir_all(workdir.join("my-schema")).unwrap();
-    std::fs::write(workdir.join("my-schema/010_tables.sql"), SCHEMA).unwrap();
-    let staging = workdir.join("staging");
-    std::fs::create_dir_all(&staging).unwrap();
-    let owned = Command::new("chown")
-        .args(["-R", &format!("{IMAGE_USER}:{IMAGE_USER}")])
-        .arg(&staging)
-        .status()
-        .unwrap();
-    assert!(owned.success());
-    for words in runs {
-        // The test's URLs, directories, database and image in place of the
-        // README's; every other word as written.
-        let words: Vec<String> = words
-            .iter()
-            .map(|word| {
-                let word = word.replace("$PWD", &workdir.display().to_string());
-                match word.split_once('=') {
-                    Some(("PG2DOLT_SOURCE", _)) => format!("PG2DOLT_SOURCE={}", case.source),
-                    Some(("PG2DOLT_TARGET", _)) => format!("PG2DOLT_TARGET={dolt}"),
-                    _ if word == "shop" => case.name.clone(),
-                    _ if word == "pg2dolt" => image.tag.clone(),
-                    _ if word == "docker" => image.engine.clone(),
-                    _ => word,
-                }
-            })
-            .collect();
-        let output = Command::new(&words[0])
-            .args(&words[1..])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{words:?}: {}",
-            text(&output.stderr)
-        );
-    }
-    assert_eq!(count(&dolt, &case.name, "books").await, Some(500));
-    // The second wrote a Dolt database named after the source database.
-    let written = std::fs::read_dir(&staging)
-        .unwrap()
-        .filter_map(Result::ok)
-        .any(|entry| entry.path().join(".dolt").is_dir());
-    assert!(written, "no Dolt database in {}", staging.display());
 }

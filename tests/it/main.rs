@@ -18,6 +18,7 @@ mod draft;
 mod edges;
 mod failures;
 mod image;
+mod image_deploy;
 mod masking;
 mod nights;
 mod operations;
