@@ -37,7 +37,7 @@ pub async fn run(arguments: &RestoreArgs, logging: &LoggingArgs) -> u8 {
 /// The archive read, then the target server, the fresh database, the
 /// fill and the settling (a signal stops the phases, never the settling).
 async fn restore(settings: &RestoreSettings, stop: &Stop) -> Outcome {
-    let mut state = RunState::new(Untouched::Because("the target was not touched"));
+    let mut state = RunState::default();
     let result = async {
         let archive = stop.run(open_archive(settings)).await?;
         let database = &archive.database;

@@ -42,17 +42,21 @@ impl From<anyhow::Error> for Failed {
 
 /// What a failed run says of the target database when it recorded no
 /// outcome for it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub enum Untouched {
     /// the run would have created this database: it was not created (the
     /// report says `not-created`)
     NotCreated(String),
-    /// no database was meant to be created: why (dump only, a refresh
-    /// before its work branch, a comparison)
-    #[default]
-    NotMeant,
-    /// no database was meant to be created, as said here
+    /// no database was meant to be created, or none was reached: why
+    /// (dump only, a refresh before its work branch, a comparison)
     Because(&'static str),
+}
+
+impl Default for Untouched {
+    /// A run that failed before it reached the target.
+    fn default() -> Untouched {
+        Untouched::Because("the target was not touched")
+    }
 }
 
 /// What a run got done, phase by phase; the report is assembled from it.
@@ -139,7 +143,6 @@ impl RunState {
                 self.target = Some(outcome);
                 detail
             }
-            Untouched::NotMeant => "the target was not touched".to_string(),
             Untouched::Because(detail) => (*detail).to_string(),
         }
     }
