@@ -191,6 +191,15 @@ pub struct RefreshArgs {
     /// nothing is published.
     #[arg(help_heading = "Refresh", long, env = "PG2DOLT_VERIFY")]
     pub verify: bool,
+
+    /// Take deltas when the source's history since the last night cannot be
+    /// proven continuous because the role may not read enough (a standby's
+    /// timeline needs pg_read_all_stats; a new timeline's history file needs
+    /// pg_read_file). Without it such a night reloads every table. A
+    /// history proven broken (a failover that lost transactions, a restore
+    /// to an earlier point) reloads every table regardless.
+    #[arg(help_heading = "Refresh", long, env = "PG2DOLT_TRUST_SOURCE_HISTORY")]
+    pub trust_source_history: bool,
 }
 
 /// Flags of `pg2dolt verify`.

@@ -219,6 +219,9 @@ async fn fill_work(
     let mut decision = night
         .decide(&mut fill.conn, &plans, base, !files.is_empty())
         .await?;
+    if let Some(refresh) = state.refresh.as_mut() {
+        refresh.source_history.clone_from(&decision.source_history);
+    }
     empty_full_tables(&mut fill.conn, &plans, &decision).await?;
     let sides = Sides::of(settings, night.source, &revision);
     decision::clear_first(&mut fill.conn, &sides, &plans, &mut decision).await?;

@@ -11,12 +11,14 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use tokio_postgres::Client;
 
+use super::continuity::{continuity, source_history};
 use super::delta::{Method, NightFacts, TableFacts, night_reason, table_method};
 use super::source::{SourceIdentity, identities};
 use super::state::{FORMAT, NightState, TableState};
 use crate::mysql::sql::quote_literal;
 use crate::plan::TablePlan;
 use crate::postgres::snapshot::Snapshot;
+use crate::report::SourceHistory;
 
 /// Source tables' identities by `(schema, name)`.
 pub type Identities = HashMap<(String, String), SourceIdentity>;
@@ -29,6 +31,9 @@ pub struct Decision {
     pub identities: Identities,
     /// per plan, rows deleted before the copy (`clear_first`)
     pub deleted_first: Vec<u64>,
+    /// whether the source's history since the last published night is
+    /// continuous (a night with a recorded state to compare with)
+    pub source_history: Option<SourceHistory>,
 }
 
 impl Decision {
@@ -45,6 +50,7 @@ impl Decision {
                 .collect(),
             identities,
             deleted_first: vec![0; plans.len()],
+            source_history: None,
         }
     }
 
@@ -105,11 +111,19 @@ pub async fn decide(
     facts: &NightFacts<'_>,
 ) -> anyhow::Result<Decision> {
     let identities = read_identities(coordinator, plans).await?;
+    let source_history = facts.previous.map(|previous| {
+        source_history(
+            &continuity(previous, facts.snapshot),
+            facts.trust_unproven_history,
+        )
+    });
     let previous = match (night_reason(facts), facts.previous) {
         (None, Some(previous)) => previous,
         (reason, _) => {
             let reason = reason.unwrap_or_else(|| "no state".to_string());
-            return Ok(Decision::all_full(plans, &reason, identities));
+            let mut decision = Decision::all_full(plans, &reason, identities);
+            decision.source_history = source_history;
+            return Ok(decision);
         }
     };
     let mut methods = Vec::with_capacity(plans.len());
@@ -136,6 +150,7 @@ pub async fn decide(
         deleted_first: vec![0; methods.len()],
         methods,
         identities,
+        source_history,
     })
 }
 
@@ -200,7 +215,7 @@ pub async fn record(
         format: FORMAT,
         pg2dolt: env!("CARGO_PKG_VERSION").to_string(),
         system_identifier: snapshot.system_identifier.clone(),
-        timeline: snapshot.timeline,
+        wal: snapshot.wal.clone(),
         xmin: transactions.xmin,
         xmax: transactions.xmax,
         tables,

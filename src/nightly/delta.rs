@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use super::continuity::{Continuity, continuity};
 use super::source::{SourceIdentity, changed_since};
 use super::state::{FORMAT, NightState, TableState};
 use crate::postgres::snapshot::Snapshot;
@@ -68,6 +69,9 @@ pub struct NightFacts<'a> {
     pub full_requested: bool,
     /// schema files are applied this night
     pub schema_changed: bool,
+    /// `--trust-source-history`: take deltas when the source's history
+    /// cannot be proven continuous (never when it is proven broken)
+    pub trust_unproven_history: bool,
 }
 
 /// What one table pair is, this night.
@@ -110,17 +114,15 @@ pub fn night_reason(facts: &NightFacts<'_>) -> Option<String> {
     let Some(now) = facts.snapshot.transactions else {
         return Some("the source's transaction ids are unknown".to_string());
     };
-    if previous.system_identifier != facts.snapshot.system_identifier {
-        return Some(
-            "the source is not the cluster of the last published night (system identifier)"
-                .to_string(),
-        );
-    }
-    if previous.timeline != facts.snapshot.timeline {
-        return Some(
-            "the source is on another timeline than at the last published night (restored or failed over)"
-                .to_string(),
-        );
+    match continuity(previous, facts.snapshot) {
+        Continuity::Continuous => {}
+        Continuity::Broken(reason) => return Some(reason),
+        Continuity::Unproven(reason) if !facts.trust_unproven_history => {
+            return Some(format!(
+                "{reason}; --trust-source-history takes deltas without that proof"
+            ));
+        }
+        Continuity::Unproven(_) => {}
     }
     if now.xmax < previous.xmax {
         return Some(
@@ -189,6 +191,7 @@ mod tests {
 
     use super::*;
     use crate::postgres::snapshot::TransactionRange;
+    use crate::postgres::wal::{Lsn, TimelineSwitch, WalPoint};
 
     fn snapshot(xmin: u64, xmax: u64) -> Snapshot {
         Snapshot {
@@ -199,7 +202,24 @@ mod tests {
             database: "app".into(),
             transactions: Some(TransactionRange { xmin, xmax }),
             system_identifier: Some("73".into()),
-            timeline: Some(1),
+            wal: on_timeline(1, 2000, &[]),
+        }
+    }
+
+    fn on_timeline(timeline: u32, position: u64, history: &[(u32, u64)]) -> WalPoint {
+        WalPoint {
+            standby: false,
+            position: Some(Lsn(position)),
+            timeline: Some(timeline),
+            history: Some(
+                history
+                    .iter()
+                    .map(|&(timeline, end)| TimelineSwitch {
+                        timeline,
+                        end: Lsn(end),
+                    })
+                    .collect(),
+            ),
         }
     }
 
@@ -220,7 +240,7 @@ mod tests {
             format: FORMAT,
             pg2dolt: env!("CARGO_PKG_VERSION").into(),
             system_identifier: Some("73".into()),
-            timeline: Some(1),
+            wal: on_timeline(1, 1000, &[]),
             xmin: 900,
             xmax: 905,
             tables,
@@ -233,6 +253,7 @@ mod tests {
             snapshot,
             full_requested: false,
             schema_changed: false,
+            trust_unproven_history: false,
         }
     }
 
@@ -252,7 +273,7 @@ mod tests {
         other.system_identifier = Some("74".into());
         assert!(night_reason(&facts(Some(&state), &other)).is_some());
         let mut promoted = snapshot(950, 960);
-        promoted.timeline = Some(2);
+        promoted.wal = on_timeline(2, 3000, &[(1, 900)]);
         assert!(
             night_reason(&facts(Some(&state), &promoted))
                 .unwrap()
@@ -263,6 +284,47 @@ mod tests {
         let mut full = facts(Some(&state), &now);
         full.full_requested = true;
         assert_eq!(night_reason(&full).as_deref(), Some("--full"));
+    }
+
+    #[test]
+    fn a_failover_that_lost_transactions_reloads_however_many_transactions_followed() {
+        // The last night read the old primary at WAL 1000 (xmax 905); the
+        // promoted standby had received up to 900. As many transactions
+        // after the failover as were lost (xmax 905 again), or more: the
+        // transaction ids say nothing, the switch point does.
+        let state = previous();
+        for xmax in [905, 906, 5000] {
+            let mut now = snapshot(xmax, xmax);
+            now.wal = on_timeline(2, 1000, &[(1, 900)]);
+            let reason = night_reason(&facts(Some(&state), &now)).unwrap();
+            assert!(reason.contains("failed over or was restored"), "{reason}");
+            let mut trusting = facts(Some(&state), &now);
+            trusting.trust_unproven_history = true;
+            assert!(
+                night_reason(&trusting).is_some(),
+                "a broken history trusted"
+            );
+        }
+        // promoted without loss: the switch is past the night's position
+        let mut now = snapshot(950, 960);
+        now.wal = on_timeline(2, 1500, &[(1, 1200)]);
+        assert_eq!(night_reason(&facts(Some(&state), &now)), None);
+    }
+
+    #[test]
+    fn an_unproven_history_reloads_unless_the_operator_trusts_it() {
+        let state = previous();
+        let mut now = snapshot(950, 960);
+        now.wal.history = None;
+        now.wal.timeline = Some(2);
+        let reason = night_reason(&facts(Some(&state), &now)).unwrap();
+        assert!(reason.contains("--trust-source-history"), "{reason}");
+        let mut trusting = facts(Some(&state), &now);
+        trusting.trust_unproven_history = true;
+        assert_eq!(night_reason(&trusting), None);
+        let mut anonymous = snapshot(950, 960);
+        anonymous.system_identifier = None;
+        assert!(night_reason(&facts(Some(&state), &anonymous)).is_some());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! published branch's state (`marks`), one night's inputs and how it ended
 //! (`night`), the work branch (`work_branch`), what a published night
 //! records for the next (`state`), what the source says of its tables
-//! (`source`), how each table is loaded (`delta`, `decision`: the rows
+//! (`source`), whether the source's history since the last night is
+//! continuous (`continuity`), how each table is loaded (`delta`, `decision`: the rows
 //! changed since the last published snapshot, or all of them, and why),
 //! the night's load (`load`) and the rows a delta deletes (`deletes`),
 //! the changes and the guard (`changes`), the publish (`conclude`,
@@ -14,6 +15,7 @@
 pub mod changes;
 pub mod compare;
 pub mod conclude;
+pub mod continuity;
 pub mod decision;
 pub mod deletes;
 pub mod delta;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use mysql_async::Conn;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::decision::{self, Decision};
 use super::delta::Method;
@@ -76,8 +76,28 @@ impl Night<'_> {
             snapshot: &self.source.snapshot,
             full_requested: self.options.full,
             schema_changed,
+            trust_unproven_history: self.options.trust_source_history,
         };
         let decision = decision::decide(coordinator, work, plans, &facts).await?;
+        // Said once a night, not once a table.
+        if let Some(history) = &decision.source_history {
+            let reason = history.reason.as_deref().unwrap_or("");
+            match (history.verdict, history.trusted) {
+                ("broken", _) => warn!(
+                    reason,
+                    "the source's history is not continuous since the last published night: every table is reloaded"
+                ),
+                ("unproven", false) => warn!(
+                    reason,
+                    "the source's history since the last published night cannot be proven continuous: every table is reloaded"
+                ),
+                ("unproven", true) => warn!(
+                    reason,
+                    "the source's history since the last published night cannot be proven continuous: deltas taken anyway (--trust-source-history)"
+                ),
+                _ => {}
+            }
+        }
         for (plan, method) in plans.iter().zip(&decision.methods) {
             info!(table = %plan.label(), method = method.name(), reason = method.reason().unwrap_or(""), "load method");
         }

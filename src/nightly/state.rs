@@ -14,13 +14,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::postgres::wal::WalPoint;
+
 /// Where the state starts in a tag message.
 pub const MARKER: &str = "\n\npg2dolt-night-state: ";
 
 /// The version of the state's format and of what decides a row's bytes
 /// (conversion and masking code): a night recorded by another version is
-/// not trusted for a delta.
-pub const FORMAT: u32 = 1;
+/// not trusted for a delta. 2: the WAL point (issue 31; format 1 recorded
+/// the checkpoint's timeline, which a promotion does not change at once).
+pub const FORMAT: u32 = 2;
 
 /// One published night's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,9 +35,11 @@ pub struct NightState {
     pub pg2dolt: String,
     /// the source cluster's `system_identifier`, when readable
     pub system_identifier: Option<String>,
-    /// the source's timeline, when readable
+    /// where the source's WAL stood at the snapshot (position, timeline,
+    /// its history): the next night proves the source's history continuous
+    /// from it (`continuity`)
     #[serde(default)]
-    pub timeline: Option<u32>,
+    pub wal: WalPoint,
     /// the snapshot's `xmin`, 64-bit: rows whose version is not older may
     /// have changed since
     pub xmin: u64,
@@ -107,7 +112,15 @@ mod tests {
             format: FORMAT,
             pg2dolt: "0.1.0".to_string(),
             system_identifier: Some("7312".to_string()),
-            timeline: Some(1),
+            wal: WalPoint {
+                standby: false,
+                position: crate::postgres::wal::Lsn::parse("1/3000EE8"),
+                timeline: Some(2),
+                history: Some(vec![crate::postgres::wal::TimelineSwitch {
+                    timeline: 1,
+                    end: crate::postgres::wal::Lsn(0x0300_0000),
+                }]),
+            },
             xmin: 4_294_967_400,
             xmax: 4_294_967_410,
             tables,

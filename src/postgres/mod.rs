@@ -7,6 +7,7 @@ pub mod reader;
 pub mod snapshot;
 pub mod sql;
 pub mod statement;
+pub mod wal;
 
 use std::sync::Arc;
 

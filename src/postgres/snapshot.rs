@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::reader::Reader;
+use super::wal::{self, WalPoint};
 
 /// The snapshot every reader shares.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -20,7 +21,8 @@ pub struct Snapshot {
     pub id: String,
     /// When the snapshot was taken.
     pub time: SnapshotTime,
-    /// WAL position at the snapshot (replay position on a standby).
+    /// WAL position at the snapshot: past every transaction it sees (the
+    /// insert position on a primary, the replay position on a standby).
     pub wal_lsn: Option<String>,
     /// The source server's version.
     pub server_version: String,
@@ -37,10 +39,11 @@ pub struct Snapshot {
     /// versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_identifier: Option<String>,
-    /// The source's timeline (`pg_control_checkpoint()`), when readable: a
-    /// point-in-time restore or a promoted standby starts a new one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline: Option<u32>,
+    /// Where the source's WAL stood (position, timeline and its history,
+    /// standby or not): a later night proves from it that the source's
+    /// history since this snapshot is continuous (`nightly::continuity`).
+    #[serde(default)]
+    pub wal: WalPoint,
 }
 
 /// The snapshot's `xmin` and `xmax`, 64-bit (epoch and transaction id).
@@ -71,13 +74,16 @@ pub async fn export_snapshot(coordinator: &Client) -> anyhow::Result<Snapshot> {
         .await
         .context("opening the snapshot transaction")?;
     // language=PostgreSQL
-    let query = "SELECT pg_export_snapshot(), \
+    let query = format!(
+        "SELECT pg_export_snapshot(), \
         to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
-        (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, \
         current_setting('server_version'), current_database(), txid_current_snapshot()::text, \
-        has_function_privilege('pg_control_system()', 'EXECUTE')";
+        has_function_privilege('pg_control_system()', 'EXECUTE'), {} FROM {}",
+        wal::SNAPSHOT_COLUMNS,
+        wal::SNAPSHOT_FROM
+    );
     let messages = coordinator
-        .simple_query(query)
+        .simple_query(&query)
         .await
         .context("exporting the snapshot")?;
     let Some(row) = messages.iter().find_map(|message| match message {
@@ -89,59 +95,40 @@ pub async fn export_snapshot(coordinator: &Client) -> anyhow::Result<Snapshot> {
     let text = |index: usize| row.get(index).map(str::to_string);
     let id = text(0).context("pg_export_snapshot() returned NULL")?;
     validate_snapshot_id(&id)?;
-    let (system_identifier, timeline) = if text(6).as_deref() == Some("t") {
-        cluster_identity(coordinator).await?
+    let mut wal = wal::point_of(row.get(6), row.get(7), row.get(8), row.get(9));
+    let system_identifier = if text(5).as_deref() == Some("t") {
+        system_identifier(coordinator).await?
     } else {
-        (None, None)
+        None
     };
+    wal::read_history(coordinator, &mut wal).await?;
     Ok(Snapshot {
         id,
         time: text(1)
             .context("the snapshot's time is NULL")?
             .parse()
             .context("reading the snapshot's time")?,
-        wal_lsn: text(2),
-        server_version: text(3).unwrap_or_default(),
-        database: text(4).unwrap_or_default(),
-        transactions: text(5).as_deref().and_then(TransactionRange::parse),
+        wal_lsn: text(7),
+        server_version: text(2).unwrap_or_default(),
+        database: text(3).unwrap_or_default(),
+        transactions: text(4).as_deref().and_then(TransactionRange::parse),
         system_identifier,
-        timeline,
+        wal,
     })
 }
 
-/// `pg_control_system()`'s system identifier and `pg_control_checkpoint()`'s
-/// timeline (asked only when the role may run the first; the second only
-/// when it may too: an error would end the snapshot's transaction).
-async fn cluster_identity(coordinator: &Client) -> anyhow::Result<(Option<String>, Option<u32>)> {
+/// `pg_control_system()`'s system identifier (asked only when the role may
+/// run it: an error would end the snapshot's transaction).
+async fn system_identifier(coordinator: &Client) -> anyhow::Result<Option<String>> {
     // language=PostgreSQL
-    let query = "SELECT system_identifier::text, \
-        has_function_privilege('pg_control_checkpoint()', 'EXECUTE') FROM pg_control_system()";
     let messages = coordinator
-        .simple_query(query)
+        .simple_query("SELECT system_identifier::text FROM pg_control_system()")
         .await
         .context("reading the source's system identifier")?;
-    let row = messages.iter().find_map(|message| match message {
-        SimpleQueryMessage::Row(row) => {
-            Some((row.get(0).map(str::to_string), row.get(1) == Some("t")))
-        }
+    Ok(messages.iter().find_map(|message| match message {
+        SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
         _ => None,
-    });
-    let Some((identifier, checkpoint_readable)) = row else {
-        return Ok((None, None));
-    };
-    if !checkpoint_readable {
-        return Ok((identifier, None));
-    }
-    // language=PostgreSQL
-    let messages = coordinator
-        .simple_query("SELECT timeline_id FROM pg_control_checkpoint()")
-        .await
-        .context("reading the source's timeline")?;
-    let timeline = messages.iter().find_map(|message| match message {
-        SimpleQueryMessage::Row(row) => row.get(0).and_then(|text| text.parse().ok()),
-        _ => None,
-    });
-    Ok((identifier, timeline))
+    }))
 }
 
 /// Opens a reader connection inside the shared snapshot.

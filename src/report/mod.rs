@@ -129,7 +129,7 @@ pub struct VerifyReport {
 }
 
 pub use crate::settings::OnDiverged;
-pub use night::{TableChange, TableDifference, TableNight};
+pub use night::{SourceHistory, TableChange, TableDifference, TableNight};
 
 /// How a refresh ended for the published branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -179,6 +179,11 @@ pub struct RefreshReport {
     pub schema_files_applied: Vec<String>,
     /// why the night was held back
     pub held_back: Option<String>,
+    /// whether the source's history since the last published night is
+    /// continuous (`verdict`: continuous, broken or unproven; `reason`;
+    /// `trusted`): a broken or unproven one reloads every table
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_history: Option<SourceHistory>,
 }
 
 impl RefreshReport {
@@ -201,6 +206,7 @@ impl RefreshReport {
             work_branch: None,
             schema_files_applied: Vec::new(),
             held_back: None,
+            source_history: None,
         }
     }
 }

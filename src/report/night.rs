@@ -24,6 +24,19 @@ pub struct TableNight {
     pub rows_deleted: u64,
 }
 
+/// Whether the source's history since the last published night is
+/// continuous, in the report (`refresh.source_history`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceHistory {
+    /// `continuous`, `broken` or `unproven`
+    pub verdict: &'static str,
+    /// why, unless continuous
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// unproven, and deltas taken anyway (`--trust-source-history`)
+    pub trusted: bool,
+}
+
 /// One table's change against the last published commit, in the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TableChange {

@@ -62,6 +62,9 @@ pub struct RefreshSettings {
     /// `--verify`: the work branch compared with the snapshot before the
     /// publish
     pub verify: bool,
+    /// `--trust-source-history`: deltas when the source's history cannot be
+    /// proven continuous (never when it is proven broken)
+    pub trust_source_history: bool,
 }
 
 impl RefreshSettings {
@@ -93,6 +96,7 @@ impl RefreshSettings {
             max_deleted_percent: percent,
             full: arguments.full,
             verify: arguments.verify,
+            trust_source_history: arguments.trust_source_history,
         })
     }
 }
