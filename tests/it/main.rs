@@ -16,6 +16,7 @@ mod demo;
 mod dolt;
 mod draft;
 mod edges;
+mod failover;
 mod failures;
 mod image;
 mod image_deploy;

@@ -1,10 +1,12 @@
 //! Shared helpers, by concern: the servers and throwaway databases
 //! (`servers`), running the binary (`run`), comparing values through typed
-//! drivers (`values`), a MariaDB of a test's own (`mariadb`), and the
+//! drivers (`values`), a MariaDB of a test's own (`mariadb`), PostgreSQL clusters of a test's
+//! own (`postgres`: standbys, failovers, restores), and the
 //! datasets' totals (`datasets`).
 
 pub mod datasets;
 pub mod mariadb;
+pub mod postgres;
 pub mod run;
 pub mod servers;
 pub mod values;
