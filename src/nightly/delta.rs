@@ -115,14 +115,13 @@ pub fn night_reason(facts: &NightFacts<'_>) -> Option<String> {
         return Some("the source's transaction ids are unknown".to_string());
     };
     match continuity(previous, facts.snapshot) {
-        Continuity::Continuous => {}
         Continuity::Broken(reason) => return Some(reason),
         Continuity::Unproven(reason) if !facts.trust_unproven_history => {
             return Some(format!(
                 "{reason}; --trust-source-history takes deltas without that proof"
             ));
         }
-        Continuity::Unproven(_) => {}
+        Continuity::Continuous | Continuity::Unproven(_) => {}
     }
     if now.xmax < previous.xmax {
         return Some(

@@ -130,9 +130,9 @@ async fn a_failover_that_lost_transactions_reloads_with_more_transactions_after_
 /// off before night 2's transaction, is promoted and written on (one
 /// transaction, then `more`); night 3 reads it.
 async fn failover(build: &PgBuild, dolt: &str, more: u32) {
-    let primary = PgCluster::primary(build, &[]).await;
+    let primary = PgCluster::primary(build, &[]);
     load_source(&primary).await;
-    let standby = primary.standby("standby").await;
+    let standby = primary.standby("standby");
     let mut nights = nights_of(primary.url("app"), dolt, "failover");
     nights.night(&[]);
 
@@ -148,7 +148,7 @@ async fn failover(build: &PgBuild, dolt: &str, more: u32) {
 
     // The primary is lost; the standby is promoted and written on.
     primary.stop("immediate");
-    standby.start().await;
+    standby.start();
     standby.promote();
     standby.sql("app", AFTER_FAILOVER).await;
     for id in 0..more {
@@ -191,8 +191,8 @@ async fn a_restore_to_before_a_night_reloads_and_equals_the_restored_source() {
         return;
     };
     for build in &builds {
-        let primary = PgCluster::primary(build, &[]).await;
-        let archive = primary.archive_wal().await;
+        let primary = PgCluster::primary(build, &[]);
+        let archive = primary.archive_wal();
         load_source(&primary).await;
         let mut nights = nights_of(primary.url("app"), &dolt, "restore");
         nights.night(&[]);
@@ -228,7 +228,7 @@ async fn a_restore_to_before_a_night_reloads_and_equals_the_restored_source() {
             "recovery_target_action = 'promote'",
         ]);
         std::fs::write(backup.data().join("recovery.signal"), "").unwrap();
-        backup.start().await;
+        backup.start();
         backup
             .wait_for("SELECT NOT pg_is_in_recovery()", "the restore to end")
             .await;
@@ -270,11 +270,11 @@ async fn proven_delta(nights: &Nights, flags: &[&str], targets: &[&str]) {
 /// is made from the new primary (a replica rebuilt from a base backup), and
 /// read by a role that may not read its timeline.
 async fn standby_nights(build: &PgBuild, dolt: &str) {
-    let primary = PgCluster::primary(build, &[]).await;
+    let primary = PgCluster::primary(build, &[]);
     load_source(&primary).await;
     let grant = "CREATE ROLE reader LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader";
     primary.sql("app", grant).await;
-    let standby = primary.standby("standby").await;
+    let standby = primary.standby("standby");
     standby.wait_replayed(&primary).await;
     let mut nights = nights_of(standby.url("app"), dolt, "standby");
     nights.night(&[]);
@@ -298,7 +298,7 @@ async fn standby_nights(build: &PgBuild, dolt: &str) {
     proven_delta(&nights, &[], &["Artist"]).await;
 
     // A replica made from a new base backup of the new primary.
-    let replica = standby.standby("replica").await;
+    let replica = standby.standby("replica");
     standby.sql("app", &change(5)).await;
     replica.wait_replayed(&standby).await;
     nights.case.source = replica.url("app");

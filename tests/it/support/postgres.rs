@@ -38,13 +38,13 @@ pub fn pg_builds(test: &str) -> Option<Vec<PgBuild>> {
                 .arg("--version")
                 .output()
                 .unwrap();
-            let text = String::from_utf8_lossy(&output.stdout).to_string();
-            let major = text
+            let printed = String::from_utf8_lossy(&output.stdout).to_string();
+            let major = printed
                 .split_whitespace()
                 .nth(2)
                 .and_then(|version| version.split('.').next())
                 .and_then(|major| major.parse().ok())
-                .unwrap_or_else(|| panic!("no version in {text:?}"));
+                .unwrap_or_else(|| panic!("no version in {printed:?}"));
             PgBuild { bin, major }
         })
         .collect();
@@ -108,7 +108,7 @@ pub struct PgCluster {
 impl PgCluster {
     /// A new primary (`initdb`, trust on loopback, replication allowed)
     /// with `settings` added to its postgresql.conf, started.
-    pub async fn primary(build: &PgBuild, settings: &[&str]) -> PgCluster {
+    pub fn primary(build: &PgBuild, settings: &[&str]) -> PgCluster {
         let directory = std::env::temp_dir().join(unique_name(&format!("pg{}", build.major)));
         std::fs::create_dir_all(&directory).unwrap();
         chown_to_server_user(&directory);
@@ -144,13 +144,13 @@ impl PgCluster {
             use std::io::Write as _;
             writeln!(conf, "{setting}").unwrap();
         }
-        cluster.start().await;
+        cluster.start();
         cluster
     }
 
     /// A hot standby of this server (`pg_basebackup -R -X stream`), started
     /// on a port of its own, in this cluster's directory.
-    pub async fn standby(&self, name: &str) -> PgCluster {
+    pub fn standby(&self, name: &str) -> PgCluster {
         let standby = self.sibling(name);
         run_pg(
             &self.build,
@@ -170,7 +170,7 @@ impl PgCluster {
                 "--checkpoint=fast",
             ],
         );
-        standby.start().await;
+        standby.start();
         standby
     }
 
@@ -228,7 +228,7 @@ impl PgCluster {
 
     /// Archives every WAL segment into `archive/` of this cluster's
     /// directory (restarts the server); returns the archive.
-    pub async fn archive_wal(&self) -> PathBuf {
+    pub fn archive_wal(&self) -> PathBuf {
         let archive = self.directory.join("archive");
         std::fs::create_dir_all(&archive).unwrap();
         chown_to_server_user(&archive);
@@ -237,12 +237,12 @@ impl PgCluster {
             &format!("archive_command = 'cp %p {}/%f'", path(&archive)),
         ]);
         self.stop("fast");
-        self.start().await;
+        self.start();
         archive
     }
 
     /// Starts the server and waits until it accepts connections.
-    pub async fn start(&self) {
+    pub fn start(&self) {
         let options = format!("-p {} -k {}", self.port, path(&self.directory));
         let log = self.directory.join(format!("server-{}.log", self.port));
         run_pg(
