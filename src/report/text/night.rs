@@ -129,5 +129,48 @@ pub(super) fn refresh_lines(refresh: &RefreshReport) -> String {
             refresh.schema_files_applied.join(", ")
         );
     }
+    if let Some(history) = refresh
+        .source_history
+        .as_ref()
+        .filter(|history| history.verdict != "continuous")
+    {
+        let then = if history.trusted {
+            "deltas taken anyway (--trust-source-history)"
+        } else {
+            "every table reloaded"
+        };
+        let _ = writeln!(
+            text,
+            "  source history {}: {}; {then}",
+            history.verdict,
+            history.reason.as_deref().unwrap_or("")
+        );
+    }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refresh_lines;
+    use crate::report::{OnDiverged, RefreshReport, SourceHistory};
+
+    #[test]
+    fn a_night_whose_source_history_is_not_proven_says_so_once() {
+        let mut refresh = RefreshReport::new("main", OnDiverged::Fail);
+        refresh.source_history = Some(SourceHistory {
+            verdict: "continuous",
+            reason: None,
+            trusted: false,
+        });
+        assert_eq!(refresh_lines(&refresh), "");
+        refresh.source_history = Some(SourceHistory {
+            verdict: "broken",
+            reason: Some("the source failed over".to_string()),
+            trusted: false,
+        });
+        assert_eq!(
+            refresh_lines(&refresh),
+            "  source history broken: the source failed over; every table reloaded\n"
+        );
+    }
 }
