@@ -148,52 +148,29 @@ impl PgCluster {
         cluster
     }
 
-    /// A hot standby of this server (`pg_basebackup -R -X stream`), started
-    /// on a port of its own, in this cluster's directory.
+    /// A hot standby of this server (`pg_basebackup -R`: it streams from
+    /// this one), started on a port of its own, in this cluster's directory.
     pub fn standby(&self, name: &str) -> PgCluster {
-        let standby = self.sibling(name);
-        run_pg(
-            &self.build,
-            "pg_basebackup",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-D",
-                path(&standby.data()),
-                "-R",
-                "-X",
-                "stream",
-                "--checkpoint=fast",
-            ],
-        );
+        let standby = self.base_backup_with(name, &["-R"]);
         standby.start();
         standby
     }
 
     /// A base backup of this server into `name` (not started).
     pub fn base_backup(&self, name: &str) -> PgCluster {
+        self.base_backup_with(name, &[])
+    }
+
+    /// `pg_basebackup` of this server into `name`, with its WAL streamed
+    /// and a checkpoint at once (the default waits for a spread one).
+    fn base_backup_with(&self, name: &str, options: &[&str]) -> PgCluster {
         let backup = self.sibling(name);
-        run_pg(
-            &self.build,
-            "pg_basebackup",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-D",
-                path(&backup.data()),
-                "-X",
-                "stream",
-                "--checkpoint=fast",
-            ],
-        );
+        let port = self.port.to_string();
+        let data = backup.data();
+        let mut arguments = vec!["-h", "127.0.0.1", "-p", &port, "-U", "postgres"];
+        arguments.extend(["-D", path(&data), "-X", "stream", "--checkpoint=fast"]);
+        arguments.extend(options);
+        run_pg(&self.build, "pg_basebackup", &arguments);
         backup
     }
 
