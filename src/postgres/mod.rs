@@ -85,6 +85,22 @@ pub async fn connect_reader(address: &SourceAddress, role: &str) -> anyhow::Resu
     Ok(Reader { client, gate })
 }
 
+/// The first column of the first row of a simple query, as text (`None`:
+/// no row, or NULL).
+pub async fn first_text(
+    client: &Client,
+    query: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let messages = client.simple_query(query).await?;
+    Ok(messages
+        .iter()
+        .find_map(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
+            _ => None,
+        })
+        .flatten())
+}
+
 /// A Postgres error as an anyhow error carrying [`describe_pg_error`]'s line.
 #[must_use]
 pub fn pg_error(error: &tokio_postgres::Error) -> anyhow::Error {

@@ -121,14 +121,12 @@ pub async fn export_snapshot(coordinator: &Client) -> anyhow::Result<Snapshot> {
 /// run it: an error would end the snapshot's transaction).
 async fn system_identifier(coordinator: &Client) -> anyhow::Result<Option<String>> {
     // language=PostgreSQL
-    let messages = coordinator
-        .simple_query("SELECT system_identifier::text FROM pg_control_system()")
-        .await
-        .context("reading the source's system identifier")?;
-    Ok(messages.iter().find_map(|message| match message {
-        SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-        _ => None,
-    }))
+    super::first_text(
+        coordinator,
+        "SELECT system_identifier::text FROM pg_control_system()",
+    )
+    .await
+    .context("reading the source's system identifier")
 }
 
 /// Opens a reader connection inside the shared snapshot.

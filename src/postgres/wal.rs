@@ -33,7 +33,7 @@ use std::fmt;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::Client;
 
 /// A WAL position (`pg_lsn`), as a 64-bit number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -160,7 +160,7 @@ pub async fn read_history(coordinator: &Client, point: &mut WalPoint) -> anyhow:
         return Ok(());
     };
     // language=PostgreSQL
-    let allowed = first_value(
+    let allowed = super::first_text(
         coordinator,
         "SELECT has_function_privilege('pg_read_file(text,bigint,bigint,boolean)', 'EXECUTE')",
     )
@@ -179,7 +179,7 @@ pub async fn read_history(coordinator: &Client, point: &mut WalPoint) -> anyhow:
         "SELECT pg_read_file('{}', 0, 1048576, true)",
         history_file(timeline)
     );
-    let text = match first_value(coordinator, &query).await {
+    let text = match super::first_text(coordinator, &query).await {
         Ok(text) => text,
         Err(error) => {
             let error = super::pg_error(&error);
@@ -197,21 +197,6 @@ pub async fn read_history(coordinator: &Client, point: &mut WalPoint) -> anyhow:
         .context("reading the source's timeline history")?;
     point.history = text.as_deref().and_then(parse_history);
     Ok(())
-}
-
-/// The first column of the first row of a simple query.
-async fn first_value(
-    client: &Client,
-    query: &str,
-) -> Result<Option<String>, tokio_postgres::Error> {
-    let messages = client.simple_query(query).await?;
-    Ok(messages
-        .iter()
-        .find_map(|message| match message {
-            SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
-            _ => None,
-        })
-        .flatten())
 }
 
 #[cfg(test)]
