@@ -105,10 +105,16 @@ pub fn night_reason(facts: &NightFacts<'_>) -> Option<String> {
     let Some(previous) = facts.previous else {
         return Some("the last published night recorded no delta state".to_string());
     };
-    if previous.format != FORMAT || previous.pg2dolt != env!("CARGO_PKG_VERSION") {
+    if previous.pg2dolt != env!("CARGO_PKG_VERSION") {
         return Some(format!(
             "the last published night was made by pg2dolt {}",
             previous.pg2dolt
+        ));
+    }
+    if previous.format != FORMAT {
+        return Some(format!(
+            "the last published night recorded its state in format {} (now {FORMAT}: the source's WAL point)",
+            previous.format
         ));
     }
     let Some(now) = facts.snapshot.transactions else {
@@ -280,6 +286,13 @@ mod tests {
         );
         let far = snapshot(900 + (1 << 30), 901 + (1 << 30));
         assert!(night_reason(&facts(Some(&state), &far)).is_some());
+        let mut older = previous();
+        older.format = 1;
+        assert!(
+            night_reason(&facts(Some(&older), &now))
+                .unwrap()
+                .contains("format 1")
+        );
         let mut full = facts(Some(&state), &now);
         full.full_requested = true;
         assert_eq!(night_reason(&full).as_deref(), Some("--full"));
