@@ -232,7 +232,7 @@ fn enum_predicate(
     column: &ColumnPlan,
     value: &str,
     text: &str,
-    labels: &std::collections::HashSet<Vec<u8>>,
+    labels: &std::collections::BTreeSet<Vec<u8>>,
 ) -> Option<(String, String)> {
     if let PgKind::Enum(source_labels) = &column.source_kind {
         let missing: Vec<String> = source_labels

@@ -5,7 +5,7 @@
 //! value to send, or the reason it cannot be stored exactly.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 use super::binary::{convert_bits, convert_bytea, decode_hex};
 use super::mysql_text::Value;
@@ -63,8 +63,11 @@ pub enum Converter {
     BooleanBit,
     /// enum label into a MySQL ENUM: membership checked.
     EnumLabel {
-        /// the labels the target ENUM accepts
-        labels: HashSet<Vec<u8>>,
+        /// the labels the target ENUM accepts; ordered, so the converter
+        /// prints the same in every process (a night's conversion
+        /// fingerprint is made of that text; a hash set's order differs
+        /// from one process to the next: issue 26)
+        labels: BTreeSet<Vec<u8>>,
     },
     /// bytea (`\x…` hex) into raw bytes.
     Bytea {

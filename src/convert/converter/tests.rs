@@ -113,6 +113,25 @@ fn enums_are_checked_for_membership() {
     assert!(convert(&source, "enum('Owner')", "owner").is_err());
 }
 
+/// A night records a fingerprint of each column's converter (its `Debug`
+/// text) and compares it the next night, in another process: the same
+/// column must print the same, whatever order a set iterates in (issue 26:
+/// a `HashSet` of labels reloaded every table with an enum every night).
+#[test]
+fn an_enum_converter_prints_the_same_in_every_process() {
+    let labels: Vec<String> = (0..40).map(|n| format!("state{n}")).collect();
+    let quoted: Vec<String> = labels.iter().map(|label| format!("'{label}'")).collect();
+    let target = MySqlType::parse(&format!("enum({})", quoted.join(",")));
+    let source = PgKind::Enum(labels);
+    let printed: Vec<String> = (0..5)
+        .map(|_| format!("{:?}", Converter::choose(&source, &target).unwrap()))
+        .collect();
+    assert!(
+        printed.windows(2).all(|pair| pair[0] == pair[1]),
+        "{printed:?}"
+    );
+}
+
 #[test]
 fn every_type_has_a_text_form_but_only_text_targets_take_it() {
     for kind in [PgKind::Other, PgKind::Interval, PgKind::Range, PgKind::Date] {
