@@ -12,6 +12,7 @@ mod chinook;
 mod command_line;
 mod delta;
 mod delta_recovery;
+mod delta_types;
 mod demo;
 mod dolt;
 mod draft;

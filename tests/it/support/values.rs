@@ -143,6 +143,9 @@ pub fn read_as(kind: &Type) -> ReadAs {
         Type::JSON | Type::JSONB | Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::INT4_ARRAY => {
             ReadAs::Json
         }
+        _ if matches!(kind.kind(), Kind::Array(element) if matches!(element.kind(), Kind::Enum(_))) => {
+            ReadAs::Json
+        }
         _ => ReadAs::Text,
     }
 }
@@ -198,6 +201,16 @@ pub fn pg_cell(row: &tokio_postgres::Row, index: usize, how: ReadAs) -> Cell {
                 .map(|e| e.map_or(Json::Null, Json::from))
                 .collect()
         ))),
+        (ReadAs::Json, other) if matches!(other.kind(), Kind::Array(element) if matches!(element.kind(), Kind::Enum(_))) =>
+        {
+            get!(Vec<Option<Raw>>, |v| Cell::Json(Json::Array(
+                v.into_iter()
+                    .map(|e| e.map_or(Json::Null, |label| Json::String(
+                        String::from_utf8(label.0).unwrap()
+                    )))
+                    .collect()
+            )))
+        }
         (ReadAs::Json, _) => get!(Json, Cell::Json),
         (ReadAs::Text, Type::UUID) => get!(Raw, |v| Cell::Text(uuid_text(&v.0))),
         (ReadAs::Text, other) if matches!(other.kind(), Kind::Enum(_)) => {
