@@ -143,6 +143,7 @@ pub async fn decide(
                 .iter()
                 .any(|key| *key != plan.target.primary_key),
             base_hash: base_hash.as_deref(),
+            migrated: facts.schema_changed,
         };
         methods.push(table_method(previous, &table));
     }

@@ -67,7 +67,9 @@ pub struct NightFacts<'a> {
     pub snapshot: &'a Snapshot,
     /// `refresh --full`
     pub full_requested: bool,
-    /// schema files are applied this night
+    /// schema files are applied this night (on the work branch, before the
+    /// decision: only the tables they changed are reloaded, see
+    /// [`TableFacts::base_hash`])
     pub schema_changed: bool,
     /// `--trust-source-history`: take deltas when the source's history
     /// cannot be proven continuous (never when it is proven broken)
@@ -89,8 +91,14 @@ pub struct TableFacts<'a> {
     pub keyed: bool,
     /// the target has a unique key besides the primary key
     pub other_unique_key: bool,
-    /// `dolt_hashof_table` on the work branch before the night
+    /// `dolt_hashof_table` on the work branch before the load (after this
+    /// night's schema files): it differs from the recorded hash when
+    /// someone wrote to the table since the last published night, or a
+    /// schema file changed its definition or rows (Dolt's table hash covers
+    /// both)
     pub base_hash: Option<&'a str>,
+    /// schema files were applied on the work branch this night
+    pub migrated: bool,
 }
 
 /// Why no table can take a delta this night, if so.
@@ -98,9 +106,6 @@ pub struct TableFacts<'a> {
 pub fn night_reason(facts: &NightFacts<'_>) -> Option<String> {
     if facts.full_requested {
         return Some("--full".to_string());
-    }
-    if facts.schema_changed {
-        return Some("schema files were applied this night".to_string());
     }
     let Some(previous) = facts.previous else {
         return Some("the last published night recorded no delta state".to_string());
@@ -185,7 +190,11 @@ fn check_recorded(
         return Some("its conversion or masking changed");
     }
     if table.base_hash != Some(recorded.hash.as_str()) {
-        return Some("the table was changed on the target since the last published night");
+        return Some(if table.migrated {
+            "a schema file applied this night changed it (or it was written to on the target)"
+        } else {
+            "the table was changed on the target since the last published night"
+        });
     }
     None
 }
@@ -354,6 +363,7 @@ mod tests {
             keyed: true,
             other_unique_key: false,
             base_hash: Some("h"),
+            migrated: false,
         };
         assert_eq!(
             table_method(&state, &table),
@@ -379,7 +389,23 @@ mod tests {
             ),
             "{unique:?}"
         );
-        let cases: [(TableFacts<'_>, &str); 4] = [
+        // Schema files applied this night: only the tables they changed.
+        let migrated = TableFacts {
+            migrated: true,
+            ..table
+        };
+        assert!(matches!(
+            table_method(&state, &migrated),
+            Method::Delta { .. }
+        ));
+        let cases: [(TableFacts<'_>, &str); 5] = [
+            (
+                TableFacts {
+                    base_hash: Some("x"),
+                    ..migrated
+                },
+                "a schema file applied this night changed it",
+            ),
             (
                 TableFacts {
                     keyed: false,

@@ -22,6 +22,7 @@ mod failures;
 mod image;
 mod image_deploy;
 mod masking;
+mod migrations;
 mod nights;
 mod operations;
 mod parallel;
