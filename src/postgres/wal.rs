@@ -35,10 +35,24 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
-/// A WAL position (`pg_lsn`), as a 64-bit number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+/// A WAL position (`pg_lsn`), as a 64-bit number; written (in reports and
+/// a night's state) as Postgres writes it, `16/B374D848`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Lsn(pub u64);
+
+impl Serialize for Lsn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lsn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Lsn, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Lsn::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a WAL position: {text:?}")))
+    }
+}
 
 impl Lsn {
     /// Parses `pg_lsn` text (`16/B374D848`).
@@ -211,6 +225,26 @@ mod tests {
         assert_eq!(Lsn::parse("3000EE8"), None);
         assert_eq!(Lsn::parse("x/1"), None);
         assert!(Lsn::parse("1/0").unwrap() > Lsn::parse("0/FFFFFFFF").unwrap());
+    }
+
+    #[test]
+    fn positions_are_written_as_postgres_writes_them() {
+        let point = WalPoint {
+            standby: false,
+            position: Some(Lsn(0x16_B374_D848)),
+            timeline: Some(2),
+            history: Some(vec![TimelineSwitch {
+                timeline: 1,
+                end: Lsn(0x0300_0EE8),
+            }]),
+        };
+        let json = serde_json::to_string(&point).unwrap();
+        assert_eq!(
+            json,
+            r#"{"standby":false,"position":"16/B374D848","timeline":2,"history":[{"timeline":1,"end":"0/3000EE8"}]}"#
+        );
+        assert_eq!(serde_json::from_str::<WalPoint>(&json).unwrap(), point);
+        assert!(serde_json::from_str::<Lsn>("\"nonsense\"").is_err());
     }
 
     #[test]
