@@ -7,6 +7,7 @@
 //! interrupted leaves the published branch as it was.
 
 use anyhow::Context as _;
+use tracing::warn;
 
 use crate::cli::{LoggingArgs, RefreshArgs};
 use crate::copy::phase::{complete, open_archive, start_archive};
@@ -17,6 +18,7 @@ use crate::mysql::schema::ParsedSchemaFile;
 use crate::nightly::conclude::{Sessions, publish_first};
 use crate::nightly::decision::{self, Decision};
 use crate::nightly::deletes::Sides;
+use crate::nightly::first_night;
 use crate::nightly::load::load_night;
 use crate::nightly::night::{Night, NightCommit, NightFailed, empty_full_tables};
 use crate::nightly::verify::{Compared, differ_error, verify_branch};
@@ -78,10 +80,31 @@ async fn refresh(settings: &Settings, options: &RefreshSettings, stop: &Stop) ->
         source: &source,
         archive: archive.as_ref(),
     };
-    if target.exists {
-        Box::pin(later_night(&night, planned, target, stop, state)).await
-    } else {
-        Box::pin(first_night(&night, planned, target, stop, state)).await
+    if !target.exists {
+        return Box::pin(first_night(&night, planned, target, stop, state)).await;
+    }
+    let targets: Vec<&str> = planned
+        .plan
+        .tables
+        .iter()
+        .map(|plan| plan.target.name.as_str())
+        .collect();
+    let (address, database) = (&settings.target, settings.database.as_str());
+    match stop
+        .run(first_night::abandoned(address, database, &targets))
+        .await
+    {
+        Ok(None) => Box::pin(later_night(&night, planned, target, stop, state)).await,
+        Ok(Some(why)) => {
+            // Said once; the first night drops it and loads it again.
+            warn!(
+                database,
+                why,
+                "the database is a first night that never published: it is loaded again from scratch"
+            );
+            Box::pin(first_night(&night, planned, target, stop, state)).await
+        }
+        Err(error) => state.ended(Err(error)),
     }
 }
 
@@ -110,7 +133,10 @@ async fn first_night(
                 Box::pin(async {
                     let load = settings.target_database.load_method;
                     let files = &settings.schema_files;
-                    let mut fill = Fill::open(address, database, files, load, &server).await?;
+                    let time = &night.source.snapshot.time;
+                    let (mut on_default, work) = first_night::open(address, database, time).await?;
+                    let revision = work.revision();
+                    let mut fill = Fill::open(address, &revision, files, load, &server).await?;
                     state.load_method = Some(fill.route.method);
                     let plans = planned.plan.tables.clone();
                     let identities =
@@ -134,9 +160,11 @@ async fn first_night(
                         .await?;
                     let commit = commit.context("the first night's commit")?;
                     state.commit = Some(commit.hash.clone());
-                    let end = publish_first(&mut fill.conn, night, &commit, &state.tables).await?;
-                    state.record_night(end);
                     fill.close().await;
+                    let tables = &state.tables;
+                    let end = publish_first(&mut on_default, night, &commit, tables, work).await?;
+                    state.record_night(end);
+                    let _ = on_default.disconnect().await;
                     anyhow::Ok(())
                 }),
             )

@@ -73,7 +73,7 @@ impl FreshDatabase {
         exists: bool,
     ) -> Result<FreshDatabase, (anyhow::Error, TargetOutcome)> {
         if exists {
-            warn!(database = %name, "dropping the existing target database (--replace)");
+            warn!(database = %name, "dropping the existing target database");
             super::drop_database(admin, name)
                 .await
                 .map_err(|error| (error, not_created(name, false)))?;

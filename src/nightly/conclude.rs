@@ -188,20 +188,29 @@ fn hold_back(
     NightFailed { error, end }
 }
 
-/// The first night's commit: tagged, and on `--branch` (made there when
-/// it is not the database's default branch).
+/// The first night's commit, made on its work branch: the database's
+/// default branch (`conn` is a session on it) fast-forwarded to it, then
+/// tagged, and on `--branch` (made there when it is not the default
+/// branch); the work branch deleted. In that order, a night killed
+/// between two steps leaves the commit published or nothing published.
 pub async fn publish_first(
     conn: &mut Conn,
     night: &Night<'_>,
     commit: &NightCommit,
     tables: &[TableReport],
+    work: WorkBranch,
 ) -> anyhow::Result<NightEnd> {
     let NightCommit { hash, tag } = commit;
     let NightTag { name, message } = tag;
+    // Nobody else writes to a database made this night: it cannot have moved.
+    if !crate::dolt::moves::fast_forward(conn, &work.name).await? {
+        anyhow::bail!("the new database's default branch moved during its first night");
+    }
     refs::tag(conn, name, hash, message).await?;
     if active_branch(conn).await?.as_deref() != Some(night.branch()) {
         create_branch(conn, night.branch(), hash).await?;
     }
+    work.delete_published().await?;
     info!(branch = night.branch(), tag = %name, %hash, "first night published");
     Ok(NightEnd {
         outcome: RefreshOutcome::Published,

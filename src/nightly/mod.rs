@@ -1,7 +1,8 @@
 //! The nightly domain of `pg2dolt refresh` (and the comparisons of
 //! `verify`): the marks a refresh leaves on the database and the
 //! published branch's state (`marks`), one night's inputs and how it ended
-//! (`night`), the work branch (`work_branch`), what a published night
+//! (`night`), the work branch (`work_branch`), the first night's and one
+//! that never published (`first_night`), what a published night
 //! records for the next (`state`), what the source says of its tables
 //! (`source`), whether the source's history since the last night is
 //! continuous (`continuity`), how each table is loaded (`delta`, `decision`: the rows
@@ -19,6 +20,7 @@ pub mod continuity;
 pub mod decision;
 pub mod deletes;
 pub mod delta;
+pub mod first_night;
 pub mod load;
 pub mod marks;
 pub mod night;

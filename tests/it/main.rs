@@ -19,6 +19,7 @@ mod draft;
 mod edges;
 mod failover;
 mod failures;
+mod first_night;
 mod image;
 mod image_deploy;
 mod masking;
