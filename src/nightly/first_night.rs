@@ -16,6 +16,7 @@ use mysql_async::prelude::Queryable as _;
 use super::work_branch::{PREFIX, WorkBranch};
 use crate::clock::SnapshotTime;
 use crate::dolt::refs;
+use crate::error::{FailureKind, failure};
 use crate::mysql::TargetAddress;
 use crate::mysql::records::{mask_baseline, schema_files};
 
@@ -38,7 +39,9 @@ pub async fn open(
 /// (`None`: it is not). It is one when it has no tag, no branch but its
 /// default one and work branches, one commit (Dolt's first) on the default
 /// branch, and no table there but tables the night loads (`targets`) and
-/// pg2dolt's own: it then holds no history and nobody else's tables.
+/// pg2dolt's own: it then holds no history and nobody else's tables. Held
+/// back (exit 7) when other sessions are using it: a first night may still
+/// be running.
 pub async fn abandoned(
     target: &TargetAddress,
     database: &str,
@@ -78,6 +81,23 @@ async fn abandoned_on(conn: &mut Conn, targets: &[&str]) -> anyhow::Result<Optio
     };
     if !tables.iter().all(ours) {
         return Ok(None);
+    }
+    // A first night still running looks the same: its sessions tell.
+    // language=MySQL
+    let others: Option<u64> = conn
+        .query_first(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
+             AND (DB = DATABASE() OR DB LIKE CONCAT(DATABASE(), '/%'))",
+        )
+        .await?;
+    if let Some(others) = others.filter(|others| *others > 0) {
+        return Err(failure(
+            FailureKind::HeldBack,
+            format!(
+                "the database holds no published night and {others} other session(s) are using it \
+                 (a first night still running?): nothing was done; run again once they are gone"
+            ),
+        ));
     }
     let work: Vec<&String> = branches.iter().filter(|b| b.starts_with(PREFIX)).collect();
     Ok(Some(format!(

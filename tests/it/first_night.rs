@@ -4,7 +4,7 @@
 //! night finds the database holds no published night, says so once, and
 //! loads it again. The same for the state older pg2dolt versions left (the
 //! partial tables in the default branch's working set), which failed every
-//! later night.
+//! later night. A second run during a first night changes nothing.
 
 use mysql_async::prelude::Queryable as _;
 use serde_json::Value as Json;
@@ -58,18 +58,10 @@ async fn loaded_again(nights: &Nights) {
     nights.assert_exact(&next).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_first_night_killed_mid_load_shows_readers_nothing_and_the_next_night_loads_it() {
-    let test = "a_first_night_killed_mid_load_shows_readers_nothing_and_the_next_night_loads_it";
-    let Some(dolt) = dolt_url(test) else {
-        return;
-    };
-    let nights = Nights::new("firstkill", &dolt, SOURCE, &[("001_tables.sql", TABLES)]).await;
-    let mut child = nights.with("refresh").spawn();
-    let admin = &nights.dolt;
-    let mut loading = false;
+/// Waits until the first night (running) has made its work branch.
+async fn wait_until_loading(nights: &Nights) {
+    let url = with_database(&nights.dolt, "information_schema");
     for _ in 0..600 {
-        let url = with_database(admin, "information_schema");
         let branches: Vec<String> = mysql_connect(&url)
             .await
             .query(format!(
@@ -79,16 +71,40 @@ async fn a_first_night_killed_mid_load_shows_readers_nothing_and_the_next_night_
             .await
             .unwrap_or_default();
         if !branches.is_empty() {
-            loading = true;
-            break;
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(loading, "the first night made no work branch in 30 s");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    panic!("the first night made no work branch in 30 s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_night_killed_mid_load_shows_readers_nothing_and_the_next_night_loads_it() {
+    let test = "a_first_night_killed_mid_load_shows_readers_nothing_and_the_next_night_loads_it";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let nights = Nights::new("firstkill", &dolt, SOURCE, &[("001_tables.sql", TABLES)]).await;
+    let mut child = nights.with("refresh").spawn();
+    wait_until_loading(&nights).await;
     child.kill().unwrap();
     let _ = child.wait();
     assert_eq!(tables_on_main(&nights).await, Vec::<String>::new());
+    // The killed run's statements end on the server a little after it.
+    let sessions = format!(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
+         AND (DB = '{0}' OR DB LIKE '{0}/%')",
+        nights.case.name
+    );
+    let mut conn = mysql_connect(&nights.dolt).await;
+    for _ in 0..600 {
+        let left: Option<u64> = conn.query_first(&sessions).await.unwrap();
+        if left == Some(0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     loaded_again(&nights).await;
 }
 
@@ -117,4 +133,32 @@ async fn a_database_an_older_first_night_left_half_loaded_is_loaded_again() {
     drop(conn);
     assert_eq!(tables_on_main(&nights).await.len(), 2);
     loaded_again(&nights).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_during_a_first_night_changes_nothing() {
+    let test = "a_second_run_during_a_first_night_changes_nothing";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let nights = Nights::new("firsttwice", &dolt, SOURCE, &[("001_tables.sql", TABLES)]).await;
+    let first = nights.with("refresh").spawn();
+    wait_until_loading(&nights).await;
+    let second = Pg2dolt::new("refresh")
+        .source(&nights.case.source)
+        .target(&nights.dolt)
+        .database(&nights.case.name)
+        .schema_dir(&nights.schema)
+        .run();
+    let line = second.assert_one_line_error(7);
+    assert!(line.contains("other session"), "{line}");
+    let output = first.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the first night failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (next, _) = nights.night(&[]);
+    assert_eq!(next["refresh"]["outcome"], "unchanged", "{next}");
+    nights.assert_exact(&next).await;
 }
