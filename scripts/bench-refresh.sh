@@ -17,6 +17,8 @@
 #     store's size;
 #   - NIGHTS nights, each after 1% of pgbench_accounts' rows changed
 #     (abalance updated), each timed, then `dolt gc` and the store's size;
+#   - one night after a tiny change (10 accounts updated, 1 deleted, 1
+#     inserted);
 #   - one night without a change (no commit).
 # Prints seconds, rows changed (from the report) and store sizes. Numbers,
 # not pass/fail.
@@ -92,6 +94,13 @@ for night in $(seq 2 $((nights + 1))); do
     gc "$nightly/bench"
     sizes+=("$(store "$nightly/bench/.dolt")")
 done
+# A tiny night: 10 accounts updated, 1 deleted, 1 inserted.
+psql -q "$source_url" -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid IN (SELECT aid FROM pgbench_accounts ORDER BY aid LIMIT 10 OFFSET 1000)" \
+    -c "DELETE FROM pgbench_accounts WHERE aid = (SELECT aid FROM pgbench_accounts ORDER BY aid LIMIT 1 OFFSET 5000)" \
+    -c "INSERT INTO pgbench_accounts SELECT max(aid) + 1, 1, 0, '' FROM pgbench_accounts"
+log "refresh night after a tiny change (10 accounts updated, 1 deleted, 1 inserted)"
+tiny_seconds=$(run tiny refresh --target "dolt:$nightly" --database bench)
+tiny_changes=$(changed "$SERVERS_DIR/report-tiny.json")
 log "refresh without a change"
 unchanged_seconds=$(run unchanged refresh --target "dolt:$nightly" --database bench)
 log "verify"
@@ -112,6 +121,8 @@ for index in "${!times[@]}"; do
         "${times[$index]}" "$(share "${times[$index]}")" "${changes[$index]}" "$(rss "night$((index + 2))")" \
         "${sizes[$((index + 1))]}"
 done
+printf '%-52s %9s %8s %13s %9s MB %16s\n' "refresh night after a tiny change (10 ~, 1 -, 1 +)" "$tiny_seconds" \
+    "$(share "$tiny_seconds")" "$tiny_changes" "$(rss tiny)" "-"
 printf '%-52s %9s %8s %13s %9s MB %13s MB\n' "refresh without a change ($outcome)" "$unchanged_seconds" \
     "$(share "$unchanged_seconds")" 0 "$(rss unchanged)" "$unchanged_size"
 printf '%-52s %9s %8s %13s %9s MB %16s\n' "verify (every row compared)" "$verify_seconds" \
