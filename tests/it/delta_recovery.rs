@@ -79,7 +79,7 @@ async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
         .source_sql("UPDATE book SET pages = 1 WHERE id <= 20")
         .await;
     let mut child = books.with("refresh").args(["--full"]).spawn();
-    wait_for_work_branch(&books).await;
+    books.wait_for_work_branch().await;
     child.kill().unwrap();
     let _ = child.wait();
     let after_kill = night(&books, &[]);
@@ -128,23 +128,6 @@ async fn nights_after_a_rollback_a_kill_a_reset_and_a_merge_end_exact() {
     );
     assert_eq!(method(&after_merge, "book").0, "delta");
     books.assert_exact(&after_merge).await;
-}
-
-/// Waits until a refresh has made its work branch (it loads from then on).
-async fn wait_for_work_branch(books: &Nights) {
-    let mut conn = mysql_connect(&books.target()).await;
-    for _ in 0..600 {
-        let branches: Vec<String> = conn
-            .query("SELECT name FROM dolt_branches WHERE name LIKE 'pg2dolt-work-%'")
-            .await
-            .unwrap();
-        if !branches.is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the refresh made no work branch in 30 s");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -58,27 +58,6 @@ async fn loaded_again(nights: &Nights) {
     nights.assert_exact(&next).await;
 }
 
-/// Waits until the first night (running) has made its work branch.
-async fn wait_until_loading(nights: &Nights) {
-    let url = with_database(&nights.dolt, "information_schema");
-    for _ in 0..600 {
-        let branches: Vec<String> = mysql_connect(&url)
-            .await
-            .query(format!(
-                "SELECT name FROM `{}`.dolt_branches WHERE name LIKE 'pg2dolt-work-%'",
-                nights.case.name
-            ))
-            .await
-            .unwrap_or_default();
-        if !branches.is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the first night made no work branch in 30 s");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_first_night_killed_mid_load_shows_readers_nothing_and_the_next_night_loads_it() {
     let test = "a_first_night_killed_mid_load_shows_readers_nothing_and_the_next_night_loads_it";
@@ -87,7 +66,7 @@ async fn a_first_night_killed_mid_load_shows_readers_nothing_and_the_next_night_
     };
     let nights = Nights::new("firstkill", &dolt, SOURCE, &[("001_tables.sql", TABLES)]).await;
     let mut child = nights.with("refresh").spawn();
-    wait_until_loading(&nights).await;
+    nights.wait_for_work_branch().await;
     child.kill().unwrap();
     let _ = child.wait();
     assert_eq!(tables_on_main(&nights).await, Vec::<String>::new());
@@ -143,7 +122,7 @@ async fn a_second_run_during_a_first_night_changes_nothing() {
     };
     let nights = Nights::new("firsttwice", &dolt, SOURCE, &[("001_tables.sql", TABLES)]).await;
     let first = nights.with("refresh").spawn();
-    wait_until_loading(&nights).await;
+    nights.wait_for_work_branch().await;
     let second = Pg2dolt::new("refresh")
         .source(&nights.case.source)
         .target(&nights.dolt)

@@ -54,6 +54,29 @@ impl Nights {
         (run.report(), run.stdout.trim().to_string())
     }
 
+    /// Waits until a running refresh has made its work branch (it loads
+    /// from then on; on a first night the database may not exist before).
+    pub async fn wait_for_work_branch(&self) {
+        let url = with_database(&self.dolt, "information_schema");
+        let query = format!(
+            "SELECT name FROM `{}`.dolt_branches WHERE name LIKE 'pg2dolt-work-%'",
+            self.case.name
+        );
+        for _ in 0..600 {
+            let branches: Vec<String> = mysql_connect(&url)
+                .await
+                .query(&query)
+                .await
+                .unwrap_or_default();
+            if !branches.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the refresh made no work branch in 30 s");
+    }
+
     /// Runs statements on the published branch, as someone else would.
     pub async fn on_main(&self, statements: &[&str]) {
         let url = with_database(&self.dolt, &format!("{}/main", self.case.name));
