@@ -19,7 +19,7 @@
 use super::state::NightState;
 use crate::postgres::snapshot::Snapshot;
 use crate::postgres::wal::{Lsn, TimelineSwitch, WalPoint, history_file};
-use crate::report::SourceHistory;
+use crate::report::{SourceHistory, Verdict};
 
 /// What the evidence says of the source's history since the last night.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,18 +34,30 @@ pub enum Continuity {
     Unproven(String),
 }
 
+impl Continuity {
+    /// The verdict without its reason.
+    #[must_use]
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Continuity::Continuous => Verdict::Continuous,
+            Continuity::Broken(_) => Verdict::Broken,
+            Continuity::Unproven(_) => Verdict::Unproven,
+        }
+    }
+}
+
 /// The report's form of `continuity` (`refresh.source_history`).
 #[must_use]
 pub fn source_history(continuity: &Continuity, trust_unproven: bool) -> SourceHistory {
-    let (verdict, reason) = match continuity {
-        Continuity::Continuous => ("continuous", None),
-        Continuity::Broken(reason) => ("broken", Some(reason.clone())),
-        Continuity::Unproven(reason) => ("unproven", Some(reason.clone())),
+    let reason = match continuity {
+        Continuity::Continuous => None,
+        Continuity::Broken(reason) | Continuity::Unproven(reason) => Some(reason.clone()),
     };
+    let verdict = continuity.verdict();
     SourceHistory {
         verdict,
         reason,
-        trusted: trust_unproven && verdict == "unproven",
+        trusted: trust_unproven && verdict == Verdict::Unproven,
     }
 }
 
@@ -190,21 +202,23 @@ mod tests {
         }
     }
 
-    fn verdict(was: &WalPoint, now: &WalPoint) -> &'static str {
-        match wal_continuity(was, now) {
-            Continuity::Continuous => "continuous",
-            Continuity::Broken(_) => "broken",
-            Continuity::Unproven(_) => "unproven",
-        }
+    fn verdict(was: &WalPoint, now: &WalPoint) -> Verdict {
+        wal_continuity(was, now).verdict()
     }
 
     #[test]
     fn the_same_timeline_moving_forward_is_continuous() {
         let night = point(1, 1000, Some(&[]));
-        assert_eq!(verdict(&night, &point(1, 1000, Some(&[]))), "continuous");
-        assert_eq!(verdict(&night, &point(1, 5000, Some(&[]))), "continuous");
+        assert_eq!(
+            verdict(&night, &point(1, 1000, Some(&[]))),
+            Verdict::Continuous
+        );
+        assert_eq!(
+            verdict(&night, &point(1, 5000, Some(&[]))),
+            Verdict::Continuous
+        );
         // a replica that lags, a restore paused in recovery
-        assert_eq!(verdict(&night, &point(1, 999, Some(&[]))), "broken");
+        assert_eq!(verdict(&night, &point(1, 999, Some(&[]))), Verdict::Broken);
     }
 
     #[test]
@@ -231,17 +245,17 @@ mod tests {
         // restored to 3000 (before the night), then written on: timeline 2
         assert_eq!(
             verdict(&night, &point(2, 8000, Some(&[(1, 3000)]))),
-            "broken"
+            Verdict::Broken
         );
         // restored to after the night: nothing the night saw was lost
         assert_eq!(
             verdict(&night, &point(2, 8000, Some(&[(1, 6000)]))),
-            "continuous"
+            Verdict::Continuous
         );
         // restored from an older backup whose timeline number is lower
         assert_eq!(
             verdict(&point(3, 5000, None), &point(2, 8000, None)),
-            "broken"
+            Verdict::Broken
         );
     }
 
@@ -252,26 +266,26 @@ mod tests {
         night.standby = true;
         assert_eq!(
             verdict(&night, &point(2, 6000, Some(&[(1, 5200)]))),
-            "continuous"
+            Verdict::Continuous
         );
         let on_two = point(2, 6000, Some(&[(1, 5200)]));
         assert_eq!(
             verdict(&on_two, &point(3, 9000, Some(&[(1, 5200), (2, 7000)]))),
-            "continuous"
+            Verdict::Continuous
         );
         // the same number on another fork: other switch points
         assert_eq!(
             verdict(&on_two, &point(3, 9000, Some(&[(1, 5100), (2, 7000)]))),
-            "broken"
+            Verdict::Broken
         );
         assert_eq!(
             verdict(&on_two, &point(2, 9000, Some(&[(1, 5100)]))),
-            "broken"
+            Verdict::Broken
         );
         // a timeline that is not an ancestor
         assert_eq!(
             verdict(&on_two, &point(4, 9000, Some(&[(1, 5200), (3, 7000)]))),
-            "broken"
+            Verdict::Broken
         );
     }
 
@@ -294,7 +308,7 @@ mod tests {
         // a night recorded without a point
         assert_eq!(
             verdict(&WalPoint::default(), &point(1, 6000, Some(&[]))),
-            "unproven"
+            Verdict::Unproven
         );
     }
 }

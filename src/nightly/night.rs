@@ -20,7 +20,7 @@ use crate::mysql::records::schema_files;
 use crate::mysql::schema::ParsedSchemaFile;
 use crate::plan::TablePlan;
 use crate::preflight::SourceSide;
-use crate::report::{RefreshOutcome, TableChange, TableReport};
+use crate::report::{RefreshOutcome, TableChange, TableReport, Verdict};
 use crate::settings::{RefreshSettings, Settings};
 
 /// One night's inputs.
@@ -83,19 +83,19 @@ impl Night<'_> {
         if let Some(history) = &decision.source_history {
             let reason = history.reason.as_deref().unwrap_or("");
             match (history.verdict, history.trusted) {
-                ("broken", _) => warn!(
+                (Verdict::Broken, _) => warn!(
                     reason,
                     "the source's history is not continuous since the last published night: every table is reloaded"
                 ),
-                ("unproven", false) => warn!(
+                (Verdict::Unproven, false) => warn!(
                     reason,
                     "the source's history since the last published night cannot be proven continuous: every table is reloaded"
                 ),
-                ("unproven", true) => warn!(
+                (Verdict::Unproven, true) => warn!(
                     reason,
                     "the source's history since the last published night cannot be proven continuous: deltas taken anyway (--trust-source-history)"
                 ),
-                _ => {}
+                (Verdict::Continuous, _) => {}
             }
         }
         for (plan, method) in plans.iter().zip(&decision.methods) {

@@ -24,12 +24,36 @@ pub struct TableNight {
     pub rows_deleted: u64,
 }
 
+/// What the evidence says of the source's history since the last night.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// proven continuous: deltas are exact
+    Continuous,
+    /// proven broken: every table reloads, whatever the flags
+    Broken,
+    /// not provable with what the role may read
+    Unproven,
+}
+
+impl Verdict {
+    /// As the report writes it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Continuous => "continuous",
+            Verdict::Broken => "broken",
+            Verdict::Unproven => "unproven",
+        }
+    }
+}
+
 /// Whether the source's history since the last published night is
 /// continuous, in the report (`refresh.source_history`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceHistory {
     /// `continuous`, `broken` or `unproven`
-    pub verdict: &'static str,
+    pub verdict: Verdict,
     /// why, unless continuous
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{OnDiverged, RefreshOutcome, RefreshReport, TableChange};
+use crate::report::{OnDiverged, RefreshOutcome, RefreshReport, TableChange, Verdict};
 
 /// What changed since the last published night (on the first night:
 /// everything), one line per changed table.
@@ -132,7 +132,7 @@ pub(super) fn refresh_lines(refresh: &RefreshReport) -> String {
     if let Some(history) = refresh
         .source_history
         .as_ref()
-        .filter(|history| history.verdict != "continuous")
+        .filter(|history| history.verdict != Verdict::Continuous)
     {
         let then = if history.trusted {
             "deltas taken anyway (--trust-source-history)"
@@ -142,7 +142,7 @@ pub(super) fn refresh_lines(refresh: &RefreshReport) -> String {
         let _ = writeln!(
             text,
             "  source history {}: {}; {then}",
-            history.verdict,
+            history.verdict.name(),
             history.reason.as_deref().unwrap_or("")
         );
     }
@@ -152,19 +152,19 @@ pub(super) fn refresh_lines(refresh: &RefreshReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::refresh_lines;
-    use crate::report::{OnDiverged, RefreshReport, SourceHistory};
+    use crate::report::{OnDiverged, RefreshReport, SourceHistory, Verdict};
 
     #[test]
     fn a_night_whose_source_history_is_not_proven_says_so_once() {
         let mut refresh = RefreshReport::new("main", OnDiverged::Fail);
         refresh.source_history = Some(SourceHistory {
-            verdict: "continuous",
+            verdict: Verdict::Continuous,
             reason: None,
             trusted: false,
         });
         assert_eq!(refresh_lines(&refresh), "");
         refresh.source_history = Some(SourceHistory {
-            verdict: "broken",
+            verdict: Verdict::Broken,
             reason: Some("the source failed over".to_string()),
             trusted: false,
         });
