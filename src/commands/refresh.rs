@@ -155,9 +155,8 @@ async fn first_night(
                         refresh.schema_files_applied =
                             files.iter().map(|file| file.name.clone()).collect();
                     }
-                    let commit = night
-                        .commit(&mut fill, &plans, &decision, &state.tables)
-                        .await?;
+                    let recorded = (state.tables.as_slice(), &loaded.key_ranges);
+                    let commit = night.commit(&mut fill, &plans, &decision, recorded).await?;
                     let commit = commit.context("the first night's commit")?;
                     state.commit = Some(commit.hash.clone());
                     fill.close().await;
@@ -276,9 +275,8 @@ async fn fill_work(
             return Err(error);
         }
     }
-    let commit = night
-        .commit(&mut fill, &plans, &decision, &state.tables)
-        .await?;
+    let recorded = (state.tables.as_slice(), &loaded.key_ranges);
+    let commit = night.commit(&mut fill, &plans, &decision, recorded).await?;
     state.commit = commit.as_ref().map(|commit| commit.hash.clone());
     fill.close().await;
     Ok(commit)

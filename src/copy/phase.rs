@@ -32,6 +32,9 @@ pub struct Loaded {
     pub copied: Vec<TableCopied>,
     /// the report's tables, by source name
     pub tables: Vec<TableReport>,
+    /// per target table, its rows per key range (a refresh night's, for
+    /// the next night: `nightly::deletes::ranges`)
+    pub key_ranges: std::collections::BTreeMap<String, crate::nightly::deletes::ranges::KeyRanges>,
 }
 
 impl Loaded {
@@ -206,6 +209,7 @@ async fn copy_rows(job: Arc<CopyJob>, readers: Vec<Reader>) -> anyhow::Result<Lo
         job,
         copied,
         tables,
+        key_ranges: std::collections::BTreeMap::new(),
     })
 }
 

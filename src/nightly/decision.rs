@@ -12,6 +12,7 @@ use mysql_async::prelude::Queryable as _;
 use tokio_postgres::Client;
 
 use super::continuity::{continuity, source_history};
+use super::deletes::ranges::KeyRanges;
 use super::delta::{Method, NightFacts, TableFacts, night_reason, table_method};
 use super::source::{SourceIdentity, identities};
 use super::state::{FORMAT, NightState, TableState};
@@ -34,6 +35,11 @@ pub struct Decision {
     /// whether the source's history since the last published night is
     /// continuous (a night with a recorded state to compare with)
     pub source_history: Option<SourceHistory>,
+    /// the published commit the work branch started from
+    pub base: Option<String>,
+    /// the tables' rows per key range are counted for the next night
+    /// (not by `verify`, which records nothing)
+    pub count_ranges: bool,
 }
 
 impl Decision {
@@ -51,6 +57,8 @@ impl Decision {
             identities,
             deleted_first: vec![0; plans.len()],
             source_history: None,
+            base: None,
+            count_ranges: true,
         }
     }
 
@@ -152,6 +160,8 @@ pub async fn decide(
         methods,
         identities,
         source_history,
+        base: None,
+        count_ranges: true,
     })
 }
 
@@ -186,7 +196,7 @@ pub async fn record(
     snapshot: &Snapshot,
     plans: &[TablePlan],
     identities: &Identities,
-    rows: &BTreeMap<String, u64>,
+    (rows, ranges): (&BTreeMap<String, u64>, &BTreeMap<String, KeyRanges>),
 ) -> anyhow::Result<Option<NightState>> {
     let Some(transactions) = snapshot.transactions else {
         return Ok(None);
@@ -209,6 +219,7 @@ pub async fn record(
                 conversion: conversion_fingerprint(plan),
                 rows: rows.get(&plan.target.name).copied().unwrap_or(0),
                 hash,
+                key_ranges: ranges.get(&plan.target.name).cloned(),
             },
         );
     }
@@ -255,6 +266,7 @@ pub async fn clear_first(
         if let Method::Delta {
             filter,
             clear_first: true,
+            ..
         } = method
         {
             decision.deleted_first[index] =

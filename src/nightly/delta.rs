@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::continuity::{Continuity, continuity};
+use super::deletes::ranges::KeyRanges;
 use super::source::{SourceIdentity, changed_since};
 use super::state::{FORMAT, NightState, TableState};
 use crate::postgres::snapshot::Snapshot;
@@ -31,6 +32,11 @@ pub enum Method {
         /// values, a value freed by a deleted row)
         #[serde(skip)]
         clear_first: bool,
+        /// the table's rows per key range as the last published night
+        /// left them (none when not recorded, or when `clear_first`
+        /// changes the table before the upserts)
+        #[serde(skip)]
+        ranges: Option<KeyRanges>,
     },
     /// emptied and reloaded
     Full {
@@ -168,6 +174,10 @@ pub fn table_method(previous: &NightState, table: &TableFacts<'_>) -> Method {
         None => Method::Delta {
             filter: changed_since(previous.xmin),
             clear_first: table.other_unique_key,
+            ranges: recorded
+                .key_ranges
+                .clone()
+                .filter(|_| !table.other_unique_key),
         },
     }
 }
@@ -248,6 +258,7 @@ mod tests {
                 conversion: "c".into(),
                 rows: 5,
                 hash: "h".into(),
+                key_ranges: None,
             },
         );
         NightState {
@@ -370,6 +381,7 @@ mod tests {
             Method::Delta {
                 filter: "age(xmin) <= age('900'::xid)".into(),
                 clear_first: false,
+                ranges: None,
             }
         );
         let unique = table_method(

@@ -10,7 +10,8 @@ use mysql_async::Conn;
 use tokio_postgres::Client;
 
 use super::decision::Decision;
-use super::deletes::Sides;
+use super::deletes::ranges::{KeyRanges, source_ranges};
+use super::deletes::{Sides, counts_ranges};
 use super::delta::Method;
 use crate::archive::writer::ArchiveRun;
 use crate::copy::phase::{Loaded, load_plan};
@@ -32,7 +33,7 @@ pub async fn load_night(
 ) -> anyhow::Result<Loaded> {
     fill.check_catalog(&planned.catalog)?;
     let plans = planned.plan.tables;
-    let counting = count_delta_tables(&source.coordinator, &plans, &decision.methods);
+    let counting = count_tables(&source.coordinator, &plans, decision);
     let loading = load_plan(
         settings,
         plans.clone(),
@@ -43,25 +44,74 @@ pub async fn load_night(
     );
     let (loaded, counted) = tokio::join!(loading, counting);
     let (mut loaded, counted) = (loaded?, counted?);
-    let sides = Sides::of(settings, source, &fill.database);
+    let mut sides = Sides::of(settings, source, &fill.database);
+    sides.base = decision.base.as_deref();
     let sent = loaded.rows_sent();
-    let settled =
-        settle_tables(&mut fill.conn, &sides, &plans, decision, (&sent, &counted)).await?;
+    let rows: Vec<Option<u64>> = counted.iter().map(Counted::rows).collect();
+    let settled = settle_tables(&mut fill.conn, &sides, &plans, decision, (&sent, &rows)).await?;
     let mut redo = Vec::new();
-    for (plan, settled) in plans.into_iter().zip(settled) {
-        let Some((night, rows)) = settled else {
+    for ((plan, settled), counted) in plans.into_iter().zip(settled).zip(counted) {
+        let Some(Settled {
+            night,
+            rows,
+            ranges,
+        }) = settled
+        else {
             redo.push(plan);
             continue;
         };
+        if let Some(ranges) = ranges.or(counted.into_ranges()) {
+            loaded.key_ranges.insert(plan.target.name.clone(), ranges);
+        }
         if let Some(table) = loaded.tables.iter_mut().find(|table| table.is(&plan)) {
             table.rows = rows;
             table.night = Some(night);
         }
     }
     if !redo.is_empty() {
+        if decision.count_ranges {
+            for plan in redo.iter().filter(|plan| counts_ranges(plan)) {
+                let ranges = source_ranges(&source.coordinator, plan).await?;
+                loaded.key_ranges.insert(plan.target.name.clone(), ranges);
+            }
+        }
         reload_in_full(settings, source, fill, redo, &mut loaded).await?;
     }
     Ok(loaded)
+}
+
+/// What the coordinator counted of a table while it was copied.
+enum Counted {
+    /// nothing (a full load, ranges not counted)
+    Nothing,
+    /// a delta's rows in the snapshot
+    Rows(u64),
+    /// a full load's rows per key range, for the next night
+    Ranges(KeyRanges),
+}
+
+impl Counted {
+    fn rows(&self) -> Option<u64> {
+        match self {
+            Counted::Rows(rows) => Some(*rows),
+            Counted::Nothing | Counted::Ranges(_) => None,
+        }
+    }
+
+    fn into_ranges(self) -> Option<KeyRanges> {
+        match self {
+            Counted::Ranges(ranges) => Some(ranges),
+            Counted::Nothing | Counted::Rows(_) => None,
+        }
+    }
+}
+
+/// A table's account of the night, the rows it must now hold and its
+/// rows per key range (when a delta counted them).
+struct Settled {
+    night: TableNight,
+    rows: u64,
+    ranges: Option<KeyRanges>,
 }
 
 /// `plans` (deltas that did not add up) emptied in `fill` and copied
@@ -92,18 +142,23 @@ async fn reload_in_full(
     Ok(())
 }
 
-/// Each delta table's rows in the snapshot (`None` for full loads), on
-/// the coordinator: run while the copy runs on the readers.
-async fn count_delta_tables(
+/// Each delta table's rows in the snapshot, and each table loaded in full
+/// its rows per key range (when `decision` counts them and its key starts
+/// with an integer), on the coordinator: run while the copy runs on the
+/// readers.
+async fn count_tables(
     coordinator: &Client,
     plans: &[TablePlan],
-    methods: &[Method],
-) -> anyhow::Result<Vec<Option<u64>>> {
+    decision: &Decision,
+) -> anyhow::Result<Vec<Counted>> {
     let mut counted = Vec::with_capacity(plans.len());
-    for (plan, method) in plans.iter().zip(methods) {
+    for (plan, method) in plans.iter().zip(&decision.methods) {
         counted.push(match method {
-            Method::Full { .. } => None,
-            Method::Delta { .. } => Some(
+            Method::Full { .. } if decision.count_ranges && counts_ranges(plan) => {
+                Counted::Ranges(source_ranges(coordinator, plan).await?)
+            }
+            Method::Full { .. } => Counted::Nothing,
+            Method::Delta { .. } => Counted::Rows(
                 super::source::count_rows(
                     coordinator,
                     &plan.source.schema,
@@ -130,12 +185,13 @@ async fn settle_tables(
     plans: &[TablePlan],
     decision: &Decision,
     (sent, counted): (&[u64], &[Option<u64>]),
-) -> anyhow::Result<Vec<Option<(TableNight, u64)>>> {
+) -> anyhow::Result<Vec<Option<Settled>>> {
     let mut settled = Vec::with_capacity(plans.len());
     let methods = decision.methods.iter().zip(&decision.deleted_first);
     for (((plan, (method, &first)), &sent), &counted) in
         plans.iter().zip(methods).zip(sent).zip(counted)
     {
+        let mut ranges = None;
         let night = match method {
             Method::Full { reason } => TableNight {
                 method: "full".to_string(),
@@ -143,12 +199,20 @@ async fn settle_tables(
                 rows_examined: sent,
                 rows_upserted: sent,
                 rows_deleted: 0,
+                keys_read: 0,
             },
-            Method::Delta { .. } => {
+            Method::Delta {
+                ranges: recorded, ..
+            } => {
                 let rows = counted.context("a delta table was not counted")?;
-                let deleted = match super::deletes::delete_gone_rows(conn, sides, plan, rows).await
-                {
-                    Ok(deleted) => first + deleted,
+                let found =
+                    super::deletes::delete_gone_rows(conn, sides, plan, rows, recorded.as_ref())
+                        .await;
+                let (deleted, keys_read) = match found {
+                    Ok(found) => {
+                        ranges = found.ranges;
+                        (first + found.deleted, found.keys_read)
+                    }
                     Err(error) => match error.downcast::<super::deletes::DeltaInconsistent>() {
                         Ok(inconsistent) => {
                             tracing::warn!(table = %plan.label(), reason = %inconsistent,
@@ -160,13 +224,14 @@ async fn settle_tables(
                     },
                 };
                 tracing::info!(table = %plan.label(), rows_examined = rows, rows_upserted = sent,
-                    rows_deleted = deleted, "delta applied");
+                    rows_deleted = deleted, keys_read, "delta applied");
                 TableNight {
                     method: "delta".to_string(),
                     reason: None,
                     rows_examined: rows,
                     rows_upserted: sent,
                     rows_deleted: deleted,
+                    keys_read,
                 }
             }
         };
@@ -174,7 +239,11 @@ async fn settle_tables(
             Method::Full { .. } => sent,
             Method::Delta { .. } => night.rows_examined,
         };
-        settled.push(Some((night, rows)));
+        settled.push(Some(Settled {
+            night,
+            rows,
+            ranges,
+        }));
     }
     Ok(settled)
 }
@@ -190,5 +259,6 @@ fn reloaded_account(rows: u64) -> TableNight {
         rows_examined: rows,
         rows_upserted: rows,
         rows_deleted: 0,
+        keys_read: 0,
     }
 }

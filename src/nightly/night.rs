@@ -17,6 +17,7 @@ use crate::archive::writer::ArchiveRun;
 use crate::fill::{CommitMessage, Fill};
 use crate::mysql::fresh::TargetOutcome;
 use crate::mysql::records::schema_files;
+use super::deletes::ranges::KeyRanges;
 use crate::mysql::schema::ParsedSchemaFile;
 use crate::plan::TablePlan;
 use crate::preflight::SourceSide;
@@ -78,7 +79,8 @@ impl Night<'_> {
             schema_changed,
             trust_unproven_history: self.options.trust_source_history,
         };
-        let decision = decision::decide(coordinator, work, plans, &facts).await?;
+        let mut decision = decision::decide(coordinator, work, plans, &facts).await?;
+        decision.base = Some(base.to_string());
         // Said once a night, not once a table.
         if let Some(history) = &decision.source_history {
             let reason = history.reason.as_deref().unwrap_or("");
@@ -126,14 +128,15 @@ impl Night<'_> {
     }
 
     /// The night's Dolt commit on `fill`'s branch, with the state recorded
-    /// for the next night in its tag (`tables`: what each table holds);
-    /// none when nothing changed since the branch's head.
+    /// for the next night in its tag (`tables`: what each table holds,
+    /// `key_ranges`: how, per key range); none when nothing changed since
+    /// the branch's head.
     pub async fn commit(
         &self,
         fill: &mut Fill,
         plans: &[TablePlan],
         decision: &Decision,
-        tables: &[TableReport],
+        (tables, key_ranges): (&[TableReport], &BTreeMap<String, KeyRanges>),
     ) -> anyhow::Result<Option<NightCommit>> {
         if !crate::dolt::refs::has_changes(&mut fill.conn).await? {
             info!("no change since the last refresh");
@@ -146,8 +149,9 @@ impl Night<'_> {
             .map(|table| (table.target.clone(), table.rows))
             .collect();
         let snapshot = &self.source.snapshot;
-        let state =
-            decision::record(&mut fill.conn, snapshot, plans, &decision.identities, &rows).await?;
+        let identities = &decision.identities;
+        let recorded = (&rows, key_ranges);
+        let state = decision::record(&mut fill.conn, snapshot, plans, identities, recorded).await?;
         Ok(Some(NightCommit {
             hash,
             tag: self.tag(state.as_ref()),

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::deletes::ranges::KeyRanges;
 use crate::postgres::wal::WalPoint;
 
 /// Where the state starts in a tag message.
@@ -64,6 +65,10 @@ pub struct TableState {
     pub rows: u64,
     /// `dolt_hashof_table` of the target table after the night
     pub hash: String,
+    /// its rows per range of its first key column (an integer), so the
+    /// next night reads the keys of the ranges that lost rows only
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ranges: Option<KeyRanges>,
 }
 
 impl NightState {
@@ -106,6 +111,10 @@ mod tests {
                 conversion: "cd34".to_string(),
                 rows: 3503,
                 hash: "k3j2".to_string(),
+                key_ranges: Some(KeyRanges {
+                    shift: 3,
+                    counts: [(0, 7), (437, 8)].into_iter().collect(),
+                }),
             },
         );
         let state = NightState {

@@ -22,6 +22,9 @@ pub struct TableNight {
     pub rows_upserted: u64,
     /// rows deleted by their key (delta; a full load empties the table)
     pub rows_deleted: u64,
+    /// keys read, on both sides, to find the deleted rows (delta): only
+    /// the key ranges that lost rows when the last night counted them
+    pub keys_read: u64,
 }
 
 /// What the evidence says of the source's history since the last night.

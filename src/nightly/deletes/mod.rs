@@ -23,8 +23,10 @@ use crate::mysql::sql::{quote_identifier, quote_literal};
 use crate::plan::TablePlan;
 
 mod numeric;
+pub mod ranges;
 
-use numeric::{NUMERIC_KEY_COLUMNS, gone_numeric_keys_in_ranges};
+use numeric::{NUMERIC_KEY_COLUMNS, gone_numeric_keys_in, gone_numeric_keys_in_ranges};
+use ranges::KeyRanges;
 
 /// Keys deleted in one statement.
 const DELETE_BATCH: usize = 500;
@@ -98,6 +100,13 @@ impl<'a> KeyColumns<'a> {
     }
 }
 
+/// The table's deleted rows are found by merging integer keys, and its
+/// rows per key range are recorded for that (`ranges`).
+#[must_use]
+pub fn counts_ranges(plan: &TablePlan) -> bool {
+    KeyColumns::new(plan).numeric
+}
+
 /// A delta that does not add up: the target's rows after the upserts are
 /// not the source's plus the rows to delete (a change the row versions did
 /// not show). The night reloads that table in full instead.
@@ -120,6 +129,9 @@ pub struct Sides<'a> {
     pub work: &'a str,
     /// key ranges read at once
     pub jobs: usize,
+    /// the published commit the work branch started from (a delta's
+    /// added keys are the diff from it)
+    pub base: Option<&'a str>,
 }
 
 impl<'a> Sides<'a> {
@@ -137,20 +149,36 @@ impl<'a> Sides<'a> {
             target: &settings.target,
             work,
             jobs: settings.target_database.jobs,
+            base: None,
         }
     }
 }
 
+/// What finding a delta table's deleted rows did.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// rows deleted
+    pub deleted: u64,
+    /// keys read on both sides to find them
+    pub keys_read: u64,
+    /// the table's rows per key range now, for the next night (tables
+    /// whose key starts with an integer column)
+    pub ranges: Option<KeyRanges>,
+}
+
 /// Deletes the rows of the plan's target table (on `conn`, the work
 /// branch) whose keys the source (inside the snapshot) no longer has;
-/// `source_rows` is the source's count. Returns the rows deleted.
+/// `source_rows` is the source's count. `recorded`: the table's rows per
+/// key range as the last published night left them, when the work branch
+/// held exactly those before the upserts (see `ranges`): then only the
+/// ranges that lost rows have their keys read.
 pub async fn delete_gone_rows(
     conn: &mut Conn,
     sides: &Sides<'_>,
     plan: &TablePlan,
     source_rows: u64,
-) -> anyhow::Result<u64> {
-    let coordinator = sides.coordinator;
+    recorded: Option<&KeyRanges>,
+) -> anyhow::Result<Settled> {
     let table = quote_identifier(&plan.target.name);
     // language=MySQL
     let target_rows: Option<u64> = conn
@@ -158,28 +186,131 @@ pub async fn delete_gone_rows(
         .await
         .with_context(|| format!("counting the rows of {}", plan.target.name))?;
     let target_rows = target_rows.unwrap_or(0);
-    if target_rows == source_rows {
-        return Ok(0);
-    }
     if target_rows < source_rows {
         return Err(anyhow::Error::new(DeltaInconsistent(format!(
             "after the upserts the target held {target_rows} rows, the source {source_rows}"
         ))));
     }
     let keys = KeyColumns::new(plan);
-    let gone = if keys.numeric {
-        gone_numeric_keys_in_ranges(conn, sides, &keys, false).await?
-    } else {
-        gone_keys_by_set(conn, coordinator, &keys).await?
+    let deleted = target_rows - source_rows;
+    if !keys.numeric {
+        if deleted == 0 {
+            return Ok(Settled::default());
+        }
+        let (gone, keys_read) = gone_keys_by_set(conn, sides.coordinator, &keys).await?;
+        let deleted = delete_found(conn, &keys, &gone, deleted).await?;
+        return Ok(Settled {
+            deleted,
+            keys_read,
+            ranges: None,
+        });
+    }
+    let counts = Counts {
+        target: target_rows,
+        source: source_rows,
     };
-    let expected = target_rows - source_rows;
+    if let (Some(recorded), Some(base)) = (recorded, sides.base) {
+        if let Some(settled) = by_ranges(conn, sides, &keys, recorded, base, counts).await? {
+            return Ok(settled);
+        }
+    }
+    // Nothing recorded to go by: every key compared when rows are gone,
+    // and the counts taken for the next night.
+    let (gone, keys_read) = if deleted == 0 {
+        (Vec::new(), 0)
+    } else {
+        gone_numeric_keys_in_ranges(conn, sides, &keys, false).await?
+    };
+    let deleted = delete_found(conn, &keys, &gone, deleted).await?;
+    let ranges = ranges::source_ranges(sides.coordinator, plan).await?;
+    Ok(Settled {
+        deleted,
+        keys_read,
+        ranges: Some(ranges),
+    })
+}
+
+/// A table's rows after the upserts (target) and in the snapshot (source).
+#[derive(Clone, Copy)]
+struct Counts {
+    target: u64,
+    source: u64,
+}
+
+/// [`delete_gone_rows`] by the recorded key ranges: `None` when they do
+/// not describe the work branch (its rows do not add up to them), for the
+/// whole key set to be compared instead.
+async fn by_ranges(
+    conn: &mut Conn,
+    sides: &Sides<'_>,
+    keys: &KeyColumns<'_>,
+    recorded: &KeyRanges,
+    base: &str,
+    counts: Counts,
+) -> anyhow::Result<Option<Settled>> {
+    let plan = keys.plan;
+    let Some(added_rows) = counts.target.checked_sub(recorded.total()) else {
+        return Ok(None);
+    };
+    let mut added = KeyRanges::empty(recorded.shift);
+    if added_rows > 0 {
+        added = ranges::added_ranges(conn, plan, base, recorded.shift).await?;
+        if added.total() != added_rows {
+            tracing::warn!(table = %plan.label(), recorded = recorded.total(), added = added.total(),
+                target = counts.target, "the recorded key ranges do not add up: every key is compared");
+            return Ok(None);
+        }
+    }
+    let deleted = counts.target - counts.source;
+    if deleted == 0 {
+        let mut now = recorded.clone();
+        for (range, count) in added.counts {
+            *now.counts.entry(range).or_default() += count;
+        }
+        return Ok(Some(Settled {
+            deleted: 0,
+            keys_read: 0,
+            ranges: Some(now.fit()),
+        }));
+    }
+    // Counted at the finer of the recorded cut and the one this many rows
+    // call for: compared at the recorded one, kept at the new one.
+    let shift = recorded.shift_for(counts.source);
+    let now = ranges::count_source_ranges(sides.coordinator, plan, shift.min(recorded.shift)).await?;
+    let Some(lost) = recorded.lost(&added, &now, deleted) else {
+        tracing::warn!(table = %plan.label(), deleted,
+            "the key ranges that lost rows do not add up to the rows gone: every key is compared");
+        return Ok(None);
+    };
+    let intervals = recorded.intervals(&lost);
+    let (gone, keys_read) =
+        gone_numeric_keys_in(sides, keys, &intervals, |interval| recorded.rows_in(interval))
+            .await?;
+    let deleted = delete_found(conn, keys, &gone, deleted).await?;
+    tracing::info!(table = %plan.label(), deleted, ranges = lost.len(), keys_read,
+        "deleted rows found in the key ranges that lost rows");
+    Ok(Some(Settled {
+        deleted,
+        keys_read,
+        ranges: Some(now.coarsen(shift).fit()),
+    }))
+}
+
+/// Deletes the keys `gone`, which must be `expected` many (the count the
+/// target and the source differ by). Returns how many.
+async fn delete_found(
+    conn: &mut Conn,
+    keys: &KeyColumns<'_>,
+    gone: &[Vec<String>],
+    expected: u64,
+) -> anyhow::Result<u64> {
     if gone.len() as u64 != expected {
         return Err(anyhow::Error::new(DeltaInconsistent(format!(
             "{expected} rows were gone by count, {} by key",
             gone.len()
         ))));
     }
-    delete_keys(conn, &keys, &gone).await?;
+    delete_keys(conn, keys, gone).await?;
     Ok(expected)
 }
 
@@ -207,7 +338,7 @@ pub async fn clear_for_delta(
         }
     }
     delete_keys(conn, &keys, &rewritten).await?;
-    let gone = if keys.numeric {
+    let (gone, _) = if keys.numeric {
         gone_numeric_keys_in_ranges(conn, sides, &keys, true).await?
     } else {
         gone_keys_by_set(conn, sides.coordinator, &keys).await?
@@ -330,12 +461,13 @@ fn source_keys_statement(keys: &KeyColumns<'_>, condition: Option<&str>) -> Stri
     keys.plan.copy_in_key_order(Some(&keys.indexes), condition)
 }
 
-/// Target keys not in the source, the source's keys held in a set.
+/// Target keys not in the source, the source's keys held in a set; and
+/// the keys read (both sides).
 async fn gone_keys_by_set(
     conn: &mut Conn,
     coordinator: &Client,
     keys: &KeyColumns<'_>,
-) -> anyhow::Result<Vec<Vec<String>>> {
+) -> anyhow::Result<(Vec<Vec<String>>, u64)> {
     let kinds = keys.target_kinds();
     let canonical = |key: &Key| -> Key {
         key.iter()
@@ -345,20 +477,23 @@ async fn gone_keys_by_set(
     };
     let mut source = SourceKeys::open(coordinator, keys).await?;
     let mut present: HashSet<Key> = HashSet::new();
+    let mut read = 0_u64;
     while source.peek().await?.is_some() {
         if let Some(key) = source.take() {
             present.insert(canonical(&key));
+            read += 1;
         }
     }
     let mut result = keys.read_target(conn, "").await?;
     let mut gone = Vec::new();
     while let Some(row) = result.next().await? {
+        read += 1;
         let key = target_key(row)?;
         if !present.contains(&canonical(&key)) {
             gone.push(key.iter().map(|value| literal(value)).collect());
         }
     }
-    Ok(gone)
+    Ok((gone, read))
 }
 
 /// A target row's key values as the text protocol sends them.

@@ -8,6 +8,7 @@ use futures_util::StreamExt as _;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 
+use super::ranges::Interval;
 use super::{KeyColumns, Sides, source_keys_statement};
 use crate::convert::frame::RowSplitter;
 use crate::mysql::sql::quote_identifier;
@@ -21,15 +22,18 @@ type NumericKey = [i64; NUMERIC_KEY_COLUMNS];
 /// Source keys sent at a time from the reading half to the merging half.
 const KEY_BATCH: usize = 8192;
 
+/// Key intervals one query reads (`WHERE (k >= a AND k < b) OR …`).
+const INTERVALS_PER_QUERY: usize = 64;
+
 /// [`gone_numeric_keys`] over `sides.jobs` ranges of the first key
 /// column, each on sessions of its own, side by side (both servers scan
-/// on several cores).
+/// on several cores). Returns the keys gone and the keys read.
 pub(super) async fn gone_numeric_keys_in_ranges(
     conn: &mut Conn,
     sides: &Sides<'_>,
     keys: &KeyColumns<'_>,
     tolerate_new: bool,
-) -> anyhow::Result<Vec<Vec<String>>> {
+) -> anyhow::Result<(Vec<Vec<String>>, u64)> {
     let first = quote_identifier(&keys.plan.columns[keys.indexes[0]].target);
     let table = quote_identifier(&keys.plan.target.name);
     // language=MySQL
@@ -45,21 +49,75 @@ pub(super) async fn gone_numeric_keys_in_ranges(
         ))
         .await?;
     let (Some(low), Some(high)) = (low, high) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     };
-    let ranges = split_range(low, high, sides.jobs.max(1));
-    let read = ranges.iter().enumerate().map(|(index, range)| async move {
+    let groups = split_range(low, high, sides.jobs.max(1))
+        .into_iter()
+        .map(|range| vec![range])
+        .collect();
+    gone_in_groups(sides, keys, groups, tolerate_new).await
+}
+
+/// Target keys not in the source within `intervals` of the first key
+/// column (sorted, apart), the work shared by up to `sides.jobs` readers
+/// by `rows_in` (an estimate of an interval's rows). Returns the keys gone
+/// and the keys read.
+pub(super) async fn gone_numeric_keys_in(
+    sides: &Sides<'_>,
+    keys: &KeyColumns<'_>,
+    intervals: &[Interval],
+    rows_in: impl Fn(Interval) -> u64,
+) -> anyhow::Result<(Vec<Vec<String>>, u64)> {
+    let total: u64 = intervals.iter().map(|&interval| rows_in(interval)).sum();
+    let share = total / sides.jobs.max(1) as u64 + 1;
+    let mut groups: Vec<Vec<Interval>> = vec![Vec::new()];
+    let mut in_group = 0;
+    for &interval in intervals {
+        if in_group >= share {
+            groups.push(Vec::new());
+            in_group = 0;
+        }
+        if let Some(group) = groups.last_mut() {
+            group.push(interval);
+        }
+        in_group += rows_in(interval);
+    }
+    gone_in_groups(sides, keys, groups, false).await
+}
+
+/// Each group of intervals on sessions of its own (a reader inside the
+/// snapshot, a session on the work branch), side by side; a group's
+/// intervals compared [`INTERVALS_PER_QUERY`] at a time.
+async fn gone_in_groups(
+    sides: &Sides<'_>,
+    keys: &KeyColumns<'_>,
+    groups: Vec<Vec<Interval>>,
+    tolerate_new: bool,
+) -> anyhow::Result<(Vec<Vec<String>>, u64)> {
+    let read = groups.iter().enumerate().map(|(index, group)| async move {
         let role = format!("key reader {}", index + 1);
         let reader =
             crate::postgres::snapshot::open_reader(sides.source, sides.snapshot_id, &role).await?;
         let mut target = crate::mysql::connect(sides.target, Some(sides.work)).await?;
-        let gone =
-            gone_numeric_keys(&mut target, &reader, keys, (Some(*range), tolerate_new)).await;
+        let mut found = (Vec::new(), 0);
+        for batch in group.chunks(INTERVALS_PER_QUERY) {
+            match gone_numeric_keys(&mut target, &reader, keys, (batch, tolerate_new)).await {
+                Ok((gone, read)) => {
+                    found.0.extend(gone);
+                    found.1 += read;
+                }
+                Err(error) => {
+                    let _ = target.disconnect().await;
+                    return Err(error);
+                }
+            }
+        }
         let _ = target.disconnect().await;
-        gone
+        anyhow::Ok(found)
     });
     let parts = futures_util::future::try_join_all(read).await?;
-    Ok(parts.into_iter().flatten().collect())
+    let read = parts.iter().map(|part| part.1).sum();
+    Ok((parts.into_iter().flat_map(|part| part.0).collect(), read))
 }
 
 /// `low..=high` cut into `parts` ranges `[from, to)` (the last up to
@@ -79,22 +137,28 @@ fn split_range(low: i64, high: i64, parts: usize) -> Vec<(i64, Option<i64>)> {
         .collect()
 }
 
-/// Target keys not in the source: both sides in key order, merged. The
-/// source's keys stream in batches through a channel while the target's
-/// are read, so both servers scan at once; integers are parsed straight
-/// from the text (unmasked integers convert verbatim).
+/// Target keys not in the source within `intervals` of the first key
+/// column: both sides in key order, merged. The source's keys stream in
+/// batches through a channel while the target's are read, so both servers
+/// scan at once; integers are parsed straight from the text (unmasked
+/// integers convert verbatim). Returns the keys gone and the keys read
+/// (both sides).
 async fn gone_numeric_keys(
     conn: &mut Conn,
     reader: &crate::postgres::reader::Reader,
     keys: &KeyColumns<'_>,
-    (range, tolerate_new): (Option<(i64, Option<i64>)>, bool),
-) -> anyhow::Result<Vec<Vec<String>>> {
+    (intervals, tolerate_new): (&[Interval], bool),
+) -> anyhow::Result<(Vec<Vec<String>>, u64)> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<NumericKey>>(4);
     let condition = |column: &str| {
-        range.map(|(from, to)| match to {
-            Some(to) => format!("{column} >= {from} AND {column} < {to}"),
-            None => format!("{column} >= {from}"),
-        })
+        let terms: Vec<String> = intervals
+            .iter()
+            .map(|&(from, to)| match to {
+                Some(to) => format!("({column} >= {from} AND {column} < {to})"),
+                None => format!("({column} >= {from})"),
+            })
+            .collect();
+        (!terms.is_empty()).then(|| terms.join(" OR "))
     };
     let source_first =
         crate::postgres::sql::quote_identifier(&keys.plan.columns[keys.indexes[0]].source);
@@ -114,7 +178,9 @@ async fn gone_numeric_keys(
         };
         let (mut pending, mut at): (Vec<NumericKey>, usize) = (Vec::new(), 0);
         let mut gone = Vec::new();
+        let mut read = 0_u64;
         while let Some(row) = result.next().await? {
+            read += 1;
             let target = numeric_key(row.unwrap().into_iter().map(value_bytes))?;
             let mut matched = false;
             loop {
@@ -155,12 +221,11 @@ async fn gone_numeric_keys(
         }
         // The receiver goes with this block: a reader still sending stops.
         drop(receiver);
-        anyhow::Ok(gone)
+        anyhow::Ok((gone, read))
     };
-    let (read, merged) = tokio::join!(read_source, merge);
-    let gone = merged?;
-    read?;
-    Ok(gone)
+    let (sent, merged) = tokio::join!(read_source, merge);
+    let (gone, read) = merged?;
+    Ok((gone, read + sent?))
 }
 
 /// Streams the source's integer keys (those matching `condition`, when
@@ -171,7 +236,7 @@ async fn send_source_keys(
     keys: &KeyColumns<'_>,
     condition: Option<&str>,
     sender: tokio::sync::mpsc::Sender<Vec<NumericKey>>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
     let statement = source_keys_statement(keys, condition);
     let stream = crate::postgres::reader::copy_rows(reader, &statement)
         .await
@@ -180,6 +245,7 @@ async fn send_source_keys(
     futures_util::pin_mut!(stream);
     let mut splitter = RowSplitter::default();
     let mut batch = Vec::with_capacity(KEY_BATCH);
+    let mut sent = 0_u64;
     while let Some(data) = stream.next().await {
         let data = data
             .map_err(|error| crate::postgres::pg_error(&error))
@@ -190,15 +256,17 @@ async fn send_source_keys(
         })?;
         if batch.len() >= KEY_BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(KEY_BATCH));
+            sent += full.len() as u64;
             if sender.send(full).await.is_err() {
-                return Ok(());
+                return Ok(sent);
             }
         }
     }
+    sent += batch.len() as u64;
     if !batch.is_empty() {
         let _ = sender.send(batch).await;
     }
-    Ok(())
+    Ok(sent)
 }
 
 /// A target value's text (the text protocol sends every value as bytes).

@@ -181,7 +181,8 @@ async fn load_and_compare(
     crate::mysql::empty_tables(&mut fill.conn, &names)
         .await
         .context("on the scratch branch")?;
-    let decision = Decision::all_full(&plans, "verify", Identities::default());
+    let mut decision = Decision::all_full(&plans, "verify", Identities::default());
+    decision.count_ranges = false;
     load_night(settings, source, planned, None, &mut fill, &decision).await?;
     let time = &source.snapshot.time;
     let message = format!("pg2dolt verify: snapshot {time}");

@@ -49,6 +49,10 @@ pub(super) fn changes_lines(changes: &[TableChange], first_night: bool) -> Strin
             ""
         };
         let how = match &change.night {
+            Some(night) if night.method == "delta" && night.keys_read > 0 => format!(
+                ", delta: {} upserted, {} deleted of {} rows ({} keys read to find them)",
+                night.rows_upserted, night.rows_deleted, night.rows_examined, night.keys_read
+            ),
             Some(night) if night.method == "delta" => format!(
                 ", delta: {} upserted, {} deleted of {} rows",
                 night.rows_upserted, night.rows_deleted, night.rows_examined
