@@ -9,6 +9,7 @@ use mysql_async::Conn;
 use tracing::{info, warn};
 
 use super::decision::{self, Decision};
+use super::deletes::ranges::KeyRanges;
 use super::delta::Method;
 use super::delta::NightFacts;
 use super::marks::{night_tag, tag_message};
@@ -17,7 +18,6 @@ use crate::archive::writer::ArchiveRun;
 use crate::fill::{CommitMessage, Fill};
 use crate::mysql::fresh::TargetOutcome;
 use crate::mysql::records::schema_files;
-use super::deletes::ranges::KeyRanges;
 use crate::mysql::schema::ParsedSchemaFile;
 use crate::plan::TablePlan;
 use crate::preflight::SourceSide;

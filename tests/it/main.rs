@@ -11,6 +11,7 @@ mod archive;
 mod chinook;
 mod command_line;
 mod delta;
+mod delta_ranges;
 mod delta_recovery;
 mod delta_types;
 mod demo;

@@ -276,16 +276,18 @@ async fn by_ranges(
     // Counted at the finer of the recorded cut and the one this many rows
     // call for: compared at the recorded one, kept at the new one.
     let shift = recorded.shift_for(counts.source);
-    let now = ranges::count_source_ranges(sides.coordinator, plan, shift.min(recorded.shift)).await?;
+    let now =
+        ranges::count_source_ranges(sides.coordinator, plan, shift.min(recorded.shift)).await?;
     let Some(lost) = recorded.lost(&added, &now, deleted) else {
         tracing::warn!(table = %plan.label(), deleted,
             "the key ranges that lost rows do not add up to the rows gone: every key is compared");
         return Ok(None);
     };
     let intervals = recorded.intervals(&lost);
-    let (gone, keys_read) =
-        gone_numeric_keys_in(sides, keys, &intervals, |interval| recorded.rows_in(interval))
-            .await?;
+    let (gone, keys_read) = gone_numeric_keys_in(sides, keys, &intervals, |interval| {
+        recorded.rows_in(interval)
+    })
+    .await?;
     let deleted = delete_found(conn, keys, &gone, deleted).await?;
     tracing::info!(table = %plan.label(), deleted, ranges = lost.len(), keys_read,
         "deleted rows found in the key ranges that lost rows");

@@ -77,7 +77,10 @@ impl KeyRanges {
         let shift = shift.max(self.shift);
         let mut wider = KeyRanges::empty(shift);
         for (&range, &count) in &self.counts {
-            *wider.counts.entry(range >> (shift - self.shift)).or_default() += count;
+            *wider
+                .counts
+                .entry(range >> (shift - self.shift))
+                .or_default() += count;
         }
         wider
     }
@@ -210,7 +213,7 @@ impl From<KeyRanges> for Encoded {
         for (&range, &count) in &ranges.counts {
             let step = match last {
                 // ranges ascend: the distance is at least 1
-                Some(last) => (range.wrapping_sub(last) as u64).wrapping_sub(1),
+                Some(last) => unsigned(range.wrapping_sub(last)).wrapping_sub(1),
                 None => zigzag(range),
             };
             put_varint(&mut bytes, step);
@@ -244,7 +247,7 @@ impl TryFrom<Encoded> for KeyRanges {
             let step = take_varint(&bytes, &mut at).ok_or_else(|| bad("cut short"))?;
             let count = take_varint(&bytes, &mut at).ok_or_else(|| bad("cut short"))?;
             let range = match last {
-                Some(last) => last.wrapping_add(step.wrapping_add(1) as i64),
+                Some(last) => last.wrapping_add(signed(step.wrapping_add(1))),
                 None => unzigzag(step),
             };
             if last.is_some_and(|last| range <= last) {
@@ -258,19 +261,29 @@ impl TryFrom<Encoded> for KeyRanges {
 }
 
 fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
+    unsigned((value << 1) ^ (value >> 63))
 }
 
 fn unzigzag(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
+    signed(value >> 1) ^ -signed(value & 1)
+}
+
+/// The same 64 bits, unsigned.
+fn unsigned(value: i64) -> u64 {
+    u64::from_ne_bytes(value.to_ne_bytes())
+}
+
+/// The same 64 bits, signed.
+fn signed(value: u64) -> i64 {
+    i64::from_ne_bytes(value.to_ne_bytes())
 }
 
 fn put_varint(bytes: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
-        bytes.push((value as u8) | 0x80);
+        bytes.push(value.to_le_bytes()[0] | 0x80);
         value >>= 7;
     }
-    bytes.push(value as u8);
+    bytes.push(value.to_le_bytes()[0]);
 }
 
 fn take_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
@@ -358,17 +371,21 @@ pub async fn source_ranges(client: &Client, plan: &TablePlan) -> anyhow::Result<
     };
     let rows = match estimate.and_then(|rows| u64::try_from(rows).ok()) {
         Some(rows) if rows > 0 => rows,
-        _ => crate::nightly::source::count_rows(
-            client,
-            &plan.source.schema,
-            &plan.source.name,
-            plan.source.partitioned,
-        )
-        .await?,
+        _ => {
+            crate::nightly::source::count_rows(
+                client,
+                &plan.source.schema,
+                &plan.source.name,
+                plan.source.partitioned,
+            )
+            .await?
+        }
     };
-    Ok(count_source_ranges(client, plan, shift_for(low, high, rows))
-        .await?
-        .fit())
+    Ok(
+        count_source_ranges(client, plan, shift_for(low, high, rows))
+            .await?
+            .fit(),
+    )
 }
 
 /// The keys the work branch (`conn`) holds that the published commit
@@ -446,7 +463,7 @@ mod tests {
         assert_eq!(shift_for(5, 5, 1), 0);
         assert_eq!(shift_for(0, 1023, 1024), 9);
         let mut wide = KeyRanges::empty(0);
-        for key in 0..(MAX_RANGES as i64 * 3) {
+        for key in 0..i64::try_from(MAX_RANGES * 3).unwrap() {
             wide.add(key * 1000);
         }
         let fitted = wide.fit();
