@@ -86,7 +86,13 @@ async fn history(settings: &PublishedSettings) -> anyhow::Result<Vec<PublishedNi
             || format!("{}~1", entry.hash),
             |(older, _)| older.hash.clone(),
         );
-        let changes = diff(&mut conn, &before, &entry.hash).await?;
+        let changes = diff(
+            &mut conn,
+            &before,
+            &entry.hash,
+            &std::collections::BTreeMap::new(),
+        )
+        .await?;
         let changes: Vec<_> = changes
             .into_values()
             .filter(|change| change.table != schema_files::TABLE)

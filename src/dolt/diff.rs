@@ -41,25 +41,47 @@ impl TableDiff {
 }
 
 /// What every table's rows and schema did from `from` to `to`
-/// (`dolt_diff_stat` and `dolt_diff_summary`), by table name.
+/// (`dolt_diff_stat` and `dolt_diff_summary`), by table name. `known`:
+/// tables whose row changes were counted already from Dolt's diff (a delta
+/// night's, `nightly::deletes`): taken as they are when only their rows
+/// changed, so a large table is not diffed twice.
 pub async fn diff(
     conn: &mut Conn,
     from: &str,
     to: &str,
+    known: &BTreeMap<String, TableDiff>,
 ) -> anyhow::Result<BTreeMap<String, TableDiff>> {
-    // Keyless tables have no modified rows and no row counts: NULL there
-    // (Dolt 1.86.4).
-    type Stat = (String, u64, u64, Option<u64>, Option<u64>, Option<u64>);
     let (from, to) = (quote_literal(from), quote_literal(to));
     // language=MySQL
-    let stats: Vec<Stat> = conn
+    let summary: Vec<(String, String, String, bool)> = conn
         .query(format!(
-            "SELECT table_name, rows_added, rows_deleted, rows_modified, old_row_count, new_row_count \
-             FROM dolt_diff_stat({from}, {to})"
+            "SELECT from_table_name, to_table_name, diff_type, schema_change FROM dolt_diff_summary({from}, {to})"
         ))
         .await
-        .context("reading dolt_diff_stat")?;
+        .context("reading dolt_diff_summary")?;
     let mut changes: BTreeMap<String, TableDiff> = BTreeMap::new();
+    let mut counted_here = Vec::new();
+    for (before, after, diff_type, schema_changed) in &summary {
+        let table = if after.is_empty() { before } else { after };
+        match known.get(table) {
+            Some(known) if diff_type == "modified" && !schema_changed => {
+                changes.insert(table.clone(), known.clone());
+            }
+            _ => counted_here.push(table.clone()),
+        }
+    }
+    let stats = if known.is_empty() {
+        // language=MySQL
+        stats_of(conn, &format!("dolt_diff_stat({from}, {to})")).await?
+    } else {
+        let mut stats = Vec::new();
+        for table in &counted_here {
+            let table = quote_literal(table);
+            // language=MySQL
+            stats.extend(stats_of(conn, &format!("dolt_diff_stat({from}, {to}, {table})")).await?);
+        }
+        stats
+    };
     for (table, added, deleted, modified, before, after) in stats {
         changes.insert(
             table.clone(),
@@ -75,13 +97,6 @@ pub async fn diff(
             },
         );
     }
-    // language=MySQL
-    let summary: Vec<(String, String, String, bool)> = conn
-        .query(format!(
-            "SELECT from_table_name, to_table_name, diff_type, schema_change FROM dolt_diff_summary({from}, {to})"
-        ))
-        .await
-        .context("reading dolt_diff_summary")?;
     for (before, after, diff_type, schema_changed) in summary {
         let table = if after.is_empty() { before } else { after };
         let entry = changes.entry(table.clone()).or_insert_with(|| TableDiff {
@@ -92,4 +107,18 @@ pub async fn diff(
         entry.dropped = diff_type == "dropped";
     }
     Ok(changes)
+}
+
+/// One `dolt_diff_stat` row: table, rows added, deleted, modified, rows
+/// before and after. Keyless tables have no modified rows and no row
+/// counts: NULL there (Dolt 1.86.4).
+type Stat = (String, u64, u64, Option<u64>, Option<u64>, Option<u64>);
+
+async fn stats_of(conn: &mut Conn, function: &str) -> anyhow::Result<Vec<Stat>> {
+    // language=MySQL
+    conn.query(format!(
+        "SELECT table_name, rows_added, rows_deleted, rows_modified, old_row_count, new_row_count FROM {function}"
+    ))
+    .await
+    .context("reading dolt_diff_stat")
 }

@@ -54,8 +54,28 @@ pub async fn night_changes(
     night_commit: Option<&str>,
     tables: &[TableReport],
 ) -> anyhow::Result<Vec<TableChange>> {
+    // The deltas that read Dolt's diff counted their tables' changes.
+    let known: BTreeMap<String, TableDiff> = tables
+        .iter()
+        .filter_map(|table| {
+            let counted = table.night.as_ref()?.counted?;
+            Some((
+                table.target.clone(),
+                TableDiff {
+                    table: table.target.clone(),
+                    rows_added: counted.rows_added,
+                    rows_deleted: counted.rows_deleted,
+                    rows_modified: counted.rows_modified,
+                    schema_changed: false,
+                    rows_before: Some(counted.rows_before),
+                    rows_after: Some(counted.rows_after),
+                    dropped: false,
+                },
+            ))
+        })
+        .collect();
     let mut changes: BTreeMap<String, TableChange> = match night_commit {
-        Some(hash) => diff(conn, base, hash)
+        Some(hash) => diff(conn, base, hash, &known)
             .await?
             .into_iter()
             .map(|(table, diff)| (table, TableChange { diff, night: None }))

@@ -10,8 +10,8 @@ use mysql_async::Conn;
 use tokio_postgres::Client;
 
 use super::decision::Decision;
-use super::deletes::ranges::{KeyRanges, source_ranges};
-use super::deletes::{Sides, counts_ranges};
+use super::deletes::ranges::{KeyRanges, count_source_ranges, source_ranges};
+use super::deletes::{Sides, counts_ranges, delete_gone_rows};
 use super::delta::Method;
 use crate::archive::writer::ArchiveRun;
 use crate::copy::phase::{Loaded, load_plan};
@@ -47,8 +47,8 @@ pub async fn load_night(
     let mut sides = Sides::of(settings, source, &fill.database);
     sides.base = decision.base.as_deref();
     let sent = loaded.rows_sent();
-    let rows: Vec<Option<u64>> = counted.iter().map(Counted::rows).collect();
-    let settled = settle_tables(&mut fill.conn, &sides, &plans, decision, (&sent, &rows)).await?;
+    let settled =
+        settle_tables(&mut fill.conn, &sides, &plans, decision, (&sent, &counted)).await?;
     let mut redo = Vec::new();
     for ((plan, settled), counted) in plans.into_iter().zip(settled).zip(counted) {
         let Some(Settled {
@@ -86,6 +86,9 @@ enum Counted {
     Nothing,
     /// a delta's rows in the snapshot
     Rows(u64),
+    /// a delta's rows in the snapshot per key range (the recorded ones'
+    /// cut, or finer), when the last night recorded them
+    RowsByRange(KeyRanges),
     /// a full load's rows per key range, for the next night
     Ranges(KeyRanges),
 }
@@ -94,6 +97,7 @@ impl Counted {
     fn rows(&self) -> Option<u64> {
         match self {
             Counted::Rows(rows) => Some(*rows),
+            Counted::RowsByRange(ranges) => Some(ranges.total()),
             Counted::Nothing | Counted::Ranges(_) => None,
         }
     }
@@ -101,7 +105,14 @@ impl Counted {
     fn into_ranges(self) -> Option<KeyRanges> {
         match self {
             Counted::Ranges(ranges) => Some(ranges),
-            Counted::Nothing | Counted::Rows(_) => None,
+            Counted::Nothing | Counted::Rows(_) | Counted::RowsByRange(_) => None,
+        }
+    }
+
+    fn by_range(&self) -> Option<KeyRanges> {
+        match self {
+            Counted::RowsByRange(ranges) => Some(ranges.clone()),
+            Counted::Nothing | Counted::Rows(_) | Counted::Ranges(_) => None,
         }
     }
 }
@@ -158,6 +169,15 @@ async fn count_tables(
                 Counted::Ranges(source_ranges(coordinator, plan).await?)
             }
             Method::Full { .. } => Counted::Nothing,
+            // One scan counts the rows and where they are: the night needs
+            // the latter as soon as a row is gone.
+            Method::Delta {
+                ranges: Some(recorded),
+                ..
+            } => {
+                let shift = recorded.shift_for(recorded.total()).min(recorded.shift);
+                Counted::RowsByRange(count_source_ranges(coordinator, plan, shift).await?)
+            }
             Method::Delta { .. } => Counted::Rows(
                 super::source::count_rows(
                     coordinator,
@@ -184,11 +204,11 @@ async fn settle_tables(
     sides: &Sides<'_>,
     plans: &[TablePlan],
     decision: &Decision,
-    (sent, counted): (&[u64], &[Option<u64>]),
+    (sent, counted): (&[u64], &[Counted]),
 ) -> anyhow::Result<Vec<Option<Settled>>> {
     let mut settled = Vec::with_capacity(plans.len());
     let methods = decision.methods.iter().zip(&decision.deleted_first);
-    for (((plan, (method, &first)), &sent), &counted) in
+    for (((plan, (method, &first)), &sent), counted) in
         plans.iter().zip(methods).zip(sent).zip(counted)
     {
         let mut ranges = None;
@@ -200,18 +220,18 @@ async fn settle_tables(
                 rows_upserted: sent,
                 rows_deleted: 0,
                 keys_read: 0,
+                counted: None,
             },
             Method::Delta {
                 ranges: recorded, ..
             } => {
-                let rows = counted.context("a delta table was not counted")?;
-                let found =
-                    super::deletes::delete_gone_rows(conn, sides, plan, rows, recorded.as_ref())
-                        .await;
-                let (deleted, keys_read) = match found {
+                let rows = counted.rows().context("a delta table was not counted")?;
+                let by_range = (recorded.as_ref(), counted.by_range());
+                let found = delete_gone_rows(conn, sides, plan, rows, by_range).await;
+                let (deleted, keys_read, counted_changes) = match found {
                     Ok(found) => {
                         ranges = found.ranges;
-                        (first + found.deleted, found.keys_read)
+                        (first + found.deleted, found.keys_read, found.changes)
                     }
                     Err(error) => match error.downcast::<super::deletes::DeltaInconsistent>() {
                         Ok(inconsistent) => {
@@ -232,6 +252,7 @@ async fn settle_tables(
                     rows_upserted: sent,
                     rows_deleted: deleted,
                     keys_read,
+                    counted: counted_changes,
                 }
             }
         };
@@ -260,5 +281,6 @@ fn reloaded_account(rows: u64) -> TableNight {
         rows_upserted: rows,
         rows_deleted: 0,
         keys_read: 0,
+        counted: None,
     }
 }

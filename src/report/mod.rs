@@ -129,7 +129,7 @@ pub struct VerifyReport {
 }
 
 pub use crate::settings::OnDiverged;
-pub use night::{SourceHistory, TableChange, TableDifference, TableNight, Verdict};
+pub use night::{CountedChanges, SourceHistory, TableChange, TableDifference, TableNight, Verdict};
 
 /// How a refresh ended for the published branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]

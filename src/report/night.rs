@@ -25,6 +25,26 @@ pub struct TableNight {
     /// keys read, on both sides, to find the deleted rows (delta): only
     /// the key ranges that lost rows when the last night counted them
     pub keys_read: u64,
+    /// what the night did to the table, when its delta read Dolt's diff
+    /// already (the night's changes take it instead of a second diff)
+    #[serde(skip)]
+    pub counted: Option<CountedChanges>,
+}
+
+/// A table's change against the last published night, as its delta
+/// counted it from Dolt's diff of the work branch (`nightly::deletes`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CountedChanges {
+    /// rows the upserts added
+    pub rows_added: u64,
+    /// rows deleted after them
+    pub rows_deleted: u64,
+    /// rows the upserts modified
+    pub rows_modified: u64,
+    /// rows at the last published night
+    pub rows_before: u64,
+    /// rows now
+    pub rows_after: u64,
 }
 
 /// What the evidence says of the source's history since the last night.

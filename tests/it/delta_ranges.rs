@@ -5,7 +5,7 @@
 
 use mysql_async::prelude::Queryable as _;
 
-use crate::nights::{Nights, table};
+use crate::nights::{Changes, Nights, table};
 use crate::support::*;
 
 /// Rows a key range holds, about (`nightly::deletes::ranges`).
@@ -36,7 +36,7 @@ async fn one_row_deleted_from_two_million_reads_a_bounded_number_of_keys() {
     };
     let files = [("001_tables.sql", ORDERS_TABLES)];
     let nights = Nights::new("ranges", &dolt, ORDERS_SOURCE, &files).await;
-    nights.night(&[]);
+    let (_, first) = nights.night(&[]);
 
     // A tiny night: one order deleted, five updated, a few added.
     nights
@@ -49,10 +49,11 @@ async fn one_row_deleted_from_two_million_reads_a_bounded_number_of_keys() {
              INSERT INTO orders VALUES (4000004, 1001, 'new', 2), (4000006, 1001, 'paid', 3);",
         )
         .await;
-    let (report, _) = nights.night(&[]);
+    let (report, second) = nights.night(&[]);
     let orders = table(&report, "orders");
     assert_eq!(orders["method"], "delta", "{report}");
     assert_eq!(orders["rows_deleted"], 1, "{report}");
+    assert_changes_as_dolt_counts(&nights, &report, (&first, &second)).await;
     let keys_read = orders["keys_read"].as_u64().unwrap();
     assert!(
         keys_read > 0 && keys_read <= 4 * ROWS_PER_RANGE,
@@ -76,7 +77,8 @@ async fn one_row_deleted_from_two_million_reads_a_bounded_number_of_keys() {
         )
         .await;
     let gone: u64 = 1 + 2 + 5001 + 2;
-    let (report, _) = nights.night(&["--jobs", "3"]);
+    let (report, third) = nights.night(&["--jobs", "3"]);
+    assert_changes_as_dolt_counts(&nights, &report, (&second, &third)).await;
     let orders = table(&report, "orders");
     assert_eq!(orders["method"], "delta", "{report}");
     assert_eq!(orders["rows_deleted"], gone, "{report}");
@@ -103,6 +105,36 @@ async fn one_row_deleted_from_two_million_reads_a_bounded_number_of_keys() {
         .await
         .unwrap();
     assert_eq!(ids, [601, 4_000_002]);
+}
+
+/// The report's changes are what Dolt's own `dolt_diff_stat` counts
+/// between the two nights' commits (a delta that read Dolt's diff reports
+/// its counts instead of diffing the table again).
+async fn assert_changes_as_dolt_counts(
+    nights: &Nights,
+    report: &serde_json::Value,
+    (from, to): (&str, &str),
+) {
+    let reported: Changes = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|change| {
+            change["rows_added"].as_u64().unwrap()
+                + change["rows_deleted"].as_u64().unwrap()
+                + change["rows_modified"].as_u64().unwrap()
+                > 0
+        })
+        .map(|change| {
+            (
+                change["table"].as_str().unwrap().to_string(),
+                change["rows_added"].as_u64().unwrap(),
+                change["rows_deleted"].as_u64().unwrap(),
+                change["rows_modified"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(reported, nights.diff(from, to).await, "{report}");
 }
 
 const REGIONS_SOURCE: &str = "

@@ -164,6 +164,9 @@ pub struct Settled {
     /// the table's rows per key range now, for the next night (tables
     /// whose key starts with an integer column)
     pub ranges: Option<KeyRanges>,
+    /// what the night did to the table, when Dolt's diff was read for it
+    /// (the report takes it instead of diffing the table again)
+    pub changes: Option<crate::report::CountedChanges>,
 }
 
 /// Deletes the rows of the plan's target table (on `conn`, the work
@@ -171,13 +174,14 @@ pub struct Settled {
 /// `source_rows` is the source's count. `recorded`: the table's rows per
 /// key range as the last published night left them, when the work branch
 /// held exactly those before the upserts (see `ranges`): then only the
-/// ranges that lost rows have their keys read.
+/// ranges that lost rows have their keys read; `now`, the source's rows
+/// per range, when counted already.
 pub async fn delete_gone_rows(
     conn: &mut Conn,
     sides: &Sides<'_>,
     plan: &TablePlan,
     source_rows: u64,
-    recorded: Option<&KeyRanges>,
+    (recorded, now): (Option<&KeyRanges>, Option<KeyRanges>),
 ) -> anyhow::Result<Settled> {
     let table = quote_identifier(&plan.target.name);
     // language=MySQL
@@ -202,7 +206,7 @@ pub async fn delete_gone_rows(
         return Ok(Settled {
             deleted,
             keys_read,
-            ranges: None,
+            ..Settled::default()
         });
     }
     let counts = Counts {
@@ -210,7 +214,13 @@ pub async fn delete_gone_rows(
         source: source_rows,
     };
     if let (Some(recorded), Some(base)) = (recorded, sides.base) {
-        if let Some(settled) = by_ranges(conn, sides, &keys, recorded, base, counts).await? {
+        let by = ByRanges {
+            recorded,
+            base,
+            counts,
+            now,
+        };
+        if let Some(settled) = by_ranges(conn, sides, &keys, by).await? {
             return Ok(settled);
         }
     }
@@ -227,6 +237,7 @@ pub async fn delete_gone_rows(
         deleted,
         keys_read,
         ranges: Some(ranges),
+        changes: None,
     })
 }
 
@@ -237,6 +248,17 @@ struct Counts {
     source: u64,
 }
 
+/// What [`by_ranges`] goes by.
+struct ByRanges<'a> {
+    /// the rows per range the last published night recorded
+    recorded: &'a KeyRanges,
+    /// the published commit the work branch started from
+    base: &'a str,
+    counts: Counts,
+    /// the source's rows per range, when counted already
+    now: Option<KeyRanges>,
+}
+
 /// [`delete_gone_rows`] by the recorded key ranges: `None` when they do
 /// not describe the work branch (its rows do not add up to them), for the
 /// whole key set to be compared instead.
@@ -244,22 +266,29 @@ async fn by_ranges(
     conn: &mut Conn,
     sides: &Sides<'_>,
     keys: &KeyColumns<'_>,
-    recorded: &KeyRanges,
-    base: &str,
-    counts: Counts,
+    by: ByRanges<'_>,
 ) -> anyhow::Result<Option<Settled>> {
-    let plan = keys.plan;
+    let (plan, recorded, counts) = (keys.plan, by.recorded, by.counts);
     let Some(added_rows) = counts.target.checked_sub(recorded.total()) else {
         return Ok(None);
     };
-    let mut added = KeyRanges::empty(recorded.shift);
+    let (mut added, mut changes) = (KeyRanges::empty(recorded.shift), None);
     if added_rows > 0 {
-        added = ranges::added_ranges(conn, plan, base, recorded.shift).await?;
-        if added.total() != added_rows {
-            tracing::warn!(table = %plan.label(), recorded = recorded.total(), added = added.total(),
-                target = counts.target, "the recorded key ranges do not add up: every key is compared");
+        let upserted = ranges::upserted(conn, plan, by.base, recorded.shift).await?;
+        let Some((keys_added, modified)) = upserted.filter(|(keys, _)| keys.total() == added_rows)
+        else {
+            tracing::warn!(table = %plan.label(), recorded = recorded.total(), target = counts.target,
+                "the recorded key ranges do not add up: every key is compared");
             return Ok(None);
-        }
+        };
+        added = keys_added;
+        changes = Some(crate::report::CountedChanges {
+            rows_added: added_rows,
+            rows_deleted: counts.target - counts.source,
+            rows_modified: modified,
+            rows_before: recorded.total(),
+            rows_after: counts.source,
+        });
     }
     let deleted = counts.target - counts.source;
     if deleted == 0 {
@@ -268,16 +297,20 @@ async fn by_ranges(
             *now.counts.entry(range).or_default() += count;
         }
         return Ok(Some(Settled {
-            deleted: 0,
-            keys_read: 0,
             ranges: Some(now.fit()),
+            changes,
+            ..Settled::default()
         }));
     }
     // Counted at the finer of the recorded cut and the one this many rows
     // call for: compared at the recorded one, kept at the new one.
     let shift = recorded.shift_for(counts.source);
-    let now =
-        ranges::count_source_ranges(sides.coordinator, plan, shift.min(recorded.shift)).await?;
+    let now = match by.now {
+        Some(now) if now.shift <= recorded.shift && now.total() == counts.source => now,
+        _ => {
+            ranges::count_source_ranges(sides.coordinator, plan, shift.min(recorded.shift)).await?
+        }
+    };
     let Some(lost) = recorded.lost(&added, &now, deleted) else {
         tracing::warn!(table = %plan.label(), deleted,
             "the key ranges that lost rows do not add up to the rows gone: every key is compared");
@@ -294,7 +327,8 @@ async fn by_ranges(
     Ok(Some(Settled {
         deleted,
         keys_read,
-        ranges: Some(now.coarsen(shift).fit()),
+        ranges: Some(now.coarsen(shift.max(now.shift)).fit()),
+        changes,
     }))
 }
 

@@ -388,32 +388,38 @@ pub async fn source_ranges(client: &Client, plan: &TablePlan) -> anyhow::Result<
     )
 }
 
-/// The keys the work branch (`conn`) holds that the published commit
-/// `base` did not, per range at `shift`: Dolt's diff of the table from
-/// `base` to the working set, its `added` rows.
-pub async fn added_ranges(
+/// What the upserts did to a table on the work branch (`conn`), by Dolt's
+/// diff of the table from the published commit `base` to the working set:
+/// the keys they added, per range at `shift`, and the rows they modified.
+/// `None` when the diff shows rows removed (the work branch did not hold
+/// the published rows before the upserts).
+pub async fn upserted(
     conn: &mut Conn,
     plan: &TablePlan,
     base: &str,
     shift: u32,
-) -> anyhow::Result<KeyRanges> {
+) -> anyhow::Result<Option<(KeyRanges, u64)>> {
     let (index, _) = plan.key_columns()[0];
     let column = quote_identifier(&format!("to_{}", plan.columns[index].target));
     // language=MySQL
     let statement = format!(
-        "SELECT {column} FROM dolt_diff({}, 'WORKING', {}) WHERE diff_type = 'added'",
+        "SELECT diff_type, {column} FROM dolt_diff({}, 'WORKING', {})",
         quote_literal(base),
         quote_literal(&plan.target.name)
     );
-    let keys: Vec<i64> = conn
+    let rows: Vec<(String, Option<i64>)> = conn
         .query(statement)
         .await
-        .with_context(|| format!("reading the keys added to {}", plan.target.name))?;
-    let mut added = KeyRanges::empty(shift);
-    for key in keys {
-        added.add(key);
+        .with_context(|| format!("reading what the upserts did to {}", plan.target.name))?;
+    let (mut added, mut modified) = (KeyRanges::empty(shift), 0);
+    for (kind, key) in rows {
+        match (kind.as_str(), key) {
+            ("added", Some(key)) => added.add(key),
+            ("modified", _) => modified += 1,
+            _ => return Ok(None),
+        }
     }
-    Ok(added)
+    Ok(Some((added, modified)))
 }
 
 #[cfg(test)]
