@@ -329,10 +329,8 @@ pub async fn count_source_ranges(
         source_first_key(plan),
         source_reference(plan)
     );
-    let rows = client
-        .query(&statement, &[])
+    let rows = crate::nightly::source::scanning(client, &statement)
         .await
-        .map_err(|error| crate::postgres::pg_error(&error))
         .with_context(|| format!("counting the rows of {} per key range", plan.source_name))?;
     let mut ranges = KeyRanges::empty(shift);
     for row in rows {
