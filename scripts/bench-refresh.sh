@@ -19,6 +19,8 @@
 #     (abalance updated), each timed, then `dolt gc` and the store's size;
 #   - one night after a tiny change (10 accounts updated, 1 deleted, 1
 #     inserted);
+#   - a migration night: a schema file adds a column to pgbench_branches
+#     (SCALE rows), the source gains it too;
 #   - one night without a change (no commit).
 # Prints seconds, rows changed (from the report) and store sizes. Numbers,
 # not pass/fail.
@@ -53,7 +55,7 @@ run() { # run NAME COMMAND FLAGS...: prints seconds; peak memory in $SERVERS_DIR
     local name=$1; shift
     local start; start=$(now)
     /usr/bin/time -f "%M" -o "$SERVERS_DIR/$name.rss" \
-        "$binary" "$@" -q --source "$source_url" --schema-dir benches/pgbench-schema \
+        "$binary" "$@" -q --source "$source_url" --schema-dir "$schema_dir" \
         --report "$SERVERS_DIR/report-$name.json" >/dev/null 2>"$SERVERS_DIR/$name.log" \
         || { cat "$SERVERS_DIR/$name.log" >&2; die "pg2dolt $1 ($name) failed"; }
     since "$start"
@@ -65,6 +67,10 @@ report = json.load(open(sys.argv[1]))
 print(sum(c["rows_added"] + c["rows_deleted"] + c["rows_modified"] for c in report.get("changes") or []))' "$1"
 }
 
+# The schema files, copied: the migration night adds one.
+schema_dir="$SERVERS_DIR/schema"
+mkdir -p "$schema_dir"
+cp benches/pgbench-schema/*.sql "$schema_dir/"
 copies="$SERVERS_DIR/copies"
 nightly="$SERVERS_DIR/nightly"
 mkdir -p "$copies" "$nightly"
@@ -101,6 +107,14 @@ psql -q "$source_url" -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WH
 log "refresh night after a tiny change (10 accounts updated, 1 deleted, 1 inserted)"
 tiny_seconds=$(run tiny refresh --target "dolt:$nightly" --database bench)
 tiny_changes=$(changed "$SERVERS_DIR/report-tiny.json")
+# A migration night: one small table gains a column on both sides.
+psql -q "$source_url" -c "ALTER TABLE pgbench_branches ADD COLUMN region varchar(20) DEFAULT 'north'"
+echo "ALTER TABLE pgbench_branches ADD COLUMN region VARCHAR(20) DEFAULT 'north';" >"$schema_dir/020_branch_region.sql"
+log "refresh night with a schema file adding a column to pgbench_branches"
+migration_seconds=$(run migration refresh --target "dolt:$nightly" --database bench)
+migration_full=$(python3 -c 'import json, sys
+report = json.load(open(sys.argv[1]))
+print(", ".join(t["target"] for t in report["tables"] if t.get("method") == "full") or "none")' "$SERVERS_DIR/report-migration.json")
 log "refresh without a change"
 unchanged_seconds=$(run unchanged refresh --target "dolt:$nightly" --database bench)
 log "verify"
@@ -123,6 +137,9 @@ for index in "${!times[@]}"; do
 done
 printf '%-52s %9s %8s %13s %9s MB %16s\n' "refresh night after a tiny change (10 ~, 1 -, 1 +)" "$tiny_seconds" \
     "$(share "$tiny_seconds")" "$tiny_changes" "$(rss tiny)" "-"
+printf '%-52s %9s %8s %13s %9s MB %16s\n' "migration night (a column on pgbench_branches)" "$migration_seconds" \
+    "$(share "$migration_seconds")" "-" "$(rss migration)" "-"
+printf '  reloaded in full that night: %s\n' "$migration_full"
 printf '%-52s %9s %8s %13s %9s MB %13s MB\n' "refresh without a change ($outcome)" "$unchanged_seconds" \
     "$(share "$unchanged_seconds")" 0 "$(rss unchanged)" "$unchanged_size"
 printf '%-52s %9s %8s %13s %9s MB %16s\n' "verify (every row compared)" "$verify_seconds" \

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 
 use crate::cli::{CopyArgs, LoggingArgs};
 use crate::copy::phase::{
-    complete, dump_plan, load_plan, open_archive, start_archive, write_manifest,
+    NightLoad, complete, dump_plan, load_plan, open_archive, start_archive, write_manifest,
 };
 use crate::fill::{CommitMessage, Fill};
 use crate::preflight::{self, exists_without_replace, plan_checked};
@@ -84,8 +84,15 @@ async fn copy(settings: &Settings, stop: &Stop) -> Outcome {
                     fill.check_catalog(&planned.catalog)?;
                     let (plans, readers) = (planned.plan.tables, planned.readers);
                     let archive = archive.as_ref();
-                    let loaded =
-                        load_plan(settings, plans, readers, archive, &mut fill, Vec::new()).await?;
+                    let loaded = load_plan(
+                        settings,
+                        plans,
+                        readers,
+                        archive,
+                        &mut fill,
+                        NightLoad::default(),
+                    )
+                    .await?;
                     state.tables.clone_from(&loaded.tables);
                     let completed =
                         complete(settings, &source, archive, &mut fill, &loaded).await?;

@@ -13,6 +13,7 @@ use crate::cli::{LoggingArgs, RefreshArgs};
 use crate::copy::phase::{complete, open_archive, start_archive};
 use crate::fill::Fill;
 use crate::mysql::TargetServer;
+use crate::mysql::fresh::{TargetOutcome, TargetState};
 use crate::mysql::records::schema_files;
 use crate::mysql::schema::ParsedSchemaFile;
 use crate::nightly::conclude::{Sessions, publish_first};
@@ -21,6 +22,7 @@ use crate::nightly::deletes::Sides;
 use crate::nightly::first_night;
 use crate::nightly::load::load_night;
 use crate::nightly::night::{Night, NightCommit, NightFailed, empty_full_tables};
+use crate::nightly::progress::Progress;
 use crate::nightly::verify::{Compared, differ_error, verify_branch};
 use crate::nightly::work_branch::WorkBranch;
 use crate::preflight::{self, Planned, TargetSide, open_dolt_target, plan_checked};
@@ -96,6 +98,24 @@ async fn refresh(settings: &Settings, options: &RefreshSettings, stop: &Stop) ->
     {
         Ok(None) => Box::pin(later_night(&night, planned, target, stop, state)).await,
         Ok(Some(why)) => {
+            // A first night killed after it loaded some tables: those are
+            // kept (caught up by delta), the others load.
+            match stop.run(first_night::resumable(address, database)).await {
+                Ok(Some(stopped)) => {
+                    warn!(
+                        database,
+                        branch = %stopped.0,
+                        tables = stopped.1.state.tables.len(),
+                        "the database is a first night that never published: it was stopped, the tables it loaded are kept, the others load"
+                    );
+                    return Box::pin(resumed_first_night(
+                        &night, planned, target, stop, state, stopped,
+                    ))
+                    .await;
+                }
+                Ok(None) => {}
+                Err(error) => return state.ended(Err(error)),
+            }
             // Said once; the first night drops it and loads it again.
             warn!(
                 database,
@@ -141,7 +161,8 @@ async fn first_night(
                     let plans = planned.plan.tables.clone();
                     let identities =
                         decision::read_identities(&night.source.coordinator, &plans).await?;
-                    let decision = Decision::all_full(&plans, "the first night", identities);
+                    let mut decision = Decision::all_full(&plans, "the first night", identities);
+                    decision.progress = decision::header(&night.source.snapshot);
                     let (source, archive) = (night.source, night.archive);
                     let loaded =
                         load_night(settings, source, planned, archive, &mut fill, &decision)
@@ -172,6 +193,82 @@ async fn first_night(
         filled
     }
     .await;
+    state.ended(result)
+}
+
+/// A first night that was killed after it loaded some tables, run again on
+/// its work branch (`stopped`: the branch and what it recorded): the tables
+/// it loaded are kept and caught up by delta from its snapshot, the others
+/// are emptied and loaded; then published as a first night is. The schema
+/// files were applied on the branch by the stopped night. If this run
+/// fails too, the branch stays for the next one.
+async fn resumed_first_night(
+    night: &Night<'_>,
+    planned: Planned,
+    target: TargetSide,
+    stop: &Stop,
+    mut state: RunState,
+    (branch, progress): (String, Progress),
+) -> Outcome {
+    let settings = night.settings;
+    if let Some(refresh) = state.refresh.as_mut() {
+        refresh.first_night = true;
+    }
+    let TargetSide { admin, server, .. } = target;
+    let _ = admin.disconnect().await;
+    let (address, database) = (&settings.target, settings.database.as_str());
+    let result = stop
+        .run(async {
+            let mut on_default = crate::mysql::connect(address, Some(database)).await?;
+            let work = WorkBranch::adopt(address, database, &branch);
+            let revision = work.revision();
+            let load = settings.target_database.load_method;
+            let mut fill = Fill::open(address, &revision, &[], load, &server).await?;
+            state.load_method = Some(fill.route.method);
+            let plans = planned.plan.tables.clone();
+            let source = night.source;
+            let identities = decision::read_identities(&source.coordinator, &plans).await?;
+            let mut decision = Decision::all_full(&plans, "the first night", identities);
+            decision.progress = decision::header(&source.snapshot);
+            let snapshot = (&source.snapshot, night.options.trust_source_history);
+            let stopped = (&progress, branch.as_str());
+            decision::resume(&mut fill.conn, &plans, &mut decision, stopped, snapshot).await?;
+            empty_full_tables(&mut fill.conn, &plans, &decision).await?;
+            let sides = Sides::of(settings, source, &revision);
+            decision::clear_first(&mut fill.conn, &sides, &plans, &mut decision).await?;
+            let archive = night.archive;
+            let loaded =
+                load_night(settings, source, planned, archive, &mut fill, &decision).await?;
+            state.tables.clone_from(&loaded.tables);
+            let completed = complete(settings, source, archive, &mut fill, &loaded).await?;
+            state.record_completed(completed);
+            let files = &settings.schema_files;
+            let all: Vec<&ParsedSchemaFile> = files.iter().collect();
+            schema_files::record(&mut fill.conn, &all, &source.snapshot.time).await?;
+            if let Some(refresh) = state.refresh.as_mut() {
+                refresh.schema_files_applied = files.iter().map(|file| file.name.clone()).collect();
+            }
+            let recorded = (state.tables.as_slice(), &loaded.key_ranges);
+            let commit = night.commit(&mut fill, &plans, &decision, recorded).await?;
+            let commit = commit.context("the first night's commit")?;
+            state.commit = Some(commit.hash.clone());
+            fill.close().await;
+            let tables = &state.tables;
+            let end = publish_first(&mut on_default, night, &commit, tables, work).await?;
+            state.record_night(end);
+            let _ = on_default.disconnect().await;
+            anyhow::Ok(())
+        })
+        .await;
+    if result.is_err() {
+        state.target = Some(TargetOutcome {
+            state: TargetState::Partial,
+            detail: format!(
+                "the database {database} still holds no published night; the work branch {branch} keeps what was loaded for the next run"
+            ),
+            show_summary: true,
+        });
+    }
     state.ended(result)
 }
 

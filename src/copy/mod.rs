@@ -51,6 +51,9 @@ pub struct CopyJob {
     /// versions written since the last published night), whose rows are
     /// upserted, not inserted; empty: none
     pub filters: Vec<Option<String>>,
+    /// a refresh night marks each table it has loaded in full on its work
+    /// branch (`nightly::progress`), so a rerun after a kill keeps it
+    pub marks: Option<Arc<crate::nightly::progress::Marks>>,
 }
 
 impl CopyJob {
@@ -155,6 +158,14 @@ pub async fn copy_tables(
     let mut chunks = split_tables(&job, first).await?;
     // Largest first; a split table's chunks stay together.
     chunks.sort_by_key(|chunk| std::cmp::Reverse(chunk.estimated_bytes));
+    if let Some(marks) = &job.marks {
+        for index in 0..job.plans.len() {
+            marks.expect(
+                index,
+                chunks.iter().filter(|chunk| chunk.table == index).count(),
+            );
+        }
+    }
     let total_chunks = chunks.len();
     let one_range_per_table = match &job.destination {
         Destination::Database(load) => load.kind.one_range_per_table(),
@@ -345,7 +356,11 @@ async fn run_worker(
         let result =
             chunk::copy_chunk(&reader, conn.as_mut(), &job, stream, &chunk, &progress).await;
         queue.finish(chunk.table);
-        copied.push(result?);
+        let result = result?;
+        if let (Some(marks), Some(conn)) = (&job.marks, conn.as_mut()) {
+            marks.chunk_done(conn, chunk.table, result.rows).await?;
+        }
+        copied.push(result);
     }
     // Best effort: the readers only read; ending their transactions is tidy.
     let _ = reader.batch_execute("COMMIT").await;

@@ -53,17 +53,27 @@ impl Loaded {
     }
 }
 
-/// `plans` into `fill` on `readers` (a filter per plan: the rows a delta
-/// reads; none: all), then, on Dolt, the constraint violations Dolt
-/// recorded while side-by-side loads committed cleared before anything
-/// else writes there (see `mysql::connect_loader`).
+/// A refresh night's part in a load: a filter per plan (the rows a delta
+/// reads; none: all) and the marks of the tables loaded in full.
+#[derive(Default)]
+pub struct NightLoad {
+    /// per plan; empty: none
+    pub filters: Vec<Option<String>>,
+    /// `nightly::progress`
+    pub marks: Option<Arc<crate::nightly::progress::Marks>>,
+}
+
+/// `plans` into `fill` on `readers` (`night`: a refresh night's filters
+/// and marks), then, on Dolt, the constraint violations Dolt recorded
+/// while side-by-side loads committed cleared before anything else writes
+/// there (see `mysql::connect_loader`).
 pub async fn load_plan(
     settings: &Settings,
     plans: Vec<TablePlan>,
     readers: Vec<Reader>,
     archive: Option<&ArchiveRun>,
     fill: &mut Fill,
-    filters: Vec<Option<String>>,
+    night: NightLoad,
 ) -> anyhow::Result<Loaded> {
     let destination = Destination::Database(DatabaseLoad {
         target: settings.target.clone(),
@@ -71,7 +81,7 @@ pub async fn load_plan(
         route: fill.route,
         kind: fill.server.kind,
     });
-    let job = copy_job(settings, destination, plans, archive, filters);
+    let job = copy_job(settings, destination, plans, archive, night);
     let loaded = copy_rows(job, readers).await?;
     if fill.server.kind == TargetKind::Dolt {
         crate::mysql::dolt::clear_sequencing_violations(&mut fill.conn).await?;
@@ -136,7 +146,7 @@ pub async fn dump_plan(
         Destination::ArchiveOnly,
         plans,
         Some(archive),
-        Vec::new(),
+        NightLoad::default(),
     );
     copy_rows(job, readers).await
 }
@@ -183,7 +193,7 @@ fn copy_job(
     destination: Destination,
     plans: Vec<TablePlan>,
     archive: Option<&ArchiveRun>,
-    filters: Vec<Option<String>>,
+    night: NightLoad,
 ) -> Arc<CopyJob> {
     Arc::new(CopyJob {
         destination,
@@ -191,7 +201,8 @@ fn copy_job(
         archive: archive.map(ArchiveRun::job),
         plans,
         budget: MemoryBudget::new(MEMORY_BUDGET),
-        filters,
+        filters: night.filters,
+        marks: night.marks,
     })
 }
 

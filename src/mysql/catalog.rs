@@ -168,6 +168,7 @@ async fn read_tables(
         .filter(|name| {
             name != super::records::schema_files::TABLE
                 && name != super::records::mask_baseline::TABLE
+                && name != crate::nightly::progress::TABLE
         })
         .map(|name| {
             let table = TargetTable {

@@ -40,6 +40,9 @@ pub struct Decision {
     /// the tables' rows per key range are counted for the next night
     /// (not by `verify`, which records nothing)
     pub count_ranges: bool,
+    /// the night's state, recorded on its work branch with each table
+    /// loaded in full as it finishes (`progress`): a refresh night's
+    pub progress: Option<NightState>,
 }
 
 impl Decision {
@@ -59,6 +62,7 @@ impl Decision {
             source_history: None,
             base: None,
             count_ranges: true,
+            progress: None,
         }
     }
 
@@ -162,7 +166,85 @@ pub async fn decide(
         source_history,
         base: None,
         count_ranges: true,
+        progress: None,
     })
+}
+
+/// On the rerun of a night that was killed (`progress`, read from its work
+/// branch `from`, on which `work` is a session): each table it had loaded
+/// is kept and caught up by delta from its snapshot, when the rules every
+/// delta night follows prove that exact (the source's history continuous
+/// since, the table's definition, conversion and hash unchanged); the
+/// other tables keep the method `decision` gave them. Returns the tables
+/// kept.
+pub async fn resume(
+    work: &mut Conn,
+    plans: &[TablePlan],
+    decision: &mut Decision,
+    (progress, from): (&super::progress::Progress, &str),
+    (snapshot, trust_unproven_history): (&Snapshot, bool),
+) -> anyhow::Result<Vec<String>> {
+    let killed = &progress.state;
+    let facts = NightFacts {
+        previous: Some(killed),
+        snapshot,
+        full_requested: false,
+        schema_changed: false,
+        trust_unproven_history,
+    };
+    if let Some(reason) = night_reason(&facts) {
+        tracing::warn!(
+            reason,
+            "the tables the stopped night loaded cannot be kept: they load again"
+        );
+        return Ok(Vec::new());
+    }
+    let mut kept = Vec::new();
+    for (index, plan) in plans.iter().enumerate() {
+        let Some(loaded) = killed.tables.get(&plan.target.name) else {
+            continue;
+        };
+        let base_hash = table_hash(work, &plan.target.name).await?;
+        let conversion = conversion_fingerprint(plan);
+        let key = (plan.source.schema.clone(), plan.source.name.clone());
+        let table = TableFacts {
+            target: &plan.target.name,
+            source: &plan.source_name,
+            identity: decision.identities.get(&key),
+            conversion: &conversion,
+            keyed: keyed(plan),
+            other_unique_key: plan
+                .target
+                .unique_keys
+                .iter()
+                .any(|key| *key != plan.target.primary_key),
+            base_hash: base_hash.as_deref(),
+            migrated: false,
+        };
+        match table_method(killed, &table) {
+            Method::Delta {
+                filter,
+                clear_first,
+                ranges,
+                ..
+            } => {
+                decision.methods[index] = Method::Delta {
+                    filter,
+                    clear_first,
+                    ranges,
+                    resumed: Some(super::delta::Resumed {
+                        from: from.to_string(),
+                        rows: loaded.rows,
+                    }),
+                };
+                kept.push(plan.target.name.clone());
+            }
+            Method::Full { reason } => {
+                tracing::info!(table = %plan.label(), reason, "a table the stopped night loaded is loaded again");
+            }
+        }
+    }
+    Ok(kept)
 }
 
 /// Both sides have a primary key, on the same columns.
@@ -198,7 +280,7 @@ pub async fn record(
     identities: &Identities,
     (rows, ranges): (&BTreeMap<String, u64>, &BTreeMap<String, KeyRanges>),
 ) -> anyhow::Result<Option<NightState>> {
-    let Some(transactions) = snapshot.transactions else {
+    let Some(mut state) = header(snapshot) else {
         return Ok(None);
     };
     let mut tables = BTreeMap::new();
@@ -223,15 +305,24 @@ pub async fn record(
             },
         );
     }
-    Ok(Some(NightState {
+    state.tables = tables;
+    Ok(Some(state))
+}
+
+/// The state of the night of `snapshot`, no table in it yet (none when the
+/// snapshot's transaction ids are unknown: no delta can start from it).
+#[must_use]
+pub fn header(snapshot: &Snapshot) -> Option<NightState> {
+    let transactions = snapshot.transactions?;
+    Some(NightState {
         format: FORMAT,
         pg2dolt: env!("CARGO_PKG_VERSION").to_string(),
         system_identifier: snapshot.system_identifier.clone(),
         wal: snapshot.wal.clone(),
         xmin: transactions.xmin,
         xmax: transactions.xmax,
-        tables,
-    }))
+        tables: BTreeMap::new(),
+    })
 }
 
 /// The source identities of `plans` in this snapshot (a night that loaded

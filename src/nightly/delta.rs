@@ -37,6 +37,10 @@ pub enum Method {
         /// changes the table before the upserts)
         #[serde(skip)]
         ranges: Option<KeyRanges>,
+        /// the table was loaded by a night that was killed, and is kept:
+        /// this delta catches it up from that night's snapshot
+        #[serde(skip)]
+        resumed: Option<Resumed>,
     },
     /// emptied and reloaded
     Full {
@@ -45,11 +49,24 @@ pub enum Method {
     },
 }
 
+/// A table a killed night loaded, kept by the rerun.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resumed {
+    /// the killed night's work branch
+    pub from: String,
+    /// the rows it had loaded
+    pub rows: u64,
+}
+
 impl Method {
-    /// `delta` or `full`, for the report.
+    /// `delta`, `resumed` (a delta from a killed night's load) or `full`,
+    /// for the report.
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self {
+            Method::Delta {
+                resumed: Some(_), ..
+            } => "resumed",
             Method::Delta { .. } => "delta",
             Method::Full { .. } => "full",
         }
@@ -178,6 +195,7 @@ pub fn table_method(previous: &NightState, table: &TableFacts<'_>) -> Method {
                 .key_ranges
                 .clone()
                 .filter(|_| !table.other_unique_key),
+            resumed: None,
         },
     }
 }
@@ -425,6 +443,7 @@ mod tests {
                 filter: "age(xmin) <= age('900'::xid)".into(),
                 clear_first: false,
                 ranges: None,
+                resumed: None,
             }
         );
         // Schema files applied this night: only the tables they changed.

@@ -35,6 +35,31 @@ pub async fn open(
     Ok((conn, work))
 }
 
+/// The work branch of a first night that was stopped after it loaded some
+/// tables, and what it recorded (`progress`): the newest such branch of
+/// `database` (a database `abandoned` found).
+pub async fn resumable(
+    target: &TargetAddress,
+    database: &str,
+) -> anyhow::Result<Option<(String, super::progress::Progress)>> {
+    let mut conn = crate::mysql::connect(target, Some(database)).await?;
+    let branches = refs::branches_named(&mut conn, PREFIX).await;
+    let _ = conn.disconnect().await;
+    let mut branches = branches?;
+    // Named by snapshot time: the newest last.
+    branches.sort();
+    for name in branches.iter().rev() {
+        let revision = refs::revision(database, name);
+        let mut on_branch = crate::mysql::connect(target, Some(&revision)).await?;
+        let progress = super::progress::read(&mut on_branch).await;
+        let _ = on_branch.disconnect().await;
+        if let Some(progress) = progress?.filter(|progress| !progress.state.tables.is_empty()) {
+            return Ok(Some((name.clone(), progress)));
+        }
+    }
+    Ok(None)
+}
+
 /// Why the existing `database` is a first night that never published
 /// (`None`: it is not). It is one when it has no tag, no branch but its
 /// default one and work branches, one commit (Dolt's first) on the default

@@ -14,7 +14,7 @@ use super::deletes::ranges::{KeyRanges, count_source_ranges, source_ranges};
 use super::deletes::{Sides, counts_ranges, delete_gone_rows};
 use super::delta::Method;
 use crate::archive::writer::ArchiveRun;
-use crate::copy::phase::{Loaded, load_plan};
+use crate::copy::phase::{Loaded, NightLoad, load_plan};
 use crate::fill::Fill;
 use crate::plan::TablePlan;
 use crate::preflight::{Planned, SourceSide};
@@ -33,6 +33,17 @@ pub async fn load_night(
 ) -> anyhow::Result<Loaded> {
     fill.check_catalog(&planned.catalog)?;
     let plans = planned.plan.tables;
+    let marks = match &decision.progress {
+        Some(night) => {
+            super::progress::start(&mut fill.conn, night).await?;
+            let in_full: Vec<bool> = (decision.methods.iter())
+                .map(|method| matches!(method, Method::Full { .. }))
+                .collect();
+            let templates = super::progress::templates(&plans, &in_full, &decision.identities);
+            Some(super::progress::Marks::new(templates))
+        }
+        None => None,
+    };
     let counting = count_tables(&source.coordinator, &plans, decision);
     let loading = load_plan(
         settings,
@@ -40,7 +51,10 @@ pub async fn load_night(
         planned.readers,
         archive,
         fill,
-        decision.filters(),
+        NightLoad {
+            filters: decision.filters(),
+            marks,
+        },
     );
     let (loaded, counted) = tokio::join!(loading, counting);
     let (mut loaded, counted) = (loaded?, counted?);
@@ -139,7 +153,7 @@ async fn reload_in_full(
     crate::mysql::empty_tables(&mut fill.conn, &names).await?;
     let readers =
         crate::preflight::open_readers(settings, source, &plans, fill.server.kind).await?;
-    let again = load_plan(settings, plans, readers, None, fill, Vec::new()).await?;
+    let again = load_plan(settings, plans, readers, None, fill, NightLoad::default()).await?;
     for mut reloaded in again.tables {
         reloaded.night = Some(reloaded_account(reloaded.rows));
         if let Some(table) = loaded
@@ -221,9 +235,12 @@ async fn settle_tables(
                 rows_deleted: 0,
                 keys_read: 0,
                 counted: None,
+                ..TableNight::default()
             },
             Method::Delta {
-                ranges: recorded, ..
+                ranges: recorded,
+                resumed,
+                ..
             } => {
                 let rows = counted.rows().context("a delta table was not counted")?;
                 let by_range = (recorded.as_ref(), counted.by_range());
@@ -246,13 +263,15 @@ async fn settle_tables(
                 tracing::info!(table = %plan.label(), rows_examined = rows, rows_upserted = sent,
                     rows_deleted = deleted, keys_read, "delta applied");
                 TableNight {
-                    method: "delta".to_string(),
+                    method: method.name().to_string(),
                     reason: None,
                     rows_examined: rows,
                     rows_upserted: sent,
                     rows_deleted: deleted,
                     keys_read,
                     counted: counted_changes,
+                    kept_rows: resumed.as_ref().map(|resumed| resumed.rows),
+                    resumed_from: resumed.as_ref().map(|resumed| resumed.from.clone()),
                 }
             }
         };
@@ -282,5 +301,6 @@ fn reloaded_account(rows: u64) -> TableNight {
         rows_deleted: 0,
         keys_read: 0,
         counted: None,
+        ..TableNight::default()
     }
 }

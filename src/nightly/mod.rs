@@ -24,6 +24,7 @@ pub mod first_night;
 pub mod load;
 pub mod marks;
 pub mod night;
+pub mod progress;
 pub mod publish;
 pub mod published;
 pub mod source;

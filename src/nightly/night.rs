@@ -81,6 +81,7 @@ impl Night<'_> {
         };
         let mut decision = decision::decide(coordinator, work, plans, &facts).await?;
         decision.base = Some(base.to_string());
+        decision.progress = decision::header(&self.source.snapshot);
         // Said once a night, not once a table.
         if let Some(history) = &decision.source_history {
             let reason = history.reason.as_deref().unwrap_or("");
@@ -138,6 +139,8 @@ impl Night<'_> {
         decision: &Decision,
         (tables, key_ranges): (&[TableReport], &BTreeMap<String, KeyRanges>),
     ) -> anyhow::Result<Option<NightCommit>> {
+        // What the night had loaded so far is no one's data.
+        super::progress::finish(&mut fill.conn).await?;
         if !crate::dolt::refs::has_changes(&mut fill.conn).await? {
             info!("no change since the last refresh");
             return Ok(None);

@@ -52,6 +52,16 @@ impl WorkBranch {
         })
     }
 
+    /// The work branch `name` an earlier run left (a night that was
+    /// stopped), taken over by this run.
+    pub fn adopt(target: &TargetAddress, database: &str, name: &str) -> WorkBranch {
+        WorkBranch {
+            target: target.clone(),
+            database: database.to_string(),
+            name: name.to_string(),
+        }
+    }
+
     /// The revision database loader sessions use: `database/branch`.
     #[must_use]
     pub fn revision(&self) -> String {

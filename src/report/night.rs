@@ -10,7 +10,8 @@ use crate::dolt::diff::TableDiff;
 /// How the night loaded one table, in the report (`tables` and `changes`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TableNight {
-    /// `delta` or `full`
+    /// `delta`, `resumed` (a delta catching up a table a killed night
+    /// loaded) or `full`
     pub method: String,
     /// why `full`
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -25,6 +26,12 @@ pub struct TableNight {
     /// keys read, on both sides, to find the deleted rows (delta): only
     /// the key ranges that lost rows when the last night counted them
     pub keys_read: u64,
+    /// `resumed`: the rows a killed night had loaded, kept
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_rows: Option<u64>,
+    /// `resumed`: the killed night's work branch they were kept from
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<String>,
     /// what the night did to the table, when its delta read Dolt's diff
     /// already (the night's changes take it instead of a second diff)
     #[serde(skip)]

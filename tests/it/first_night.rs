@@ -114,6 +114,132 @@ async fn a_database_an_older_first_night_left_half_loaded_is_loaded_again() {
     loaded_again(&nights).await;
 }
 
+const MANY_SOURCE: &str = "
+    CREATE TYPE mood AS ENUM ('happy', 'sad');
+    CREATE TABLE author (id bigint PRIMARY KEY, name text NOT NULL, mood mood NOT NULL);
+    CREATE TABLE shelf (id int PRIMARY KEY, label text NOT NULL UNIQUE);
+    CREATE TABLE book (id bigint PRIMARY KEY, author_id bigint NOT NULL REFERENCES author (id),
+                       shelf_id int REFERENCES shelf (id), title text NOT NULL, pages int);
+    INSERT INTO author SELECT n, 'author ' || n, 'happy' FROM generate_series(1, 2000) n;
+    INSERT INTO shelf SELECT n, 'shelf ' || n FROM generate_series(1, 500) n;
+    INSERT INTO book SELECT n, 1 + n % 2000, 1 + n % 500, 'book ' || n, n FROM generate_series(1, 600000) n;";
+
+const MANY_TABLES: &str = "
+    CREATE TABLE author (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL, mood ENUM('happy', 'sad') NOT NULL);
+    CREATE TABLE shelf (id INT PRIMARY KEY, label VARCHAR(50) NOT NULL UNIQUE);
+    CREATE TABLE book (id BIGINT PRIMARY KEY, author_id BIGINT NOT NULL, shelf_id INT,
+                       title VARCHAR(200) NOT NULL, pages INT,
+                       FOREIGN KEY (author_id) REFERENCES author (id), FOREIGN KEY (shelf_id) REFERENCES shelf (id));";
+
+/// The tables the running first night has marked loaded on its work branch.
+async fn marked_loaded(nights: &Nights) -> Vec<String> {
+    let url = with_database(&nights.dolt, "information_schema");
+    let mut conn = mysql_connect(&url).await;
+    let branches: Vec<String> = conn
+        .query(format!(
+            "SELECT name FROM `{}`.dolt_branches WHERE name LIKE 'pg2dolt-work-%'",
+            nights.case.name
+        ))
+        .await
+        .unwrap_or_default();
+    let Some(branch) = branches.first() else {
+        return Vec::new();
+    };
+    conn.query(format!(
+        "SELECT name FROM `{}/{branch}`.pg2dolt_night_progress WHERE name <> '' ORDER BY name",
+        nights.case.name
+    ))
+    .await
+    .unwrap_or_default()
+}
+
+/// Issue 26 item 3: a first night killed after some tables were loaded;
+/// the rerun keeps them (caught up by delta from the killed night's
+/// snapshot: the source changed in between) and loads the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_night_killed_after_some_tables_loaded_keeps_them() {
+    let test = "a_first_night_killed_after_some_tables_loaded_keeps_them";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let files = [("001_tables.sql", MANY_TABLES)];
+    let nights = Nights::new("firstresume", &dolt, MANY_SOURCE, &files).await;
+    let mut child = nights.with("refresh").args(["--jobs", "2"]).spawn();
+    // The small tables load beside the large one and finish first.
+    let mut marked = Vec::new();
+    for _ in 0..1200 {
+        marked = marked_loaded(&nights).await;
+        if marked.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(marked, ["author", "shelf"], "book loads longest");
+    assert_eq!(tables_on_main(&nights).await, Vec::<String>::new());
+    nights
+        .case
+        .source_sql(
+            "UPDATE author SET mood = 'sad' WHERE id = 7;
+             INSERT INTO author VALUES (2001, 'author 2001', 'happy');
+             UPDATE shelf SET label = 'shelf 1b' WHERE id = 1;
+             UPDATE book SET shelf_id = NULL WHERE shelf_id = 499;
+             DELETE FROM shelf WHERE id = 499;",
+        )
+        .await;
+    // The killed run's statements end on the server a little after it.
+    let sessions = format!(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
+         AND (DB = '{0}' OR DB LIKE '{0}/%')",
+        nights.case.name
+    );
+    let mut conn = mysql_connect(&nights.dolt).await;
+    for _ in 0..600 {
+        let left: Option<u64> = conn.query_first(&sessions).await.unwrap();
+        if left == Some(0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let run = nights.with("refresh").run();
+    run.assert_success();
+    let report: Json = run.report();
+    assert_eq!(report["refresh"]["first_night"], true, "{report}");
+    let author = table(&report, "author");
+    assert_eq!(author["method"], "resumed", "{report}");
+    assert_eq!(author["kept_rows"], 2000, "{report}");
+    assert_eq!(author["rows_upserted"], 2, "{report}");
+    let shelf = table(&report, "shelf");
+    assert_eq!(shelf["method"], "resumed", "{report}");
+    assert_eq!(shelf["rows_deleted"], 1, "{report}");
+    assert_eq!(table(&report, "book")["method"], "full", "{report}");
+    assert!(
+        run.stderr.contains("resumed: kept the 2000 rows"),
+        "{}",
+        run.stderr
+    );
+    nights.assert_exact(&report).await;
+    // Nothing of the night's own bookkeeping was published.
+    let published = tables_on_main(&nights).await;
+    for name in ["author", "book", "shelf"] {
+        assert!(published.iter().any(|table| table == name), "{published:?}");
+    }
+    assert!(
+        !published.iter().any(|table| table.contains("progress")),
+        "{published:?}"
+    );
+    // The night after takes deltas from the resumed night.
+    nights
+        .case
+        .source_sql("UPDATE book SET pages = 0 WHERE id = 3")
+        .await;
+    let (next, _) = nights.night(&[]);
+    assert_eq!(table(&next, "book")["method"], "delta", "{next}");
+    assert_eq!(table(&next, "author")["method"], "delta", "{next}");
+    nights.assert_exact(&next).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_run_during_a_first_night_changes_nothing() {
     let test = "a_second_run_during_a_first_night_changes_nothing";

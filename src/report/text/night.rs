@@ -49,6 +49,13 @@ pub(super) fn changes_lines(changes: &[TableChange], first_night: bool) -> Strin
             ""
         };
         let how = match &change.night {
+            Some(night) if night.method == "resumed" => format!(
+                ", resumed: kept the {} rows a stopped night loaded (on {}), caught up by delta: {} upserted, {} deleted",
+                night.kept_rows.unwrap_or(0),
+                night.resumed_from.as_deref().unwrap_or("its work branch"),
+                night.rows_upserted,
+                night.rows_deleted
+            ),
             Some(night) if night.method == "delta" && night.keys_read > 0 => format!(
                 ", delta: {} upserted, {} deleted of {} rows ({} keys read to find them)",
                 night.rows_upserted, night.rows_deleted, night.rows_examined, night.keys_read
@@ -72,12 +79,21 @@ pub(super) fn changes_lines(changes: &[TableChange], first_night: bool) -> Strin
         .iter()
         .filter_map(|change| change.night.as_ref().map(|night| night.method.as_str()))
         .collect();
-    if !first_night && !methods.is_empty() {
+    let resumed = methods
+        .iter()
+        .filter(|method| **method == "resumed")
+        .count();
+    if (!first_night || resumed > 0) && !methods.is_empty() {
         let deltas = methods.iter().filter(|method| **method == "delta").count();
+        let kept = if resumed > 0 {
+            format!(", {resumed} kept from a stopped night")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             text,
-            "  loaded: {deltas} tables by delta (only what changed), {} in full",
-            methods.len() - deltas
+            "  loaded: {deltas} tables by delta (only what changed){kept}, {} in full",
+            methods.len() - deltas - resumed
         );
     }
     text

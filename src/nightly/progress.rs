@@ -1,0 +1,220 @@
+//! What a night has loaded so far, kept on its work branch so a rerun
+//! after the night was killed continues from it (issue 26 item 3).
+//!
+//! The night writes a table of its own into the work branch's working set:
+//! a first row with the night's state (its snapshot: the facts the next
+//! night proves a delta from), then a row per table once every row of
+//! that table is loaded in full, with the table's state then (definition,
+//! conversion, rows, `dolt_hashof_table`). Dolt keeps a branch's working
+//! set across sessions and server restarts (each SQL transaction commits
+//! into it), so a night killed outright leaves exactly the tables it
+//! finished, marked. The table is dropped before the night's commit: no
+//! published commit holds it.
+//!
+//! A rerun keeps a marked table whose hash is still the recorded one and
+//! catches it up by delta from the killed night's snapshot, under the
+//! rules every delta night follows (`delta::night_reason`,
+//! `delta::table_method`); every other table loads as if the killed night
+//! had not run.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use anyhow::Context as _;
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable as _;
+
+use super::state::{NightState, TableState};
+use crate::mysql::sql::{quote_identifier, quote_literal};
+
+/// The table on the work branch.
+pub const TABLE: &str = "pg2dolt_night_progress";
+
+/// The name of the night's own row.
+const NIGHT_ROW: &str = "";
+
+/// What a killed night left: its state, and the tables it finished.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// the night's snapshot facts, and each finished table's state
+    pub state: NightState,
+}
+
+/// Starts recording on the work branch (`conn`): the night's state, no
+/// table finished yet.
+pub async fn start(conn: &mut Conn, night: &NightState) -> anyhow::Result<()> {
+    let table = quote_identifier(TABLE);
+    let mut header = night.clone();
+    header.tables.clear();
+    let json = serde_json::to_string(&header).context("writing the night's progress")?;
+    // language=MySQL
+    conn.query_drop(format!(
+        "CREATE TABLE IF NOT EXISTS {table} (name VARCHAR(256) NOT NULL PRIMARY KEY, state LONGTEXT NOT NULL)"
+    ))
+    .await
+    .context("making the night's progress table")?;
+    // language=MySQL
+    conn.query_drop(format!("DELETE FROM {table}"))
+        .await
+        .context("emptying the night's progress table")?;
+    // language=MySQL
+    conn.query_drop(format!(
+        "INSERT INTO {table} (name, state) VALUES ({}, {})",
+        quote_literal(NIGHT_ROW),
+        quote_literal(&json)
+    ))
+    .await
+    .context("recording the night's progress")
+}
+
+/// What the work branch (`conn`) records, if anything readable.
+pub async fn read(conn: &mut Conn) -> anyhow::Result<Option<Progress>> {
+    // language=MySQL
+    let found: Option<String> = conn
+        .query_first(format!(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = {}",
+            quote_literal(TABLE)
+        ))
+        .await
+        .context("looking for the night's progress")?;
+    if found.is_none() {
+        return Ok(None);
+    }
+    // language=MySQL
+    let rows: Vec<(String, String)> = conn
+        .query(format!(
+            "SELECT name, state FROM {}",
+            quote_identifier(TABLE)
+        ))
+        .await
+        .context("reading the night's progress")?;
+    let Some(mut state) = rows
+        .iter()
+        .find(|(name, _)| name == NIGHT_ROW)
+        .and_then(|(_, json)| serde_json::from_str::<NightState>(json).ok())
+    else {
+        return Ok(None);
+    };
+    state.tables = rows
+        .iter()
+        .filter(|(name, _)| name != NIGHT_ROW)
+        .filter_map(|(name, json)| {
+            let table: TableState = serde_json::from_str(json).ok()?;
+            Some((name.clone(), table))
+        })
+        .collect();
+    Ok(Some(Progress { state }))
+}
+
+/// Drops the progress table (before the night's commit).
+pub async fn finish(conn: &mut Conn) -> anyhow::Result<()> {
+    // language=MySQL
+    conn.query_drop(format!("DROP TABLE IF EXISTS {}", quote_identifier(TABLE)))
+        .await
+        .context("dropping the night's progress table")
+}
+
+/// The tables a night's copy marks as they finish: per plan, the state
+/// to record (its rows and hash filled in then), `None` for tables not
+/// loaded in full.
+pub struct Marks {
+    templates: Vec<Option<(String, TableState)>>,
+    remaining: Vec<AtomicUsize>,
+    rows: Vec<AtomicU64>,
+}
+
+impl Marks {
+    /// Marks for `templates` (target table and state, per plan).
+    #[must_use]
+    pub fn new(templates: Vec<Option<(String, TableState)>>) -> Arc<Marks> {
+        let count = templates.len();
+        Arc::new(Marks {
+            templates,
+            remaining: (0..count).map(|_| AtomicUsize::new(0)).collect(),
+            rows: (0..count).map(|_| AtomicU64::new(0)).collect(),
+        })
+    }
+
+    /// Plan `table` is copied in `chunks` chunks.
+    pub fn expect(&self, table: usize, chunks: usize) {
+        if let Some(remaining) = self.remaining.get(table) {
+            remaining.store(chunks, Ordering::SeqCst);
+        }
+    }
+
+    /// A chunk of plan `table` is loaded (`rows` rows, committed on
+    /// `conn`): the table is marked once its last chunk is.
+    pub async fn chunk_done(&self, conn: &mut Conn, table: usize, rows: u64) -> anyhow::Result<()> {
+        let (Some(Some((target, template))), Some(remaining), Some(total)) = (
+            self.templates.get(table),
+            self.remaining.get(table),
+            self.rows.get(table),
+        ) else {
+            return Ok(());
+        };
+        let total = total.fetch_add(rows, Ordering::SeqCst) + rows;
+        if remaining.fetch_sub(1, Ordering::SeqCst) != 1 {
+            return Ok(());
+        }
+        let hash = super::decision::table_hash(conn, target)
+            .await?
+            .context("a loaded table has no hash")?;
+        let state = TableState {
+            rows: total,
+            hash,
+            ..template.clone()
+        };
+        let json = serde_json::to_string(&state).context("writing a table's progress")?;
+        // language=MySQL
+        conn.query_drop(format!(
+            "REPLACE INTO {} (name, state) VALUES ({}, {})",
+            quote_identifier(TABLE),
+            quote_literal(target),
+            quote_literal(&json)
+        ))
+        .await
+        .with_context(|| format!("recording that {target} is loaded"))
+    }
+}
+
+/// The states to record for `plans` loaded in full this night (`full`
+/// per plan), by target table.
+#[must_use]
+pub fn templates(
+    plans: &[crate::plan::TablePlan],
+    full: &[bool],
+    identities: &super::decision::Identities,
+) -> Vec<Option<(String, TableState)>> {
+    plans
+        .iter()
+        .zip(full)
+        .map(|(plan, &full)| {
+            let key = (plan.source.schema.clone(), plan.source.name.clone());
+            let identity = identities.get(&key).filter(|_| full)?;
+            Some((
+                plan.target.name.clone(),
+                TableState {
+                    source: plan.source_name.clone(),
+                    oid: identity.oid,
+                    fingerprint: identity.fingerprint.clone(),
+                    conversion: super::decision::conversion_fingerprint(plan),
+                    rows: 0,
+                    hash: String::new(),
+                    key_ranges: None,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The tables a progress keeps, by target table (for the report).
+#[must_use]
+pub fn kept(progress: &Progress) -> BTreeMap<String, u64> {
+    progress
+        .state
+        .tables
+        .iter()
+        .map(|(name, table)| (name.clone(), table.rows))
+        .collect()
+}
