@@ -22,9 +22,9 @@ use crate::nightly::deletes::Sides;
 use crate::nightly::first_night;
 use crate::nightly::load::load_night;
 use crate::nightly::night::{Night, NightCommit, NightFailed, empty_full_tables};
-use crate::nightly::progress::Progress;
+use crate::nightly::progress::{self, Progress};
 use crate::nightly::verify::{Compared, differ_error, verify_branch};
-use crate::nightly::work_branch::WorkBranch;
+use crate::nightly::work_branch::{self, WorkBranch};
 use crate::preflight::{self, Planned, TargetSide, open_dolt_target, plan_checked};
 use crate::report::{CommandKind, RefreshReport, VerifyReport};
 use crate::run::{Outcome, Run, RunState, Untouched};
@@ -100,8 +100,10 @@ async fn refresh(settings: &Settings, options: &RefreshSettings, stop: &Stop) ->
         Ok(Some(why)) => {
             // A first night killed after it loaded some tables: those are
             // kept (caught up by delta), the others load.
+            let files: Vec<&ParsedSchemaFile> = settings.schema_files.iter().collect();
+            let files = progress::file_ids(&files);
             match stop.run(first_night::resumable(address, database)).await {
-                Ok(Some(stopped)) => {
+                Ok(Some(stopped)) if stopped.1.schema_files == files => {
                     warn!(
                         database,
                         branch = %stopped.0,
@@ -113,7 +115,7 @@ async fn refresh(settings: &Settings, options: &RefreshSettings, stop: &Stop) ->
                     ))
                     .await;
                 }
-                Ok(None) => {}
+                Ok(_) => {}
                 Err(error) => return state.ended(Err(error)),
             }
             // Said once; the first night drops it and loads it again.
@@ -163,6 +165,8 @@ async fn first_night(
                         decision::read_identities(&night.source.coordinator, &plans).await?;
                     let mut decision = Decision::all_full(&plans, "the first night", identities);
                     decision.progress = decision::header(&night.source.snapshot);
+                    let all: Vec<&ParsedSchemaFile> = files.iter().collect();
+                    decision.applied_files = progress::file_ids(&all);
                     let (source, archive) = (night.source, night.archive);
                     let loaded =
                         load_night(settings, source, planned, archive, &mut fill, &decision)
@@ -230,6 +234,7 @@ async fn resumed_first_night(
             let identities = decision::read_identities(&source.coordinator, &plans).await?;
             let mut decision = Decision::all_full(&plans, "the first night", identities);
             decision.progress = decision::header(&source.snapshot);
+            decision.applied_files = progress.schema_files.clone();
             let snapshot = (&source.snapshot, night.options.trust_source_history);
             let stopped = (&progress, branch.as_str());
             decision::resume(&mut fill.conn, &plans, &mut decision, stopped, snapshot).await?;
@@ -289,11 +294,22 @@ async fn later_night(
         let base = &sessions.state.base;
         let time = &night.source.snapshot.time;
         let (address, database) = (&settings.target, &settings.database);
-        let work = WorkBranch::create(&mut sessions.conn, address, database, base, time).await?;
-        anyhow::Ok((sessions, work))
+        // A night killed after it loaded some tables, from this same base:
+        // its branch is taken over (the tables it loaded are kept).
+        let stopped = work_branch::stopped(&mut sessions.conn, address, database, base).await?;
+        let (work, stopped) = if let Some((name, progress)) = stopped {
+            warn!(branch = %name, tables = progress.state.tables.len(),
+                "a night was stopped after it loaded some tables: its work branch is taken over, the tables it loaded are kept");
+            (WorkBranch::adopt(address, database, &name), Some(progress))
+        } else {
+            let work =
+                WorkBranch::create(&mut sessions.conn, address, database, base, time).await?;
+            (work, None)
+        };
+        anyhow::Ok((sessions, work, stopped))
     }
     .await;
-    let (sessions, work) = match opened {
+    let (sessions, work, stopped) = match opened {
         Ok(opened) => opened,
         Err(error) => return state.ended(Err(error)),
     };
@@ -302,7 +318,7 @@ async fn later_night(
         .run(fill_work(
             night,
             planned,
-            (&work, &base),
+            (&work, &base, stopped),
             &server,
             &mut state,
         ))
@@ -326,7 +342,7 @@ async fn later_night(
 async fn fill_work(
     night: &Night<'_>,
     planned: Planned,
-    (work, base): (&WorkBranch, &str),
+    (work, base, stopped): (&WorkBranch, &str, Option<Progress>),
     server: &TargetServer,
     state: &mut RunState,
 ) -> anyhow::Result<Option<NightCommit>> {
@@ -335,14 +351,34 @@ async fn fill_work(
     let pending = night.schema_to_apply(&revision).await?;
     let load = settings.target_database.load_method;
     let files = pending.as_deref().unwrap_or_default();
-    let mut fill = Fill::open(&settings.target, &revision, files, load, server).await?;
-    state.load_method = Some(fill.route.method);
+    let file_ids = progress::file_ids(&files.iter().collect::<Vec<_>>());
     let plans = planned.plan.tables.clone();
+    let targets: Vec<&str> = plans.iter().map(|plan| plan.target.name.as_str()).collect();
+    let archived = night.archive.is_some();
+    let (apply, kept) = match stopped {
+        Some(progress) => {
+            let mut conn = crate::mysql::connect(&settings.target, Some(&revision)).await?;
+            let taken =
+                progress::take_over(&mut conn, progress, (&file_ids, archived), &targets).await;
+            let _ = conn.disconnect().await;
+            taken?
+        }
+        None => (true, None),
+    };
+    let applied: &[ParsedSchemaFile] = if apply { files } else { &[] };
+    let mut fill = Fill::open(&settings.target, &revision, applied, load, server).await?;
+    state.load_method = Some(fill.route.method);
     // `--verify` loads the snapshot a second time: the plan is kept.
     let again = night.options.verify.then(|| planned.without_readers());
     let mut decision = night
         .decide(&mut fill.conn, &plans, base, !files.is_empty())
         .await?;
+    decision.applied_files = file_ids;
+    if let Some(progress) = &kept {
+        let snapshot = (&night.source.snapshot, night.options.trust_source_history);
+        let stopped = (progress, work.name.as_str());
+        decision::resume(&mut fill.conn, &plans, &mut decision, stopped, snapshot).await?;
+    }
     if let Some(refresh) = state.refresh.as_mut() {
         refresh.source_history.clone_from(&decision.source_history);
     }

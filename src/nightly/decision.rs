@@ -43,6 +43,9 @@ pub struct Decision {
     /// the night's state, recorded on its work branch with each table
     /// loaded in full as it finishes (`progress`): a refresh night's
     pub progress: Option<NightState>,
+    /// the schema files applied on the work branch before the load (the
+    /// progress records them: a rerun must not apply them twice)
+    pub applied_files: Vec<String>,
 }
 
 impl Decision {
@@ -63,6 +66,7 @@ impl Decision {
             base: None,
             count_ranges: true,
             progress: None,
+            applied_files: Vec::new(),
         }
     }
 
@@ -167,6 +171,7 @@ pub async fn decide(
         base: None,
         count_ranges: true,
         progress: None,
+        applied_files: Vec::new(),
     })
 }
 

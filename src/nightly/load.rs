@@ -35,7 +35,7 @@ pub async fn load_night(
     let plans = planned.plan.tables;
     let marks = match &decision.progress {
         Some(night) => {
-            super::progress::start(&mut fill.conn, night).await?;
+            super::progress::start(&mut fill.conn, night, &decision.applied_files).await?;
             let in_full: Vec<bool> = (decision.methods.iter())
                 .map(|method| matches!(method, Method::Full { .. }))
                 .collect();

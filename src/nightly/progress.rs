@@ -34,20 +34,28 @@ pub const TABLE: &str = "pg2dolt_night_progress";
 /// The name of the night's own row.
 const NIGHT_ROW: &str = "";
 
+/// The name of the row listing the schema files the night applied on the
+/// work branch before its load (no table can have this name: it is longer
+/// than any).
+const FILES_ROW: &str = "pg2dolt schema files applied on the work branch before the load";
+
 /// What a killed night left: its state, and the tables it finished.
 #[derive(Debug, Clone)]
 pub struct Progress {
     /// the night's snapshot facts, and each finished table's state
     pub state: NightState,
+    /// the schema files it applied on the work branch (uncommitted there)
+    pub schema_files: Vec<String>,
 }
 
-/// Starts recording on the work branch (`conn`): the night's state, no
-/// table finished yet.
-pub async fn start(conn: &mut Conn, night: &NightState) -> anyhow::Result<()> {
+/// Starts recording on the work branch (`conn`): the night's state and
+/// the schema files it applied there, no table finished yet.
+pub async fn start(conn: &mut Conn, night: &NightState, files: &[String]) -> anyhow::Result<()> {
     let table = quote_identifier(TABLE);
     let mut header = night.clone();
     header.tables.clear();
     let json = serde_json::to_string(&header).context("writing the night's progress")?;
+    let files = serde_json::to_string(files).context("writing the night's progress")?;
     // language=MySQL
     conn.query_drop(format!(
         "CREATE TABLE IF NOT EXISTS {table} (name VARCHAR(256) NOT NULL PRIMARY KEY, state LONGTEXT NOT NULL)"
@@ -60,9 +68,11 @@ pub async fn start(conn: &mut Conn, night: &NightState) -> anyhow::Result<()> {
         .context("emptying the night's progress table")?;
     // language=MySQL
     conn.query_drop(format!(
-        "INSERT INTO {table} (name, state) VALUES ({}, {})",
+        "INSERT INTO {table} (name, state) VALUES ({}, {}), ({}, {})",
         quote_literal(NIGHT_ROW),
-        quote_literal(&json)
+        quote_literal(&json),
+        quote_literal(FILES_ROW),
+        quote_literal(&files)
     ))
     .await
     .context("recording the night's progress")
@@ -96,15 +106,25 @@ pub async fn read(conn: &mut Conn) -> anyhow::Result<Option<Progress>> {
     else {
         return Ok(None);
     };
+    let Some(schema_files) = rows
+        .iter()
+        .find(|(name, _)| name == FILES_ROW)
+        .and_then(|(_, json)| serde_json::from_str::<Vec<String>>(json).ok())
+    else {
+        return Ok(None);
+    };
     state.tables = rows
         .iter()
-        .filter(|(name, _)| name != NIGHT_ROW)
+        .filter(|(name, _)| name != NIGHT_ROW && name != FILES_ROW)
         .filter_map(|(name, json)| {
             let table: TableState = serde_json::from_str(json).ok()?;
             Some((name.clone(), table))
         })
         .collect();
-    Ok(Some(Progress { state }))
+    Ok(Some(Progress {
+        state,
+        schema_files,
+    }))
 }
 
 /// Drops the progress table (before the night's commit).
@@ -204,6 +224,61 @@ pub fn templates(
                     key_ranges: None,
                 },
             ))
+        })
+        .collect()
+}
+
+/// A stopped night's work branch (`conn`), taken over by this night, which
+/// applies schema files `file_ids` (`archived`: it archives every row, so
+/// it keeps nothing): when the stopped night applied the same files and
+/// archives nothing, the tables it loaded are kept, the others (`targets`
+/// not kept) go back to the published commit's rows if no file changed
+/// them; otherwise the branch is reset to the published commit whole.
+/// Returns whether the files are still to apply, and what is kept.
+pub async fn take_over(
+    conn: &mut Conn,
+    progress: Progress,
+    (file_ids, archived): (&[String], bool),
+    targets: &[&str],
+) -> anyhow::Result<(bool, Option<Progress>)> {
+    if archived || progress.schema_files != file_ids {
+        tracing::info!(
+            "the stopped night's work cannot be kept (another schema, or an archive): the branch starts again from the published commit"
+        );
+        // language=MySQL
+        conn.query_drop("CALL DOLT_RESET('--hard')")
+            .await
+            .context("resetting the stopped night's work branch")?;
+        return Ok((true, None));
+    }
+    if file_ids.is_empty() {
+        let others: Vec<String> = targets
+            .iter()
+            .filter(|target| !progress.state.tables.contains_key(**target))
+            .map(|target| quote_literal(target))
+            .collect();
+        if !others.is_empty() {
+            // language=MySQL
+            conn.query_drop(format!("CALL DOLT_CHECKOUT({})", others.join(", ")))
+                .await
+                .context("resetting the tables the stopped night had not loaded")?;
+        }
+    }
+    Ok((false, Some(progress)))
+}
+
+/// How the progress names schema files: name and the text's SHA-256, so a
+/// file changed since the stopped night is not taken as applied.
+#[must_use]
+pub fn file_ids(files: &[&crate::mysql::schema::ParsedSchemaFile]) -> Vec<String> {
+    files
+        .iter()
+        .map(|file| {
+            format!(
+                "{} {}",
+                file.name,
+                crate::digest::sha256_hex(file.sql.as_bytes())
+            )
         })
         .collect()
 }

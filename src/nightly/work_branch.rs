@@ -18,6 +18,45 @@ use crate::signal::interruption;
 /// Work branches are named `PREFIX<snapshot time>`.
 pub const PREFIX: &str = "pg2dolt-work-";
 
+/// The work branch a night stopped outright left at `base` (the current
+/// published commit) with tables it loaded, and what it recorded: the
+/// newest such branch no session is using (a night still running has its
+/// sessions there). `conn` is on the database.
+pub async fn stopped(
+    conn: &mut mysql_async::Conn,
+    target: &TargetAddress,
+    database: &str,
+    base: &str,
+) -> anyhow::Result<Option<(String, super::progress::Progress)>> {
+    use mysql_async::prelude::Queryable as _;
+    let mut names = refs::branches_named(conn, PREFIX).await?;
+    // Named by snapshot time: the newest last.
+    names.sort();
+    for name in names.iter().rev() {
+        if refs::branch_head(conn, name).await?.as_deref() != Some(base) {
+            continue;
+        }
+        let on_branch = revision(database, name);
+        // language=MySQL
+        let sessions: Option<u64> = conn
+            .query_first(format!(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND DB = {}",
+                crate::mysql::sql::quote_literal(&on_branch)
+            ))
+            .await?;
+        if sessions.unwrap_or(0) > 0 {
+            continue;
+        }
+        let mut session = crate::mysql::connect(target, Some(&on_branch)).await?;
+        let progress = super::progress::read(&mut session).await;
+        let _ = session.disconnect().await;
+        if let Some(progress) = progress?.filter(|progress| !progress.state.tables.is_empty()) {
+            return Ok(Some((name.clone(), progress)));
+        }
+    }
+    Ok(None)
+}
+
 /// The work branch of one refresh.
 #[must_use = "a work branch must be deleted or kept on purpose"]
 pub struct WorkBranch {
