@@ -156,9 +156,9 @@ async fn first_night(
                     let load = settings.target_database.load_method;
                     let files = &settings.schema_files;
                     let time = &night.source.snapshot.time;
-                    let (mut on_default, work) = first_night::open(address, database, time).await?;
+                    let (on_default, work) = first_night::open(address, database, time).await?;
                     let revision = work.revision();
-                    let mut fill = Fill::open(address, &revision, files, load, &server).await?;
+                    let fill = Fill::open(address, &revision, files, load, &server).await?;
                     state.load_method = Some(fill.route.method);
                     let plans = planned.plan.tables.clone();
                     let identities =
@@ -167,29 +167,14 @@ async fn first_night(
                     decision.progress = decision::header(&night.source.snapshot);
                     let all: Vec<&ParsedSchemaFile> = files.iter().collect();
                     decision.applied_files = progress::file_ids(&all);
-                    let (source, archive) = (night.source, night.archive);
-                    let loaded =
-                        load_night(settings, source, planned, archive, &mut fill, &decision)
-                            .await?;
-                    state.tables.clone_from(&loaded.tables);
-                    let completed = complete(settings, source, archive, &mut fill, &loaded).await?;
-                    state.record_completed(completed);
-                    let all: Vec<&ParsedSchemaFile> = files.iter().collect();
-                    schema_files::record(&mut fill.conn, &all, &night.source.snapshot.time).await?;
-                    if let Some(refresh) = state.refresh.as_mut() {
-                        refresh.schema_files_applied =
-                            files.iter().map(|file| file.name.clone()).collect();
-                    }
-                    let recorded = (state.tables.as_slice(), &loaded.key_ranges);
-                    let commit = night.commit(&mut fill, &plans, &decision, recorded).await?;
-                    let commit = commit.context("the first night's commit")?;
-                    state.commit = Some(commit.hash.clone());
-                    fill.close().await;
-                    let tables = &state.tables;
-                    let end = publish_first(&mut on_default, night, &commit, tables, work).await?;
-                    state.record_night(end);
-                    let _ = on_default.disconnect().await;
-                    anyhow::Ok(())
+                    let first = FirstNight {
+                        planned,
+                        fill,
+                        decision,
+                        on_default,
+                        work,
+                    };
+                    load_and_publish_first(night, first, &mut state).await
                 }),
             )
             .await;
@@ -198,6 +183,54 @@ async fn first_night(
     }
     .await;
     state.ended(result)
+}
+
+/// A first night, ready to load: its plan, the fill on its work branch,
+/// how each table loads, a session on the new database's default branch.
+struct FirstNight {
+    planned: Planned,
+    fill: Fill,
+    decision: Decision,
+    on_default: mysql_async::Conn,
+    work: WorkBranch,
+}
+
+/// A first night's load, every schema file recorded, its commit, and the
+/// publish (the default branch fast-forwarded to it).
+async fn load_and_publish_first(
+    night: &Night<'_>,
+    first: FirstNight,
+    state: &mut RunState,
+) -> anyhow::Result<()> {
+    let FirstNight {
+        planned,
+        mut fill,
+        decision,
+        mut on_default,
+        work,
+    } = first;
+    let (settings, source, archive) = (night.settings, night.source, night.archive);
+    let plans = planned.plan.tables.clone();
+    let loaded = load_night(settings, source, planned, archive, &mut fill, &decision).await?;
+    state.tables.clone_from(&loaded.tables);
+    let completed = complete(settings, source, archive, &mut fill, &loaded).await?;
+    state.record_completed(completed);
+    let files = &settings.schema_files;
+    let all: Vec<&ParsedSchemaFile> = files.iter().collect();
+    schema_files::record(&mut fill.conn, &all, &source.snapshot.time).await?;
+    if let Some(refresh) = state.refresh.as_mut() {
+        refresh.schema_files_applied = files.iter().map(|file| file.name.clone()).collect();
+    }
+    let recorded = (state.tables.as_slice(), &loaded.key_ranges);
+    let commit = night.commit(&mut fill, &plans, &decision, recorded).await?;
+    let commit = commit.context("the first night's commit")?;
+    state.commit = Some(commit.hash.clone());
+    fill.close().await;
+    let tables = &state.tables;
+    let end = publish_first(&mut on_default, night, &commit, tables, work).await?;
+    state.record_night(end);
+    let _ = on_default.disconnect().await;
+    Ok(())
 }
 
 /// A first night that was killed after it loaded some tables, run again on
@@ -223,7 +256,7 @@ async fn resumed_first_night(
     let (address, database) = (&settings.target, settings.database.as_str());
     let result = stop
         .run(async {
-            let mut on_default = crate::mysql::connect(address, Some(database)).await?;
+            let on_default = crate::mysql::connect(address, Some(database)).await?;
             let work = WorkBranch::adopt(address, database, &branch);
             let revision = work.revision();
             let load = settings.target_database.load_method;
@@ -241,28 +274,14 @@ async fn resumed_first_night(
             empty_full_tables(&mut fill.conn, &plans, &decision).await?;
             let sides = Sides::of(settings, source, &revision);
             decision::clear_first(&mut fill.conn, &sides, &plans, &mut decision).await?;
-            let archive = night.archive;
-            let loaded =
-                load_night(settings, source, planned, archive, &mut fill, &decision).await?;
-            state.tables.clone_from(&loaded.tables);
-            let completed = complete(settings, source, archive, &mut fill, &loaded).await?;
-            state.record_completed(completed);
-            let files = &settings.schema_files;
-            let all: Vec<&ParsedSchemaFile> = files.iter().collect();
-            schema_files::record(&mut fill.conn, &all, &source.snapshot.time).await?;
-            if let Some(refresh) = state.refresh.as_mut() {
-                refresh.schema_files_applied = files.iter().map(|file| file.name.clone()).collect();
-            }
-            let recorded = (state.tables.as_slice(), &loaded.key_ranges);
-            let commit = night.commit(&mut fill, &plans, &decision, recorded).await?;
-            let commit = commit.context("the first night's commit")?;
-            state.commit = Some(commit.hash.clone());
-            fill.close().await;
-            let tables = &state.tables;
-            let end = publish_first(&mut on_default, night, &commit, tables, work).await?;
-            state.record_night(end);
-            let _ = on_default.disconnect().await;
-            anyhow::Ok(())
+            let first = FirstNight {
+                planned,
+                fill,
+                decision,
+                on_default,
+                work,
+            };
+            load_and_publish_first(night, first, &mut state).await
         })
         .await;
     if result.is_err() {

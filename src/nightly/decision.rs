@@ -146,21 +146,8 @@ pub async fn decide(
     for plan in plans {
         let base_hash = table_hash(work, &plan.target.name).await?;
         let conversion = conversion_fingerprint(plan);
-        let key = (plan.source.schema.clone(), plan.source.name.clone());
-        let table = TableFacts {
-            target: &plan.target.name,
-            source: &plan.source_name,
-            identity: identities.get(&key),
-            conversion: &conversion,
-            keyed: keyed(plan),
-            other_unique_key: plan
-                .target
-                .unique_keys
-                .iter()
-                .any(|key| *key != plan.target.primary_key),
-            base_hash: base_hash.as_deref(),
-            migrated: facts.schema_changed,
-        };
+        let on_work = (base_hash.as_deref(), facts.schema_changed);
+        let table = table_facts(plan, &identities, &conversion, on_work);
         methods.push(table_method(previous, &table));
     }
     Ok(Decision {
@@ -211,21 +198,8 @@ pub async fn resume(
         };
         let base_hash = table_hash(work, &plan.target.name).await?;
         let conversion = conversion_fingerprint(plan);
-        let key = (plan.source.schema.clone(), plan.source.name.clone());
-        let table = TableFacts {
-            target: &plan.target.name,
-            source: &plan.source_name,
-            identity: decision.identities.get(&key),
-            conversion: &conversion,
-            keyed: keyed(plan),
-            other_unique_key: plan
-                .target
-                .unique_keys
-                .iter()
-                .any(|key| *key != plan.target.primary_key),
-            base_hash: base_hash.as_deref(),
-            migrated: false,
-        };
+        let on_work = (base_hash.as_deref(), false);
+        let table = table_facts(plan, &decision.identities, &conversion, on_work);
         match table_method(killed, &table) {
             Method::Delta {
                 filter,
@@ -250,6 +224,31 @@ pub async fn resume(
         }
     }
     Ok(kept)
+}
+
+/// What `plan`'s table pair is this night: `(base_hash, migrated)` as
+/// `TableFacts` has them, on the work branch.
+fn table_facts<'a>(
+    plan: &'a TablePlan,
+    identities: &'a Identities,
+    conversion: &'a str,
+    (base_hash, migrated): (Option<&'a str>, bool),
+) -> TableFacts<'a> {
+    let key = (plan.source.schema.clone(), plan.source.name.clone());
+    TableFacts {
+        target: &plan.target.name,
+        source: &plan.source_name,
+        identity: identities.get(&key),
+        conversion,
+        keyed: keyed(plan),
+        other_unique_key: plan
+            .target
+            .unique_keys
+            .iter()
+            .any(|key| *key != plan.target.primary_key),
+        base_hash,
+        migrated,
+    }
 }
 
 /// Both sides have a primary key, on the same columns.

@@ -377,6 +377,20 @@ mod tests {
         assert!(night_reason(&facts(Some(&state), &anonymous)).is_some());
     }
 
+    /// The recorded table, unchanged.
+    fn track(identity: &SourceIdentity) -> TableFacts<'_> {
+        TableFacts {
+            target: "Track",
+            source: "public.track",
+            identity: Some(identity),
+            conversion: "c",
+            keyed: true,
+            other_unique_key: false,
+            base_hash: Some("h"),
+            migrated: false,
+        }
+    }
+
     #[test]
     fn a_delta_goes_by_the_recorded_key_ranges_unless_rows_are_cleared_first() {
         let mut state = previous();
@@ -389,16 +403,7 @@ mod tests {
             oid: 10,
             fingerprint: "f".into(),
         };
-        let table = TableFacts {
-            target: "Track",
-            source: "public.track",
-            identity: Some(&identity),
-            conversion: "c",
-            keyed: true,
-            other_unique_key: false,
-            base_hash: Some("h"),
-            migrated: false,
-        };
+        let table = track(&identity);
         let Method::Delta {
             ranges: recorded, ..
         } = table_method(&state, &table)
@@ -427,16 +432,7 @@ mod tests {
             oid: 10,
             fingerprint: "f".into(),
         };
-        let table = TableFacts {
-            target: "Track",
-            source: "public.track",
-            identity: Some(&identity),
-            conversion: "c",
-            keyed: true,
-            other_unique_key: false,
-            base_hash: Some("h"),
-            migrated: false,
-        };
+        let table = track(&identity);
         assert_eq!(
             table_method(&state, &table),
             Method::Delta {

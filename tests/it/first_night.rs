@@ -70,20 +70,7 @@ async fn a_first_night_killed_mid_load_shows_readers_nothing_and_the_next_night_
     child.kill().unwrap();
     let _ = child.wait();
     assert_eq!(tables_on_main(&nights).await, Vec::<String>::new());
-    // The killed run's statements end on the server a little after it.
-    let sessions = format!(
-        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
-         AND (DB = '{0}' OR DB LIKE '{0}/%')",
-        nights.case.name
-    );
-    let mut conn = mysql_connect(&nights.dolt).await;
-    for _ in 0..600 {
-        let left: Option<u64> = conn.query_first(&sessions).await.unwrap();
-        if left == Some(0) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    killed_sessions_ended(&nights).await;
     loaded_again(&nights).await;
 }
 
@@ -154,22 +141,12 @@ async fn marked_loaded(nights: &Nights) -> Vec<String> {
     .unwrap_or_default()
 }
 
-/// Issue 26 item 3: a first night killed after some tables were loaded;
-/// the rerun keeps them (caught up by delta from the killed night's
-/// snapshot: the source changed in between) and loads the rest.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_first_night_killed_after_some_tables_loaded_keeps_them() {
-    let test = "a_first_night_killed_after_some_tables_loaded_keeps_them";
-    let Some(dolt) = dolt_url(test) else {
-        return;
-    };
-    let files = [("001_tables.sql", MANY_TABLES)];
-    let nights = Nights::new("firstresume", &dolt, MANY_SOURCE, &files).await;
-    let mut child = nights.with("refresh").args(["--jobs", "2"]).spawn();
-    // The small tables load beside the large one and finish first.
+/// Kills the running night `child` once two tables are marked loaded (the
+/// large one still loading); returns the marked tables.
+async fn killed_once_two_marked(nights: &Nights, mut child: std::process::Child) -> Vec<String> {
     let mut marked = Vec::new();
     for _ in 0..1200 {
-        marked = marked_loaded(&nights).await;
+        marked = marked_loaded(nights).await;
         if marked.len() >= 2 {
             break;
         }
@@ -177,19 +154,12 @@ async fn a_first_night_killed_after_some_tables_loaded_keeps_them() {
     }
     child.kill().unwrap();
     let _ = child.wait();
-    assert_eq!(marked, ["author", "shelf"], "book loads longest");
-    assert_eq!(tables_on_main(&nights).await, Vec::<String>::new());
-    nights
-        .case
-        .source_sql(
-            "UPDATE author SET mood = 'sad' WHERE id = 7;
-             INSERT INTO author VALUES (2001, 'author 2001', 'happy');
-             UPDATE shelf SET label = 'shelf 1b' WHERE id = 1;
-             UPDATE book SET shelf_id = NULL WHERE shelf_id = 499;
-             DELETE FROM shelf WHERE id = 499;",
-        )
-        .await;
-    // The killed run's statements end on the server a little after it.
+    marked
+}
+
+/// Waits until the statements of a killed run have ended on the server
+/// (a little after the run).
+async fn killed_sessions_ended(nights: &Nights) {
     let sessions = format!(
         "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
          AND (DB = '{0}' OR DB LIKE '{0}/%')",
@@ -203,6 +173,37 @@ async fn a_first_night_killed_after_some_tables_loaded_keeps_them() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// Issue 26 item 3: a first night killed after some tables were loaded;
+/// the rerun keeps them (caught up by delta from the killed night's
+/// snapshot: the source changed in between) and loads the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_night_killed_after_some_tables_loaded_keeps_them() {
+    let test = "a_first_night_killed_after_some_tables_loaded_keeps_them";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let files = [("001_tables.sql", MANY_TABLES)];
+    let nights = Nights::new("firstresume", &dolt, MANY_SOURCE, &files).await;
+    // The small tables load beside the large one and finish first.
+    let child = nights.with("refresh").args(["--jobs", "2"]).spawn();
+    assert_eq!(
+        killed_once_two_marked(&nights, child).await,
+        ["author", "shelf"]
+    );
+    assert_eq!(tables_on_main(&nights).await, Vec::<String>::new());
+    nights
+        .case
+        .source_sql(
+            "UPDATE author SET mood = 'sad' WHERE id = 7;
+             INSERT INTO author VALUES (2001, 'author 2001', 'happy');
+             UPDATE shelf SET label = 'shelf 1b' WHERE id = 1;
+             UPDATE book SET shelf_id = NULL WHERE shelf_id = 499;
+             DELETE FROM shelf WHERE id = 499;",
+        )
+        .await;
+    killed_sessions_ended(&nights).await;
     let run = nights.with("refresh").run();
     run.assert_success();
     let report: Json = run.report();
@@ -257,40 +258,21 @@ async fn a_full_night_killed_after_some_tables_loaded_keeps_them() {
         .case
         .source_sql("UPDATE author SET name = 'renamed' WHERE id = 1")
         .await;
-    let mut child = nights
+    let child = nights
         .with("refresh")
         .args(["--full", "--jobs", "2"])
         .spawn();
-    let mut marked = Vec::new();
-    for _ in 0..1200 {
-        marked = marked_loaded(&nights).await;
-        if marked.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    child.kill().unwrap();
-    let _ = child.wait();
-    assert_eq!(marked, ["author", "shelf"], "book loads longest");
+    assert_eq!(
+        killed_once_two_marked(&nights, child).await,
+        ["author", "shelf"]
+    );
     // Readers still have the last night.
     assert_eq!(dolt_hash_of(&nights.target(), "main").await, published);
     nights
         .case
         .source_sql("UPDATE author SET mood = 'sad' WHERE id = 9; DELETE FROM book WHERE id = 10;")
         .await;
-    let sessions = format!(
-        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
-         AND (DB = '{0}' OR DB LIKE '{0}/%')",
-        nights.case.name
-    );
-    let mut conn = mysql_connect(&nights.dolt).await;
-    for _ in 0..600 {
-        let left: Option<u64> = conn.query_first(&sessions).await.unwrap();
-        if left == Some(0) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    killed_sessions_ended(&nights).await;
     let run = nights.with("refresh").args(["--full"]).run();
     run.assert_success();
     let report: Json = run.report();
