@@ -270,6 +270,10 @@ async fn resumed_first_night(
             decision.applied_files = progress.schema_files.clone();
             let snapshot = (&source.snapshot, night.options.trust_source_history);
             let stopped = (&progress, branch.as_str());
+            // Dolt refuses commits on a working set holding the violations
+            // the stopped night's side-by-side loads recorded (see
+            // `progress::take_over`).
+            crate::mysql::dolt::clear_sequencing_violations(&mut fill.conn).await?;
             decision::resume(&mut fill.conn, &plans, &mut decision, stopped, snapshot).await?;
             empty_full_tables(&mut fill.conn, &plans, &decision).await?;
             let sides = Sides::of(settings, source, &revision);

@@ -241,11 +241,7 @@ fn table_facts<'a>(
         identity: identities.get(&key),
         conversion,
         keyed: keyed(plan),
-        other_unique_key: plan
-            .target
-            .unique_keys
-            .iter()
-            .any(|key| *key != plan.target.primary_key),
+        other_unique_key: plan.other_unique_key(),
         base_hash,
         migrated,
     }

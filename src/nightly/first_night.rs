@@ -49,11 +49,7 @@ pub async fn resumable(
     // Named by snapshot time: the newest last.
     branches.sort();
     for name in branches.iter().rev() {
-        let revision = refs::revision(database, name);
-        let mut on_branch = crate::mysql::connect(target, Some(&revision)).await?;
-        let progress = super::progress::read(&mut on_branch).await;
-        let _ = on_branch.disconnect().await;
-        if let Some(progress) = progress?.filter(|progress| !progress.state.tables.is_empty()) {
+        if let Some(progress) = super::progress::read_branch(target, database, name).await? {
             return Ok(Some((name.clone(), progress)));
         }
     }

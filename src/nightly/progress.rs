@@ -17,7 +17,6 @@
 //! `delta::table_method`); every other table loads as if the killed night
 //! had not run.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -127,6 +126,20 @@ pub async fn read(conn: &mut Conn) -> anyhow::Result<Option<Progress>> {
     }))
 }
 
+/// What the work branch `name` of `database` records, when it names at
+/// least one table loaded (a session of its own on `database/name`).
+pub async fn read_branch(
+    target: &crate::mysql::TargetAddress,
+    database: &str,
+    name: &str,
+) -> anyhow::Result<Option<Progress>> {
+    let revision = crate::dolt::refs::revision(database, name);
+    let mut session = crate::mysql::connect(target, Some(&revision)).await?;
+    let progress = read(&mut session).await;
+    let _ = session.disconnect().await;
+    Ok(progress?.filter(|progress| !progress.state.tables.is_empty()))
+}
+
 /// Drops the progress table (before the night's commit).
 pub async fn finish(conn: &mut Conn) -> anyhow::Result<()> {
     // language=MySQL
@@ -177,9 +190,7 @@ impl Marks {
         if remaining.fetch_sub(1, Ordering::SeqCst) != 1 {
             return Ok(());
         }
-        let hash = super::decision::table_hash(conn, target)
-            .await?
-            .context("a loaded table has no hash")?;
+        let hash = rows_hash(conn, target).await?;
         let state = TableState {
             rows: total,
             hash,
@@ -196,6 +207,25 @@ impl Marks {
         .await
         .with_context(|| format!("recording that {target} is loaded"))
     }
+}
+
+/// `dolt_hashof_table` of `target` without the violations side-by-side
+/// loads record on it (Dolt keeps them with the table, so they are in its
+/// hash; a rerun clears them before it compares, see [`take_over`]): read
+/// in a transaction that clears them and is rolled back.
+async fn rows_hash(conn: &mut Conn, target: &str) -> anyhow::Result<String> {
+    // language=MySQL
+    conn.query_drop("START TRANSACTION")
+        .await
+        .context("hashing a loaded table")?;
+    let violations = quote_identifier(&format!("dolt_constraint_violations_{target}"));
+    // language=MySQL
+    let cleared = conn.query_drop(format!("DELETE FROM {violations}")).await;
+    let hash = super::decision::table_hash(conn, target).await;
+    // language=MySQL
+    let _ = conn.query_drop("ROLLBACK").await;
+    cleared.with_context(|| format!("reading {target} without its recorded violations"))?;
+    hash?.context("a loaded table has no hash")
 }
 
 /// The states to record for `plans` loaded in full this night (`full`
@@ -241,6 +271,11 @@ pub async fn take_over(
     (file_ids, archived): (&[String], bool),
     targets: &[&str],
 ) -> anyhow::Result<(bool, Option<Progress>)> {
+    // The stopped night's side-by-side loads left the violations Dolt
+    // records while they commit (cleared at the end of a load, which it
+    // never reached): with them in the working set Dolt refuses every
+    // commit on the branch, the resets below too.
+    crate::mysql::dolt::clear_sequencing_violations(conn).await?;
     if archived || progress.schema_files != file_ids {
         tracing::info!(
             "the stopped night's work cannot be kept (another schema, or an archive): the branch starts again from the published commit"
@@ -280,16 +315,5 @@ pub fn file_ids(files: &[&crate::mysql::schema::ParsedSchemaFile]) -> Vec<String
                 crate::digest::sha256_hex(file.sql.as_bytes())
             )
         })
-        .collect()
-}
-
-/// The tables a progress keeps, by target table (for the report).
-#[must_use]
-pub fn kept(progress: &Progress) -> BTreeMap<String, u64> {
-    progress
-        .state
-        .tables
-        .iter()
-        .map(|(name, table)| (name.clone(), table.rows))
         .collect()
 }

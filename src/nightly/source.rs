@@ -113,9 +113,13 @@ pub async fn scanning(
     client: &Client,
     statement: &str,
 ) -> anyhow::Result<Vec<tokio_postgres::Row>> {
-    const PATHS: &str = "enable_indexonlyscan, enable_indexscan, enable_bitmapscan";
+    const PATHS: [&str; 3] = [
+        "enable_indexonlyscan",
+        "enable_indexscan",
+        "enable_bitmapscan",
+    ];
     let off: Vec<String> = PATHS
-        .split(", ")
+        .iter()
         .map(|path| format!("SET LOCAL {path} = off"))
         .collect();
     client
@@ -126,10 +130,7 @@ pub async fn scanning(
         .query(statement, &[])
         .await
         .map_err(|error| crate::postgres::pg_error(&error));
-    let reset: Vec<String> = PATHS
-        .split(", ")
-        .map(|path| format!("RESET {path}"))
-        .collect();
+    let reset: Vec<String> = PATHS.iter().map(|path| format!("RESET {path}")).collect();
     let reset = client
         .batch_execute(&reset.join("; "))
         .await

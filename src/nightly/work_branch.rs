@@ -44,13 +44,12 @@ pub async fn stopped(
                 crate::mysql::sql::quote_literal(&on_branch)
             ))
             .await?;
-        if sessions.unwrap_or(0) > 0 {
+        if let Some(sessions) = sessions.filter(|sessions| *sessions > 0) {
+            warn!(branch = %name, sessions,
+                "a work branch at the published commit is in use (a night still running, or a killed one's statements still finishing on the server): not taken over, this night starts from scratch");
             continue;
         }
-        let mut session = crate::mysql::connect(target, Some(&on_branch)).await?;
-        let progress = super::progress::read(&mut session).await;
-        let _ = session.disconnect().await;
-        if let Some(progress) = progress?.filter(|progress| !progress.state.tables.is_empty()) {
+        if let Some(progress) = super::progress::read_branch(target, database, name).await? {
             return Ok(Some((name.clone(), progress)));
         }
     }

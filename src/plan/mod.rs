@@ -151,6 +151,15 @@ impl TablePlan {
         crate::postgres::statement::ordered_copy_statement(&reference, &columns, condition, &order)
     }
 
+    /// The target has a unique key besides its primary key.
+    #[must_use]
+    pub fn other_unique_key(&self) -> bool {
+        self.target
+            .unique_keys
+            .iter()
+            .any(|key| *key != self.target.primary_key)
+    }
+
     /// The source's primary key is made of integer columns only, none of
     /// them masked: both sides order it alike, numerically, and its text
     /// is the same on both.

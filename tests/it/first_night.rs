@@ -49,12 +49,19 @@ async fn loaded_again(nights: &Nights) {
     let report: Json = run.report();
     assert_eq!(report["refresh"]["first_night"], true, "{report}");
     nights.assert_exact(&report).await;
+    next_night_by_delta(nights, &["book"]).await;
+}
+
+/// A change, then a night that takes `tables` by delta, exact.
+async fn next_night_by_delta(nights: &Nights, tables: &[&str]) {
     nights
         .case
         .source_sql("UPDATE book SET pages = 0 WHERE id = 3")
         .await;
     let (next, _) = nights.night(&[]);
-    assert_eq!(table(&next, "book")["method"], "delta", "{next}");
+    for target in tables {
+        assert_eq!(table(&next, target)["method"], "delta", "{next}");
+    }
     nights.assert_exact(&next).await;
 }
 
@@ -232,14 +239,7 @@ async fn a_first_night_killed_after_some_tables_loaded_keeps_them() {
         "{published:?}"
     );
     // The night after takes deltas from the resumed night.
-    nights
-        .case
-        .source_sql("UPDATE book SET pages = 0 WHERE id = 3")
-        .await;
-    let (next, _) = nights.night(&[]);
-    assert_eq!(table(&next, "book")["method"], "delta", "{next}");
-    assert_eq!(table(&next, "author")["method"], "delta", "{next}");
-    nights.assert_exact(&next).await;
+    next_night_by_delta(&nights, &["book", "author"]).await;
 }
 
 /// The same for a later `--full` night (a weekly reset, say): killed after

@@ -100,11 +100,15 @@ impl<'a> KeyColumns<'a> {
     }
 }
 
-/// The table's deleted rows are found by merging integer keys, and its
-/// rows per key range are recorded for that (`ranges`).
+/// The table's deleted rows are found by merging integer keys by the
+/// recorded rows per key range (`ranges`), so they are counted for it. Not
+/// for a table with a unique key besides its primary key: its delta clears
+/// the rows it rewrites first, so the work branch no longer holds the
+/// recorded rows when the deletes are found (`delta::table_method` never
+/// hands it recorded ranges).
 #[must_use]
 pub fn counts_ranges(plan: &TablePlan) -> bool {
-    KeyColumns::new(plan).numeric
+    KeyColumns::new(plan).numeric && !plan.other_unique_key()
 }
 
 /// A delta that does not add up: the target's rows after the upserts are
@@ -232,11 +236,15 @@ pub async fn delete_gone_rows(
         gone_numeric_keys_in_ranges(conn, sides, &keys, false).await?
     };
     let deleted = delete_found(conn, &keys, &gone, deleted).await?;
-    let ranges = ranges::source_ranges(sides.coordinator, plan).await?;
+    let ranges = if counts_ranges(plan) {
+        Some(ranges::source_ranges(sides.coordinator, plan).await?)
+    } else {
+        None
+    };
     Ok(Settled {
         deleted,
         keys_read,
-        ranges: Some(ranges),
+        ranges,
         changes: None,
     })
 }
