@@ -13,7 +13,7 @@ use crate::cli::{LoggingArgs, RefreshArgs};
 use crate::copy::phase::{complete, open_archive, start_archive};
 use crate::fill::Fill;
 use crate::mysql::TargetServer;
-use crate::mysql::fresh::{TargetOutcome, TargetState};
+use crate::mysql::fresh::{FreshDatabase, TargetOutcome, TargetState};
 use crate::mysql::records::schema_files;
 use crate::mysql::schema::ParsedSchemaFile;
 use crate::nightly::conclude::{Sessions, publish_first};
@@ -148,41 +148,72 @@ async fn first_night(
         let server = target.server.clone();
         let fresh = state.created(target.create_fresh(address, database).await)?;
         let keep_failed = settings.target_database.keep_failed;
-        let (outcome, filled) = fresh
-            .fill(
-                stop,
-                keep_failed,
-                Box::pin(async {
-                    let load = settings.target_database.load_method;
-                    let files = &settings.schema_files;
-                    let time = &night.source.snapshot.time;
-                    let (on_default, work) = first_night::open(address, database, time).await?;
-                    let revision = work.revision();
-                    let fill = Fill::open(address, &revision, files, load, &server).await?;
-                    state.load_method = Some(fill.route.method);
-                    let plans = planned.plan.tables.clone();
-                    let identities =
-                        decision::read_identities(&night.source.coordinator, &plans).await?;
-                    let mut decision = Decision::all_full(&plans, "the first night", identities);
-                    decision.progress = decision::header(&night.source.snapshot);
-                    let all: Vec<&ParsedSchemaFile> = files.iter().collect();
-                    decision.applied_files = progress::file_ids(&all);
-                    let first = FirstNight {
-                        planned,
-                        fill,
-                        decision,
-                        on_default,
-                        work,
-                    };
-                    load_and_publish_first(night, first, &mut state).await
-                }),
-            )
+        let filled = stop
+            .run(Box::pin(async {
+                let load = settings.target_database.load_method;
+                let files = &settings.schema_files;
+                let time = &night.source.snapshot.time;
+                let (on_default, work) = first_night::open(address, database, time).await?;
+                let revision = work.revision();
+                let fill = Fill::open(address, &revision, files, load, &server).await?;
+                state.load_method = Some(fill.route.method);
+                let plans = planned.plan.tables.clone();
+                let identities =
+                    decision::read_identities(&night.source.coordinator, &plans).await?;
+                let mut decision = Decision::all_full(&plans, "the first night", identities);
+                decision.progress = decision::header(&night.source.snapshot);
+                let all: Vec<&ParsedSchemaFile> = files.iter().collect();
+                decision.applied_files = progress::file_ids(&all);
+                let first = FirstNight {
+                    planned,
+                    fill,
+                    decision,
+                    on_default,
+                    work,
+                };
+                load_and_publish_first(night, first, &mut state).await
+            }))
             .await;
+        // A first night that failed after it finished loading some tables
+        // keeps them for the next one (issue 26): its database, which holds
+        // no published night, is not dropped.
+        let kept = match &filled {
+            Err(error) if !keep_failed => {
+                let limit = FreshDatabase::limit(error) / 2;
+                let read = first_night::resumable(address, database);
+                progress::kept_for_rerun(error, limit, read).await
+            }
+            _ => None,
+        };
+        let outcome = match kept {
+            Some((branch, progress)) => {
+                let said = kept_first_night(database, &branch, &progress);
+                if let Some(refresh) = state.refresh.as_mut() {
+                    refresh.work_branch = Some(branch);
+                }
+                fresh.keep(said)
+            }
+            None => fresh.settle(&filled, keep_failed).await,
+        };
         state.target = Some(outcome);
         filled
     }
     .await;
     state.ended(result)
+}
+
+/// What a first night that failed keeps for the next, for people (logged).
+fn kept_first_night(database: &str, branch: &str, progress: &Progress) -> String {
+    let tables = progress.state.tables.len();
+    warn!(
+        database,
+        branch,
+        tables,
+        "the first night failed after it finished loading some tables: they are kept for the next refresh"
+    );
+    format!(
+        "the database {database} holds no published night; its work branch {branch} keeps the {tables} table(s) the night finished loading: the next refresh continues from it"
+    )
 }
 
 /// A first night, ready to load: its plan, the fill on its work branch,
@@ -289,6 +320,9 @@ async fn resumed_first_night(
         })
         .await;
     if result.is_err() {
+        if let Some(refresh) = state.refresh.as_mut() {
+            refresh.work_branch = Some(branch.clone());
+        }
         state.target = Some(TargetOutcome {
             state: TargetState::Partial,
             detail: format!(

@@ -111,12 +111,28 @@ impl FreshDatabase {
                 show_summary: true,
             };
         };
-        let limit = if interruption(error).is_some() {
+        self.abandon(keep_failed, Self::limit(error)).await
+    }
+
+    /// After a failed fill, the database is kept on purpose: it holds
+    /// work the next run continues from (`detail` says what, for people).
+    #[must_use]
+    pub fn keep(self, detail: String) -> TargetOutcome {
+        TargetOutcome {
+            state: TargetState::Partial,
+            detail,
+            show_summary: true,
+        }
+    }
+
+    /// How long settling a failed fill may take: shorter after a signal.
+    #[must_use]
+    pub fn limit(error: &anyhow::Error) -> Duration {
+        if interruption(error).is_some() {
             DROP_AFTER_SIGNAL
         } else {
             DROP_AFTER_FAILURE
-        };
-        self.abandon(keep_failed, limit).await
+        }
     }
 
     async fn abandon(self, keep_failed: bool, limit: Duration) -> TargetOutcome {

@@ -101,9 +101,10 @@ impl Sessions {
             Ok(diffed) => diffed,
             Err(error) => {
                 let keep = night.settings.target_database.keep_failed;
-                let target = work.abandon(&error, keep, &untouched).await;
+                let (target, work_branch) = work.abandon(&error, keep, &untouched).await;
                 let end = NightEnd {
                     target: Some(target),
+                    work_branch,
                     ..NightEnd::default()
                 };
                 return Err(NightFailed { error, end });

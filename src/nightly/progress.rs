@@ -140,6 +140,29 @@ pub async fn read_branch(
     Ok(progress?.filter(|progress| !progress.state.tables.is_empty()))
 }
 
+/// After a night failed with `error`: what its work branch records
+/// (`read`, given `limit`), when the next night is to continue from it.
+/// Not after a failure that says the load itself does not hold the
+/// source's rows (exit 4: counts, constraints, `--verify`), nor when no
+/// table was finished or the branch cannot be read in time.
+pub async fn kept_for_rerun<T>(
+    error: &anyhow::Error,
+    limit: std::time::Duration,
+    read: impl Future<Output = anyhow::Result<Option<T>>>,
+) -> Option<T> {
+    if crate::error::kind(error) == Some(crate::error::FailureKind::Verify) {
+        return None;
+    }
+    match tokio::time::timeout(limit, read).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(failed)) => {
+            tracing::debug!(error = %crate::error::one_line(&failed), "the failed night's progress could not be read");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
 /// Drops the progress table (before the night's commit).
 pub async fn finish(conn: &mut Conn) -> anyhow::Result<()> {
     // language=MySQL

@@ -107,38 +107,61 @@ impl WorkBranch {
     }
 
     /// After a failed or interrupted night: the published branch was not
-    /// touched; the work branch is deleted unless `keep_failed`.
-    /// `untouched` says what the published branch is at, for people.
+    /// touched; the work branch is kept when it holds tables the night
+    /// finished loading (the next night continues from it, issue 26) or
+    /// with `keep_failed`, else deleted. `untouched` says what the
+    /// published branch is at, for people. Returns what the branch became,
+    /// and its name when it was kept.
     pub async fn abandon(
         self,
         error: &anyhow::Error,
         keep_failed: bool,
         untouched: &str,
-    ) -> TargetOutcome {
+    ) -> (TargetOutcome, Option<String>) {
         let outcome = |detail: String| TargetOutcome {
             state: TargetState::Untouched,
             detail,
             show_summary: true,
         };
         if keep_failed {
-            return outcome(format!(
+            let said = format!(
                 "{untouched}; the failed night is on branch {} (kept: --keep-failed)",
                 self.name
-            ));
+            );
+            return (outcome(said), Some(self.name));
         }
         let limit = if interruption(error).is_some() {
             DROP_AFTER_SIGNAL
         } else {
             DROP_AFTER_FAILURE
         };
+        let read = super::progress::kept_for_rerun(
+            error,
+            limit / 2,
+            super::progress::read_branch(&self.target, &self.database, &self.name),
+        );
+        if let Some(progress) = read.await {
+            let tables = progress.state.tables.len();
+            warn!(branch = %self.name, tables,
+                "the work branch is kept with the tables the night finished loading: the next refresh continues from it");
+            let said = format!(
+                "{untouched}; the work branch {} keeps the {tables} table(s) the night finished loading: the next refresh continues from it",
+                self.name
+            );
+            return (outcome(said), Some(self.name));
+        }
         match self.delete(limit).await {
-            Ok(()) => outcome(format!("{untouched}; the work branch was deleted")),
+            Ok(()) => (
+                outcome(format!("{untouched}; the work branch was deleted")),
+                None,
+            ),
             Err(failed) => {
                 warn!(branch = %self.name, error = %failed, "deleting the work branch failed");
-                outcome(format!(
+                let said = format!(
                     "{untouched}; the work branch {} is left (deleting it failed: {failed}): CALL DOLT_BRANCH('-D', '{}')",
                     self.name, self.name
-                ))
+                );
+                (outcome(said), Some(self.name))
             }
         }
     }

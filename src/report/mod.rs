@@ -173,7 +173,8 @@ pub struct RefreshReport {
     pub on_diverged: OnDiverged,
     /// the old head's tag, when reset moved the branch away from it
     pub previous_head_tag: Option<String>,
-    /// the work branch, when it was kept (held back, --keep-failed)
+    /// the work branch, when it was kept (held back, --keep-failed, or
+    /// with the tables a failed night finished, for the next to continue)
     pub work_branch: Option<String>,
     /// schema files applied this night
     pub schema_files_applied: Vec<String>,

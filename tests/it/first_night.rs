@@ -326,3 +326,187 @@ async fn a_second_run_during_a_first_night_changes_nothing() {
     assert_eq!(next["refresh"]["outcome"], "unchanged", "{next}");
     nights.assert_exact(&next).await;
 }
+
+/// Once `child` (a running night) has marked two tables loaded, the
+/// server ends every session of its work branch (a lost target, as the
+/// night sees it): the night fails with an error, not a signal. Returns
+/// the marked tables and the failed run's report.
+async fn failed_once_two_marked(
+    nights: &Nights,
+    child: std::process::Child,
+) -> (Vec<String>, Json) {
+    let mut marked = Vec::new();
+    for _ in 0..1200 {
+        marked = marked_loaded(nights).await;
+        if marked.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let mut conn = mysql_connect(&nights.dolt).await;
+    let sessions: Vec<u64> = conn
+        .query(format!(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
+             AND DB LIKE '{}/pg2dolt-work-%'",
+            nights.case.name
+        ))
+        .await
+        .unwrap();
+    assert!(
+        !sessions.is_empty(),
+        "the night has no session on its work branch"
+    );
+    for id in sessions {
+        let _ = conn.query_drop(format!("KILL {id}")).await;
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.code().is_some_and(|code| code != 0),
+        "the night did not fail with an exit code: {:?}\n{stderr}",
+        output.status
+    );
+    let report = std::fs::read_to_string(nights.case.report_path()).unwrap();
+    (marked, serde_json::from_str(&report).unwrap())
+}
+
+/// Issue 26 item 3: a first night that fails with an error (its target
+/// sessions lost) after some tables were loaded keeps them, and the next
+/// night continues from it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_night_that_failed_after_some_tables_loaded_keeps_them() {
+    let test = "a_first_night_that_failed_after_some_tables_loaded_keeps_them";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let files = [("001_tables.sql", MANY_TABLES)];
+    let nights = Nights::new("firstfailed", &dolt, MANY_SOURCE, &files).await;
+    let child = nights.with("refresh").args(["--jobs", "2"]).spawn();
+    let (marked, report) = failed_once_two_marked(&nights, child).await;
+    assert_eq!(marked, ["author", "shelf"]);
+    assert_eq!(report["target_state"], "partial", "{report}");
+    let detail = report["target_state_detail"].as_str().unwrap();
+    assert!(detail.contains("the next refresh continues"), "{detail}");
+    assert!(report["refresh"]["work_branch"].is_string(), "{report}");
+    // Readers see nothing of it.
+    assert_eq!(tables_on_main(&nights).await, Vec::<String>::new());
+    nights
+        .case
+        .source_sql("UPDATE author SET mood = 'sad' WHERE id = 7")
+        .await;
+    killed_sessions_ended(&nights).await;
+    let run = nights.with("refresh").run();
+    run.assert_success();
+    let report: Json = run.report();
+    assert_eq!(report["refresh"]["first_night"], true, "{report}");
+    let author = table(&report, "author");
+    assert_eq!(author["method"], "resumed", "{report}");
+    assert_eq!(author["kept_rows"], 2000, "{report}");
+    assert_eq!(author["rows_upserted"], 1, "{report}");
+    assert_eq!(table(&report, "shelf")["method"], "resumed", "{report}");
+    assert_eq!(table(&report, "book")["method"], "full", "{report}");
+    nights.assert_exact(&report).await;
+    next_night_by_delta(&nights, &["book", "author"]).await;
+}
+
+/// The same for a later `--full` night: readers keep the last night, and
+/// the rerun keeps what the failed night finished.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_night_that_failed_after_some_tables_loaded_keeps_them() {
+    let test = "a_full_night_that_failed_after_some_tables_loaded_keeps_them";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let files = [("001_tables.sql", MANY_TABLES)];
+    let nights = Nights::new("fullfailed", &dolt, MANY_SOURCE, &files).await;
+    let (_, published) = nights.night(&[]);
+    let child = nights
+        .with("refresh")
+        .args(["--full", "--jobs", "2"])
+        .spawn();
+    let (marked, report) = failed_once_two_marked(&nights, child).await;
+    assert_eq!(marked, ["author", "shelf"]);
+    assert_eq!(report["target_state"], "untouched", "{report}");
+    assert!(report["refresh"]["work_branch"].is_string(), "{report}");
+    assert_eq!(dolt_hash_of(&nights.target(), "main").await, published);
+    nights
+        .case
+        .source_sql("UPDATE shelf SET label = 'renamed' WHERE id = 3")
+        .await;
+    killed_sessions_ended(&nights).await;
+    let run = nights.with("refresh").args(["--full"]).run();
+    run.assert_success();
+    let report: Json = run.report();
+    assert_eq!(table(&report, "author")["method"], "resumed", "{report}");
+    let shelf = table(&report, "shelf");
+    assert_eq!(shelf["method"], "resumed", "{report}");
+    assert_eq!(shelf["rows_upserted"], 1, "{report}");
+    assert_eq!(table(&report, "book")["method"], "full", "{report}");
+    assert_eq!(report["refresh"]["outcome"], "published", "{report}");
+    nights.assert_exact(&report).await;
+    // No work branch is left behind once the night is published.
+    let mut conn = mysql_connect(&nights.target()).await;
+    let left: Vec<String> = conn
+        .query("SELECT name FROM dolt_branches WHERE name LIKE 'pg2dolt-work-%'")
+        .await
+        .unwrap();
+    assert_eq!(left, Vec::<String>::new());
+}
+
+/// A child table loaded beside its parents: Dolt records the rows whose
+/// parent was not loaded yet as violations when the loads' transactions
+/// meet on the working set. A night killed then keeps the child: its
+/// rerun clears them, keeps it (its hash without them) and is exact.
+const REVIEWED_SOURCE: &str = "
+    CREATE TABLE review (id bigint PRIMARY KEY, book_id bigint NOT NULL REFERENCES book (id),
+                         stars smallint NOT NULL);
+    INSERT INTO review SELECT n, 1 + (n * 7919) % 600000, n % 5 FROM generate_series(1, 3000) n;";
+
+const REVIEWED_TABLES: &str = "
+    CREATE TABLE review (id BIGINT PRIMARY KEY, book_id BIGINT NOT NULL, stars SMALLINT NOT NULL,
+                         FOREIGN KEY (book_id) REFERENCES book (id));";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_night_killed_after_a_child_table_loaded_before_its_parent_keeps_it() {
+    let test = "a_night_killed_after_a_child_table_loaded_before_its_parent_keeps_it";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let source = format!("{MANY_SOURCE};{REVIEWED_SOURCE}");
+    let files = [
+        ("001_tables.sql", MANY_TABLES),
+        ("002_review.sql", REVIEWED_TABLES),
+    ];
+    let nights = Nights::new("childresume", &dolt, &source, &files).await;
+    let (_, published) = nights.night(&[]);
+    // Default flags: the small tables load beside the large one.
+    let child = nights.with("refresh").args(["--full"]).spawn();
+    let mut marked = Vec::new();
+    for _ in 0..1200 {
+        marked = marked_loaded(&nights).await;
+        if marked.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let mut child = child;
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(marked, ["author", "review", "shelf"]);
+    assert_eq!(dolt_hash_of(&nights.target(), "main").await, published);
+    nights
+        .case
+        .source_sql("UPDATE review SET stars = 5 WHERE id = 11; DELETE FROM review WHERE id = 12;")
+        .await;
+    killed_sessions_ended(&nights).await;
+    let run = nights.with("refresh").args(["--full"]).run();
+    run.assert_success();
+    let report: Json = run.report();
+    let review = table(&report, "review");
+    assert_eq!(review["method"], "resumed", "{report}");
+    assert_eq!(review["rows_upserted"], 1, "{report}");
+    assert_eq!(review["rows_deleted"], 1, "{report}");
+    assert_eq!(table(&report, "book")["method"], "full", "{report}");
+    nights.assert_exact(&report).await;
+    next_night_by_delta(&nights, &["book", "review"]).await;
+}
