@@ -176,6 +176,13 @@ pub struct TargetDatabaseArgs {
     /// database this run created, so a re-run starts clean).
     #[arg(long, env = "PG2DOLT_KEEP_FAILED")]
     pub keep_failed: bool,
+
+    /// copy: continue the copy a failed run kept (--keep-failed, on Dolt):
+    /// the tables it finished are kept and caught up from its snapshot, the
+    /// others load; with no such database, copy. (refresh always continues
+    /// a stopped night.)
+    #[arg(long, env = "PG2DOLT_RESUME", conflicts_with = "replace")]
+    pub resume: bool,
 }
 
 /// Logging flags.

@@ -1,16 +1,24 @@
 //! `pg2dolt copy`: snapshot → catalogs → plan (checked on a scratch
 //! database) → fresh database → schema → copy → fix-ups → verify → Dolt
 //! commit; the target database is settled however it ends. With
-//! `--no-target` the rows go into the archive only.
+//! `--no-target` the rows go into the archive only. On Dolt, with
+//! `--keep-failed` or `--resume`, a failed copy keeps what it finished and
+//! `--resume` continues it (`nightly::kept_copy`).
 
 use anyhow::Context as _;
+use tracing::warn;
 
+use crate::archive::writer::ArchiveRun;
 use crate::cli::{CopyArgs, LoggingArgs};
-use crate::copy::phase::{
-    NightLoad, complete, dump_plan, load_plan, open_archive, start_archive, write_manifest,
-};
+use crate::copy::phase::{complete, dump_plan, open_archive, start_archive, write_manifest};
 use crate::fill::{CommitMessage, Fill};
-use crate::preflight::{self, exists_without_replace, plan_checked};
+use crate::mysql::fresh::{FreshDatabase, TargetOutcome};
+use crate::mysql::{TargetKind, TargetServer};
+use crate::nightly::kept_copy::{self, Kept};
+use crate::nightly::load::load_night;
+use crate::nightly::progress;
+use crate::nightly::progress::Progress;
+use crate::preflight::{self, Planned, SourceSide, exists_without_replace, plan_checked};
 use crate::report::CommandKind;
 use crate::run::{Outcome, Run, RunState, Untouched};
 use crate::settings::{Destination, Settings};
@@ -42,7 +50,13 @@ async fn copy(settings: &Settings, stop: &Stop) -> Outcome {
             .await?;
         state.server = Some(target.server.clone());
         let into_database = settings.destination == Destination::Database;
-        if target.exists && !settings.target_database.replace && into_database {
+        let resume = settings.target_database.resume;
+        let kept = if target.exists && into_database && resume {
+            Some(stop.run(kept_copy::kept(settings, &target)).await?)
+        } else {
+            None
+        };
+        if target.exists && !settings.target_database.replace && into_database && kept.is_none() {
             return Err(exists_without_replace(&settings.database));
         }
         let planned = stop
@@ -65,48 +79,124 @@ async fn copy(settings: &Settings, stop: &Stop) -> Outcome {
             return stop.run(dumped).await;
         }
         let server = target.server.clone();
-        let created = target
-            .create_fresh(&settings.target, &settings.database)
-            .await;
-        let fresh = state.created(created)?;
+        let (address, database) = (&settings.target, settings.database.as_str());
+        let (fresh, kept) = match kept {
+            Some(Kept::Resume(progress)) => {
+                let _ = target.admin.disconnect().await;
+                (FreshDatabase::adopt(address, database), Some(progress))
+            }
+            Some(Kept::Again) | None => (
+                state.created(target.create_fresh(address, database).await)?,
+                None,
+            ),
+        };
         let keep_failed = settings.target_database.keep_failed;
-        let (outcome, filled) = fresh
-            .fill(
-                stop,
-                keep_failed,
-                Box::pin(async {
-                    let load = settings.target_database.load_method;
-                    let files = &settings.schema_files;
-                    let mut fill =
-                        Fill::open(&settings.target, &settings.database, files, load, &server)
-                            .await?;
-                    state.load_method = Some(fill.route.method);
-                    fill.check_catalog(&planned.catalog)?;
-                    let (plans, readers) = (planned.plan.tables, planned.readers);
-                    let archive = archive.as_ref();
-                    let loaded = load_plan(
-                        settings,
-                        plans,
-                        readers,
-                        archive,
-                        &mut fill,
-                        NightLoad::default(),
-                    )
-                    .await?;
-                    state.tables.clone_from(&loaded.tables);
-                    let completed =
-                        complete(settings, &source, archive, &mut fill, &loaded).await?;
-                    state.record_completed(completed);
-                    let message = CommitMessage::of_run(settings, "copy", &source.snapshot);
-                    state.commit = fill.commit(&message).await?;
-                    fill.close().await;
-                    anyhow::Ok(())
-                }),
-            )
+        // On Dolt a copy that may be continued records what it finished.
+        let records = server.kind == TargetKind::Dolt && (keep_failed || resume);
+        let copied = Copied {
+            source: &source,
+            planned,
+            archive: archive.as_ref(),
+            server: &server,
+        };
+        let filled = stop
+            .run(Box::pin(fill_copy(
+                settings,
+                copied,
+                (kept, records),
+                &mut state,
+            )))
             .await;
+        let outcome = settle(settings, fresh, &filled, records).await;
         state.target = Some(outcome);
         filled
     }
     .await;
     state.ended(result)
+}
+
+/// What a copy loads into its database: the snapshot, the plan, the
+/// archive it also writes, the server.
+struct Copied<'a> {
+    source: &'a SourceSide,
+    planned: Planned,
+    archive: Option<&'a ArchiveRun>,
+    server: &'a TargetServer,
+}
+
+/// The schema files (none on a kept copy: it has them), the load (the kept
+/// copy's finished tables by delta, when `kept`; the progress recorded when
+/// `records`), fix-ups and verification, the Dolt commit.
+async fn fill_copy(
+    settings: &Settings,
+    copied: Copied<'_>,
+    (kept, records): (Option<Progress>, bool),
+    state: &mut RunState,
+) -> anyhow::Result<()> {
+    let Copied {
+        source,
+        planned,
+        archive,
+        server,
+    } = copied;
+    let (address, database) = (&settings.target, settings.database.as_str());
+    let load = settings.target_database.load_method;
+    let files = if kept.is_some() {
+        &[][..]
+    } else {
+        &settings.schema_files[..]
+    };
+    let mut fill = Fill::open(address, database, files, load, server).await?;
+    state.load_method = Some(fill.route.method);
+    let plans = planned.plan.tables.clone();
+    let how = (kept.as_ref(), records, archive.is_some());
+    let decision = kept_copy::decide(settings, source, &plans, &mut fill.conn, how).await?;
+    let mut loaded = load_night(settings, source, planned, archive, &mut fill, &decision).await?;
+    if kept.is_none() {
+        // Every table was copied: a copy's report says no more.
+        for table in &mut loaded.tables {
+            table.night = None;
+        }
+    }
+    state.tables.clone_from(&loaded.tables);
+    let completed = complete(settings, source, archive, &mut fill, &loaded).await?;
+    state.record_completed(completed);
+    if decision.progress.is_some() {
+        progress::finish(&mut fill.conn).await?;
+    }
+    let message = CommitMessage::of_run(settings, "copy", &source.snapshot);
+    state.commit = fill.commit(&message).await?;
+    fill.close().await;
+    Ok(())
+}
+
+/// The copy's database as the fill ended: complete; kept for `--resume`
+/// when a copy that `records` its progress failed after it finished some
+/// tables; else dropped unless `--keep-failed`.
+async fn settle(
+    settings: &Settings,
+    fresh: FreshDatabase,
+    filled: &anyhow::Result<()>,
+    records: bool,
+) -> TargetOutcome {
+    let keep_failed = settings.target_database.keep_failed;
+    let (address, database) = (&settings.target, settings.database.as_str());
+    let kept = match filled {
+        Err(error) if records && !keep_failed => {
+            kept_copy::kept_after(address, database, error).await
+        }
+        _ => None,
+    };
+    let Some(progress) = kept else {
+        return fresh.settle(filled, keep_failed).await;
+    };
+    let tables = progress.state.tables.len();
+    warn!(
+        database,
+        tables,
+        "the copy failed after it finished loading some tables: the database is kept for --resume"
+    );
+    fresh.keep(format!(
+        "the target database {database} holds a partial copy; the {tables} table(s) it finished are kept: run again with --resume to continue it"
+    ))
 }

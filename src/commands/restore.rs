@@ -39,6 +39,12 @@ pub async fn run(arguments: &RestoreArgs, logging: &LoggingArgs) -> u8 {
 async fn restore(settings: &RestoreSettings, stop: &Stop) -> Outcome {
     let mut state = RunState::default();
     let result = async {
+        if settings.target_database.resume {
+            return Err(failure(
+                FailureKind::Usage,
+                "--resume continues a copy; a restore starts again (--replace drops what a failed one kept)",
+            ));
+        }
         let archive = stop.run(open_archive(settings)).await?;
         let database = &archive.database;
         state.database = Some(database.clone());

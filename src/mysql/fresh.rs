@@ -88,6 +88,15 @@ impl FreshDatabase {
         })
     }
 
+    /// The database a failed run kept, taken over by this run (`copy
+    /// --resume`): settled as if this run had created it.
+    pub fn adopt(target: &TargetAddress, name: &str) -> FreshDatabase {
+        FreshDatabase {
+            target: target.clone(),
+            name: name.to_string(),
+        }
+    }
+
     /// Runs `work` (the fill; a signal stops it), then settles the
     /// database as it ended: what it was left in, and how the fill ended.
     pub async fn fill<T>(

@@ -2,7 +2,8 @@
 //! `verify`): the marks a refresh leaves on the database and the
 //! published branch's state (`marks`), one night's inputs and how it ended
 //! (`night`), the work branch (`work_branch`), the first night's and one
-//! that never published (`first_night`), what a published night
+//! that never published (`first_night`), a copy a failed run kept
+//! (`kept_copy`), what a published night
 //! records for the next (`state`), what the source says of its tables
 //! (`source`), whether the source's history since the last night is
 //! continuous (`continuity`), how each table is loaded (`delta`, `decision`: the rows
@@ -21,6 +22,7 @@ pub mod decision;
 pub mod deletes;
 pub mod delta;
 pub mod first_night;
+pub mod kept_copy;
 pub mod load;
 pub mod marks;
 pub mod night;

@@ -134,7 +134,16 @@ pub async fn read_branch(
     name: &str,
 ) -> anyhow::Result<Option<Progress>> {
     let revision = crate::dolt::refs::revision(database, name);
-    let mut session = crate::mysql::connect(target, Some(&revision)).await?;
+    read_at(target, &revision).await
+}
+
+/// What `database` (or `database/branch`) records, when it names at least
+/// one table loaded (a session of its own).
+pub async fn read_at(
+    target: &crate::mysql::TargetAddress,
+    database: &str,
+) -> anyhow::Result<Option<Progress>> {
+    let mut session = crate::mysql::connect(target, Some(database)).await?;
     let progress = read(&mut session).await;
     let _ = session.disconnect().await;
     Ok(progress?.filter(|progress| !progress.state.tables.is_empty()))

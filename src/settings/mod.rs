@@ -270,6 +270,8 @@ pub struct TargetDatabaseSettings {
     pub replace: bool,
     /// keep a failed target database
     pub keep_failed: bool,
+    /// copy: continue the copy a failed run kept
+    pub resume: bool,
     /// Dolt commit message, when given
     pub commit_message: Option<String>,
     /// Dolt commit author, `Name <email>`
@@ -294,6 +296,7 @@ impl TargetDatabaseSettings {
         Ok(TargetDatabaseSettings {
             replace: arguments.replace,
             keep_failed: arguments.keep_failed,
+            resume: arguments.resume,
             commit_message: arguments.commit_message.clone(),
             author: resolve_author(&arguments.author)?,
             report,

@@ -10,6 +10,7 @@
 mod archive;
 mod chinook;
 mod command_line;
+mod copy_resume;
 mod delta;
 mod delta_ranges;
 mod delta_recovery;
