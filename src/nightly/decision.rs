@@ -223,6 +223,15 @@ pub async fn resume(
             }
         }
     }
+    if !kept.is_empty() {
+        // The stopped night's snapshot stays the progress's: the tables it
+        // marked stay marked (caught up from it), and a table this night
+        // loads, later in the source's history, is caught up from it just
+        // as exactly should this night stop too (issue 26).
+        let mut header = killed.clone();
+        header.tables.clear();
+        decision.progress = Some(header);
+    }
     Ok(kept)
 }
 

@@ -72,6 +72,15 @@ impl Method {
         }
     }
 
+    /// What a resumed delta keeps of a stopped night's load.
+    #[must_use]
+    pub fn resumed(&self) -> Option<&Resumed> {
+        match self {
+            Method::Delta { resumed, .. } => resumed.as_ref(),
+            Method::Full { .. } => None,
+        }
+    }
+
     /// The reason for a full load.
     #[must_use]
     pub fn reason(&self) -> Option<&str> {

@@ -35,11 +35,19 @@ pub async fn load_night(
     let plans = planned.plan.tables;
     let marks = match &decision.progress {
         Some(night) => {
-            super::progress::start(&mut fill.conn, night, &decision.applied_files).await?;
-            let in_full: Vec<bool> = (decision.methods.iter())
-                .map(|method| matches!(method, Method::Full { .. }))
+            let resumed: Vec<&str> = (plans.iter().zip(&decision.methods))
+                .filter(|(_, method)| method.resumed().is_some())
+                .map(|(plan, _)| plan.target.name.as_str())
                 .collect();
-            let templates = super::progress::templates(&plans, &in_full, &decision.identities);
+            let files = &decision.applied_files;
+            super::progress::start(&mut fill.conn, night, files, &resumed).await?;
+            let marked: Vec<Option<bool>> = (decision.methods.iter())
+                .map(|method| match method {
+                    Method::Full { .. } => Some(false),
+                    Method::Delta { resumed, .. } => resumed.as_ref().map(|_| true),
+                })
+                .collect();
+            let templates = super::progress::templates(&plans, &marked, &decision.identities);
             Some(super::progress::Marks::new(templates))
         }
         None => None,
@@ -53,7 +61,7 @@ pub async fn load_night(
         fill,
         NightLoad {
             filters: decision.filters(),
-            marks,
+            marks: marks.clone(),
         },
     );
     let (loaded, counted) = tokio::join!(loading, counting);
@@ -63,6 +71,14 @@ pub async fn load_night(
     let sent = loaded.rows_sent();
     let settled =
         settle_tables(&mut fill.conn, &sides, &plans, decision, (&sent, &counted)).await?;
+    if let Some(marks) = &marks {
+        // A resumed table, its deletes applied too, is marked again.
+        for (index, settled) in settled.iter().enumerate() {
+            if settled.is_some() {
+                marks.settled(&mut fill.conn, index).await?;
+            }
+        }
+    }
     let mut redo = Vec::new();
     for ((plan, settled), counted) in plans.into_iter().zip(settled).zip(counted) {
         let Some(Settled {

@@ -48,8 +48,15 @@ pub struct Progress {
 }
 
 /// Starts recording on the work branch (`conn`): the night's state and
-/// the schema files it applied there, no table finished yet.
-pub async fn start(conn: &mut Conn, night: &NightState, files: &[String]) -> anyhow::Result<()> {
+/// the schema files it applied there, no table finished yet. A night that
+/// continues a stopped one records under the stopped night's state: the
+/// marks of the tables it keeps (`kept`) stay, the others go.
+pub async fn start(
+    conn: &mut Conn,
+    night: &NightState,
+    files: &[String],
+    kept: &[&str],
+) -> anyhow::Result<()> {
     let table = quote_identifier(TABLE);
     let mut header = night.clone();
     header.tables.clear();
@@ -62,12 +69,30 @@ pub async fn start(conn: &mut Conn, night: &NightState, files: &[String]) -> any
     .await
     .context("making the night's progress table")?;
     // language=MySQL
-    conn.query_drop(format!("DELETE FROM {table}"))
+    let recorded: Option<String> = conn
+        .query_first(format!(
+            "SELECT state FROM {table} WHERE name = {}",
+            quote_literal(NIGHT_ROW)
+        ))
+        .await
+        .context("reading the night's progress")?;
+    let kept = if recorded.as_deref() == Some(json.as_str()) {
+        kept.iter().map(|name| quote_literal(name)).collect()
+    } else {
+        Vec::new()
+    };
+    let kept = [quote_literal(NIGHT_ROW)]
+        .into_iter()
+        .chain(kept)
+        .collect::<Vec<_>>()
+        .join(", ");
+    // language=MySQL
+    conn.query_drop(format!("DELETE FROM {table} WHERE name NOT IN ({kept})"))
         .await
         .context("emptying the night's progress table")?;
     // language=MySQL
     conn.query_drop(format!(
-        "INSERT INTO {table} (name, state) VALUES ({}, {}), ({}, {})",
+        "REPLACE INTO {table} (name, state) VALUES ({}, {}), ({}, {})",
         quote_literal(NIGHT_ROW),
         quote_literal(&json),
         quote_literal(FILES_ROW),
@@ -181,18 +206,23 @@ pub async fn finish(conn: &mut Conn) -> anyhow::Result<()> {
 }
 
 /// The tables a night's copy marks as they finish: per plan, the state
-/// to record (its rows and hash filled in then), `None` for tables not
-/// loaded in full.
+/// to record (its rows and hash filled in then) and whether it is a
+/// resumed delta (marked again once its deletes are applied too), `None`
+/// for tables not marked.
 pub struct Marks {
-    templates: Vec<Option<(String, TableState)>>,
+    templates: Vec<Option<Template>>,
     remaining: Vec<AtomicUsize>,
     rows: Vec<AtomicU64>,
 }
 
+/// What [`templates`] gives a marked table: its target name, the state to
+/// record, and whether it is a resumed delta.
+pub type Template = (String, TableState, bool);
+
 impl Marks {
-    /// Marks for `templates` (target table and state, per plan).
+    /// Marks for `templates` (per plan).
     #[must_use]
-    pub fn new(templates: Vec<Option<(String, TableState)>>) -> Arc<Marks> {
+    pub fn new(templates: Vec<Option<Template>>) -> Arc<Marks> {
         let count = templates.len();
         Arc::new(Marks {
             templates,
@@ -211,7 +241,7 @@ impl Marks {
     /// A chunk of plan `table` is loaded (`rows` rows, committed on
     /// `conn`): the table is marked once its last chunk is.
     pub async fn chunk_done(&self, conn: &mut Conn, table: usize, rows: u64) -> anyhow::Result<()> {
-        let (Some(Some((target, template))), Some(remaining), Some(total)) = (
+        let (Some(Some(template)), Some(remaining), Some(total)) = (
             self.templates.get(table),
             self.remaining.get(table),
             self.rows.get(table),
@@ -222,23 +252,53 @@ impl Marks {
         if remaining.fetch_sub(1, Ordering::SeqCst) != 1 {
             return Ok(());
         }
-        let hash = rows_hash(conn, target).await?;
-        let state = TableState {
-            rows: total,
-            hash,
-            ..template.clone()
-        };
-        let json = serde_json::to_string(&state).context("writing a table's progress")?;
-        // language=MySQL
-        conn.query_drop(format!(
-            "REPLACE INTO {} (name, state) VALUES ({}, {})",
-            quote_identifier(TABLE),
-            quote_literal(target),
-            quote_literal(&json)
-        ))
-        .await
-        .with_context(|| format!("recording that {target} is loaded"))
+        mark(conn, template, total).await
     }
+
+    /// Plan `table` is settled (a resumed delta's deletes applied too, on
+    /// `conn`): a resumed table is marked again.
+    pub async fn settled(&self, conn: &mut Conn, table: usize) -> anyhow::Result<()> {
+        match self.templates.get(table) {
+            Some(Some(template)) if template.2 => mark(conn, template, 0).await,
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Records that `template`'s table is loaded: its hash now, and its rows
+/// (`rows`, counted on the table for a resumed delta, which loads only
+/// what changed).
+async fn mark(
+    conn: &mut Conn,
+    (target, template, resumed): &Template,
+    rows: u64,
+) -> anyhow::Result<()> {
+    let rows = if *resumed {
+        // language=MySQL
+        let counted: Option<u64> = conn
+            .query_first(format!("SELECT COUNT(*) FROM {}", quote_identifier(target)))
+            .await
+            .with_context(|| format!("counting {target}"))?;
+        counted.unwrap_or(0)
+    } else {
+        rows
+    };
+    let hash = rows_hash(conn, target).await?;
+    let state = TableState {
+        rows,
+        hash,
+        ..template.clone()
+    };
+    let json = serde_json::to_string(&state).context("writing a table's progress")?;
+    // language=MySQL
+    conn.query_drop(format!(
+        "REPLACE INTO {} (name, state) VALUES ({}, {})",
+        quote_identifier(TABLE),
+        quote_literal(target),
+        quote_literal(&json)
+    ))
+    .await
+    .with_context(|| format!("recording that {target} is loaded"))
 }
 
 /// `dolt_hashof_table` of `target` without the violations side-by-side
@@ -260,20 +320,21 @@ async fn rows_hash(conn: &mut Conn, target: &str) -> anyhow::Result<String> {
     hash?.context("a loaded table has no hash")
 }
 
-/// The states to record for `plans` loaded in full this night (`full`
-/// per plan), by target table.
+/// The states to record for `plans` (`marked` per plan: `Some(false)` a
+/// table loaded in full, `Some(true)` a resumed delta, `None` not marked).
 #[must_use]
 pub fn templates(
     plans: &[crate::plan::TablePlan],
-    full: &[bool],
+    marked: &[Option<bool>],
     identities: &super::decision::Identities,
-) -> Vec<Option<(String, TableState)>> {
+) -> Vec<Option<Template>> {
     plans
         .iter()
-        .zip(full)
-        .map(|(plan, &full)| {
+        .zip(marked)
+        .map(|(plan, &marked)| {
+            let resumed = marked?;
             let key = (plan.source.schema.clone(), plan.source.name.clone());
-            let identity = identities.get(&key).filter(|_| full)?;
+            let identity = identities.get(&key)?;
             Some((
                 plan.target.name.clone(),
                 TableState {
@@ -285,6 +346,7 @@ pub fn templates(
                     hash: String::new(),
                     key_ranges: None,
                 },
+                resumed,
             ))
         })
         .collect()

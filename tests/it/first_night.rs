@@ -523,3 +523,78 @@ async fn a_night_killed_after_a_child_table_loaded_before_its_parent_keeps_it() 
     nights.assert_exact(&report).await;
     next_night_by_delta(&nights, &["book", "review"]).await;
 }
+
+/// The state the running night's progress records for `table`.
+async fn marked_state(nights: &Nights, table: &str) -> Option<String> {
+    let url = with_database(&nights.dolt, "information_schema");
+    let mut conn = mysql_connect(&url).await;
+    let branches: Vec<String> = conn
+        .query(format!(
+            "SELECT name FROM `{}`.dolt_branches WHERE name LIKE 'pg2dolt-work-%'",
+            nights.case.name
+        ))
+        .await
+        .unwrap_or_default();
+    let branch = branches.first()?;
+    conn.query_first(format!(
+        "SELECT state FROM `{}/{branch}`.pg2dolt_night_progress WHERE name = '{table}'",
+        nights.case.name
+    ))
+    .await
+    .ok()
+    .flatten()
+}
+
+/// A night that continues a stopped one and is stopped too: the third run
+/// still keeps what the first loaded and the second caught up.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_first_night_killed_again_is_resumed_again() {
+    let test = "a_resumed_first_night_killed_again_is_resumed_again";
+    let Some(dolt) = dolt_url(test) else {
+        return;
+    };
+    let files = [("001_tables.sql", MANY_TABLES)];
+    let nights = Nights::new("resumetwice", &dolt, MANY_SOURCE, &files).await;
+    let child = nights.with("refresh").args(["--jobs", "2"]).spawn();
+    assert_eq!(
+        killed_once_two_marked(&nights, child).await,
+        ["author", "shelf"]
+    );
+    let first = marked_state(&nights, "author").await.unwrap();
+    nights
+        .case
+        .source_sql("INSERT INTO author VALUES (2001, 'author 2001', 'happy')")
+        .await;
+    killed_sessions_ended(&nights).await;
+    // The rerun catches author up and marks it again, then loads book.
+    let mut child = nights.with("refresh").args(["--jobs", "2"]).spawn();
+    let mut again = None;
+    for _ in 0..1200 {
+        again = marked_state(&nights, "author")
+            .await
+            .filter(|state| *state != first);
+        if again.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(again.is_some(), "the rerun did not mark author again");
+    assert_eq!(tables_on_main(&nights).await, Vec::<String>::new());
+    nights
+        .case
+        .source_sql("UPDATE author SET mood = 'sad' WHERE id = 2001")
+        .await;
+    killed_sessions_ended(&nights).await;
+    let run = nights.with("refresh").run();
+    run.assert_success();
+    let report: Json = run.report();
+    let author = table(&report, "author");
+    assert_eq!(author["method"], "resumed", "{report}");
+    assert_eq!(author["kept_rows"], 2001, "{report}");
+    assert_eq!(table(&report, "shelf")["method"], "resumed", "{report}");
+    assert_eq!(table(&report, "book")["method"], "full", "{report}");
+    nights.assert_exact(&report).await;
+    next_night_by_delta(&nights, &["book", "author"]).await;
+}
