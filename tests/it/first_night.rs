@@ -9,7 +9,7 @@
 use mysql_async::prelude::Queryable as _;
 use serde_json::Value as Json;
 
-use crate::nights::{Nights, table};
+use crate::nights::{Nights, assert_resumed_upserts, table};
 use crate::support::*;
 
 const SOURCE: &str = "
@@ -148,17 +148,24 @@ async fn marked_loaded(nights: &Nights) -> Vec<String> {
     .unwrap_or_default()
 }
 
-/// Kills the running night `child` once two tables are marked loaded (the
-/// large one still loading); returns the marked tables.
-async fn killed_once_two_marked(nights: &Nights, mut child: std::process::Child) -> Vec<String> {
+/// Waits until the running night has marked `count` tables loaded;
+/// returns them.
+async fn marked_at_least(nights: &Nights, count: usize) -> Vec<String> {
     let mut marked = Vec::new();
     for _ in 0..1200 {
         marked = marked_loaded(nights).await;
-        if marked.len() >= 2 {
+        if marked.len() >= count {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+    marked
+}
+
+/// Kills the running night `child` once two tables are marked loaded (the
+/// large one still loading); returns the marked tables.
+async fn killed_once_two_marked(nights: &Nights, mut child: std::process::Child) -> Vec<String> {
+    let marked = marked_at_least(nights, 2).await;
     child.kill().unwrap();
     let _ = child.wait();
     marked
@@ -218,10 +225,7 @@ async fn a_first_night_killed_after_some_tables_loaded_keeps_them() {
     let author = table(&report, "author");
     assert_eq!(author["method"], "resumed", "{report}");
     assert_eq!(author["kept_rows"], 2000, "{report}");
-    // At least the rows changed since the killed night (more when other
-    // tests' transactions ran at its snapshot: the delta starts at the oldest).
-    let upserted = author["rows_upserted"].as_u64().unwrap();
-    assert!((2..=2001).contains(&upserted), "{report}");
+    assert_resumed_upserts(&report, "author", 2, 2001);
     let shelf = table(&report, "shelf");
     assert_eq!(shelf["method"], "resumed", "{report}");
     assert_eq!(shelf["rows_deleted"], 1, "{report}");
@@ -281,10 +285,7 @@ async fn a_full_night_killed_after_some_tables_loaded_keeps_them() {
     let report: Json = run.report();
     let author = table(&report, "author");
     assert_eq!(author["method"], "resumed", "{report}");
-    // At least the rows changed since the killed night (more when other
-    // tests' transactions ran at its snapshot: the delta starts at the oldest).
-    let upserted = author["rows_upserted"].as_u64().unwrap();
-    assert!((1..=2000).contains(&upserted), "{report}");
+    assert_resumed_upserts(&report, "author", 1, 2000);
     assert_eq!(table(&report, "shelf")["method"], "resumed", "{report}");
     assert_eq!(table(&report, "book")["method"], "full", "{report}");
     assert_eq!(report["refresh"]["outcome"], "published", "{report}");
@@ -341,14 +342,7 @@ async fn failed_once_two_marked(
     nights: &Nights,
     child: std::process::Child,
 ) -> (Vec<String>, Json) {
-    let mut marked = Vec::new();
-    for _ in 0..1200 {
-        marked = marked_loaded(nights).await;
-        if marked.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let marked = marked_at_least(nights, 2).await;
     let mut conn = mysql_connect(&nights.dolt).await;
     let sessions: Vec<u64> = conn
         .query(format!(
@@ -408,10 +402,7 @@ async fn a_first_night_that_failed_after_some_tables_loaded_keeps_them() {
     let author = table(&report, "author");
     assert_eq!(author["method"], "resumed", "{report}");
     assert_eq!(author["kept_rows"], 2000, "{report}");
-    // The rows changed since the oldest transaction running at the failed
-    // night's snapshot: the one changed, or more while other tests' run.
-    let upserted = author["rows_upserted"].as_u64().unwrap();
-    assert!((1..=2000).contains(&upserted), "{report}");
+    assert_resumed_upserts(&report, "author", 1, 2000);
     assert_eq!(table(&report, "shelf")["method"], "resumed", "{report}");
     assert_eq!(table(&report, "book")["method"], "full", "{report}");
     nights.assert_exact(&report).await;
@@ -449,8 +440,7 @@ async fn a_full_night_that_failed_after_some_tables_loaded_keeps_them() {
     assert_eq!(table(&report, "author")["method"], "resumed", "{report}");
     let shelf = table(&report, "shelf");
     assert_eq!(shelf["method"], "resumed", "{report}");
-    let upserted = shelf["rows_upserted"].as_u64().unwrap();
-    assert!((1..=500).contains(&upserted), "{report}");
+    assert_resumed_upserts(&report, "shelf", 1, 500);
     assert_eq!(table(&report, "book")["method"], "full", "{report}");
     assert_eq!(report["refresh"]["outcome"], "published", "{report}");
     nights.assert_exact(&report).await;
@@ -491,14 +481,7 @@ async fn a_night_killed_after_a_child_table_loaded_before_its_parent_keeps_it() 
     let (_, published) = nights.night(&[]);
     // Default flags: the small tables load beside the large one.
     let child = nights.with("refresh").args(["--full"]).spawn();
-    let mut marked = Vec::new();
-    for _ in 0..1200 {
-        marked = marked_loaded(&nights).await;
-        if marked.len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let marked = marked_at_least(&nights, 3).await;
     let mut child = child;
     child.kill().unwrap();
     let _ = child.wait();
@@ -514,10 +497,7 @@ async fn a_night_killed_after_a_child_table_loaded_before_its_parent_keeps_it() 
     let report: Json = run.report();
     let review = table(&report, "review");
     assert_eq!(review["method"], "resumed", "{report}");
-    // At least the rows changed since the killed night (more when other
-    // tests' transactions ran at its snapshot: the delta starts at the oldest).
-    let upserted = review["rows_upserted"].as_u64().unwrap();
-    assert!((1..=3000).contains(&upserted), "{report}");
+    assert_resumed_upserts(&report, "review", 1, 3000);
     assert_eq!(review["rows_deleted"], 1, "{report}");
     assert_eq!(table(&report, "book")["method"], "full", "{report}");
     nights.assert_exact(&report).await;

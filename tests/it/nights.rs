@@ -140,3 +140,13 @@ pub fn changes(entries: &[(&str, u64, u64, u64)]) -> Changes {
         })
         .collect()
 }
+
+/// A resumed table's upserts: at least the rows changed since the stopped
+/// run, at most all of them (the delta starts at the oldest transaction
+/// running at the stopped run's snapshot: other tests' too).
+pub fn assert_resumed_upserts(report: &Json, target: &str, changed: u64, rows: u64) {
+    let resumed = table(report, target);
+    assert_eq!(resumed["method"], "resumed", "{report}");
+    let upserted = resumed["rows_upserted"].as_u64().unwrap();
+    assert!((changed..=rows).contains(&upserted), "{report}");
+}
