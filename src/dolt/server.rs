@@ -37,8 +37,18 @@ pub fn dolt_on_path() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// `dolt sql-server --config CONFIG` (`$0`, `$1`) under a watcher: SIGTERM
+/// or SIGINT to it stop the server (SIGTERM, so Dolt flushes; SIGKILL after
+/// 9 s), and so does the end of process `$2` (this run, checked every
+/// second).
+const WATCHED: &str = "\"$0\" sql-server --config \"$1\" & server=$!
+halt() { kill -TERM $server 2>/dev/null; (sleep 9; kill -KILL $server 2>/dev/null) & killer=$!; wait $server; kill $killer 2>/dev/null; exit; }
+trap halt TERM INT
+while kill -0 \"$2\" 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 1; done
+halt";
+
 /// A running private sql-server; stopped by [`LocalDolt::stop`] (or, as a
-/// last resort, killed when dropped: `kill_on_drop`).
+/// last resort, when dropped or when this process ends: its watcher).
 pub struct LocalDolt {
     child: Child,
     /// the server's config file and log, removed when it stops
@@ -86,15 +96,19 @@ impl LocalDolt {
         .context("writing the sql-server's config")?;
         let log = std::fs::File::create(scratch.join("server.log"))
             .context("creating the sql-server's log")?;
-        let child = Command::new(&dolt)
-            .arg("sql-server")
-            .arg("--config")
+        // The server runs under a watcher that stops it once this process
+        // is gone, so a run killed outright (SIGKILL) does not leave it
+        // holding the directory, which the next run's server could not open.
+        let child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(WATCHED)
+            .arg(&dolt)
             .arg(&config)
+            .arg(std::process::id().to_string())
             .current_dir(&directory)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
-            .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {} sql-server", dolt.display()))?;
         let mut server = LocalDolt { child, scratch };
@@ -140,8 +154,8 @@ impl LocalDolt {
         text.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
-    /// Stops the server: SIGTERM (it finishes what it writes), then SIGKILL
-    /// after 10 s.
+    /// Stops the server: SIGTERM to its watcher (the server finishes what
+    /// it writes; SIGKILL after 9 s), which is killed after 10 s.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             // std and tokio send only SIGKILL; SIGTERM lets Dolt flush.
@@ -161,7 +175,12 @@ impl LocalDolt {
 
 impl Drop for LocalDolt {
     fn drop(&mut self) {
-        // The process is killed by `kill_on_drop` if it still runs.
+        // Not stopped: its watcher stops it.
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }

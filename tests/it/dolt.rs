@@ -4,6 +4,7 @@
 use mysql_async::prelude::Queryable as _;
 
 use crate::demo::demo_sql;
+use crate::support::dolt::OwnDolt;
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -191,73 +192,75 @@ async fn a_local_dolt_directory_is_a_target() {
     let _ = std::fs::remove_dir_all(&directory);
 }
 
-/// A `dolt sql-server` of the test's own with Dolt's defaults (local_infile
-/// off), on a free port; killed and removed on drop.
-struct DefaultDolt {
-    child: std::process::Child,
-    directory: std::path::PathBuf,
-    url: String,
-}
-
-impl DefaultDolt {
-    async fn start(name: &str) -> DefaultDolt {
-        let directory = std::env::temp_dir().join(format!("{name}-server"));
-        let _ = std::fs::remove_dir_all(&directory);
-        std::fs::create_dir_all(directory.join("data")).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = directory.join("config.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                "listener:\n  host: 127.0.0.1\n  port: {port}\ndata_dir: {}\n",
-                directory.join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = std::process::Command::new("dolt")
-            .args(["sql-server", "--config", config.to_str().unwrap()])
-            .current_dir(&directory)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let url = format!("mysql://root@127.0.0.1:{port}");
-        let started = std::time::Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                started.elapsed().as_secs() < 60,
-                "dolt sql-server did not start"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        DefaultDolt {
-            child,
-            directory,
-            url,
+/// The processes whose command line holds `text`.
+fn processes_with(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(command) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let command = String::from_utf8_lossy(&command).replace('\0', " ");
+        if command.contains(text) {
+            found.push(command);
         }
     }
+    found
 }
 
-impl DefaultDolt {
-    /// Kills the server at once (SIGKILL).
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// A run on `--target dolt:PATH` killed outright (SIGKILL) does not leave
+/// its private sql-server holding the directory: the next run opens it and
+/// finishes the night.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_dolt_run_killed_outright_leaves_no_server_behind() {
+    if dolt_url("a_local_dolt_run_killed_outright_leaves_no_server_behind").is_none() {
+        return;
     }
-}
-
-impl Drop for DefaultDolt {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.directory);
+    let source = "CREATE TABLE events (id bigint PRIMARY KEY, body text NOT NULL);
+        INSERT INTO events SELECT n, repeat(md5(n::text), 4) FROM generate_series(1, 600000) n;";
+    let case = Case::new("dolt_dir_killed", source).await;
+    let schema = case.schema_dir(&[(
+        "001.sql",
+        "CREATE TABLE events (id BIGINT PRIMARY KEY, body TEXT NOT NULL);",
+    )]);
+    let directory = std::env::temp_dir().join(format!("{}-dolt", case.name));
+    let _ = std::fs::remove_dir_all(&directory);
+    let target = format!("dolt:{}", directory.display());
+    let refresh = || {
+        Pg2dolt::new("refresh")
+            .source(&case.source)
+            .target(&target)
+            .database(&case.name)
+            .schema_dir(&schema)
+    };
+    let mut child = refresh().spawn();
+    let marker = format!("pg2dolt-dolt-{}-", child.id());
+    // Mid-load: the database exists in the directory.
+    for _ in 0..600 {
+        if directory.join(&case.name).exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(!processes_with(&marker).is_empty(), "no private server ran");
+    child.kill().unwrap();
+    let _ = child.wait();
+    let mut left = processes_with(&marker);
+    for _ in 0..150 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = processes_with(&marker);
+    }
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "the private server outlived its run"
+    );
+    let run = refresh().run();
+    run.assert_success();
+    let _ = std::fs::remove_dir_all(&directory);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -266,7 +269,7 @@ async fn a_dolt_server_without_local_infile_gets_insert_and_the_config_line() {
         return;
     }
     let case = Case::new("dolt_nolocal", &demo_sql()).await;
-    let server = DefaultDolt::start(&case.name).await;
+    let server = OwnDolt::start(&case.name).await;
     let plan = Pg2dolt::new("plan")
         .source(&case.source)
         .target(&server.url)
@@ -354,7 +357,7 @@ async fn a_dolt_server_killed_mid_copy_ends_the_run_saying_what_it_left() {
         "010.sql",
         "CREATE TABLE events (id BIGINT PRIMARY KEY, payload TEXT NOT NULL);",
     )]);
-    let mut server = DefaultDolt::start(&case.name).await;
+    let mut server = OwnDolt::start(&case.name).await;
     let report_path = case.report_path();
     // Mid-copy: the database exists and rows are going in.
     let child = copy_in_background(&case, &server.url, &directory).await;

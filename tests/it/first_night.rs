@@ -10,6 +10,7 @@ use mysql_async::prelude::Queryable as _;
 use serde_json::Value as Json;
 
 use crate::nights::{Nights, assert_resumed_upserts, table};
+use crate::support::dolt::OwnDolt;
 use crate::support::*;
 
 const SOURCE: &str = "
@@ -376,11 +377,13 @@ async fn failed_once_two_marked(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_first_night_that_failed_after_some_tables_loaded_keeps_them() {
     let test = "a_first_night_that_failed_after_some_tables_loaded_keeps_them";
-    let Some(dolt) = dolt_url(test) else {
+    let Some(_) = dolt_url(test) else {
         return;
     };
     let files = [("001_tables.sql", MANY_TABLES)];
-    let nights = Nights::new("firstfailed", &dolt, MANY_SOURCE, &files).await;
+    // Its sessions are ended: on a server of its own.
+    let server = OwnDolt::start(&unique_name("firstfailed")).await;
+    let nights = Nights::new("firstfailed", &server.url, MANY_SOURCE, &files).await;
     let child = nights.with("refresh").args(["--jobs", "2"]).spawn();
     let (marked, report) = failed_once_two_marked(&nights, child).await;
     assert_eq!(marked, ["author", "shelf"]);
@@ -414,11 +417,13 @@ async fn a_first_night_that_failed_after_some_tables_loaded_keeps_them() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_night_that_failed_after_some_tables_loaded_keeps_them() {
     let test = "a_full_night_that_failed_after_some_tables_loaded_keeps_them";
-    let Some(dolt) = dolt_url(test) else {
+    let Some(_) = dolt_url(test) else {
         return;
     };
     let files = [("001_tables.sql", MANY_TABLES)];
-    let nights = Nights::new("fullfailed", &dolt, MANY_SOURCE, &files).await;
+    // Its sessions are ended: on a server of its own.
+    let server = OwnDolt::start(&unique_name("fullfailed")).await;
+    let nights = Nights::new("fullfailed", &server.url, MANY_SOURCE, &files).await;
     let (_, published) = nights.night(&[]);
     let child = nights
         .with("refresh")
