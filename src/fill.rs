@@ -149,13 +149,19 @@ impl CommitMessage {
     pub fn of_run(settings: &Settings, what: &str, snapshot: &Snapshot) -> CommitMessage {
         let options = &settings.target_database;
         let rules = settings.masking.as_ref();
-        CommitMessage::new(
+        let mut message = CommitMessage::new(
             options.commit_message.as_deref(),
             &options.author,
             what,
             snapshot,
             rules.map(|masking| masking.rules.sha256.as_str()),
-        )
+        );
+        if rules.is_none() && settings.unmask {
+            message
+                .text
+                .push_str("\n\nunmasked (--unmask): masking was turned off; no column is masked");
+        }
+        message
     }
 }
 

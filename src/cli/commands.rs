@@ -10,6 +10,10 @@ use super::groups::{
 };
 
 /// Flags of `pg2dolt copy`.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "command-line switches are on or off"
+)]
 #[derive(Debug, Args, Clone)]
 pub struct CopyArgs {
     /// How to reach the source.
@@ -118,6 +122,18 @@ pub struct CopyArgs {
         value_name = "FILE"
     )]
     pub mask_key_file: Option<PathBuf>,
+
+    /// Turn masking off for good on a database that was masked: without it
+    /// a run with no --mask-rules on such a database stops (exit 3) before
+    /// any data moves. The masked tables then load in clear, and the
+    /// night's commit says masking was turned off.
+    #[arg(
+        help_heading = "Masking",
+        long,
+        env = "PG2DOLT_UNMASK",
+        conflicts_with = "mask_rules"
+    )]
+    pub unmask: bool,
 
     /// A column of a masked table that is new since the rules were written:
     /// stop (exit 3, before any data moves), load NULL, or copy it in clear.

@@ -117,6 +117,10 @@ pub struct TableSelectionArgs {
 }
 
 /// What becomes of the target database (copy, plan and restore).
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "command-line switches are on or off"
+)]
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Target")]
 pub struct TargetDatabaseArgs {
@@ -129,6 +133,12 @@ pub struct TargetDatabaseArgs {
     /// existing database is refused and left untouched).
     #[arg(long, env = "PG2DOLT_REPLACE")]
     pub replace: bool,
+
+    /// With --replace: drop a Dolt database that holds history (night tags,
+    /// or more commits than one copy makes); without it such a database is
+    /// refused (exit 3) and left untouched.
+    #[arg(long, env = "PG2DOLT_DISCARD_HISTORY", requires = "replace")]
+    pub discard_history: bool,
 
     /// Dolt commit message [default: names the source (or the archive)
     /// and the snapshot].

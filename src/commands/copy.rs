@@ -21,7 +21,7 @@ use crate::nightly::progress::Progress;
 use crate::preflight::{self, Planned, SourceSide, exists_without_replace, plan_checked};
 use crate::report::CommandKind;
 use crate::run::{Outcome, Run, RunState, Untouched};
-use crate::settings::{Destination, Settings};
+use crate::settings::{Destination, History, Settings};
 use crate::signal::Stop;
 
 /// Runs `pg2dolt copy`; returns the exit code.
@@ -58,6 +58,11 @@ async fn copy(settings: &Settings, stop: &Stop) -> Outcome {
         };
         if target.exists && !settings.target_database.replace && into_database && kept.is_none() {
             return Err(exists_without_replace(&settings.database));
+        }
+        if settings.target_database.replace && into_database {
+            let discard = settings.target_database.history == History::Discard;
+            let guard = preflight::history_guard(&mut target, &settings.database, discard);
+            stop.run(guard).await?;
         }
         let planned = stop
             .run(plan_checked(settings, &source, &mut target, None))

@@ -18,10 +18,10 @@ use crate::fill::{CommitMessage, Fill};
 use crate::mysql::load::LoadMethod;
 use crate::mysql::schema::{ParsedSchemaFile, SchemaFile, parse_files};
 use crate::plan::MatchRule;
-use crate::preflight::{exists_without_replace, open_target};
+use crate::preflight::{exists_without_replace, history_guard, open_target};
 use crate::report::{CommandKind, TableReport};
 use crate::run::{Outcome, Run, RunState, Untouched};
-use crate::settings::{RestoreSettings, check_database_name};
+use crate::settings::{History, RestoreSettings, check_database_name};
 use crate::signal::Stop;
 
 /// Runs `pg2dolt restore`; returns the exit code.
@@ -51,11 +51,13 @@ async fn restore(settings: &RestoreSettings, stop: &Stop) -> Outcome {
         state.source = Some(archive.manifest.source.clone());
         state.snapshot = Some(archive.manifest.snapshot.clone());
         state.untouched = Untouched::NotCreated(database.clone());
-        let target = stop.run(open_target(&settings.target, database)).await?;
+        let mut target = stop.run(open_target(&settings.target, database)).await?;
         state.server = Some(target.server.clone());
         if target.exists && !settings.target_database.replace {
             return Err(exists_without_replace(database));
         }
+        let discard = settings.target_database.history == History::Discard;
+        stop.run(history_guard(&mut target, database, discard)).await?;
         let server = target.server.clone();
         let fresh = state.created(target.create_fresh(&settings.target, database).await)?;
         let keep_failed = settings.target_database.keep_failed;

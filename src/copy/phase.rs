@@ -128,6 +128,10 @@ async fn record_mask_baseline(
     loaded: &Loaded,
 ) -> anyhow::Result<()> {
     let Some(masking) = &settings.masking else {
+        if settings.unmask {
+            // Masking is off for good: no baseline to hold later runs to.
+            return crate::mysql::records::mask_baseline::forget(&mut fill.conn).await;
+        }
         return Ok(());
     };
     let baseline = crate::plan::masking::baseline_of(&loaded.job.plans, &masking.rules);

@@ -174,10 +174,21 @@ pub async fn plan_and_check(
         &catalog,
         &settings.mappings,
     );
-    if let Some(masking) = &settings.masking {
-        let known = known_baseline(settings, target, baseline_branch).await?;
-        let problems = apply_masks(&mut plan, masking, known.as_ref());
-        plan.problems.extend(problems);
+    let known = known_baseline(settings, target, baseline_branch).await?;
+    match (&settings.masking, known) {
+        (Some(masking), known) => {
+            let problems = apply_masks(&mut plan, masking, known.as_ref());
+            plan.problems.extend(problems);
+        }
+        (None, Some(baseline)) if !settings.unmask => {
+            return Err(masked_without_rules(&settings.database, &baseline));
+        }
+        (None, Some(baseline)) => {
+            let tables: Vec<&String> = baseline.columns.keys().collect();
+            warn!(database = %settings.database, ?tables,
+                "--unmask: the database was masked; masking is turned off for good, the masked tables load in clear and the commit says so");
+        }
+        (None, None) => {}
     }
     info!(
         tables = plan.tables.len(),
@@ -211,6 +222,20 @@ pub async fn plan_and_check(
         catalog,
         readers,
     })
+}
+
+/// A run without masking rules on a database that was masked: refused
+/// (exit 3) before any data moves, naming the masked tables and the flags.
+fn masked_without_rules(database: &str, baseline: &Baseline) -> anyhow::Error {
+    let tables: Vec<&str> = baseline.columns.keys().map(String::as_str).collect();
+    let sha = &baseline.rules_sha256[..12.min(baseline.rules_sha256.len())];
+    failure(
+        FailureKind::Plan,
+        format!(
+            "the database {database} is masked (rules SHA-256 {sha}…, tables {}) and this run has no --mask-rules: it would load their columns in clear; pass --mask-rules and --mask-key-file (PG2DOLT_MASK_RULES, PG2DOLT_MASK_KEY_FILE), or --unmask to turn masking off for good; nothing was done",
+            tables.join(", ")
+        ),
+    )
 }
 
 /// The masking baseline the target database recorded (on the published
@@ -380,6 +405,54 @@ pub fn exists_without_replace(database: &str) -> anyhow::Error {
             "target database {database} already exists; pass --replace to drop and recreate it (it was left untouched)"
         ),
     )
+}
+
+/// Before `--replace` drops the existing Dolt `database` (`target`):
+/// refused (exit 3), untouched, when it holds history (tags: a refresh's
+/// nights; or more commits than Dolt's first and one copy's), unless
+/// `--discard-history`.
+pub async fn history_guard(
+    target: &mut TargetSide,
+    database: &str,
+    discard: bool,
+) -> anyhow::Result<()> {
+    use mysql_async::prelude::Queryable as _;
+    if !target.exists || target.server.kind != TargetKind::Dolt || discard {
+        return Ok(());
+    }
+    let quoted = crate::mysql::sql::quote_identifier(database);
+    let read = async {
+        // language=MySQL
+        let commits: Option<u64> = target
+            .admin
+            .query_first(format!("SELECT COUNT(*) FROM {quoted}.dolt_log"))
+            .await?;
+        // language=MySQL
+        let tags: Vec<String> = target
+            .admin
+            .query(format!(
+                "SELECT CAST(date AS CHAR) FROM {quoted}.dolt_tags ORDER BY date"
+            ))
+            .await?;
+        anyhow::Ok((commits.unwrap_or(0), tags))
+    };
+    let (commits, tags) = read
+        .await
+        .with_context(|| format!("looking at the history of {database}"))?;
+    let held = match tags.first() {
+        Some(first) => format!(
+            "{} night(s) or other tags, published since {first}, and {commits} commits",
+            tags.len()
+        ),
+        None if commits > 2 => format!("{commits} commits of history"),
+        None => return Ok(()),
+    };
+    Err(failure(
+        FailureKind::Plan,
+        format!(
+            "the database {database} holds {held}: --replace would drop them; pass --discard-history with --replace to drop them (PG2DOLT_DISCARD_HISTORY); nothing was done"
+        ),
+    ))
 }
 
 /// Opens the target of a command that needs Dolt's version control; any

@@ -1,6 +1,8 @@
 //! `--mask-rules`, `--mask-key-file` and `--mask-new-columns`, resolved:
 //! the rules parsed (an error names the file and line), the key read
-//! (never logged), exit 2 for anything wrong with them.
+//! (never logged), exit 2 for anything wrong with them, but exit 3 when
+//! the key the rules need is missing (a secret that went missing: nothing
+//! may move unmasked).
 
 use crate::cli::{CopyArgs, MaskNewColumnsArg};
 use crate::error::{FailureKind, failure};
@@ -10,6 +12,12 @@ use crate::plan::masking::{Masking, NewColumns};
 /// The masking of a run, or `None` without `--mask-rules`.
 pub fn resolve_masking(arguments: &CopyArgs) -> anyhow::Result<Option<Masking>> {
     let usage = |message: String| failure(FailureKind::Usage, message);
+    let missing = |message: String| {
+        failure(
+            FailureKind::Plan,
+            format!("{message}; nothing was done (no row moves unmasked)"),
+        )
+    };
     let Some(file) = &arguments.mask_rules else {
         if arguments.mask_key_file.is_some() {
             return Err(usage("--mask-key-file needs --mask-rules".into()));
@@ -27,7 +35,7 @@ pub fn resolve_masking(arguments: &CopyArgs) -> anyhow::Result<Option<Masking>> 
     let key = match (&arguments.mask_key_file, rules.need_key()) {
         (Some(key_file), _) => {
             let bytes = std::fs::read(key_file).map_err(|error| {
-                usage(format!(
+                missing(format!(
                     "cannot read the mask key file {}: {error}",
                     key_file.display()
                 ))
@@ -37,7 +45,7 @@ pub fn resolve_masking(arguments: &CopyArgs) -> anyhow::Result<Option<Masking>> 
             })?)
         }
         (None, Some(rule)) => {
-            return Err(usage(format!(
+            return Err(missing(format!(
                 "masking rules {}, line {}: {} needs the secret key: pass --mask-key-file",
                 file.display(),
                 rule.line,

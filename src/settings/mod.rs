@@ -81,6 +81,8 @@ pub struct Settings {
     pub partitions_as_tables: bool,
     /// `--mask-rules`: the rules, the key, the new-column policy
     pub masking: Option<crate::plan::masking::Masking>,
+    /// `--unmask`: a masked database may be loaded without masking
+    pub unmask: bool,
 }
 
 impl Settings {
@@ -132,6 +134,7 @@ impl Settings {
             selection,
             partitions_as_tables: arguments.partitions_as_tables,
             masking: masking::resolve_masking(arguments)?,
+            unmask: arguments.unmask,
         })
     }
 }
@@ -263,11 +266,22 @@ pub fn resolve_draft(
     })
 }
 
+/// What `--replace` may do to a Dolt database that holds history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    /// refuse it (the default)
+    Keep,
+    /// drop it with its history (`--discard-history`)
+    Discard,
+}
+
 /// What becomes of the target database, for copy and restore alike.
 #[derive(Debug, Clone)]
 pub struct TargetDatabaseSettings {
     /// drop and recreate an existing target database
     pub replace: bool,
+    /// what `--replace` may do to a database that holds history
+    pub history: History,
     /// keep a failed target database
     pub keep_failed: bool,
     /// copy: continue the copy a failed run kept
@@ -295,6 +309,11 @@ impl TargetDatabaseSettings {
             .map_err(|error| failure(FailureKind::Usage, format!("--report: {error}")))?;
         Ok(TargetDatabaseSettings {
             replace: arguments.replace,
+            history: if arguments.discard_history {
+                History::Discard
+            } else {
+                History::Keep
+            },
             keep_failed: arguments.keep_failed,
             resume: arguments.resume,
             commit_message: arguments.commit_message.clone(),

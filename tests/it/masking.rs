@@ -435,3 +435,115 @@ async fn a_masked_delta_night_writes_what_a_full_night_writes() {
     assert_eq!(method("people").1, "its conversion or masking changed");
     assert_eq!(method("visits").0, "delta");
 }
+
+impl Masked {
+    /// `command` with no masking flags (a CronJob whose secret went missing).
+    fn without_rules(&self, command: &str) -> Pg2dolt {
+        Pg2dolt::new(command)
+            .source(&self.case.source)
+            .target(&self.dolt)
+            .database(&self.case.name)
+            .schema_dir(&self.schema)
+            .report(&self.case.report_path())
+    }
+
+    /// The tags of the database.
+    async fn tags(&self) -> Vec<String> {
+        mysql_connect(&self.target())
+            .await
+            .query("SELECT tag_name FROM dolt_tags ORDER BY tag_name")
+            .await
+            .unwrap()
+    }
+}
+
+/// Issue 27 item 1: a masked database is never loaded in clear by
+/// accident: a night without the rules, or with the rules but without
+/// the key, stops before any load (exit 3) and changes nothing; `--unmask`
+/// turns masking off on purpose, and its commit says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_masked_database_is_not_loaded_in_clear_without_unmask() {
+    let Some(dolt) = dolt_url("a_masked_database_is_not_loaded_in_clear_without_unmask") else {
+        return;
+    };
+    let masked = Masked::new("unmasked", &dolt, RULES).await;
+    masked.with_rules("refresh").run().assert_success();
+    masked
+        .case
+        .source_sql("UPDATE customers SET name = 'Renamed Person' WHERE id = 17")
+        .await;
+    let (head, tags) = (masked.head().await, masked.tags().await);
+    let refused = masked.without_rules("refresh").run();
+    let line = refused.assert_one_line_error(3);
+    assert!(
+        line.contains("masked") && line.contains("customers") && line.contains("--unmask"),
+        "{line}"
+    );
+    assert!(
+        refused.stderr.contains("nothing was done"),
+        "{}",
+        refused.stderr
+    );
+    let key_missing = masked
+        .without_rules("refresh")
+        .flag("--mask-rules", &masked.rules)
+        .run();
+    let line = key_missing.assert_one_line_error(3);
+    assert!(line.contains("--mask-key-file"), "{line}");
+    let verify = masked.without_rules("verify").run();
+    let line = verify.assert_one_line_error(3);
+    assert!(line.contains("is masked"), "{line}");
+    assert_eq!(masked.head().await, head, "main moved");
+    assert_eq!(masked.tags().await, tags, "a tag changed");
+    // On purpose: published, in clear, and said in the commit.
+    let unmasked = masked.without_rules("refresh").args(["--unmask"]).run();
+    unmasked.assert_success();
+    let mut conn = mysql_connect(&masked.target()).await;
+    let message: Option<String> = conn
+        .query_first("SELECT message FROM dolt_log LIMIT 1")
+        .await
+        .unwrap();
+    assert!(message.unwrap().contains("--unmask"), "the commit says so");
+    let email: Option<String> = conn
+        .query_first("SELECT email FROM customers WHERE id = 17")
+        .await
+        .unwrap();
+    assert_eq!(email.as_deref(), Some("person17@mail.example"));
+    // Off for good: the next night needs neither.
+    let next = masked.without_rules("refresh").run();
+    next.assert_success();
+    assert_eq!(next.report()["refresh"]["outcome"], "unchanged");
+}
+
+/// Issue 27 item 2: `copy --replace` never drops a refreshed database's
+/// history unless told to.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_replace_keeps_history_unless_discard_history() {
+    let Some(dolt) = dolt_url("copy_replace_keeps_history_unless_discard_history") else {
+        return;
+    };
+    let masked = Masked::new("replacehistory", &dolt, RULES).await;
+    masked.with_rules("refresh").run().assert_success();
+    let (head, tags) = (masked.head().await, masked.tags().await);
+    assert_eq!(tags.len(), 1);
+    let refused = masked.with_rules("copy").args(["--replace"]).run();
+    let line = refused.assert_one_line_error(3);
+    assert!(
+        line.contains("--discard-history") && line.contains("night"),
+        "{line}"
+    );
+    assert_eq!(masked.head().await, head, "main moved");
+    assert_eq!(masked.tags().await, tags, "a tag changed");
+    let replaced = masked
+        .with_rules("copy")
+        .args(["--replace", "--discard-history"])
+        .run();
+    replaced.assert_success();
+    assert_eq!(masked.tags().await, Vec::<String>::new());
+    // A database one copy made is replaced without the flag.
+    masked
+        .with_rules("copy")
+        .args(["--replace"])
+        .run()
+        .assert_success();
+}

@@ -80,3 +80,11 @@ pub async fn record(conn: &mut Conn, database: &str, baseline: &Baseline) -> any
     }
     Ok(())
 }
+
+/// Drops the baseline of the connected database (`--unmask`).
+pub async fn forget(conn: &mut Conn) -> anyhow::Result<()> {
+    // language=MySQL
+    conn.query_drop(format!("DROP TABLE IF EXISTS {}", quote_identifier(TABLE)))
+        .await
+        .context("dropping the masking baseline (--unmask)")
+}
