@@ -91,7 +91,12 @@ pub enum Command {
     /// committed, guarded, then published on --branch in one step and
     /// tagged. The first night is a copy. Exit code 7: held back, nothing
     /// published.
-    #[command(mut_arg("replace", |flag| flag.hide(true)), mut_arg("no_target", |flag| flag.hide(true)))]
+    #[command(
+        mut_arg("replace", |flag| flag.hide(true)),
+        mut_arg("discard_history", |flag| flag.hide(true)),
+        mut_arg("resume", |flag| flag.hide(true)),
+        mut_arg("no_target", |flag| flag.hide(true))
+    )]
     Refresh(RefreshArgs),
     /// Compare every row of a Dolt branch with a new snapshot of the
     /// source, converted and masked as a copy would store it. Exit code 0:
@@ -99,6 +104,8 @@ pub enum Command {
     /// with up to 5 keys each).
     #[command(
         mut_arg("replace", |flag| flag.hide(true)),
+        mut_arg("discard_history", |flag| flag.hide(true)),
+        mut_arg("resume", |flag| flag.hide(true)),
         mut_arg("no_target", |flag| flag.hide(true)),
         mut_arg("archive", |flag| flag.hide(true))
     )]
@@ -112,6 +119,7 @@ pub enum Command {
     /// Load an archived copy (`copy --archive`) into a fresh target
     /// database, without Postgres: schema files, data verified against the
     /// manifest's checksums and counts, fix-ups, Dolt commit.
+    #[command(mut_arg("resume", |flag| flag.hide(true)))]
     Restore(RestoreArgs),
     /// List the archived copies under an archive location, newest first.
     Archives(ArchivesArgs),
