@@ -210,6 +210,8 @@ pub struct NightEnd {
     pub tag: Option<String>,
     /// `--on-diverged reset`: the tag kept on the head moved away from
     pub previous_head_tag: Option<String>,
+    /// how the published branch moved, and from which head
+    pub moved: Option<(crate::report::BranchMove, String)>,
     /// held back: the work branch kept for a look
     pub work_branch: Option<String>,
     /// held back: why

@@ -13,7 +13,7 @@ use crate::dolt::moves::{self, CommitMeta, Merged};
 use crate::dolt::refs;
 use crate::error::{FailureKind, failure};
 use crate::mysql::fresh::{TargetOutcome, TargetState};
-use crate::report::RefreshOutcome;
+use crate::report::{BranchMove, RefreshOutcome};
 use crate::settings::OnDiverged;
 
 /// Where a publish moved the branch.
@@ -22,6 +22,9 @@ struct Moved {
     head: String,
     /// the night's new commit there (none when the source did not change)
     published: Option<String>,
+    /// how it moved, and the head it moved from
+    how: BranchMove,
+    from: String,
 }
 
 /// The publish of a night: one ref update of the published branch.
@@ -65,21 +68,26 @@ impl Publishing<'_> {
         } else {
             self.fast_forward(commit).await?
         };
-        let Moved { head, published } = moved;
-        let outcome = if head == self.state.head {
+        let Moved {
+            head,
+            published,
+            how,
+            from,
+        } = moved;
+        let outcome = if head == from {
             RefreshOutcome::Unchanged
         } else {
             RefreshOutcome::Published
         };
-        info!(branch = self.night.branch(), %head, outcome = ?outcome, "refresh published");
-        let branch = self.night.branch();
-        let detail = match outcome {
-            RefreshOutcome::Unchanged => format!(
-                "no change since the last refresh: the published branch {branch} stays at {head}"
-            ),
-            _ => format!("the published branch {branch} is at {head}, the night's commit"),
-        };
+        let detail = said(
+            self.night.branch(),
+            (&head, published.is_some()),
+            (how, &from),
+            previous_head_tag.as_deref(),
+        );
+        info!(branch = self.night.branch(), %head, outcome = ?outcome, moved = ?how, %from, "{detail}");
         Ok(NightEnd {
+            moved: Some((how, from)),
             outcome,
             tag: published
                 .as_ref()
@@ -91,7 +99,7 @@ impl Publishing<'_> {
             target: Some(TargetOutcome {
                 state: TargetState::Complete,
                 detail,
-                show_summary: outcome != RefreshOutcome::Unchanged,
+                show_summary: outcome != RefreshOutcome::Unchanged || how != BranchMove::Stayed,
             }),
             ..NightEnd::default()
         })
@@ -117,6 +125,8 @@ impl Publishing<'_> {
         Ok(Moved {
             head: commit.hash.clone(),
             published: Some(commit.hash.clone()),
+            how: BranchMove::FastForward,
+            from: self.state.head.clone(),
         })
     }
 
@@ -125,6 +135,8 @@ impl Publishing<'_> {
         Moved {
             head: self.state.head.clone(),
             published: None,
+            how: BranchMove::Stayed,
+            from: self.state.head.clone(),
         }
     }
 
@@ -154,6 +166,8 @@ impl Publishing<'_> {
         let moved = Moved {
             head: to.to_string(),
             published: commit.map(|commit| commit.hash.clone()),
+            how: BranchMove::Reset,
+            from: head,
         };
         Ok((moved, kept))
     }
@@ -166,6 +180,9 @@ impl Publishing<'_> {
             return Ok(self.stays());
         };
         let kept = self.keep_uncommitted().await?;
+        let from = refs::branch_head(self.conn, self.night.branch())
+            .await?
+            .context("the published branch is gone")?;
         let message = format!(
             "pg2dolt refresh: merge of the night of {} into {}",
             self.night.source.snapshot.time,
@@ -179,6 +196,8 @@ impl Publishing<'_> {
                 Ok(Moved {
                     head: hash.clone(),
                     published: Some(hash),
+                    how: BranchMove::Merged,
+                    from,
                 })
             }
             Merged::Conflicts(tables) => {
@@ -229,6 +248,39 @@ impl Publishing<'_> {
     /// The date of commits made on the branch: the snapshot's.
     fn date(&self) -> String {
         self.night.source.snapshot.time.commit_date()
+    }
+}
+
+/// What a publish did to `branch` (now at `head`, a new commit of the
+/// night's or not), moved `how` from `from` (`kept`: the tag a reset left
+/// on it), for people: the summary's `target:` line and the log.
+fn said(
+    branch: &str,
+    (head, new): (&str, bool),
+    (how, from): (BranchMove, &str),
+    kept: Option<&str>,
+) -> String {
+    match how {
+        BranchMove::Stayed => format!(
+            "no change since the last refresh: the published branch {branch} stays at {head}"
+        ),
+        BranchMove::FastForward => {
+            format!("the published branch {branch} is at {head}, the night's commit")
+        }
+        BranchMove::Reset => {
+            let to = if new {
+                "the night's commit"
+            } else {
+                "the last published night (the source did not change)"
+            };
+            format!(
+                "the published branch {branch} was reset from {from} (tag {}) to {head}, {to}: the writes made on it since the last refresh are undone there",
+                kept.unwrap_or("none")
+            )
+        }
+        BranchMove::Merged => format!(
+            "the night was merged into the published branch {branch}, keeping the writes made on it since the last refresh: it is at {head} (it was at {from})"
+        ),
     }
 }
 

@@ -146,6 +146,20 @@ pub enum RefreshOutcome {
     HeldBack,
 }
 
+/// How a night moved the published branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BranchMove {
+    /// fast-forwarded to the night's commit
+    FastForward,
+    /// `--on-diverged reset`: moved back to the night (or the last night)
+    Reset,
+    /// `--on-diverged merge`: the night merged in
+    Merged,
+    /// left where it was: nothing changed
+    Stayed,
+}
+
 /// What a refresh did with the published branch.
 #[derive(Debug, Clone, Serialize)]
 pub struct RefreshReport {
@@ -173,6 +187,12 @@ pub struct RefreshReport {
     pub on_diverged: OnDiverged,
     /// the old head's tag, when reset moved the branch away from it
     pub previous_head_tag: Option<String>,
+    /// what the night did to the published branch: `fast-forward` (to
+    /// the night's commit), `reset`, `merged` or `stayed`; none when it
+    /// did not publish
+    pub moved: Option<BranchMove>,
+    /// the head it moved from
+    pub moved_from: Option<String>,
     /// the work branch, when it was kept (held back, --keep-failed, or
     /// with the tables a failed night finished, for the next to continue)
     pub work_branch: Option<String>,
@@ -204,6 +224,8 @@ impl RefreshReport {
             divergence: None,
             on_diverged,
             previous_head_tag: None,
+            moved: None,
+            moved_from: None,
             work_branch: None,
             schema_files_applied: Vec::new(),
             held_back: None,

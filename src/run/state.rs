@@ -186,6 +186,10 @@ impl RunState {
             if end.previous_head_tag.is_some() {
                 refresh.previous_head_tag = end.previous_head_tag;
             }
+            if let Some((how, from)) = end.moved {
+                refresh.moved = Some(how);
+                refresh.moved_from = Some(from);
+            }
             if end.work_branch.is_some() {
                 refresh.work_branch = end.work_branch;
                 refresh.held_back = end.held_back;

@@ -128,6 +128,14 @@ async fn a_branch_written_to_between_nights_fails_resets_or_merges() {
         1050,
         "main holds the source's rows, not staging's"
     );
+    // Issue 27 item 4: the night says what it did to main.
+    assert_eq!(report["refresh"]["moved"], "reset", "{report}");
+    assert_eq!(report["refresh"]["moved_from"], staged.as_str(), "{report}");
+    assert!(
+        reset.stderr.contains("was reset from") && reset.stderr.contains(kept),
+        "{}",
+        reset.stderr
+    );
 
     // merge: staging's write and the night's change are both on main.
     written_between_nights(&nightly, "staging two").await;
@@ -163,6 +171,43 @@ async fn a_branch_written_to_between_nights_fails_resets_or_merges() {
         .await
         .unwrap();
     assert_eq!(pages, Some(1));
+    let report = merged.report();
+    assert_eq!(report["refresh"]["moved"], "merged", "{report}");
+    assert_eq!(report["refresh"]["moved_from"], staged.as_str(), "{report}");
+    assert!(merged.stderr.contains("merged into"), "{}", merged.stderr);
+
+    // A reset night without a source change: the write undone, no new
+    // commit (main back at the last night), and it says so. (First a
+    // night that takes staging's row out again.)
+    let plain = nightly.refresh().run();
+    plain.assert_success();
+    let head = nightly.hash_of("main").await;
+    nightly
+        .target_sql(
+            "main",
+            &[
+                "INSERT INTO author VALUES (901, 'staging three')",
+                "CALL DOLT_COMMIT('-am', 'staging wrote this too')",
+            ],
+        )
+        .await;
+    let staged = nightly.hash_of("main").await;
+    let reset = nightly.refresh().flag("--on-diverged", "reset").run();
+    reset.assert_success();
+    let report = reset.report();
+    assert_eq!(
+        nightly.hash_of("main").await,
+        head,
+        "back at the last night"
+    );
+    assert_eq!(report["refresh"]["moved"], "reset", "{report}");
+    assert_eq!(report["refresh"]["moved_from"], staged.as_str(), "{report}");
+    assert!(report["refresh"]["new_commit"].is_null(), "{report}");
+    assert!(
+        reset.stderr.contains("was reset from") && reset.stderr.contains("did not change"),
+        "{}",
+        reset.stderr
+    );
 
     a_conflicting_merge_publishes_nothing(&nightly, &dolt).await;
 }
