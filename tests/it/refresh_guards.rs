@@ -176,9 +176,14 @@ async fn a_branch_written_to_between_nights_fails_resets_or_merges() {
     assert_eq!(report["refresh"]["moved_from"], staged.as_str(), "{report}");
     assert!(merged.stderr.contains("merged into"), "{}", merged.stderr);
 
-    // A reset night without a source change: the write undone, no new
-    // commit (main back at the last night), and it says so. (First a
-    // night that takes staging's row out again.)
+    a_reset_night_without_a_change_says_so(&nightly).await;
+    a_conflicting_merge_publishes_nothing(&nightly, &dolt).await;
+}
+
+/// A reset night without a source change: the write undone, no new commit
+/// (main back at the last night), and it says so (issue 27 item 4).
+async fn a_reset_night_without_a_change_says_so(nightly: &Nightly) {
+    // First a night that takes staging's rows out again.
     let plain = nightly.refresh().run();
     plain.assert_success();
     let head = nightly.hash_of("main").await;
@@ -208,8 +213,6 @@ async fn a_branch_written_to_between_nights_fails_resets_or_merges() {
         "{}",
         reset.stderr
     );
-
-    a_conflicting_merge_publishes_nothing(&nightly, &dolt).await;
 }
 
 /// merge with a conflict: nothing published, exit 7; an uncommitted change
