@@ -18,6 +18,8 @@ pub enum FailureKind {
     /// published branch moved since the last refresh, or the merge of the
     /// night conflicted. The published branch is untouched.
     HeldBack,
+    /// Another pg2dolt run holds the database's lock: nothing was done.
+    Busy,
 }
 
 impl FailureKind {
@@ -31,6 +33,7 @@ impl FailureKind {
             FailureKind::Connect => 5,
             FailureKind::Data => 6,
             FailureKind::HeldBack => 7,
+            FailureKind::Busy => 8,
         }
     }
 }

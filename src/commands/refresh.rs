@@ -15,6 +15,7 @@ use crate::fill::Fill;
 use crate::mysql::TargetServer;
 use crate::mysql::fresh::{FreshDatabase, TargetOutcome, TargetState};
 use crate::mysql::records::schema_files;
+use crate::mysql::run_lock::RunLock;
 use crate::mysql::schema::ParsedSchemaFile;
 use crate::nightly::conclude::{Sessions, publish_first};
 use crate::nightly::decision::{self, Decision};
@@ -44,8 +45,28 @@ pub async fn run(arguments: &RefreshArgs, logging: &LoggingArgs) -> u8 {
     .await
 }
 
-/// The night's preflight, then the first night or a later one.
+/// The night, holding the database's lock (one run per database at a
+/// time: a second one stops at once, exit 8).
 async fn refresh(settings: &Settings, options: &RefreshSettings, stop: &Stop) -> Outcome {
+    let lock = stop.run(RunLock::take(
+        &settings.target,
+        &settings.database,
+        "refresh",
+    ));
+    let lock = match lock.await {
+        Ok(lock) => lock,
+        Err(error) => {
+            let state = RunState::new(Untouched::Because("the target database was not touched"));
+            return state.ended(Err(error));
+        }
+    };
+    let outcome = Box::pin(locked_refresh(settings, options, stop)).await;
+    lock.release().await;
+    outcome
+}
+
+/// The night's preflight, then the first night or a later one.
+async fn locked_refresh(settings: &Settings, options: &RefreshSettings, stop: &Stop) -> Outcome {
     let mut state = RunState::new(Untouched::Because("the target database was not touched"));
     state.refresh = Some(RefreshReport::new(
         &options.branch.name,

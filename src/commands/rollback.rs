@@ -15,6 +15,7 @@ use crate::dolt::moves::reset_hard;
 use crate::dolt::refs::{self, has_changes, revision};
 use crate::dolt::server::LocalDolt;
 use crate::error::{FailureKind, failure};
+use crate::mysql::run_lock::RunLock;
 use crate::nightly::marks::is_published_mark;
 use crate::nightly::published::{open_published, published_head};
 use crate::output::Output;
@@ -26,7 +27,15 @@ pub async fn run(arguments: &RollbackArgs, logging: &LoggingArgs) -> u8 {
     let result = async {
         let settings = PublishedSettings::resolve(&arguments.published)?;
         let local = LocalDolt::start_for(&settings.target).await?;
-        let rolled = rollback(&settings, &arguments.to).await;
+        let lock = RunLock::take(&settings.target, &settings.database, "rollback").await;
+        let rolled = match lock {
+            Ok(lock) => {
+                let rolled = rollback(&settings, &arguments.to).await;
+                lock.release().await;
+                rolled
+            }
+            Err(error) => Err(error),
+        };
         if let Some(local) = local {
             local.stop().await;
         }

@@ -13,6 +13,7 @@ pub mod fresh;
 pub mod load;
 pub mod records;
 pub mod route;
+pub mod run_lock;
 pub mod schema;
 pub mod sql;
 pub mod statements;

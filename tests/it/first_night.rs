@@ -322,8 +322,16 @@ async fn a_second_run_during_a_first_night_changes_nothing() {
         .database(&nights.case.name)
         .schema_dir(&nights.schema)
         .run();
-    let line = second.assert_one_line_error(7);
-    assert!(line.contains("other session"), "{line}");
+    // Issue 27 item 3: at once, exit 8, naming the lock's holder.
+    let line = second.assert_one_line_error(8);
+    assert!(line.contains("holds the lock"), "{line}");
+    let rollback = Pg2dolt::new("rollback")
+        .target(&nights.dolt)
+        .database(&nights.case.name)
+        .args(["--to", "main"])
+        .run();
+    let line = rollback.assert_one_line_error(8);
+    assert!(line.contains("holds the lock"), "{line}");
     let output = first.wait_with_output().unwrap();
     assert!(
         output.status.success(),

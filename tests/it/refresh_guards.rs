@@ -329,3 +329,41 @@ async fn refresh_needs_dolt() {
     assert!(error.contains("refresh needs Dolt"), "{error}");
     assert!(!database_exists(&case.servers, &case.name).await);
 }
+
+/// Issue 27 item 3: two refreshes of one database started together (a
+/// CronJob and a manual run): one holds the database's lock and
+/// publishes, the other stops at once with exit 8, naming the holder, and
+/// leaves nothing behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_refreshes_started_together_publish_once() {
+    let Some(dolt) = dolt_url("two_refreshes_started_together_publish_once") else {
+        return;
+    };
+    let nightly = Nightly::new("together", &dolt, SOURCE, TABLES).await;
+    nightly.refresh().run().assert_success();
+    nightly
+        .source_sql("UPDATE book SET pages = 7 WHERE id <= 5")
+        .await;
+    let first = nightly.refresh().spawn();
+    let second = nightly.refresh().spawn();
+    let ends: Vec<std::process::Output> = [first, second]
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    let codes: Vec<Option<i32>> = ends.iter().map(|end| end.status.code()).collect();
+    let refused = ends
+        .iter()
+        .find(|end| end.status.code() == Some(8))
+        .unwrap_or_else(|| panic!("no run was refused: {codes:?}"));
+    assert!(codes.contains(&Some(0)), "no run published: {codes:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("holds the lock"), "{stderr}");
+    assert_eq!(
+        nightly.branches().await,
+        ["main".to_string()],
+        "a branch was left"
+    );
+    let after = nightly.refresh().run();
+    after.assert_success();
+    assert_eq!(after.report()["refresh"]["outcome"], "unchanged");
+}
