@@ -375,6 +375,8 @@ async fn later_night(
         // A night killed after it loaded some tables, from this same base:
         // its branch is taken over (the tables it loaded are kept).
         let stopped = work_branch::stopped(&mut sessions.conn, address, database, base).await?;
+        let taken = stopped.as_ref().map(|(name, _)| name.as_str());
+        work_branch::remove_dead(&mut sessions.conn, database, base, taken).await?;
         let (work, stopped) = if let Some((name, progress)) = stopped {
             warn!(branch = %name, tables = progress.state.tables.len(),
                 "a night was stopped after it loaded some tables: its work branch is taken over, the tables it loaded are kept");

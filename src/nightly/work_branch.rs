@@ -56,6 +56,61 @@ pub async fn stopped(
     Ok(None)
 }
 
+/// Removes the work branches runs that died left, once this run holds the
+/// database's lock (`RunLock`: no other run is using them): those with no
+/// commit of their own (at `base` or a tagged night) and no session, but
+/// `keep` (the one this night takes over). A held-back night's branch (its
+/// own commit) stays for a person to look at.
+pub async fn remove_dead(
+    conn: &mut mysql_async::Conn,
+    database: &str,
+    base: &str,
+    keep: Option<&str>,
+) -> anyhow::Result<()> {
+    use mysql_async::prelude::Queryable as _;
+    let names = refs::branches_named(conn, PREFIX).await?;
+    if names.iter().all(|name| Some(name.as_str()) == keep) {
+        return Ok(());
+    }
+    let published: std::collections::HashSet<String> = refs::tags(conn, "")
+        .await?
+        .into_iter()
+        .map(|tag| tag.hash)
+        .chain([base.to_string()])
+        .collect();
+    let mut removed = Vec::new();
+    for name in names.iter().filter(|name| Some(name.as_str()) != keep) {
+        let Some(head) = refs::branch_head(conn, name).await? else {
+            continue;
+        };
+        if !published.contains(&head) {
+            continue;
+        }
+        // language=MySQL
+        let sessions: Option<u64> = conn
+            .query_first(format!(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND DB = {}",
+                crate::mysql::sql::quote_literal(&revision(database, name))
+            ))
+            .await?;
+        if sessions.unwrap_or(0) > 0 {
+            continue;
+        }
+        match refs::delete_branch(conn, name).await {
+            Ok(()) => removed.push(name.clone()),
+            Err(error) => {
+                let error = crate::error::one_line(&error);
+                warn!(branch = %name, %error, "a dead run's work branch could not be removed");
+            }
+        }
+    }
+    if !removed.is_empty() {
+        warn!(branches = ?removed,
+            "removed the work branches runs that died left (no commit of their own; this run holds the database's lock)");
+    }
+    Ok(())
+}
+
 /// The work branch of one refresh.
 #[must_use = "a work branch must be deleted or kept on purpose"]
 pub struct WorkBranch {

@@ -367,3 +367,45 @@ async fn two_refreshes_started_together_publish_once() {
     after.assert_success();
     assert_eq!(after.report()["refresh"]["outcome"], "unchanged");
 }
+
+/// Issue 27 item 3: the work branches runs that died left (no commit of
+/// their own) are removed by the next run, which holds the lock, said
+/// once; a held-back night's branch (a commit of its own) stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_runs_work_branch_is_removed_by_the_next_run() {
+    let Some(dolt) = dolt_url("a_dead_runs_work_branch_is_removed_by_the_next_run") else {
+        return;
+    };
+    let nightly = Nightly::new("deadbranch", &dolt, SOURCE, TABLES).await;
+    nightly.refresh().run().assert_success();
+    let dead = "pg2dolt-work-20200101T000000.000000Z";
+    let looked_at = "pg2dolt-work-20200102T000000.000000Z";
+    // The held-back night's commit, made on main and taken back there.
+    nightly
+        .target_sql(
+            "main",
+            &[
+                &format!("CALL DOLT_BRANCH('{dead}', 'main')"),
+                "INSERT INTO author VALUES (950, 'held back')",
+                "CALL DOLT_COMMIT('-am', 'a held-back night')",
+                &format!("CALL DOLT_BRANCH('{looked_at}', 'main')"),
+                "CALL DOLT_RESET('--hard', 'HEAD~1')",
+            ],
+        )
+        .await;
+    nightly
+        .source_sql("UPDATE book SET pages = 3 WHERE id = 1")
+        .await;
+    let run = nightly.refresh().run();
+    run.assert_success();
+    assert_eq!(
+        run.stderr.matches("removed the work branches").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        nightly.branches().await,
+        ["main".to_string(), looked_at.to_string()]
+    );
+}
