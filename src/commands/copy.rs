@@ -13,6 +13,7 @@ use crate::cli::{CopyArgs, LoggingArgs};
 use crate::copy::phase::{complete, dump_plan, open_archive, start_archive, write_manifest};
 use crate::fill::{CommitMessage, Fill};
 use crate::mysql::fresh::{FreshDatabase, TargetOutcome};
+use crate::mysql::run_lock::RunLock;
 use crate::mysql::{TargetKind, TargetServer};
 use crate::nightly::kept_copy::{self, Kept};
 use crate::nightly::load::load_night;
@@ -50,6 +51,14 @@ async fn copy(settings: &Settings, stop: &Stop) -> Outcome {
             .await?;
         state.server = Some(target.server.clone());
         let into_database = settings.destination == Destination::Database;
+        // One run per database at a time: a second copy, --replace or
+        // --resume of it stops here (exit 8), before it looks or drops.
+        let lock = if into_database {
+            let taken = RunLock::take(&settings.target, &settings.database, "copy");
+            Some(stop.run(taken).await?)
+        } else {
+            None
+        };
         let resume = settings.target_database.resume;
         let kept = if target.exists && into_database && resume {
             Some(stop.run(kept_copy::kept(settings, &target)).await?)
@@ -113,6 +122,9 @@ async fn copy(settings: &Settings, stop: &Stop) -> Outcome {
             )))
             .await;
         let outcome = settle(settings, fresh, &filled, records).await;
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
         state.target = Some(outcome);
         filled
     }

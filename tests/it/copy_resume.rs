@@ -101,6 +101,10 @@ async fn a_kept_copy_killed_after_some_tables_loaded_is_resumed() {
         .args(["--keep-failed", "--jobs", "2"])
         .spawn();
     assert_eq!(two_marked(&nights).await, ["author", "shelf"]);
+    // A second run meanwhile (issue 27): stopped at once by the lock.
+    let second = nights.with("copy").args(["--resume"]).run();
+    let line = second.assert_one_line_error(8);
+    assert!(line.contains("holds the lock"), "{line}");
     child.kill().unwrap();
     let _ = child.wait();
     resumed_exactly(&nights).await;
