@@ -13,7 +13,7 @@ use crate::cli::{LoggingArgs, RefreshArgs};
 use crate::copy::phase::{complete, open_archive, start_archive};
 use crate::fill::Fill;
 use crate::mysql::TargetServer;
-use crate::mysql::fresh::{FreshDatabase, TargetOutcome, TargetState};
+use crate::mysql::fresh::{TargetOutcome, TargetState};
 use crate::mysql::records::schema_files;
 use crate::mysql::run_lock::RunLock;
 use crate::mysql::schema::ParsedSchemaFile;
@@ -22,7 +22,7 @@ use crate::nightly::decision::{self, Decision};
 use crate::nightly::deletes::Sides;
 use crate::nightly::first_night;
 use crate::nightly::load::load_night;
-use crate::nightly::night::{Night, NightCommit, NightFailed, empty_full_tables};
+use crate::nightly::night::{Night, NightCommit, NightFailed, prepare_tables};
 use crate::nightly::progress::{self, Progress};
 use crate::nightly::verify::{Compared, differ_error, verify_branch};
 use crate::nightly::work_branch::{self, WorkBranch};
@@ -200,9 +200,8 @@ async fn first_night(
         // no published night, is not dropped.
         let kept = match &filled {
             Err(error) if !keep_failed => {
-                let limit = FreshDatabase::limit(error) / 2;
                 let read = first_night::resumable(address, database);
-                progress::kept_for_rerun(error, limit, read).await
+                progress::kept_for_rerun(error, read).await
             }
             _ => None,
         };
@@ -322,14 +321,11 @@ async fn resumed_first_night(
             decision.applied_files = progress.schema_files.clone();
             let snapshot = (&source.snapshot, night.options.trust_source_history);
             let stopped = (&progress, branch.as_str());
-            // Dolt refuses commits on a working set holding the violations
-            // the stopped night's side-by-side loads recorded (see
-            // `progress::take_over`).
-            crate::mysql::dolt::clear_sequencing_violations(&mut fill.conn).await?;
-            decision::resume(&mut fill.conn, &plans, &mut decision, stopped, snapshot).await?;
-            empty_full_tables(&mut fill.conn, &plans, &decision).await?;
+            let conn = &mut fill.conn;
+            decision::continue_stopped(conn, &plans, &mut decision, Some(stopped), snapshot)
+                .await?;
             let sides = Sides::of(settings, source, &revision);
-            decision::clear_first(&mut fill.conn, &sides, &plans, &mut decision).await?;
+            prepare_tables(&mut fill.conn, &sides, &plans, &mut decision).await?;
             let first = FirstNight {
                 planned,
                 fill,
@@ -462,9 +458,8 @@ async fn fill_work(
     if let Some(refresh) = state.refresh.as_mut() {
         refresh.source_history.clone_from(&decision.source_history);
     }
-    empty_full_tables(&mut fill.conn, &plans, &decision).await?;
     let sides = Sides::of(settings, night.source, &revision);
-    decision::clear_first(&mut fill.conn, &sides, &plans, &mut decision).await?;
+    prepare_tables(&mut fill.conn, &sides, &plans, &mut decision).await?;
     let (source, archive) = (night.source, night.archive);
     let loaded = load_night(settings, source, planned, archive, &mut fill, &decision).await?;
     state.tables.clone_from(&loaded.tables);

@@ -169,6 +169,24 @@ pub async fn decide(
 /// since, the table's definition, conversion and hash unchanged); the
 /// other tables keep the method `decision` gave them. Returns the tables
 /// kept.
+/// A run stopped on this working set (`conn`), continued: the violations
+/// its side-by-side loads recorded cleared first (Dolt refuses commits on
+/// a working set holding them, see `progress::take_over`), then the tables
+/// it finished kept as [`resume`] says (none when `stopped` is `None`).
+pub async fn continue_stopped(
+    conn: &mut Conn,
+    plans: &[TablePlan],
+    decision: &mut Decision,
+    stopped: Option<(&super::progress::Progress, &str)>,
+    snapshot: (&Snapshot, bool),
+) -> anyhow::Result<()> {
+    crate::mysql::dolt::clear_sequencing_violations(conn).await?;
+    if let Some(stopped) = stopped {
+        resume(conn, plans, decision, stopped, snapshot).await?;
+    }
+    Ok(())
+}
+
 pub async fn resume(
     work: &mut Conn,
     plans: &[TablePlan],

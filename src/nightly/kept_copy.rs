@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use super::decision::{self, Decision, Identities};
 use super::deletes::Sides;
-use super::night::empty_full_tables;
+use super::night::prepare_tables;
 use super::progress::{self, Progress};
 use crate::error::{FailureKind, failure};
 use crate::mysql::schema::ParsedSchemaFile;
@@ -117,18 +117,12 @@ pub async fn decide(
     let Some(kept) = kept else {
         return Ok(decision);
     };
-    // Dolt refuses writes that commit on a working set holding the
-    // violations the failed run's side-by-side loads recorded (see
-    // `progress::take_over`).
-    crate::mysql::dolt::clear_sequencing_violations(conn).await?;
-    if !archived {
-        let from = (kept, settings.database.as_str());
-        let snapshot = (&source.snapshot, false);
-        decision::resume(conn, plans, &mut decision, from, snapshot).await?;
-    }
-    empty_full_tables(conn, plans, &decision).await?;
+    // An archive holds every row: nothing is kept then.
+    let from = (!archived).then_some((kept, settings.database.as_str()));
+    let snapshot = (&source.snapshot, false);
+    decision::continue_stopped(conn, plans, &mut decision, from, snapshot).await?;
     let sides = Sides::of(settings, source, &settings.database);
-    decision::clear_first(conn, &sides, plans, &mut decision).await?;
+    prepare_tables(conn, &sides, plans, &mut decision).await?;
     Ok(decision)
 }
 
@@ -139,6 +133,5 @@ pub async fn kept_after(
     database: &str,
     error: &anyhow::Error,
 ) -> Option<Progress> {
-    let limit = crate::mysql::fresh::FreshDatabase::limit(error) / 2;
-    progress::kept_for_rerun(error, limit, progress::read_at(address, database)).await
+    progress::kept_for_rerun(error, progress::read_at(address, database)).await
 }

@@ -162,8 +162,21 @@ impl Night<'_> {
     }
 }
 
+/// Before the load (`conn` on the work branch): the tables `decision`
+/// loads in full emptied, and the delta tables' rows their upserts would
+/// collide on cleared (`decision::clear_first`).
+pub async fn prepare_tables(
+    conn: &mut Conn,
+    sides: &super::deletes::Sides<'_>,
+    plans: &[TablePlan],
+    decision: &mut Decision,
+) -> anyhow::Result<()> {
+    empty_full_tables(conn, plans, decision).await?;
+    super::decision::clear_first(conn, sides, plans, decision).await
+}
+
 /// Empties every table `decision` loads in full (on the work branch).
-pub async fn empty_full_tables(
+async fn empty_full_tables(
     conn: &mut Conn,
     plans: &[TablePlan],
     decision: &Decision,

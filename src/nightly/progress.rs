@@ -175,15 +175,16 @@ pub async fn read_at(
 }
 
 /// After a night failed with `error`: what its work branch records
-/// (`read`, given `limit`), when the next night is to continue from it.
+/// (`read`, given half the time the failure leaves to settle the target:
+/// `FreshDatabase::limit`), when the next night is to continue from it.
 /// Not after a failure that says the load itself does not hold the
 /// source's rows (exit 4: counts, constraints, `--verify`), nor when no
 /// table was finished or the branch cannot be read in time.
 pub async fn kept_for_rerun<T>(
     error: &anyhow::Error,
-    limit: std::time::Duration,
     read: impl Future<Output = anyhow::Result<Option<T>>>,
 ) -> Option<T> {
+    let limit = crate::mysql::fresh::FreshDatabase::limit(error) / 2;
     if crate::error::kind(error) == Some(crate::error::FailureKind::Verify) {
         return None;
     }

@@ -12,8 +12,7 @@ use tracing::{info, warn};
 use crate::clock::SnapshotTime;
 use crate::dolt::refs::{self, revision};
 use crate::mysql::TargetAddress;
-use crate::mysql::fresh::{DROP_AFTER_FAILURE, DROP_AFTER_SIGNAL, TargetOutcome, TargetState};
-use crate::signal::interruption;
+use crate::mysql::fresh::{DROP_AFTER_FAILURE, FreshDatabase, TargetOutcome, TargetState};
 
 /// Work branches are named `PREFIX<snapshot time>`.
 pub const PREFIX: &str = "pg2dolt-work-";
@@ -185,14 +184,8 @@ impl WorkBranch {
             );
             return (outcome(said), Some(self.name));
         }
-        let limit = if interruption(error).is_some() {
-            DROP_AFTER_SIGNAL
-        } else {
-            DROP_AFTER_FAILURE
-        };
         let read = super::progress::kept_for_rerun(
             error,
-            limit / 2,
             super::progress::read_branch(&self.target, &self.database, &self.name),
         );
         if let Some(progress) = read.await {
@@ -205,7 +198,7 @@ impl WorkBranch {
             );
             return (outcome(said), Some(self.name));
         }
-        match self.delete(limit).await {
+        match self.delete(FreshDatabase::limit(error)).await {
             Ok(()) => (
                 outcome(format!("{untouched}; the work branch was deleted")),
                 None,
